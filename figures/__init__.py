@@ -1,0 +1,1 @@
+"""figures: paper figures regenerated from recorded runs, and ``slth reproduce``."""

@@ -1,0 +1,1 @@
+"""networks: masked layers, models, offline datasets, HVPs, ticket constructions and mask training."""

@@ -1,0 +1,9 @@
+"""``slth`` subcommands contributed by ``sim``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add this package's subcommands to the ``slth`` parser (cheap: no heavy imports here)."""

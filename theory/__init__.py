@@ -1,0 +1,1 @@
+"""theory: exact and certified SubsetSum, epsilon-perturbed SubsetSum, and the SLTH bounds ledger."""
