@@ -1,9 +1,106 @@
-"""``slth`` subcommands contributed by ``figures`` (``slth figures``, ``slth reproduce``)."""
+"""``slth`` subcommands contributed by ``figures`` (``slth figures``, ``slth reproduce``).
+
+Registration is cheap: matplotlib and the producers are imported inside the handlers only.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+
+
+def _quiet_flag(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS keeps the global ``slth --quiet`` value when the subcommand's own flag is not given.
+    parser.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this package's subcommands to the ``slth`` parser (cheap: no heavy imports here)."""
+    fig = subparsers.add_parser(
+        "figures",
+        help="draw paper figures from recorded runs",
+        description="Draw figures from the records under --runs-root (no training, no sampling) into "
+        "--out as PNG, PDF and the CSV of the plotted numbers.",
+    )
+    fig.add_argument("names", nargs="*", metavar="NAME", help="figures to draw (default: all; prefixes like fig01)")
+    fig.add_argument("--list", action="store_true", help="list the figures and the records each one reads")
+    fig.add_argument("--runs-root", default="runs", help="where the run records are (default: runs)")
+    fig.add_argument("--out", default="figures/out", help="output directory (default: figures/out)")
+    fig.add_argument(
+        "--demo",
+        action="store_true",
+        help="draw from a small synthetic record set written to <out>/demo-runs (shows every figure in seconds)",
+    )
+    _quiet_flag(fig)
+    fig.set_defaults(handler=_figures)
+
+    rep = subparsers.add_parser(
+        "reproduce",
+        help="run or reuse every experiment, verify the claims, draw all figures, write the report",
+        description="Run (or reuse: finished runs are never recomputed) the runs each figure needs, run the "
+        "claims ledger, draw the figures and write report.md/report.html with a verdict per claim.",
+    )
+    rep.add_argument("--scale", choices=("quick", "full"), default="quick", help="quick: CPU minutes; full: GPU-size")
+    rep.add_argument("--only", nargs="+", metavar="NAME", default=None, help="only these figures (and their runs)")
+    rep.add_argument("--runs-root", default="runs", help="where runs are written and read (default: runs)")
+    rep.add_argument("--out", default="figures/out", help="figures, report and timings.csv (default: figures/out)")
+    rep.add_argument("--workers", type=int, default=None, help="worker processes for the producers")
+    rep.add_argument("--max-examples", type=int, default=50, help="hypothesis examples per ledger property check")
+    rep.add_argument(
+        "--skip-producers", action="store_true", help="only redraw figures and the report from existing records"
+    )
+    _quiet_flag(rep)
+    rep.set_defaults(handler=_reproduce)
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from figures.registry import all_figures, render, resolve_names
+
+    figures = all_figures()
+    if args.list:
+        width = max(len(n) for n in figures)
+        for spec in figures.values():
+            print(f"{spec.name.ljust(width)}  {spec.title}")
+            print(f"{''.ljust(width)}  reads: {', '.join(spec.experiments)}; claims: {', '.join(spec.claims) or '-'}")
+        return 0
+    runs_root = Path(args.runs_root)
+    if args.demo:
+        from figures.synthetic import write_synthetic_runs
+
+        runs_root = write_synthetic_runs(Path(args.out) / "demo-runs")
+        print(f"synthetic demo records written to {runs_root} (not evidence of anything)")
+    names = resolve_names(args.names) if args.names else list(figures)
+    failures = 0
+    for name in names:
+        try:
+            rendered, result = render(name, runs_root, args.out)
+            result.figure.clear()
+        except FileNotFoundError as err:
+            failures += 1
+            print(f"{name}: not drawn: {err}", file=sys.stderr)
+            continue
+        print(f"{name}: {rendered.png} {rendered.pdf} {rendered.csv}")
+        if not getattr(args, "quiet", False):
+            for line in rendered.summary:
+                print(f"    {line}")
+    return 1 if failures else 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from figures.registry import resolve_names
+    from figures.reproduce import reproduce
+
+    only = resolve_names(args.only) if args.only else None
+    result = reproduce(
+        scale=args.scale,
+        only=only,
+        runs_root=args.runs_root,
+        out=args.out,
+        workers=args.workers,
+        quiet=bool(getattr(args, "quiet", False)),
+        skip_producers=args.skip_producers,
+        max_examples=args.max_examples,
+    )
+    return result.exit_code

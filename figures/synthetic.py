@@ -1,0 +1,270 @@
+"""Tiny synthetic run records that follow the record contract, for tests, demos and docs.
+
+``write_synthetic_runs(root)`` writes, in seconds and without training anything, one small record
+directory per experiment the figures read, in exactly the layout the producers write. The numbers come
+from simple closed-form models plus seeded binomial/Gaussian noise; they only need to look like the
+real thing, not to be evidence of anything. ``slth figures --demo`` renders them, which is a quick way
+to see every figure without running the producers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+
+def _write_text(path: Path, text: str) -> None:
+    # Plain writes, not the atomic fsync'ed ones: this is throw-away demo data and ~900 small files.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _json(path: Path, obj: Any) -> None:
+    _write_text(Path(path), json.dumps(obj, indent=1, sort_keys=True))
+
+
+def _text(path: Path, text: str) -> None:
+    _write_text(Path(path), text)
+
+
+def _csv(path: Path, rows: list[dict[str, Any]], fieldnames: list[str] | None = None) -> None:
+    if fieldnames is None:
+        fieldnames = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fieldnames, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: repr(v) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
+    _write_text(Path(path), buf.getvalue())
+
+SEEDS = (0, 1, 2)
+
+
+def _cp(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    # Exact Clopper-Pearson interval (Clopper & Pearson 1934) via the beta quantiles.
+    from scipy.stats import beta
+
+    a = (1.0 - confidence) / 2.0
+    lo = 0.0 if successes == 0 else float(beta.ppf(a, successes, trials - successes + 1))
+    hi = 1.0 if successes == trials else float(beta.ppf(1.0 - a, successes + 1, trials - successes))
+    return lo, hi
+
+
+def _sweep(root: Path, experiment: str, rows: list[dict[str, Any]], config: dict[str, Any]) -> Path:
+    path = root / experiment / f"synthetic{len(experiment):02d}"
+    _json(path / "config.json", {"synthetic": True, **config})
+    _json(path / "env.json", {"synthetic": True})
+    _csv(path / "results.csv", rows)
+    return path
+
+
+def _training_run(
+    root: Path,
+    experiment: str,
+    tag: str,
+    seed: int,
+    config: dict[str, Any],
+    final: dict[str, Any],
+    metrics: list[dict[str, Any]],
+) -> Path:
+    path = root / experiment / tag / f"seed_{seed}"
+    _json(path / "config.json", {**config, "seed": seed})
+    _json(path / "env.json", {"synthetic": True})
+    _csv(path / "metrics.csv", metrics, fieldnames=["step", "epoch", "cycle", "name", "value"])
+    _json(path / "final.json", final)
+    _text(path / "DONE", "")
+    return path
+
+
+def _dying_curve(density: float, steps: np.ndarray, rate: float, cycles: int = 1) -> np.ndarray:
+    # Starts at 1 - density and decays towards a floor that grows as density falls; non-increasing.
+    floor = (1.0 - density) ** 2 * 0.8
+    return floor + (1.0 - density - floor) * np.exp(-rate * steps / max(steps.max(), 1))
+
+
+def _metrics(steps: np.ndarray, named: dict[str, np.ndarray], *, steps_per_cycle: int | None = None) -> list:
+    rows = []
+    for i, s in enumerate(steps):
+        cycle = int(s // steps_per_cycle) if steps_per_cycle else 0
+        for name, values in named.items():
+            rows.append({"step": int(s), "epoch": int(s // 10), "cycle": cycle, "name": name, "value": float(values[i])})
+    return rows
+
+
+def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
+    """Write one small synthetic record set per experiment under ``root``.
+
+    Args:
+        root: The runs root to fill (created if missing).
+        seed: Seed of the noise (a ``numpy.random.Generator`` built from it).
+
+    Returns:
+        ``root`` as a ``Path``.
+    """
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    logistic = lambda t: 1.0 / (1.0 + np.exp(-t))  # noqa: E731
+
+    # --- Random SubsetSum: success vs n, and the fitted constant.
+    rows = []
+    for lo, hi in ((-1.0, 1.0), (-0.5, 0.5)):
+        for eta in (1e-1, 1e-2, 1e-3):
+            for n in range(4, 27, 2):
+                p = float(logistic(1.2 * (n - 1.3 * math.log2(1 / eta) - 2 - (hi - lo))))
+                trials = 60
+                succ = int(rng.binomial(trials, p))
+                cl, ch = _cp(succ, trials)
+                rows.append(
+                    {"distribution": "uniform", "lo": lo, "hi": hi, "eta": eta, "n": n, "perturbation": 0.0}
+                    | {"successes": succ, "trials": trials, "p": succ / trials, "ci_low": cl, "ci_high": ch}
+                )
+    _sweep(root, "rss-success", rows, {"scale": "quick"})
+    _sweep(
+        root,
+        "rss-constant",
+        [
+            {"lo": -1.0, "hi": 1.0, "criterion": "level-0.9", "C": 1.31, "C_low": 1.22, "C_high": 1.40},
+            {"lo": -0.5, "hi": 0.5, "criterion": "level-0.9", "C": 1.25, "C_low": 1.15, "C_high": 1.36},
+            {"lo": -1.0, "hi": 1.0, "criterion": "fail<=eta", "C": 1.62, "C_low": 1.50, "C_high": 1.77},
+        ],
+        {"scale": "quick"},
+    )
+
+    # --- Xiong PSSP: minimal n vs perturbation/eta.
+    rows = []
+    for eta in (1e-2, 1e-3, 1e-4, 1e-5):
+        for ratio in (0.0, 0.1, 0.3, 1.0, 3.0, 10.0):
+            n_min = max(2, round(1.3 * math.log2(1 / eta) / (1 + 0.15 * ratio)) + 2)
+            trials, succ = 50, int(rng.integers(45, 51))
+            cl, ch = _cp(succ, trials)
+            rows.append(
+                {"eta": eta, "perturbation": ratio * eta, "ratio": ratio, "n_min": n_min}
+                | {"successes": succ, "trials": trials, "p": succ / trials, "ci_low": cl, "ci_high": ch}
+            )
+    _sweep(root, "pssp-min-n", rows, {"scale": "quick"})
+
+    # --- Xiong Theorem 1: bound vs measured failure rate.
+    rows = []
+    for K in (1, 2, 4):
+        for eps in (0.0, 0.5, 1.0):
+            for n in (8, 12, 16, 20, 24, 28):
+                bound = math.exp(-(n - K) * (1 + eps) ** 2 / (8 * (3 - eps))) + math.exp(-K)
+                trials = 80
+                fails = int(rng.binomial(trials, float(logistic(-(n - 14) * (1 + eps) * 0.6))))
+                cl, ch = _cp(fails, trials)
+                rows.append(
+                    {"n": n, "perturbation": eps, "K": K, "bound": bound, "failures": fails, "trials": trials}
+                    | {"p_fail": fails / trials, "ci_low": cl, "ci_high": ch}
+                    | {"vacuous": bound >= 1.0, "violated": cl > bound}
+                )
+    _sweep(root, "xiong-thm1", rows, {"scale": "quick"})
+
+    # --- PGD + EP: one run per (sparsity, perturbation, seed).
+    for s in (0.0, 0.2, 0.4, 0.6, 0.8):
+        for eps in (0.0, 1e-3, 1e-2, 1e-1):
+            for sd in SEEDS:
+                acc = 0.80 + 0.1 * math.sqrt(eps) * (1 - s) + 0.05 * s * (1 - 4 * eps) + rng.normal(0, 0.005)
+                cfg = {"method": "pgd_ep", "density": round(1 - s, 6), "perturbation": eps, "lr": 0.1}
+                _training_run(root, "pgd-ep", f"s{s}-e{eps}", sd, cfg, {"test_acc": acc, "density": 1 - s}, [])
+
+    # --- Training-style experiments with metrics.
+    steps = np.arange(0, 101, 10)
+    for density in (0.1, 0.3, 0.5, 0.7):
+        for sd in SEEDS:
+            dr = _dying_curve(density, steps, 3.0 + rng.normal(0, 0.1))
+            acc = 0.6 + 0.3 * (1 - np.exp(-steps / 30)) - 0.1 * abs(density - 0.5) + rng.normal(0, 0.01)
+            m = _metrics(steps, {"dying_ratio": dr, "test_acc": acc, "train_loss": 2.0 * np.exp(-steps / 40)})
+            cfg = {"method": "ep", "density": density, "lr": 0.1, "epochs": 10}
+            fin = {"test_acc": float(acc[-1]), "dying_ratio": float(dr[-1]), "density": density}
+            _training_run(root, "ep-dying", f"d{density}", sd, cfg, fin, m)
+
+    base = {"method": "ep", "density": 0.3, "lr": 0.1, "batch_size": 64, "weight_decay": 1e-4}
+    base |= {"weight_init": "signed_kaiming_constant", "score_init": "kaiming_uniform"}
+    variants = [{}, {"lr": 0.01}, {"lr": 0.3}, {"batch_size": 16}, {"batch_size": 256}, {"weight_decay": 0.0}]
+    variants += [{"weight_decay": 1e-3}, {"weight_init": "kaiming_normal"}, {"score_init": "kaiming_normal"}]
+    for i, var in enumerate(variants):
+        for sd in SEEDS:
+            dr = float(np.clip(0.45 + 0.1 * rng.normal(), 0.0, 0.7))
+            acc = 0.9 - 0.3 * dr + rng.normal(0, 0.01)
+            fin = {"test_acc": acc, "dying_ratio": dr, "density": 0.3}
+            _training_run(root, "ep-hparams", f"v{i}", sd, base | var, fin, [])
+
+    for method, mode in (("ep", None), ("iep", "soft"), ("iep", "hard")):
+        for density in (0.05, 0.1, 0.3):
+            for sd in SEEDS:
+                gain = {"ep": 0.0, "soft": 0.03, "hard": 0.01}[mode or "ep"]
+                cycles = 1 if method == "ep" else 4
+                dr = _dying_curve(density, steps, 4.0 if mode == "soft" else 2.0)
+                acc = 0.8 + gain - 0.2 * (0.3 - density) + rng.normal(0, 0.005)
+                m = _metrics(steps, {"dying_ratio": dr}, steps_per_cycle=None if cycles == 1 else 26)
+                cfg = {"method": method, "density": density, "cycles": cycles}
+                if mode:
+                    cfg["mode"] = mode
+                fin = {"test_acc": acc, "dying_ratio": float(dr[-1]), "density": density}
+                _training_run(root, "iep", f"{method}-{mode}-{density}", sd, cfg, fin, m)
+
+    for rewind in ("finetune", "lr_rewind", "score_rewind", "score_reinit"):
+        for density in (0.05, 0.1, 0.3):
+            for sd in SEEDS:
+                gain = {"finetune": -0.02, "lr_rewind": 0.02, "score_rewind": 0.0, "score_reinit": -0.04}[rewind]
+                acc = 0.8 + gain - 0.2 * (0.3 - density) + rng.normal(0, 0.005)
+                cfg = {"method": "iep", "density": density, "mode": "hard", "rewind": rewind, "cycles": 4}
+                fin = {"test_acc": acc, "dying_ratio": 0.5 * (1 - density), "density": density}
+                _training_run(root, "iep-rewind", f"{rewind}-{density}", sd, cfg, fin, [])
+
+    for method in ("rigl", "rigl2"):
+        for density in (0.2, 0.1):
+            for sd in SEEDS:
+                bonus = 0.01 if method == "rigl2" else 0.0
+                acc = 0.55 + (0.35 + bonus) * (1 - np.exp(-steps / 25)) - (0.2 - density) + rng.normal(0, 0.005)
+                loss = 2.0 * np.exp(-steps / 30) + 0.1
+                m = _metrics(steps, {"test_acc": acc, "train_loss": loss})
+                cfg = {"method": method, "density": density, "lr": 0.1}
+                _training_run(root, "rigl", f"{method}-{density}", sd, cfg, {"test_acc": float(acc[-1])}, m)
+
+    # --- Constructions.
+    rows = []
+    for method in ("pensia", "xiong"):
+        for eps in (1e-1, 1e-2, 1e-3):
+            for cand in range(4, 33, 4):
+                need = 1.6 * math.log2(1 / eps) * (0.75 if method == "xiong" else 1.0)
+                frac = float(np.clip(logistic(2.0 * (cand - need)), 0.0, 1.0))
+                frac = 1.0 if frac > 0.995 else round(frac, 4)
+                rows.append({"method": method, "eps": eps, "perturbation": 0.0, "candidates": cand})
+                rows[-1] |= {"success_fraction": frac}
+    _sweep(root, "construct-width", rows, {"scale": "quick"})
+    for i, (target, method, kept) in enumerate(
+        (("digits-mlp", "pensia", 3.1), ("mnist1d-mlp", "pensia", 3.4), ("digits-mlp", "xiong", 2.6))
+    ):
+        path = root / "construct" / f"synthetic{i}" / "seed_0"
+        rep = {"eps": 0.01, "method": method, "kept_ratio": kept, "certified_bound": 0.05}
+        rep |= {"measured_error": 0.004, "target_acc": 0.95 - 0.02 * i, "ticket_acc": 0.95 - 0.02 * i}
+        rep |= {"candidates_per_weight": 21, "failed_weights": 0}
+        _json(path / "config.json", {"target": target, "method": method, "eps": 0.01})
+        _json(path / "report.json", rep)
+
+    # --- Taylor loss change.
+    rows = []
+    for sd in SEEDS:
+        for k in (1, 3, 10, 30, 100, 300, 1000):
+            actual = 1e-4 * k ** 1.3 * (1 + 0.1 * rng.normal())
+            rows.append({"model": "mlp", "order": 1, "k": k, "predicted": actual * (1 - 0.004 * k**0.5)})
+            rows[-1] |= {"actual": actual, "seed": sd}
+            rows.append({"model": "mlp", "order": 2, "k": k, "predicted": actual * (1 - 0.0005 * k**0.5)})
+            rows[-1] |= {"actual": actual, "seed": sd}
+    _sweep(root, "taylor-swaps", rows, {"scale": "quick"})
+    rows = []
+    for sd in SEEDS:
+        for k in (1, 3, 10, 30, 100, 300):
+            first = 1e-3 * k**0.8 * (1 + 0.05 * rng.normal())
+            rows.append({"model": "mlp", "rule": "first", "k": k, "loss_decrease": first, "seed": sd})
+            rows.append({"model": "mlp", "rule": "second", "k": k, "loss_decrease": first * (1 + 0.02 * k**0.5)})
+            rows[-1]["seed"] = sd
+    _sweep(root, "taylor-interdependency", rows, {"scale": "quick"})
+    return root

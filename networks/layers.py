@@ -1,0 +1,444 @@
+"""Masked layers for strong lottery tickets (Edge-Popup) and dynamic sparse training (RigL).
+
+A masked layer holds a random weight tensor ``weight``, a score tensor ``scores`` of the same shape
+and one bool buffer ``weight_mask``; its forward pass uses the *effective weight* ``weight * mask``.
+Two modes:
+
+``mask_mode="scores"`` (Edge-Popup; Ramanujan et al., CVPR 2020, arXiv 1911.13299, Sec. 3 and repo
+``allenai/hidden-networks`` ``utils/conv_type.py``)
+    The mask is recomputed at every forward pass as the exact per-layer top-k of the ranking key
+    (``|scores|`` by default, raw ``scores`` with ``rank_by="raw"`` as in IteRand), with
+    ``k = kept_count(numel, density)``. Only ``scores`` is trainable. The mask's gradient is passed
+    straight through to the key, so ``dL/dkey = dL/dmask = (dL/dW_eff) * weight``; through ``|scores|``
+    this becomes ``dL/dscores = sign(scores) * (dL/dW_eff) * weight`` (exactly what the reference code
+    computes, since it applies the straight-through function to ``scores.abs()``; the sign keeps the
+    update moving ``|s|`` in the loss-decreasing direction). ``weight_mask`` then records the mask of
+    the latest forward pass (written in place), so checkpoints carry the ticket.
+``mask_mode="fixed"`` (RigL; Evci et al., ICML 2020, arXiv 1911.11134)
+    ``weight_mask`` is the mask, changed only by explicit calls (:meth:`MaskedLayer.set_mask` or an
+    in-place write); ``weight`` (and ``bias``) are trainable and their gradient is zero where the
+    mask is 0. The initial mask is a uniformly random subset of exactly ``kept_count`` weights.
+
+Why ``weight`` is a ``requires_grad=False`` *parameter* rather than a buffer: the same layer trains it
+in "fixed" mode and freezes it in "scores" mode, so switching mode is a flag flip; it appears under
+``named_parameters`` for ``torch.func.functional_call``; and the state_dict key is ``weight`` either way.
+Optimisers should be given ``[p for p in model.parameters() if p.requires_grad]``.
+
+RigL needs the *dense* gradient ``dL/d(W*M)`` also where ``M = 0``: set ``capture_dense_grad = True``
+on a layer (or use :func:`networks.functional.set_dense_grad_capture`) and after ``backward()`` the
+layer's ``dense_grad`` holds that gradient (from the latest backward through the latest forward).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from networks.inits import init_scores, init_weight
+from theory.support.validate import check_choice, check_range
+
+__all__ = [
+    "MASK_MODES",
+    "RANK_BY",
+    "MaskedConv1d",
+    "MaskedConv2d",
+    "MaskedLayer",
+    "MaskedLinear",
+    "NonAffineBatchNorm1d",
+    "NonAffineBatchNorm2d",
+    "check_density",
+    "kept_count",
+    "topk_mask",
+]
+
+MASK_MODES = ("scores", "fixed")
+RANK_BY = ("abs", "raw")
+
+
+def check_density(density: float) -> float:
+    """Validate a density (fraction of weights kept) in ``(0, 1]`` and return it as a float."""
+    return check_range("density", density, 0.0, 1.0, lo_open=True)
+
+
+def kept_count(numel: int, density: float) -> int:
+    """Number of weights a tensor of ``numel`` entries keeps at ``density``.
+
+    ``k = max(1, floor(density * numel + 1/2))``: round half up (computed in float64), never fewer
+    than one weight, never more than ``numel``. Edge-Popup's reference keeps
+    ``numel - int((1 - density) * numel)``, which differs from this by at most one weight.
+
+    Raises:
+        ValueError: If ``density`` is not in ``(0, 1]`` or ``numel < 1``.
+    """
+    d = check_density(density)
+    if numel < 1:
+        raise ValueError(f"numel must be >= 1, got {numel}")
+    return int(max(1, min(numel, math.floor(d * numel + 0.5))))
+
+
+def topk_mask(scores: torch.Tensor, density: float) -> torch.Tensor:
+    """Bool mask of the ``kept_count(scores.numel(), density)`` largest entries of ``scores``.
+
+    Ties at the threshold go to the lowest flat (row-major) index, so the result is deterministic
+    and has exactly ``k`` ones. The threshold value is found by selection (``torch.topk`` on the
+    smaller side), not by sorting; ties are resolved with one cumulative sum. No host-device
+    synchronisation is needed. Rank by ``scores.abs()`` for Edge-Popup. Scores must be finite (NaN
+    gives an undefined count).
+
+    Args:
+        scores: Any shape, floating dtype, any device.
+        density: Fraction kept, in ``(0, 1]``.
+
+    Returns:
+        A bool tensor shaped like ``scores`` on the same device.
+    """
+    flat = scores.detach().reshape(-1)
+    n = flat.numel()
+    k = kept_count(n, density)
+    if k == n:
+        return torch.ones_like(scores, dtype=torch.bool)
+    # The k-th largest value (with multiplicity), selected from the smaller side of the split so the
+    # selection holds at most half the entries; no full sort.
+    if k <= n - k + 1:
+        threshold = torch.topk(flat, k, largest=True, sorted=False).values.min()
+    else:
+        threshold = torch.topk(flat, n - k + 1, largest=False, sorted=False).values.max()
+    above = flat > threshold
+    at = flat == threshold
+    still_needed = k - above.sum()
+    take = at & (torch.cumsum(at, dim=0) <= still_needed)
+    return (above | take).reshape(scores.shape)
+
+
+class _StraightThroughMask(torch.autograd.Function):
+    """Forward: the given bool mask as floats. Backward: the incoming gradient unchanged (STE)."""
+
+    @staticmethod
+    def forward(ctx, key: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return mask.to(key.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return grad, None
+
+
+class MaskedLayer(nn.Module):
+    """Common machinery of :class:`MaskedLinear`, :class:`MaskedConv1d` and :class:`MaskedConv2d`.
+
+    Attributes:
+        weight: The random weight (``requires_grad`` only in "fixed" mode).
+        bias: Optional bias, unmasked (frozen in "scores" mode, trainable in "fixed" mode), or None.
+        scores: The score tensor (trainable only in "scores" mode).
+        weight_mask: Bool buffer, the mask (see the module docstring for its meaning per mode).
+        capture_dense_grad: When True, ``dense_grad`` receives ``dL/d(weight * mask)`` at backward.
+        dense_grad: The captured dense gradient, or None.
+    """
+
+    weight: nn.Parameter
+    scores: nn.Parameter
+    weight_mask: torch.Tensor
+
+    def _setup(
+        self,
+        weight_shape: tuple[int, ...],
+        bias: bool,
+        *,
+        density: float,
+        mask_mode: str,
+        weight_init: str,
+        score_init: str,
+        rank_by: str,
+        generator: torch.Generator | None,
+        device: torch.device | str | None,
+        dtype: torch.dtype | None,
+    ) -> None:
+        check_choice("mask_mode", mask_mode, MASK_MODES)
+        check_choice("rank_by", rank_by, RANK_BY)
+        self._density = check_density(density)
+        self.rank_by = rank_by
+        gen = torch.default_generator if generator is None else generator
+        factory = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty(weight_shape, **factory), requires_grad=False)
+        self.scores = nn.Parameter(torch.empty(weight_shape, **factory), requires_grad=False)
+        init_weight(self.weight, weight_init, generator=gen, density=self._density)
+        init_scores(self.scores, score_init, generator=gen, density=self._density)
+        if bias:
+            self.bias = nn.Parameter(torch.empty(weight_shape[0], **factory), requires_grad=False)
+            bound = 1.0 / math.sqrt(math.prod(weight_shape[1:]))
+            with torch.no_grad():
+                self.bias.copy_(
+                    torch.rand(weight_shape[0], generator=gen, device=gen.device) * 2 * bound - bound
+                )
+        else:
+            self.register_parameter("bias", None)
+        # The initial mask: top-k of |random scores|, i.e. a uniformly random exact-count subset.
+        self.register_buffer("weight_mask", topk_mask(self._rank_key(), self._density))
+        self.capture_dense_grad = False
+        self.dense_grad: torch.Tensor | None = None
+        self.mask_mode = mask_mode
+        self.set_mask_mode(mask_mode)
+
+    # ----------------------------------------------------------------------------------- settings
+    @property
+    def density(self) -> float:
+        """Target fraction of weights kept, in ``(0, 1]``; settable (e.g. per iEP cycle).
+
+        In "scores" mode the next forward keeps exactly ``kept_count(numel, density)`` weights. In
+        "fixed" mode the mask is whatever ``weight_mask`` holds; setting the density does not change it.
+        """
+        return self._density
+
+    @density.setter
+    def density(self, value: float) -> None:
+        self._density = check_density(value)
+
+    @property
+    def sparsity(self) -> float:
+        """Fraction of weights removed, ``1 - density``."""
+        return 1.0 - self._density
+
+    def set_mask_mode(self, mode: Literal["scores", "fixed"]) -> None:
+        """Switch mode; "scores" -> "fixed" freezes the current top-k mask into ``weight_mask``.
+
+        Raises:
+            ValueError: If ``mode`` is not "scores" or "fixed".
+        """
+        check_choice("mask_mode", mode, MASK_MODES)
+        if mode == "fixed" and self.mask_mode == "scores":
+            with torch.no_grad():
+                self.weight_mask.copy_(topk_mask(self._rank_key(), self._density))
+        self.mask_mode = mode
+        fixed = mode == "fixed"
+        self.weight.requires_grad_(fixed)
+        if self.bias is not None:
+            self.bias.requires_grad_(fixed)
+        self.scores.requires_grad_(not fixed)
+
+    def set_mask(self, mask: torch.Tensor) -> None:
+        """Overwrite ``weight_mask`` in place (meaningful in "fixed" mode).
+
+        Raises:
+            ValueError: If ``mask`` is not a bool tensor of the weight's shape.
+        """
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != self.weight.shape:
+            raise ValueError(
+                f"mask must be a bool tensor of shape {tuple(self.weight.shape)}, got "
+                f"{getattr(mask, 'dtype', type(mask))} {tuple(getattr(mask, 'shape', ()))}"
+            )
+        with torch.no_grad():
+            self.weight_mask.copy_(mask)
+
+    # ------------------------------------------------------------------------------------ masking
+    def _rank_key(self) -> torch.Tensor:
+        return self.scores.abs() if self.rank_by == "abs" else self.scores
+
+    def mask(self) -> torch.Tensor:
+        """The bool mask the next forward pass uses (a fresh tensor in "scores" mode)."""
+        if self.mask_mode == "fixed":
+            return self.weight_mask
+        return topk_mask(self._rank_key().detach(), self._density)
+
+    def effective_weight(self) -> torch.Tensor:
+        """``weight * mask``, differentiable w.r.t. ``scores`` (straight-through) or ``weight``."""
+        if self.mask_mode == "fixed":
+            return self.weight * self.weight_mask
+        key = self._rank_key()
+        mask = topk_mask(key, self._density)
+        with torch.no_grad():
+            self.weight_mask.copy_(mask)
+        return self.weight * _StraightThroughMask.apply(key, mask)
+
+    def _store_dense_grad(self, grad: torch.Tensor) -> None:
+        self.dense_grad = grad.detach()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the layer with the effective weight."""
+        w_eff = self.effective_weight()
+        if self.capture_dense_grad and w_eff.requires_grad:
+            w_eff.register_hook(self._store_dense_grad)
+        return self.forward_with_weight(x, w_eff)
+
+    def forward_with_weight(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Apply the layer's operation with an explicit (effective) weight and the layer's bias.
+
+        Lets Hessian-vector products differentiate w.r.t. the effective weight directly, keeping the
+        straight-through mask function out of the graph.
+        """
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return f"density={self._density:g}, mask_mode={self.mask_mode}, rank_by={self.rank_by}"
+
+
+class MaskedLinear(MaskedLayer):
+    """A linear layer ``y = x (W*M)^T + b`` with a random weight and a mask.
+
+    Args:
+        in_features: Input size.
+        out_features: Output size.
+        bias: Add a (random, unmasked) bias; off by default as in Edge-Popup.
+        density: Fraction of weights kept, in ``(0, 1]``.
+        mask_mode: "scores" (Edge-Popup) or "fixed" (RigL); see the module docstring.
+        weight_init: A name in ``networks.inits.WEIGHT_INITS``.
+        score_init: A name in ``networks.inits.SCORE_INITS``.
+        rank_by: Rank ``|scores|`` ("abs", Edge-Popup) or raw ``scores`` ("raw", IteRand).
+        generator: Source of randomness; None uses torch's default generator (not reproducible
+            unless seeded globally; the toolkit always passes one).
+        device: Where the tensors live.
+        dtype: Floating dtype of weight and scores.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = False,
+        *,
+        density: float = 1.0,
+        mask_mode: Literal["scores", "fixed"] = "scores",
+        weight_init: str = "kaiming_normal",
+        score_init: str = "kaiming_uniform_a_sqrt5",
+        rank_by: Literal["abs", "raw"] = "abs",
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self._setup(
+            (self.out_features, self.in_features),
+            bias,
+            density=density,
+            mask_mode=mask_mode,
+            weight_init=weight_init,
+            score_init=score_init,
+            rank_by=rank_by,
+            generator=generator,
+            device=device,
+            dtype=dtype,
+        )
+
+    def forward_with_weight(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return F.linear(x, weight, self.bias)
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return f"in_features={self.in_features}, out_features={self.out_features}, " + super().extra_repr()
+
+
+class _MaskedConvNd(MaskedLayer):
+    _dims = 2
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] = 0,
+        dilation: int | tuple[int, ...] = 1,
+        groups: int = 1,
+        bias: bool = False,
+        *,
+        density: float = 1.0,
+        mask_mode: Literal["scores", "fixed"] = "scores",
+        weight_init: str = "kaiming_normal",
+        score_init: str = "kaiming_uniform_a_sqrt5",
+        rank_by: Literal["abs", "raw"] = "abs",
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+
+        def tup(v: int | tuple[int, ...]) -> tuple[int, ...]:
+            return tuple(int(a) for a in v) if isinstance(v, (tuple, list)) else (int(v),) * self._dims
+
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"in_channels and out_channels must be divisible by groups={groups}")
+        self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
+        self.kernel_size, self.stride = tup(kernel_size), tup(stride)
+        self.padding, self.dilation = tup(padding), tup(dilation)
+        self._setup(
+            (self.out_channels, self.in_channels // self.groups, *self.kernel_size),
+            bias,
+            density=density,
+            mask_mode=mask_mode,
+            weight_init=weight_init,
+            score_init=score_init,
+            rank_by=rank_by,
+            generator=generator,
+            device=device,
+            dtype=dtype,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"padding={self.padding}, " + super().extra_repr()
+        )
+
+
+class MaskedConv2d(_MaskedConvNd):
+    """A 2-D convolution with a random weight and a mask.
+
+    Arguments as ``nn.Conv2d`` plus the keyword-only ones of :class:`MaskedLinear`; ``bias`` defaults
+    to False as in Edge-Popup.
+    """
+
+    _dims = 2
+
+    def forward_with_weight(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class MaskedConv1d(_MaskedConvNd):
+    """A 1-D convolution with a random weight and a mask.
+
+    Arguments as ``nn.Conv1d`` plus the keyword-only ones of :class:`MaskedLinear`; ``bias`` defaults
+    to False.
+    """
+
+    _dims = 1
+
+    def forward_with_weight(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return F.conv1d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class NonAffineBatchNorm1d(nn.BatchNorm1d):
+    """BatchNorm without learned scale/shift (``affine=False``); running statistics are tracked.
+
+    Edge-Popup's ``NonAffineBatchNorm`` (``utils/bn_type.py``): no BN parameter is ever trained.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(
+            num_features, eps, momentum, affine=False, track_running_stats=True, device=device, dtype=dtype
+        )
+
+
+class NonAffineBatchNorm2d(nn.BatchNorm2d):
+    """2-D BatchNorm without learned scale/shift (``affine=False``); running statistics are tracked."""
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(
+            num_features, eps, momentum, affine=False, track_running_stats=True, device=device, dtype=dtype
+        )

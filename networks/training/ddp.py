@@ -1,0 +1,76 @@
+"""Data-parallel training with ``torch.distributed`` (torchrun-compatible entry point).
+
+Launch (CPU, gloo backend; NCCL is used when the device is CUDA)::
+
+    python -m torch.distributed.run --standalone --nproc_per_node 2 -m networks.training.ddp \
+        --method ep --model mlp --dataset mnist1d --density 0.5 --runs-root runs
+
+or ``slth train --ddp --nproc 2 ...``, which runs exactly that command. Every rank builds the same model
+from the same seed and walks the same global batch order (a pure function of seed and epoch); rank ``r``
+of ``R`` takes rows ``r::R`` of each global batch. After backward the gradients of the trainable tensors,
+the captured dense gradients (RigL) and any Hessian-vector products (second-order RigL) are averaged with
+``all_reduce``, so every rank applies the same update and computes the same top-k masks from identical
+scores; method randomness comes from identically seeded generators. BatchNorm running statistics (which
+only matter in eval mode) are broadcast from rank 0 before every evaluation. Rank 0 alone writes the run
+directory; ``final.json`` records ``world_size`` and ``ranks_identical`` (every parameter and mask compared
+across ranks at the end). With equal shard sizes the averaged gradient equals the full-batch gradient, so
+results match single-process training up to floating-point summation order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``slth train`` flags, join the process group set up by torchrun, train, leave the group."""
+    import torch
+    import torch.distributed as tdist
+
+    from networks.cli import add_train_arguments, train_config_from_args
+    from networks.training.trainer import DistInfo, train
+
+    parser = argparse.ArgumentParser(prog="python -m networks.training.ddp", description=__doc__.splitlines()[0])
+    add_train_arguments(parser, ddp=False)
+    args = parser.parse_args(argv)
+    cfg = train_config_from_args(args)
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        raise SystemExit("networks.training.ddp must be launched by torchrun / torch.distributed.run")
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    device = args.device
+    use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if use_cuda:
+        device = f"cuda:{local_rank}"
+        torch.cuda.set_device(local_rank)
+    tdist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    try:
+        result = train(
+            cfg,
+            args.runs_root,
+            experiment=args.experiment,
+            device=device if use_cuda else "cpu",
+            data_root=args.data_root,
+            quiet=bool(getattr(args, "quiet", False)),
+            stop_after_steps=args.stop_after_steps,
+            dist=DistInfo(rank, world),
+        )
+        tdist.barrier()
+    finally:
+        tdist.destroy_process_group()
+    if rank == 0:
+        final = result.final or {}
+        print(
+            f"{result.status}: {result.run_dir} test_acc={final.get('test_acc')} "
+            f"ranks_identical={final.get('ranks_identical')}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The Dying Ratio: the fraction of prunable weights never selected by any training-forward mask so far.
+
+Definition (Iwasawa, Hirakawa, Matsuo, "Soft iEP: On the Exploration Inefficacy of Gradient Based Strong
+Lottery Exploration", ICLR 2024 submission, openreview.net/forum?id=OXBsK3GsL6, Eq. 2; the JSAI 2023 paper
+calls never-selected edges "dying edges"). With ``ever_l`` a boolean OR-accumulator over the masks used in
+training forwards (initialised with the mask at step 0),
+
+    dying_ratio(t) = 1 - sum_l |ever_l| / sum_l numel_l          (global, prunable tensors only)
+    dying_ratio_l(t) = 1 - |ever_l| / numel_l                    (per layer)
+
+so ``dying_ratio(0) = 1 - density`` and it never increases. The mask *turnover* at step t is the fraction of
+the kept weights that were not kept at the previous step: ``|M_t & ~M_{t-1}| / |M_t|``.
+
+Costs one bool per weight and one ``|=`` per step, on any device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+__all__ = ["DyingRatioTracker"]
+
+
+class DyingRatioTracker:
+    """OR-accumulates training masks per layer and reports dying ratio and turnover.
+
+    Args:
+        masks: The masks used at step 0, ``{layer name: bool tensor}``.
+    """
+
+    def __init__(self, masks: Mapping[str, torch.Tensor]):
+        if not masks:
+            raise ValueError("DyingRatioTracker needs at least one mask")
+        self.ever: dict[str, torch.Tensor] = {k: m.detach().clone().bool() for k, m in masks.items()}
+        self.last: dict[str, torch.Tensor] = {k: m.detach().clone().bool() for k, m in masks.items()}
+        self.last_turnover = 0.0
+
+    def update(self, masks: Mapping[str, torch.Tensor]) -> float:
+        """Accumulate the masks of one training forward; returns that step's turnover.
+
+        Raises:
+            ValueError: If the layer names differ from the tracked ones.
+        """
+        if set(masks) != set(self.ever):
+            raise ValueError(f"mask names {sorted(masks)} differ from tracked names {sorted(self.ever)}")
+        new = torch.zeros((), dtype=torch.int64)
+        kept = torch.zeros((), dtype=torch.int64)
+        for k, m in masks.items():
+            m = m.detach().bool()
+            self.ever[k] |= m
+            new = new + (m & ~self.last[k]).sum().cpu()
+            kept = kept + m.sum().cpu()
+            self.last[k] = m.clone()
+        self.last_turnover = float(new) / max(int(kept), 1)
+        return self.last_turnover
+
+    def dying_ratio(self) -> float:
+        """The global dying ratio over all tracked tensors."""
+        used = sum(int(e.sum()) for e in self.ever.values())
+        total = sum(e.numel() for e in self.ever.values())
+        return 1.0 - used / total
+
+    def per_layer(self) -> dict[str, float]:
+        """The dying ratio of each tracked tensor."""
+        return {k: 1.0 - float(e.sum()) / e.numel() for k, e in self.ever.items()}
+
+    def state_dict(self) -> dict[str, object]:
+        """Tensors to checkpoint (CPU copies)."""
+        return {
+            "ever": {k: v.cpu() for k, v in self.ever.items()},
+            "last": {k: v.cpu() for k, v in self.last.items()},
+            "last_turnover": self.last_turnover,
+        }
+
+    def load_state_dict(self, state: Mapping[str, object], device: torch.device | str = "cpu") -> None:
+        """Restore from :meth:`state_dict` output onto ``device``."""
+        self.ever = {k: v.to(device).bool() for k, v in state["ever"].items()}  # type: ignore[union-attr]
+        self.last = {k: v.to(device).bool() for k, v in state["last"].items()}  # type: ignore[union-attr]
+        self.last_turnover = float(state["last_turnover"])  # type: ignore[arg-type]

@@ -1,0 +1,585 @@
+"""The shared training loop: data order, steps, evaluation, tidy metrics, atomic checkpoints, resume.
+
+One :class:`Trainer` runs one :class:`~networks.training.config.TrainConfig` for one seed in
+``runs/<experiment>/<hash>/seed_<s>/`` (the hash leaves the seed out, so seeds of one config share it):
+
+* ``config.json`` (the resolved config), ``env.json`` (software, hardware, device, world size);
+* ``metrics.csv``: tidy long rows ``step,epoch,cycle,name,value``; per step (every ``log_every``)
+  ``train_loss``, ``lr``, ``dying_ratio``, ``turnover``; per epoch ``test_loss``, ``test_correct``,
+  ``test_total`` (raw counts), ``test_acc``, ``density``, ``dying_ratio`` and ``dying_ratio/<layer>``;
+  per cycle ``cycle_test_acc``, ``cycle_dying_ratio``, ``cycle_density``;
+* ``checkpoint.pt``: model, optimizer, schedule position, step, every RNG state (the method's
+  ``torch.Generator``, torch's global state), the Dying Ratio tracker, method state and the metrics so
+  far, written atomically at every epoch end (so also at every cycle end) and on a requested stop;
+* ``final.json`` and ``DONE`` at the end.
+
+Re-running the same command resumes from the checkpoint (or returns at once when ``DONE`` exists). The data
+order of epoch ``e`` is a pure function of ``(seed, e)``, so a resumed run, even from a mid-epoch checkpoint,
+ends bit-identical to an uninterrupted one on CPU (``tests/networks/test_training_resume.py``). A config
+that differs from the one stored in the run directory is refused with the list of differences.
+A non-finite training loss stops the run with :class:`TrainingDiverged`, leaving the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from networks.training.base import Cycle, Method, get_method, masked_layers
+from networks.training.config import TrainConfig, validate_config
+from networks.training.dying import DyingRatioTracker
+from theory.support.configs import config_diff, config_from_dict, config_to_dict, run_dir
+from theory.support.progress import progress
+from theory.support.records import (
+    atomic_write_bytes,
+    atomic_write_csv,
+    atomic_write_json,
+    atomic_write_text,
+    environment_info,
+    read_json,
+)
+
+__all__ = ["DistInfo", "TrainResult", "Trainer", "TrainingDiverged", "derive_seed", "run_path", "train"]
+
+METRIC_FIELDS = ("step", "epoch", "cycle", "name", "value")
+_PURPOSES = {"init": 0, "data": 1, "method": 2}
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DistInfo:
+    """Position of this process in a data-parallel group (``world_size == 1``: no group)."""
+
+    rank: int = 0
+    world_size: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        run_dir: The run directory.
+        status: "done" (finished now), "skipped" (was already done) or "stopped" (``stop_after_steps``).
+        final: The contents of ``final.json`` (None when stopped).
+    """
+
+    run_dir: Path
+    status: str
+    final: dict[str, Any] | None
+
+
+def derive_seed(seed: int, purpose: str, *extra: int) -> int:
+    """An independent 63-bit seed for one purpose ("init", "data", "method") from the run seed.
+
+    Uses ``numpy.random.SeedSequence`` so that the streams do not overlap, whatever the purpose order.
+    """
+    ss = np.random.SeedSequence([int(seed), _PURPOSES[purpose], *map(int, extra)])
+    return int(ss.generate_state(1, dtype=np.uint64)[0] & np.uint64(2**63 - 1))
+
+
+def run_path(runs_root: str | Path, experiment: str, cfg: TrainConfig) -> Path:
+    """``<runs_root>/<experiment>/<hash of cfg without seed>/seed_<seed>/``."""
+    return run_dir(runs_root, experiment, dataclasses.replace(cfg, seed=0), seed=cfg.seed)
+
+
+def _loss_fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    # Module-level so that tests can substitute a diverging loss.
+    return F.cross_entropy(out, y)
+
+
+def _cpu_generator(seed: int) -> torch.Generator:
+    g = torch.Generator(device="cpu")
+    g.manual_seed(seed)
+    return g
+
+
+class Trainer:
+    """Runs one config; methods reach the model, layers, optimizer and generator through it.
+
+    Attributes:
+        cfg: The config.
+        device: Where the model and data live.
+        method: The :class:`~networks.training.base.Method` instance.
+        model: The model.
+        layers: Masked layers by module name (empty for the dense method).
+        data: The dataset, on ``device``.
+        generator: The method's CPU ``torch.Generator`` (IteRand draws, score re-draws, SET, Hutchinson);
+            CPU so that a seed gives the same run on every device.
+        optimizer: The current cycle's optimizer (None when nothing is trainable, e.g. PGD phases).
+        tracker: The Dying Ratio tracker (None for unmasked models).
+        step: Global step count (steps done so far).
+        lr: The learning rate of the current step.
+        plan: The cycle plan.
+        steps_per_epoch: Optimizer steps per epoch.
+    """
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        *,
+        device: str | torch.device = "cpu",
+        data_root: str | Path | None = None,
+        quiet: bool = False,
+        dist: DistInfo | None = None,
+    ) -> None:
+        from networks.data import load_dataset
+        from networks.devices import resolve_device
+
+        self.cfg = validate_config(cfg)
+        self.device = resolve_device(device)
+        self.quiet = quiet
+        self.dist = dist or DistInfo()
+        self.method: Method = get_method(cfg.method)(cfg)
+        self.plan: list[Cycle] = self.method.cycles()
+        self.data = load_dataset(cfg.dataset, root=data_root, seed=0).to(self.device)
+        self.model = self._build_model().to(self.device)
+        self.layers = masked_layers(self.model)
+        self.generator = _cpu_generator(derive_seed(cfg.seed, "method"))
+        n = len(self.data.y_train)
+        self.steps_per_epoch = math.ceil(n / cfg.batch_size)
+        self.total_steps = sum(c.epochs for c in self.plan) * self.steps_per_epoch
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.tracker: DyingRatioTracker | None = None
+        self.step = 0
+        self.epoch = 0
+        self.cycle = 0
+        self.epoch_in_cycle = 0
+        self.batch_in_epoch = 0
+        self.cycle_entered = False
+        self.lr = cfg.lr
+        self.rows: list[dict[str, Any]] = []
+        self.cycle_summaries: list[dict[str, Any]] = []
+        self._epoch_losses: list[float] = []
+
+    # ------------------------------------------------------------------------------------ building
+    def _build_model(self) -> torch.nn.Module:
+        from networks.models import build_model
+
+        cfg = self.cfg
+        kw: dict[str, Any] = {}
+        if cfg.model == "mlp":
+            kw["hidden"] = tuple(cfg.hidden)
+        gen = _cpu_generator(derive_seed(cfg.seed, "init"))
+        if not self.method.masked:
+            return build_model(
+                cfg.model,
+                in_shape=self.data.in_shape,
+                num_classes=self.data.num_classes,
+                masked=False,
+                generator=gen,
+                **kw,
+            )
+        return build_model(
+            cfg.model,
+            in_shape=self.data.in_shape,
+            num_classes=self.data.num_classes,
+            masked=True,
+            density=self.method.initial_density(),
+            mask_mode=self.method.mask_mode,
+            weight_init=cfg.weight_init,
+            score_init=cfg.score_init,
+            generator=gen,
+            **kw,
+        )
+
+    def new_optimizer(self) -> None:
+        """A fresh SGD optimizer over the method's trainable parameters (None if there are none)."""
+        params = self.method.trainable(self)
+        if not params:
+            self.optimizer = None
+            return
+        c = self.cfg
+        self.optimizer = torch.optim.SGD(
+            params, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov, weight_decay=c.weight_decay
+        )
+
+    def current_masks(self) -> dict[str, torch.Tensor]:
+        """The masks the next forward pass uses, by layer name."""
+        return {k: layer.mask() for k, layer in self.layers.items()}
+
+    def global_density(self) -> float:
+        """Fraction of prunable weights kept by the current masks (1.0 for an unmasked model)."""
+        if not self.layers:
+            return 1.0
+        masks = self.current_masks()
+        return sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
+
+    def reset_tracker(self) -> None:
+        """Start a Dying Ratio tracker from the current masks (the step-0 subnet counts as used)."""
+        self.tracker = DyingRatioTracker(self.current_masks()) if self.layers and self.method.tracks_dying else None
+
+    # --------------------------------------------------------------------------------- utilities
+    def log(self, name: str, value: float) -> None:
+        """Append one tidy metric row at the current step/epoch/cycle."""
+        self.rows.append(
+            {"step": self.step, "epoch": self.epoch, "cycle": self.cycle, "name": name, "value": float(value)}
+        )
+
+    def all_reduce_mean(self, tensors: Sequence[torch.Tensor]) -> None:
+        """Average tensors in place across DDP ranks (no-op in a single process)."""
+        if self.dist.world_size == 1 or not tensors:
+            return
+        import torch.distributed as tdist
+
+        flat = torch.cat([t.reshape(-1) for t in tensors])
+        tdist.all_reduce(flat)
+        flat /= self.dist.world_size
+        offset = 0
+        for t in tensors:
+            t.copy_(flat[offset : offset + t.numel()].view_as(t))
+            offset += t.numel()
+
+    def _sync_buffers(self) -> None:
+        # BN running statistics only matter in eval mode; give every rank rank 0's before evaluating.
+        if self.dist.world_size == 1:
+            return
+        import torch.distributed as tdist
+
+        for b in self.model.buffers():
+            if b.dtype.is_floating_point:
+                tdist.broadcast(b, src=0)
+
+    @torch.no_grad()
+    def evaluate(self, split: str = "test", batch_size: int = 1024) -> tuple[int, int, float]:
+        """Correct count, total and mean cross-entropy on ``split`` ("test" or "train"), in eval mode."""
+        x, y = (self.data.x_test, self.data.y_test) if split == "test" else (self.data.x_train, self.data.y_train)
+        self._sync_buffers()
+        was = self.model.training
+        self.model.eval()
+        correct, loss_sum = 0, 0.0
+        for i in range(0, len(y), batch_size):
+            out = self.model(x[i : i + batch_size])
+            loss_sum += float(F.cross_entropy(out, y[i : i + batch_size], reduction="sum"))
+            correct += int((out.argmax(dim=1) == y[i : i + batch_size]).sum())
+        self.model.train(was)
+        return correct, len(y), loss_sum / len(y)
+
+    def lr_at(self, cycle: Cycle, step_in_cycle: int) -> float:
+        """Learning rate at a step of a cycle (cosine restarts from the cycle's ``lr`` each cycle)."""
+        if cycle.schedule == "constant":
+            return cycle.lr
+        total = cycle.epochs * self.steps_per_epoch
+        return cycle.lr * 0.5 * (1.0 + math.cos(math.pi * step_in_cycle / total))
+
+    def _epoch_order(self, epoch: int) -> torch.Tensor:
+        g = _cpu_generator(derive_seed(self.cfg.seed, "data", epoch))
+        return torch.randperm(len(self.data.y_train), generator=g).to(self.device)
+
+    # ------------------------------------------------------------------------------- checkpoints
+    def state(self) -> dict[str, Any]:
+        """Everything a bit-identical resume needs (loadable with ``weights_only=True``)."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": config_to_dict(self.cfg),
+            "model": self.model.state_dict(),
+            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
+            "scheduler": {"schedule": self.plan[min(self.cycle, len(self.plan) - 1)].schedule, "lr": self.lr},
+            "method": self.method.state_dict(),
+            "tracker": None if self.tracker is None else self.tracker.state_dict(),
+            "position": {
+                "step": self.step,
+                "epoch": self.epoch,
+                "cycle": self.cycle,
+                "epoch_in_cycle": self.epoch_in_cycle,
+                "batch_in_epoch": self.batch_in_epoch,
+                "cycle_entered": self.cycle_entered,
+            },
+            "densities": {k: layer.density for k, layer in self.layers.items()},
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "rows": self.rows,
+            "cycle_summaries": self.cycle_summaries,
+            "epoch_losses": self._epoch_losses,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state` output (tensors are moved to this trainer's device)."""
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"checkpoint format {state.get('format')!r} is not {CHECKPOINT_FORMAT}")
+        saved = config_from_dict(TrainConfig, state["config"])
+        if saved != self.cfg:
+            raise ValueError(
+                "checkpoint was written by a different config; refusing to resume. Differences "
+                "(checkpoint -> requested): " + "; ".join(config_diff(saved, self.cfg))
+            )
+        self.model.load_state_dict(state["model"])
+        pos = state["position"]
+        self.step, self.epoch, self.cycle = pos["step"], pos["epoch"], pos["cycle"]
+        self.epoch_in_cycle, self.batch_in_epoch = pos["epoch_in_cycle"], pos["batch_in_epoch"]
+        self.cycle_entered = pos["cycle_entered"]
+        self.method.load_state_dict(state["method"], self.device)
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.rows = list(state["rows"])
+        self.cycle_summaries = list(state["cycle_summaries"])
+        self._epoch_losses = list(state["epoch_losses"])
+        self.lr = float(state["scheduler"]["lr"])
+        if self.cycle < len(self.plan) and self.cycle_entered:
+            self.method.configure_cycle(self, self.plan[self.cycle])
+            self.new_optimizer()
+            if self.optimizer is not None and state["optimizer"] is not None:
+                self.optimizer.load_state_dict(state["optimizer"])
+        for k, d in state["densities"].items():
+            self.layers[k].density = d
+        if state["tracker"] is not None:
+            self.reset_tracker()
+            if self.tracker is not None:
+                self.tracker.load_state_dict(state["tracker"], self.device)
+
+    def save_checkpoint(self, directory: Path) -> None:
+        """Write ``checkpoint.pt`` and ``metrics.csv`` atomically (rank 0 only)."""
+        if self.dist.rank != 0:
+            return
+        buf = io.BytesIO()
+        torch.save(self.state(), buf)
+        atomic_write_bytes(directory / "checkpoint.pt", buf.getvalue())
+        atomic_write_csv(directory / "metrics.csv", self.rows, METRIC_FIELDS)
+
+    # -------------------------------------------------------------------------------------- loop
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        method = self.method
+        method.before_step(self, x, y)
+        self.model.train()
+        self.model.zero_grad(set_to_none=True)
+        loss = _loss_fn(self.model(x), y)
+        loss.backward()
+        loss_t = loss.detach().reshape(1).clone()
+        if self.dist.world_size > 1:
+            grads = [p.grad for p in method.trainable(self) if p.grad is not None]
+            dense = [layer.dense_grad for layer in self.layers.values() if getattr(layer, "dense_grad", None) is not None]
+            self.all_reduce_mean([*grads, *dense, loss_t])
+        loss_value = float(loss_t)
+        if not math.isfinite(loss_value):
+            raise TrainingDiverged(
+                f"training loss is {loss_value} at step {self.step} (epoch {self.epoch}, cycle {self.cycle}); "
+                "stopped. The last good checkpoint is kept; lower --lr or check the data."
+            )
+        turnover = None
+        if self.tracker is not None:
+            turnover = self.tracker.update({k: layer.weight_mask for k, layer in self.layers.items()})
+        method.after_backward(self, x, y)
+        if self.optimizer is not None and method.should_step_optimizer(self):
+            self.optimizer.step()
+        method.after_step(self)
+        self._epoch_losses.append(loss_value)
+        if self.step % self.cfg.log_every == 0:
+            self.log("train_loss", loss_value)
+            self.log("lr", self.lr)
+            if self.tracker is not None:
+                self.log("dying_ratio", self.tracker.dying_ratio())
+                self.log("turnover", turnover)
+
+    def _log_epoch(self) -> None:
+        correct, total, loss = self.evaluate("test")
+        self.log("test_loss", loss)
+        self.log("test_correct", correct)
+        self.log("test_total", total)
+        self.log("test_acc", correct / total)
+        self.log("density", self.global_density())
+        if self._epoch_losses:
+            self.log("train_loss_epoch", float(np.mean(self._epoch_losses)))
+        self._epoch_losses = []
+        if self.tracker is not None:
+            self.log("dying_ratio", self.tracker.dying_ratio())
+            for name, value in self.tracker.per_layer().items():
+                self.log(f"dying_ratio/{name}", value)
+
+    def _enter_cycle(self, cycle: Cycle) -> None:
+        self.method.on_cycle_start(self, cycle)
+        self.method.configure_cycle(self, cycle)
+        self.new_optimizer()
+        if self.tracker is None or self.method.reset_tracker_each_cycle:
+            self.reset_tracker()
+        self.cycle_entered = True
+
+    def _finish_cycle(self, cycle: Cycle) -> None:
+        correct, total, loss = self.evaluate("test")
+        dying = None if self.tracker is None else self.tracker.dying_ratio()
+        self.log("cycle_test_acc", correct / total)
+        self.log("cycle_density", self.global_density())
+        if dying is not None:
+            self.log("cycle_dying_ratio", dying)
+        self.cycle_summaries.append(
+            {
+                "cycle": cycle.index,
+                "kind": cycle.kind,
+                "density": self.global_density(),
+                "target_density": cycle.density,
+                "epochs": cycle.epochs,
+                "lr": cycle.lr,
+                "test_acc": correct / total,
+                "test_correct": correct,
+                "test_total": total,
+                "test_loss": loss,
+                "dying_ratio": dying,
+                "end_step": self.step,
+            }
+        )
+        self.method.on_cycle_end(self, cycle)
+
+    def fit(self, directory: Path, *, stop_after_steps: int | None = None) -> bool:
+        """Train from the current position to the end; returns False if stopped by ``stop_after_steps``."""
+        cfg = self.cfg
+        bar = progress(
+            range(self.step, self.total_steps),
+            total=self.total_steps - self.step,
+            desc=f"{cfg.method} seed {cfg.seed}",
+            quiet=self.quiet or self.dist.rank != 0,
+        )
+        for ci in range(self.cycle, len(self.plan)):
+            cycle = self.plan[ci]
+            self.cycle = ci
+            if not self.cycle_entered:
+                self._enter_cycle(cycle)
+            for _ in range(self.epoch_in_cycle, cycle.epochs):
+                order = self._epoch_order(self.epoch)
+                for b in range(self.batch_in_epoch, self.steps_per_epoch):
+                    idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+                    if self.dist.world_size > 1:
+                        idx = idx[self.dist.rank :: self.dist.world_size]
+                    step_in_cycle = (self.epoch_in_cycle * self.steps_per_epoch) + b
+                    self.lr = self.lr_at(cycle, step_in_cycle)
+                    if self.optimizer is not None:
+                        for group in self.optimizer.param_groups:
+                            group["lr"] = self.lr
+                    self._train_step(self.data.x_train[idx], self.data.y_train[idx])
+                    self.step += 1
+                    self.batch_in_epoch = b + 1
+                    next(bar, None)
+                    if stop_after_steps is not None and self.step >= stop_after_steps:
+                        self.save_checkpoint(directory)
+                        return False
+                self._log_epoch()
+                self.epoch += 1
+                self.epoch_in_cycle += 1
+                self.batch_in_epoch = 0
+                if self.epoch_in_cycle == cycle.epochs:
+                    self._finish_cycle(cycle)
+                    self.cycle = ci + 1
+                    self.epoch_in_cycle = 0
+                    self.cycle_entered = False
+                self.save_checkpoint(directory)
+        return True
+
+    def final(self, wall_time: float) -> dict[str, Any]:
+        """The ``final.json`` record of a finished run."""
+        correct, total, loss = self.evaluate("test")
+        out: dict[str, Any] = {
+            "method": self.cfg.method,
+            "model": self.cfg.model,
+            "dataset": self.cfg.dataset,
+            "seed": self.cfg.seed,
+            "target_density": self.cfg.density,
+            "test_acc": correct / total,
+            "test_correct": correct,
+            "test_total": total,
+            "test_loss": loss,
+            "density": self.global_density(),
+            "dying_ratio": 0.0 if self.tracker is None else self.tracker.dying_ratio(),
+            "dying_ratio_per_layer": {} if self.tracker is None else self.tracker.per_layer(),
+            "steps": self.step,
+            "epochs": self.epoch,
+            "cycles": self.cycle_summaries,
+            "world_size": self.dist.world_size,
+            "device": str(self.device),
+            "wall_time_s": wall_time,
+        }
+        out.update(self.method.summary(self))
+        return out
+
+
+def train(
+    cfg: TrainConfig,
+    runs_root: str | Path = "runs",
+    *,
+    experiment: str = "train",
+    device: str | torch.device = "cpu",
+    data_root: str | Path | None = None,
+    quiet: bool = False,
+    stop_after_steps: int | None = None,
+    dist: DistInfo | None = None,
+) -> TrainResult:
+    """Train ``cfg`` in its run directory, resuming from a checkpoint there; skip if already done.
+
+    Args:
+        cfg: The config (validated here).
+        runs_root: Root of the run tree.
+        experiment: Experiment folder name (``runs/<experiment>/...``).
+        device: "auto", "cpu", "cuda", "cuda:N" or a ``torch.device``.
+        data_root: Dataset root (see ``networks.data.data_root``).
+        quiet: No progress bar.
+        stop_after_steps: Debug/preemption aid: stop once this many global steps are done, writing a
+            checkpoint at that exact step (the same command later resumes there).
+        dist: Data-parallel position (set by :mod:`networks.training.ddp`).
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Raises:
+        ValueError: Bad config values (naming the field), or a run directory / checkpoint holding a
+            different config (listing the differences).
+        TrainingDiverged: The loss became non-finite.
+    """
+    validate_config(cfg)
+    dist = dist or DistInfo()
+    directory = run_path(runs_root, experiment, cfg)
+    config_path = directory / "config.json"
+    if config_path.exists():
+        saved = config_from_dict(TrainConfig, read_json(config_path))
+        if saved != cfg:
+            raise ValueError(
+                f"{directory} holds a run of a different config; refusing to reuse it. Differences "
+                "(stored -> requested): " + "; ".join(config_diff(saved, cfg))
+            )
+    if (directory / "DONE").exists():
+        return TrainResult(directory, "skipped", read_json(directory / "final.json"))
+    start = time.perf_counter()
+    trainer = Trainer(cfg, device=device, data_root=data_root, quiet=quiet, dist=dist)
+    ckpt = directory / "checkpoint.pt"
+    if ckpt.exists():
+        trainer.load_state(torch.load(ckpt, map_location="cpu", weights_only=True))
+    else:
+        trainer.method.setup(trainer)
+        if dist.rank == 0:
+            atomic_write_json(config_path, config_to_dict(cfg))
+            env = environment_info()
+            env.update({"device": str(trainer.device), "world_size": dist.world_size})
+            atomic_write_json(directory / "env.json", env)
+    if not trainer.fit(directory, stop_after_steps=stop_after_steps):
+        return TrainResult(directory, "stopped", None)
+    final = trainer.final(time.perf_counter() - start)
+    if dist.world_size > 1:
+        final.update(_rank_agreement(trainer))
+    if dist.rank == 0:
+        atomic_write_json(directory / "final.json", final)
+        atomic_write_text(directory / "DONE", "done\n")
+    return TrainResult(directory, "done", final)
+
+
+def _rank_agreement(trainer: Trainer) -> dict[str, Any]:
+    """Check across ranks that every parameter and mask is identical (DDP invariant)."""
+    import torch.distributed as tdist
+
+    with torch.no_grad():
+        parts = [p.detach().double().reshape(-1) for p in trainer.model.parameters()]
+        parts += [layer.mask().double().reshape(-1) for layer in trainer.layers.values()]
+        flat = torch.cat(parts)
+        lo, hi = flat.clone(), flat.clone()
+        tdist.all_reduce(lo, op=tdist.ReduceOp.MIN)
+        tdist.all_reduce(hi, op=tdist.ReduceOp.MAX)
+        identical = bool(torch.equal(lo, hi))
+    return {"ranks_identical": identical}

@@ -1,0 +1,86 @@
+"""Configs of the SubsetSum sweeps (frozen dataclasses: CLI flags, config.json and the run hash).
+
+Standard library only, so that ``slth --help`` never pays for numpy. ``workers``/``executor`` are not
+config fields: results do not depend on them (keyed random streams), so they must not change the hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from theory.support.configs import help_field
+
+_ETAS_RSS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+
+
+@dataclass(frozen=True)
+class RssSuccessConfig:
+    """rss-success: P(every target in [-r, r] is eta-approximated) vs n (Lueker 1998; Pensia et al. 2020)."""
+
+    distribution: str = help_field("uniform", "candidate distribution (uniform, product, gaussian)")
+    half_widths: tuple[float, ...] = help_field((1.0, 0.5), "target windows [-r, r] for each r")
+    etas: tuple[float, ...] = help_field(_ETAS_RSS, "accuracies eta")
+    ns: tuple[int, ...] = help_field(tuple(range(2, 41, 2)), "candidate counts n")
+    perturbation: float = help_field(0.0, "PSSP perturbation bound p (0: plain SubsetSum)")
+    trials: int = help_field(1000, "trials (candidate sets) per n")
+    seed: int = help_field(0, "root seed")
+
+
+@dataclass(frozen=True)
+class RssConstantConfig:
+    """rss-constant: the empirical C in n = C log2(1/eta), for success level 0.9 and failure <= eta."""
+
+    distribution: str = help_field("uniform", "candidate distribution")
+    lo: float = help_field(-0.5, "target window left end (Lueker: -1/2)")
+    hi: float = help_field(0.5, "target window right end (Lueker: 1/2)")
+    etas: tuple[float, ...] = help_field((1e-1, 1e-2, 1e-3, 1e-4, 1e-5), "accuracies eta")
+    level: float = help_field(0.9, "success level of the first criterion")
+    trials: int = help_field(1000, "trials per scanned n")
+    n_max: int = help_field(48, "largest n scanned")
+    resamples: int = help_field(1000, "bootstrap resamples for the intervals of C")
+    seed: int = help_field(0, "root seed")
+
+
+@dataclass(frozen=True)
+class PsspMinNConfig:
+    """pssp-min-n: minimal n with 90% success vs perturbation/eta (Xiong et al. 2023, PSSP experiment)."""
+
+    statistic: str = help_field("target", "target: one random z per trial (the poster); coverage: all z")
+    distribution: str = help_field("uniform", "candidate distribution")
+    lo: float = help_field(-0.5, "target window left end")
+    hi: float = help_field(0.5, "target window right end")
+    etas: tuple[float, ...] = help_field((1e-2, 1e-3, 1e-4, 1e-5), "accuracies eta")
+    ratios: tuple[float, ...] = help_field((0.0, 0.1, 0.5, 1.0, 2.0, 5.0), "perturbation / eta")
+    level: float = help_field(0.9, "success level")
+    trials: int = help_field(1000, "trials per scanned n")
+    n_max: int = help_field(48, "largest n scanned")
+    seed: int = help_field(0, "root seed")
+
+
+@dataclass(frozen=True)
+class RssPerTargetConfig:
+    """rss-per-target: one fixed target: failure rate, mean error, smallest sufficient subset vs n."""
+
+    distribution: str = help_field("uniform", "candidate distribution")
+    target: float = help_field(0.3, "the target z")
+    etas: tuple[float, ...] = help_field((1e-2, 1e-3), "accuracies eta")
+    ns: tuple[int, ...] = help_field((4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24), "candidate counts n")
+    perturbation: float = help_field(0.0, "PSSP perturbation bound p")
+    trials: int = help_field(1000, "trials per n")
+    seed: int = help_field(0, "root seed")
+
+
+@dataclass(frozen=True)
+class XiongThm1Config:
+    """xiong-thm1: Theorem 1's failure-probability bound vs the measured failure rate (Xiong et al. 2023)."""
+
+    distribution: str = help_field("uniform", "candidate distribution (the theorem: U[-1,1], UNVERIFIED)")
+    ns: tuple[int, ...] = help_field((8, 12, 16, 20, 24, 28, 32), "candidate counts n")
+    perturbations: tuple[float, ...] = help_field((0.0, 0.01, 0.1, 0.5), "perturbation eps (< 3)")
+    Ks: tuple[float, ...] = help_field((0.0, 1.0, 2.0, 4.0), "the theorem's free parameter K")
+    link_constants: tuple[float, ...] = help_field(
+        (1.0, 2.0, 4.0),
+        "C in n = C (log(1/eta)/(1+eps) + K), the unknown O() constant: each row's eta solves it",
+    )
+    trials: int = help_field(1000, "trials per (n, eps)")
+    seed: int = help_field(0, "root seed")

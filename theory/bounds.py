@@ -1,0 +1,725 @@
+"""Closed-form bounds from the SLTH / random-SubsetSum literature, one function per stated version.
+
+Conventions:
+
+* Lueker, Pensia, da Cunha, Burkholz, Malach and the counting bound call the approximation accuracy
+  ``eps`` (as in their papers). Xiong et al. call the accuracy η and the perturbation scale ε; here they
+  are ``eta`` and ``perturbation`` (the solvers' name for ε), so the two never get mixed up.
+* Every constant hidden inside an O(·) is an explicit keyword parameter with no default (``C``, ``c``,
+  ...). Constants that an author's *code* fixes (Pensia's ``c = 3``, Burkholz's ``rho = 15``) are
+  named module constants with their source.
+* Logarithms are natural unless a ``base`` parameter says otherwise (the base only rescales ``C``).
+* Sources are labelled as in ``reference/theory.md``: [PRIMARY] (authors' own material), [SECONDARY]
+  (a later paper's restatement), [UNVERIFIED] (shape from memory/inference; do not trust constants).
+* Inputs are validated; a bad value raises ``ValueError`` naming the argument and the allowed range.
+  Functions take and return Python scalars.
+
+All bounds are registered in :data:`BOUNDS` (``slth theory bound NAME --param value``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from theory.support import registry, validate
+
+#: Pensia et al.'s code (``subset-sum/``, acnagle/optimal-lottery-tickets) uses
+#: ``n = int(c * np.round(np.log2(1 / eps)))`` with ``c = 3`` [PRIMARY].
+PENSIA_CODE_C = 3
+#: Burkholz's LT-existence code default SubsetSum base-set size ``--ssa_size 15`` [PRIMARY].
+BURKHOLZ_CODE_RHO = 15
+
+BOUNDS: dict[str, Callable[..., Any]] = {}
+
+
+def register_bound(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator adding a bound function to :data:`BOUNDS` under ``name`` (duplicates refused)."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        return registry.register(BOUNDS, "bound", name, fn)
+
+    return deco
+
+
+def get_bound(name: str) -> Callable[..., Any]:
+    """Look up a bound by name; the error lists the valid names."""
+    return registry.lookup(BOUNDS, "bound", name)
+
+
+def _log(x: float, base: float | None) -> float:
+    return math.log(x) if base is None else math.log(x) / math.log(base)
+
+
+def _base(base: float | None) -> float | None:
+    if base is None:
+        return None
+    b = validate.check_range("base", base, 0.0, None, lo_open=True)
+    if b == 1.0:
+        raise ValueError("base must be in (0, inf) and != 1, got 1")
+    return b
+
+
+def _eps(name: str, value: float) -> float:
+    return validate.check_range(name, value, 0.0, 1.0, lo_open=True, hi_open=True)
+
+
+def _pos(name: str, value: float) -> float:
+    return validate.check_range(name, value, 0.0, None, lo_open=True)
+
+
+def _dim(name: str, value: int) -> int:
+    return validate.check_int(name, value, 1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Random SubsetSum: Lueker 1998 and the Pensia form
+# --------------------------------------------------------------------------------------------------
+@register_bound("lueker-success-probability")
+def lueker_success_probability(n: int, eps: float, *, C: float) -> float:
+    """Lueker's lower bound on the probability that n uniforms eps-approximate every target.
+
+    Source: G. S. Lueker, "Exponentially small bounds on the expected optimum of the partition and
+    subset sum problems", Random Structures & Algorithms 12(1):51-62, 1998, Corollary 2.5, as quoted
+    on a CS-Theory Q&A page [SECONDARY]: X_1..X_n i.i.d. U[-1,1]; for every eps >= exp(-n/(2C)), with
+    probability at least ``1 - exp(-(n/2 - C log(1/eps))^2 / (2n))`` every x in [-1/2, 1/2] has a
+    subset S with ``|sum_S X_i - x| <= eps``. C is a universal constant never given numerically.
+
+    Args:
+        n: Number of candidates, >= 1.
+        eps: Accuracy, in (0, 1).
+        C: Lueker's universal constant (> 0), unknown: calibrate it with ``slth sim sweep rss-constant``.
+
+    Returns:
+        The probability bound (in [0, 1); it is 0 exactly at the edge ``n = 2 C log(1/eps)``).
+
+    Raises:
+        ValueError: If an argument is out of range, or eps < exp(-n/(2C)) (outside the corollary).
+    """
+    n = _dim("n", n)
+    eps = _eps("eps", eps)
+    C = _pos("C", C)
+    edge = math.exp(-n / (2 * C))
+    if eps < edge:
+        raise ValueError(
+            f"eps must be in [exp(-n/(2C)), 1) = [{edge:.6g}, 1) for Lueker's Corollary 2.5, got {eps!r}"
+        )
+    a = C * math.log(1 / eps)
+    return -math.expm1(-((n / 2 - a) ** 2) / (2 * n))
+
+
+@register_bound("lueker-min-n")
+def lueker_min_n(eps: float, delta: float, *, C: float) -> float:
+    """Smallest (real) n for which Lueker's Corollary 2.5 gives failure probability at most delta.
+
+    Source: Lueker 1998, Corollary 2.5 (see :func:`lueker_success_probability`) solved for n
+    (our derivation, checked by sympy in ``theory.symbolic``). With ``a = C log(1/eps)`` and
+    ``l = log(1/delta)``, ``exp(-(n/2 - a)^2/(2n)) = delta`` is ``n^2 - 4(a + 2l) n + 4a^2 = 0``; the
+    root on the corollary's branch (``n >= 2a``, i.e. eps >= exp(-n/(2C))) is
+    ``n = 2a + 4l + 4 sqrt(l (a + l))``. The smallest integer is ``ceil`` of this.
+
+    Args:
+        eps: Accuracy, in (0, 1).
+        delta: Allowed failure probability, in (0, 1).
+        C: Lueker's universal constant (> 0).
+
+    Returns:
+        The real root n (take ``math.ceil`` for a candidate count).
+    """
+    eps = _eps("eps", eps)
+    delta = _eps("delta", delta)
+    C = _pos("C", C)
+    a = C * math.log(1 / eps)
+    ell = math.log(1 / delta)
+    return 2 * a + 4 * ell + 4 * math.sqrt(ell * (a + ell))
+
+
+@register_bound("pensia-rss-min-n")
+def pensia_rss_min_n(eps: float, *, C: float, base: float = 2.0) -> float:
+    """The SLTH-literature form of the RSS bound: ``n >= C log_base(1/eps)``.
+
+    Source: Pensia et al., NeurIPS 2020, arXiv:2006.07990 ("Corollary 3.3", the Lueker form used for
+    one weight) [SECONDARY restatement; exact Pensia wording UNVERIFIED]; the base-2 shape matches
+    their code ``n = c * round(log2(1/eps))`` [PRIMARY] (see :func:`pensia_code_candidates`). The
+    guarantee is "w.h.p., every z in [-1, 1] within eps" for i.i.d. U[-1,1] (or products of uniforms).
+
+    Args:
+        eps: Accuracy, in (0, 1).
+        C: The constant (> 0); unknown in the paper.
+        base: Logarithm base (> 0, != 1); 2 as in the code.
+
+    Returns:
+        ``C * log_base(1/eps)``.
+    """
+    eps = _eps("eps", eps)
+    C = _pos("C", C)
+    return C * _log(1 / eps, _base(base))
+
+
+@register_bound("pensia-rss-min-n-restated")
+def pensia_rss_min_n_restated(eps: float, *, C: float) -> float:
+    """The restated Pensia/Lueker corollary: ``n >= C log(2/eps)`` gives failure probability <= eps.
+
+    Source: Otsuka et al. 2025, arXiv:2511.04217, restating Pensia et al. 2020 "Corollary 3.3"
+    [SECONDARY; exact Pensia wording UNVERIFIED]: X_1..X_n i.i.d. U[-1,1] (or containing a uniform),
+    ``n >= C log(2/eps)`` => with probability >= 1 - eps every z in [-1, 1] is within eps of a subset
+    sum. Natural log (the base only rescales C).
+
+    Args:
+        eps: Accuracy and failure probability, in (0, 1).
+        C: The constant (> 0).
+
+    Returns:
+        ``C * log(2/eps)``.
+    """
+    eps = _eps("eps", eps)
+    C = _pos("C", C)
+    return C * math.log(2 / eps)
+
+
+@register_bound("pensia-code-candidates")
+def pensia_code_candidates(eps: float, *, c: int = PENSIA_CODE_C) -> int:
+    """Candidates per weight exactly as Pensia et al.'s SubsetSum experiment computed them.
+
+    Source: acnagle/optimal-lottery-tickets, ``subset-sum/``: ``n = int(c*np.round(np.log2(1/eps)))``
+    with ``c = 3`` [PRIMARY]; eps = 0.01 gives 21. ``round`` is round-half-to-even, as numpy's.
+
+    Args:
+        eps: Accuracy, in (0, 1).
+        c: Multiplier (>= 1), default :data:`PENSIA_CODE_C`.
+
+    Returns:
+        The integer candidate count.
+    """
+    eps = _eps("eps", eps)
+    c = validate.check_int("c", c, 1)
+    return int(c * round(math.log2(1 / eps)))
+
+
+@register_bound("pensia-weight-tolerance")
+def pensia_weight_tolerance(eps: float, d_in: int, d_out: int, *, depth: int, split: float) -> float:
+    """Per-weight SubsetSum tolerance in the union-bound budget: ``eps / (split * d_in * d_out * depth)``.
+
+    Source: Pensia et al. 2020 construction (reference §3.2(b)-(c), §5): each of the d_in*d_out
+    weights of each of the L layers gets a share of eps; the split constant (1, 2, 4, ...) is
+    [UNVERIFIED] and therefore a parameter. Otsuka's restatement (Thm 10) has ``4 L d_l d_{l+1}``.
+
+    Args:
+        eps: Network-level accuracy, in (0, 1).
+        d_in: Layer input width (>= 1).
+        d_out: Layer output width (>= 1).
+        depth: Target depth L (>= 1).
+        split: The split constant (> 0).
+
+    Returns:
+        The per-weight tolerance.
+    """
+    eps = _eps("eps", eps)
+    d_in, d_out, depth = _dim("d_in", d_in), _dim("d_out", d_out), _dim("depth", depth)
+    split = _pos("split", split)
+    return eps / (split * d_in * d_out * depth)
+
+
+@register_bound("pensia-candidates-per-weight")
+def pensia_candidates_per_weight(
+    eps: float, d_in: int, d_out: int, *, depth: int, C: float, split: float, base: float = 2.0
+) -> float:
+    """Per-weight candidate count for a layer: ``C log_base(split * d_in * d_out * depth / eps)``.
+
+    Source: Pensia et al. 2020 per-layer construction with a union bound over the weights
+    (reference §3.2(b), §5: ``n = C log2(d_{l-1} d_l L / eps)``) [SECONDARY/UNVERIFIED constants]. Equal
+    to :func:`pensia_rss_min_n` at the tolerance :func:`pensia_weight_tolerance`.
+
+    Args:
+        eps: Network-level accuracy, in (0, 1).
+        d_in: Layer input width (>= 1).
+        d_out: Layer output width (>= 1).
+        depth: Target depth L (>= 1).
+        C: The RSS constant (> 0).
+        split: The split constant (> 0), [UNVERIFIED].
+        base: Logarithm base (default 2).
+
+    Returns:
+        The real candidate count (``ceil`` it).
+    """
+    tol = pensia_weight_tolerance(eps, d_in, d_out, depth=depth, split=split)
+    C = _pos("C", C)
+    return C * _log(1 / tol, _base(base))
+
+
+@register_bound("pensia-thm1-width")
+def pensia_thm1_width(
+    eps: float, d_in: int, d_out: int, *, depth: int, C: float, split: float = 4.0
+) -> float:
+    """Hidden width of the random network for one target layer in Pensia et al.'s Theorem 1.
+
+    Source: Pensia et al., NeurIPS 2020, Theorem 1, as restated by Otsuka et al. 2025 (Thm 10)
+    [SECONDARY]: target layer W_l in R^{d_{l+1} x d_l}, ||W_l|| <= 1; the random layer pair has
+    ``n_l >= d_l * C * log(4 L d_l d_{l+1} / eps)`` hidden units; then with probability >= 1 - eps
+    some masks give sup_{||x||<=1} ||F_S(x) - F_T(x)|| <= eps. Here ``split`` is that 4.
+
+    Args:
+        eps: Accuracy and failure probability, in (0, 1).
+        d_in: The layer's input width d_l (>= 1).
+        d_out: The layer's output width d_{l+1} (>= 1).
+        depth: Target depth L (>= 1).
+        C: The universal constant (> 0), unknown.
+        split: Constant inside the log (> 0); 4 in Otsuka's restatement.
+
+    Returns:
+        The hidden width (real; ``ceil`` it).
+    """
+    eps = _eps("eps", eps)
+    d_in, d_out, depth = _dim("d_in", d_in), _dim("d_out", d_out), _dim("depth", depth)
+    C, split = _pos("C", C), _pos("split", split)
+    return d_in * C * math.log(split * depth * d_in * d_out / eps)
+
+
+@register_bound("pensia-thm1-network")
+def pensia_thm1_network(
+    widths: tuple[int, ...], eps: float, *, C: float, split: float = 4.0
+) -> dict[str, Any]:
+    """Random-network shape for an MLP target in Pensia et al.'s Theorem 1: depth 2L, widths per layer.
+
+    Source: Pensia et al., NeurIPS 2020, Theorem 1 (abstract [PRIMARY]: "a factor O(log(dl)) wider and
+    twice as deep"; widths as restated by Otsuka et al. 2025 Thm 10 [SECONDARY]).
+
+    Args:
+        widths: Target layer widths ``(d_0, d_1, ..., d_L)`` (input first; each >= 1; at least 2).
+        eps: Accuracy, in (0, 1).
+        C: The universal constant (> 0).
+        split: Constant inside the log (> 0).
+
+    Returns:
+        ``{"depth": 2L, "hidden_widths": [n_1, ..., n_L] (ceil'd), "layer_widths": [...]}`` where the
+        random network's layer widths are ``d_0, n_1, d_1, n_2, d_2, ..., n_L, d_L``.
+    """
+    widths = tuple(widths)
+    if len(widths) < 2:
+        raise ValueError(f"widths must list at least input and output widths (length >= 2), got {widths!r}")
+    dims = [_dim(f"widths[{i}]", w) for i, w in enumerate(widths)]
+    depth = len(dims) - 1
+    hidden = [
+        math.ceil(pensia_thm1_width(eps, dims[i], dims[i + 1], depth=depth, C=C, split=split))
+        for i in range(depth)
+    ]
+    layer_widths = [dims[0]]
+    for h, d in zip(hidden, dims[1:], strict=True):
+        layer_widths += [h, d]
+    return {"depth": 2 * depth, "hidden_widths": hidden, "layer_widths": layer_widths}
+
+
+@register_bound("pensia-thm1-depth")
+def pensia_thm1_depth(depth: int) -> int:
+    """Depth of the random network in Pensia et al.'s Theorem 1: ``2L``.
+
+    Source: Pensia et al., NeurIPS 2020, arXiv:2006.07990, abstract [PRIMARY]: "twice as deep".
+
+    Args:
+        depth: Target depth L (>= 1).
+
+    Returns:
+        ``2 * depth``.
+    """
+    return 2 * _dim("depth", depth)
+
+
+# --------------------------------------------------------------------------------------------------
+# Xiong, Liao, Kyrillidis: epsilon-perturbed SubsetSum (three stated versions)
+# --------------------------------------------------------------------------------------------------
+def _perturbation(value: float) -> float:
+    # The exponent has (3 - eps): the bound is only meaningful for eps < 3 [UNVERIFIED inference].
+    return validate.check_range("perturbation", value, 0.0, 3.0, hi_open=True)
+
+
+@register_bound("xiong-thm1-failure")
+def xiong_thm1_failure_probability(n: float, perturbation: float, K: float) -> float:
+    """Xiong et al.'s Theorem 1 failure probability ``exp(-(n-K)(1+eps)^2/(8(3-eps))) + exp(-K)``.
+
+    Source: Xiong, Liao, Kyrillidis, AISTATS 2023 (PMLR 206:6879-6902; arXiv:2210.16589), Theorem 1,
+    AISTATS poster wording [PRIMARY]: for all K >= 0, with probability at least
+    ``1 - exp(-(n-K)(1+eps)^2 / (8(3-eps))) - exp(-K)`` every z in [-1/2, 1/2] has a 2-eta
+    approximation, eps = perturbation. The restriction eps < 3 and the U[-1,1] candidates are
+    [UNVERIFIED] inferences. The value may exceed 1 (vacuous bound); e.g. n=20, eps=0, K=2 gives 0.607.
+
+    Args:
+        n: Number of candidates (> 0).
+        perturbation: The perturbation scale eps, in [0, 3).
+        K: The free parameter, in [0, n].
+
+    Returns:
+        The failure-probability bound (not clipped to 1).
+    """
+    n = _pos("n", n)
+    eps = _perturbation(perturbation)
+    K = validate.check_range("K", K, 0.0, n)
+    return math.exp(-(n - K) * (1 + eps) ** 2 / (8 * (3 - eps))) + math.exp(-K)
+
+
+def _xiong_rate(eps: float) -> float:
+    # A = 8(3 - eps)/(1 + eps)^2: candidates (beyond K) per unit of log(1/probability).
+    return 8 * (3 - eps) / (1 + eps) ** 2
+
+
+@register_bound("xiong-thm1-min-n")
+def xiong_thm1_min_n(delta: float, perturbation: float, K: float | None = None) -> float:
+    """Smallest n for which Xiong's Theorem 1 bound is at most delta (our solution of the formula).
+
+    Source: Xiong et al. AISTATS 2023 Theorem 1 (see :func:`xiong_thm1_failure_probability`) solved
+    for n (our derivation, checked by sympy in ``theory.symbolic``). With ``A = 8(3-eps)/(1+eps)^2``:
+    for a given K (needs ``exp(-K) < delta``) ``n = K + A log(1/(delta - exp(-K)))``; minimising over K
+    gives ``K* = log((1+A)/delta)`` and ``n* = K* + A log((1+A)/(A delta))``.
+
+    Args:
+        delta: Target failure probability, in (0, 1).
+        perturbation: eps, in [0, 3).
+        K: The free parameter (> log(1/delta)); ``None`` uses the minimising K*.
+
+    Returns:
+        The real n (``ceil`` it).
+    """
+    delta = _eps("delta", delta)
+    A = _xiong_rate(_perturbation(perturbation))
+    if K is None:
+        K = math.log((1 + A) / delta)
+        return K + A * math.log((1 + A) / (A * delta))
+    K = validate.check_range("K", K, math.log(1 / delta), None, lo_open=True)
+    return K + A * math.log(1 / (delta - math.exp(-K)))
+
+
+@register_bound("xiong-candidates-aistats")
+def xiong_candidates_aistats(eta: float, perturbation: float, K: float, *, C: float) -> float:
+    """Candidate-count shape of Theorem 1, AISTATS version: ``C (log(1/eta)/(1+eps) + K)``.
+
+    Source: Xiong et al. AISTATS 2023 poster and abstract [PRIMARY]: ``n = O(log(1/eta)/(1+eps) + K)``
+    ("reduce the over-parameterization requirement ... by a factor of O(1/(1+eps))"). The O() constant
+    is not given, hence ``C``. Compare shapes only (monotone decrease in eps, ratio to eps = 0).
+
+    Args:
+        eta: Accuracy, in (0, 1).
+        perturbation: eps (>= 0).
+        K: Theorem 1's K (>= 0).
+        C: The O() constant (> 0).
+
+    Returns:
+        The shape value.
+    """
+    eta = _eps("eta", eta)
+    eps = validate.check_range("perturbation", perturbation, 0.0, None)
+    K = validate.check_range("K", K, 0.0, None)
+    return _pos("C", C) * (math.log(1 / eta) / (1 + eps) + K)
+
+
+@register_bound("xiong-candidates-slides")
+def xiong_candidates_slides(eta: float, perturbation: float, *, C: float) -> float:
+    """Candidate-count shape, April-2023 slides version: ``C log(1/eta) / (log(1+eps) + 1)``.
+
+    Source: Xiong et al., talk slides dated 28 Apr 2023 (akyrillidis.github.io,
+    ``pubs/Presentations/SLTH_slides.pdf``) [PRIMARY]: "If n = O(log(1/eta)/(log(1+eps)+1)), then w.h.p.
+    all z have an eta-approximation". Differs from the AISTATS version; kept separate on purpose.
+
+    Args:
+        eta: Accuracy, in (0, 1).
+        perturbation: eps (>= 0).
+        C: The O() constant (> 0).
+
+    Returns:
+        The shape value.
+    """
+    eta = _eps("eta", eta)
+    eps = validate.check_range("perturbation", perturbation, 0.0, None)
+    return _pos("C", C) * math.log(1 / eta) / (math.log1p(eps) + 1)
+
+
+@register_bound("xiong-candidates-opt22")
+def xiong_candidates_opt22(eta: float, perturbation: float, *, c: float, C1: float, C2: float) -> float:
+    """Candidate-count shape, OPT-2022 workshop version: ``K1 + K2``.
+
+    Source: Liao, Xiong, Kyrillidis, NeurIPS 2022 workshop OPT 2022 poster (JasperLiao.github.io,
+    ``posters/PerturbedSLTH_Poster.pdf``, commit 8b7e0da) [PRIMARY]: ``n = K1 + K2`` with
+    ``K1 = O(log(1/eta)/log(c+eps))`` and ``K2 = O(1 + log(1/eta)/(1+eps))``; c is not defined on the
+    poster. Here ``K1 = C1 log(1/eta)/log(c+eps)`` and ``K2 = C2 (1 + log(1/eta)/(1+eps))``.
+
+    Args:
+        eta: Accuracy, in (0, 1).
+        perturbation: eps (>= 0).
+        c: The poster's undefined constant; needs ``c + eps > 1``.
+        C1: O() constant of K1 (> 0).
+        C2: O() constant of K2 (> 0).
+
+    Returns:
+        The shape value.
+    """
+    eta = _eps("eta", eta)
+    eps = validate.check_range("perturbation", perturbation, 0.0, None)
+    c = validate.check_range("c", c, 1.0 - eps, None, lo_open=True)
+    L = math.log(1 / eta)
+    return _pos("C1", C1) * L / math.log(c + eps) + _pos("C2", C2) * (1 + L / (1 + eps))
+
+
+@register_bound("xiong-candidates-unperturbed")
+def xiong_candidates_unperturbed(eta: float, *, C: float) -> float:
+    """The plain Lueker baseline as stated on Xiong's slides: ``n = C log(1/eta)``.
+
+    Source: Xiong et al. slides (28 Apr 2023) [PRIMARY]: "n = O(log(1/eta)) w.h.p." (Lueker 1998).
+
+    Args:
+        eta: Accuracy, in (0, 1).
+        C: The O() constant (> 0).
+
+    Returns:
+        ``C log(1/eta)``.
+    """
+    return _pos("C", C) * math.log(1 / _eps("eta", eta))
+
+
+def _xiong_width_log(eta: float, d_prev: int, d: int, depth: int) -> tuple[float, int]:
+    eta = _eps("eta", eta)
+    d_prev, d, depth = _dim("d_prev", d_prev), _dim("d", d), _dim("depth", depth)
+    return math.log(d * d_prev * depth / eta), d_prev
+
+
+@register_bound("xiong-thm2-width-aistats")
+def xiong_thm2_width_aistats(
+    eta: float, perturbation: float, d_prev: int, d: int, *, depth: int, C: float
+) -> float:
+    """Theorem 2 hidden width, AISTATS version: ``C d_{l-1} log(d_l d_{l-1} L / eta) / (1 + eps)``.
+
+    Source: Xiong et al. AISTATS 2023, Theorem 2, poster wording [PRIMARY]: if
+    ``d'_l = O(d_{l-1} log(eta^-1 d_l d_{l-1} L) / (1+eps))`` then w.h.p. eta_hat <= eta, with
+    ||Delta W||_inf <= eps. The poster's remark "as eps -> inf the width goes to d_l" probably means
+    d_{l-1} [UNVERIFIED].
+
+    Args:
+        eta: Target accuracy eta_hat, in (0, 1).
+        perturbation: eps (>= 0).
+        d_prev: Input width d_{l-1} (>= 1).
+        d: Output width d_l (>= 1).
+        depth: Target depth L (>= 1).
+        C: The O() constant (> 0).
+
+    Returns:
+        The width shape.
+    """
+    log_term, d_prev = _xiong_width_log(eta, d_prev, d, depth)
+    eps = validate.check_range("perturbation", perturbation, 0.0, None)
+    return _pos("C", C) * d_prev * log_term / (1 + eps)
+
+
+@register_bound("xiong-thm2-width-slides")
+def xiong_thm2_width_slides(
+    eta: float, perturbation: float, d_prev: int, d: int, *, depth: int, C: float
+) -> float:
+    """Theorem 2 hidden width, slides/OPT version: ``C d_{l-1} log(d_l d_{l-1} L/eta) / (log(1+eps) + 1)``.
+
+    Source: Xiong et al. slides (28 Apr 2023, p.11) and the OPT-2022 poster [PRIMARY]: denominator
+    ``log(1+eps) + 1`` instead of the AISTATS ``1 + eps``.
+
+    Args:
+        eta: Target accuracy, in (0, 1).
+        perturbation: eps (>= 0).
+        d_prev: Input width d_{l-1} (>= 1).
+        d: Output width d_l (>= 1).
+        depth: Target depth L (>= 1).
+        C: The O() constant (> 0).
+
+    Returns:
+        The width shape.
+    """
+    log_term, d_prev = _xiong_width_log(eta, d_prev, d, depth)
+    eps = validate.check_range("perturbation", perturbation, 0.0, None)
+    return _pos("C", C) * d_prev * log_term / (math.log1p(eps) + 1)
+
+
+@register_bound("xiong-thm2-params-slides")
+def xiong_thm2_params_slides(
+    n_params: int, depth: int, eta: float, perturbation: float, *, C: float
+) -> float:
+    """Parameter count of the random network, slides short form: ``C n log(n L / eta) / (log(1+eps)+1)``.
+
+    Source: Xiong et al. slides (28 Apr 2023) [PRIMARY]: "if F has n parameters and L layers, G needs
+    n log(eta^-1 n L)/(log(1+eps)+1) parameters and 2L layers" (unperturbed: n log(eta^-1 n L)).
+
+    Args:
+        n_params: Target parameter count (>= 1).
+        depth: Target depth L (>= 1).
+        eta: Accuracy, in (0, 1).
+        perturbation: eps (>= 0).
+        C: The O() constant (> 0).
+
+    Returns:
+        The parameter-count shape.
+    """
+    n_params, depth = _dim("n_params", n_params), _dim("depth", depth)
+    eta = _eps("eta", eta)
+    eps = validate.check_range("perturbation", perturbation, 0.0, None)
+    return _pos("C", C) * n_params * math.log(n_params * depth / eta) / (math.log1p(eps) + 1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Other SLTH results
+# --------------------------------------------------------------------------------------------------
+@register_bound("dacunha-cnn-channels")
+def dacunha_cnn_channels(
+    eps: float, delta: float, kernel: int, c_in: int, c_out: int, *, depth: int, C: float
+) -> float:
+    """Intermediate channels per target conv layer: ``C c_in log(k^2 c_in c_out L / min(eps, delta))``.
+
+    Source: da Cunha, Natale, Viennot, "Proving the Lottery Ticket Hypothesis for Convolutional Neural
+    Networks", ICLR 2022. The abstract (a logarithmic factor) is [PRIMARY]; this exact form (random CNN
+    of depth 2L, entries U[-1,1], a k x k conv into about that many channels then a 1 x 1 conv,
+    non-negative inputs) is [UNVERIFIED].
+
+    Args:
+        eps: Accuracy, in (0, 1).
+        delta: Failure probability, in (0, 1).
+        kernel: Kernel side k (>= 1).
+        c_in: Input channels (>= 1).
+        c_out: Output channels (>= 1).
+        depth: Target depth L (>= 1).
+        C: The constant (> 0), unknown.
+
+    Returns:
+        The channel count (real; ``ceil`` it).
+    """
+    eps, delta = _eps("eps", eps), _eps("delta", delta)
+    kernel, c_in, c_out = _dim("kernel", kernel), _dim("c_in", c_in), _dim("c_out", c_out)
+    depth = _dim("depth", depth)
+    return _pos("C", C) * c_in * math.log(kernel**2 * c_in * c_out * depth / min(eps, delta))
+
+
+@register_bound("burkholz-depth")
+def burkholz_depth(depth: int) -> int:
+    """Source depth ``L + 1`` for a depth-L target (instead of 2L).
+
+    Source: Burkholz, "Most Activation Functions Can Win the Lottery Without Excessive Depth",
+    NeurIPS 2022, arXiv:2205.02321, abstract [PRIMARY].
+
+    Args:
+        depth: Target depth L (>= 1).
+
+    Returns:
+        ``depth + 1``.
+    """
+    return _dim("depth", depth) + 1
+
+
+@register_bound("burkholz-width")
+def burkholz_width(eps: float, d: int, *, depth: int, C: float) -> float:
+    """Width shape of Burkholz's depth-L+1 construction: ``C d log(d L / eps)`` [UNVERIFIED].
+
+    Source: Burkholz NeurIPS 2022 abstract [PRIMARY]: "wider by a logarithmic factor"; the exact
+    theorem constants and log argument are [UNVERIFIED]; only the shape is meant.
+
+    Args:
+        eps: Accuracy, in (0, 1).
+        d: Target width (>= 1).
+        depth: Target depth L (>= 1).
+        C: The constant (> 0).
+
+    Returns:
+        The width shape.
+    """
+    eps = _eps("eps", eps)
+    d, depth = _dim("d", d), _dim("depth", depth)
+    return _pos("C", C) * d * math.log(d * depth / eps)
+
+
+@register_bound("burkholz-code-units")
+def burkholz_code_units(activation: str, *, rho: int = BURKHOLZ_CODE_RHO) -> int:
+    """Random units per target neuron in Burkholz's code: ``2 rho`` for ReLU/LReLU, ``rho`` otherwise.
+
+    Source: RelationalML/LT-existence code defaults [PRIMARY]: ``--ssa_size 15``; ReLU and LReLU use
+    ``prune_conv(..., 2*rho, rho)`` (the +/- split), tanh and sigmoid ``(rho, rho)``.
+
+    Args:
+        activation: ``relu``, ``lrelu``, ``tanh`` or ``sigmoid``.
+        rho: SubsetSum base-set size (>= 1).
+
+    Returns:
+        The unit count.
+    """
+    validate.check_choice("activation", activation, ("relu", "lrelu", "tanh", "sigmoid"))
+    rho = validate.check_int("rho", rho, 1)
+    return 2 * rho if activation in ("relu", "lrelu") else rho
+
+
+@register_bound("counting-min-params")
+def counting_min_params(d: int, eps: float, *, c: float) -> float:
+    """Counting lower bound on parameters: ``2^P >= (c/eps)^(d^2)``, i.e. ``P >= d^2 log2(c/eps)``.
+
+    Source: Pensia et al. 2020 lower bound (abstract [PRIMARY]: "essentially optimal for constant depth
+    networks"; statement [UNVERIFIED]): a network with P parameters whose subnetworks eps-approximate
+    every x -> Wx, W in R^{d x d}, ||W|| <= 1, on the unit ball has at most 2^P subnetworks, while an
+    eps-packing of those maps has (c/eps)^(d^2) elements; so P = Omega(d^2 log(1/eps)).
+
+    Args:
+        d: Dimension (>= 1).
+        eps: Accuracy, in (0, 1).
+        c: The packing constant (> eps), unknown.
+
+    Returns:
+        ``d^2 log2(c/eps)``.
+    """
+    d = _dim("d", d)
+    eps = _eps("eps", eps)
+    c = validate.check_range("c", c, eps, None, lo_open=True)
+    return d * d * math.log2(c / eps)
+
+
+@register_bound("counting-min-width")
+def counting_min_width(d: int, eps: float, *, c: float) -> float:
+    """Hidden width a depth-2 source (d -> w -> d, P = 2 d w weights) needs by the counting bound.
+
+    Source: :func:`counting_min_params` with ``P = 2 d w``: ``w >= d log2(c/eps) / 2`` (reference §3.3:
+    "for constant depth, width Omega(d log(1/eps)) is necessary") [UNVERIFIED statement].
+
+    Args:
+        d: Dimension (>= 1).
+        eps: Accuracy, in (0, 1).
+        c: The packing constant (> eps).
+
+    Returns:
+        The width lower bound.
+    """
+    return counting_min_params(d, eps, c=c) / (2 * _dim("d", d))
+
+
+@register_bound("malach-width")
+def malach_width(
+    d: int,
+    depth: int,
+    eps: float,
+    delta: float,
+    *,
+    C: float,
+    eps_power: float,
+    d_power: float = 4.0,
+    depth_power: float = 2.0,
+) -> float:
+    """Malach et al.'s polynomial width, for comparison: ``C d^a L^b eps^-p log(1/delta)``.
+
+    Source: Malach, Yehudai, Shalev-Shwartz, Shamir, "Proving the Lottery Ticket Hypothesis: Pruning is
+    All You Need", ICML 2020, arXiv:2002.00585. The factor O(d^4 l^2) is as quoted in Pensia et al.'s
+    abstract [PRIMARY quote] (O(d^5 l^2) in a later paper [SECONDARY]); the poly(1/eps) degree and the
+    constants are [UNVERIFIED], hence ``eps_power`` has no default.
+
+    Args:
+        d: Target width (>= 1).
+        depth: Target depth l (>= 1).
+        eps: Accuracy, in (0, 1).
+        delta: Failure probability, in (0, 1).
+        C: The constant (> 0).
+        eps_power: Degree p of 1/eps (>= 0), unknown.
+        d_power: Exponent of d (> 0), 4 as quoted by Pensia.
+        depth_power: Exponent of l (> 0).
+
+    Returns:
+        The width shape.
+    """
+    d, depth = _dim("d", d), _dim("depth", depth)
+    eps, delta = _eps("eps", eps), _eps("delta", delta)
+    p = validate.check_range("eps_power", eps_power, 0.0, None)
+    a, b = _pos("d_power", d_power), _pos("depth_power", depth_power)
+    return _pos("C", C) * d**a * depth**b * eps**-p * math.log(1 / delta)

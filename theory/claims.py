@@ -1,0 +1,461 @@
+"""The built-in claims of the ledger (registered into :data:`theory.ledger.CLAIMS` on import).
+
+Ids are binding: ``sim`` and ``networks`` write evidence files named after them. Symbolic checks
+live in :mod:`theory.symbolic`; property checks are defined here, over the exact solvers
+(:func:`theory.best_subset`, :func:`theory.coverage_error`) and the brute-force oracle
+(:mod:`theory.oracle`). sympy, hypothesis and numpy are imported only when a check runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from theory.ledger import Claim, NoCheck, NumericCheck, PropertyCheck, SymbolicCheck, register_claim
+
+# Floating-point slack for comparisons between two exact solvers evaluated in float64.
+_ABS_TOL = 1e-12
+
+
+def _symbolic(name: str, description: str) -> SymbolicCheck:
+    def build() -> Any:
+        from theory import symbolic
+
+        return getattr(symbolic, name)()
+
+    build.__name__ = name
+    return SymbolicCheck(description, build)
+
+
+# --------------------------------------------------------------------------------------------------
+# hypothesis strategies (built lazily)
+# --------------------------------------------------------------------------------------------------
+def _unit_floats(lo: float = -1.0, hi: float = 1.0) -> Any:
+    from hypothesis import strategies as st
+
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+
+
+def _candidates(max_n: int) -> Any:
+    from hypothesis import strategies as st
+
+    return st.lists(_unit_floats(), min_size=1, max_size=max_n)
+
+
+def _instance_strategy() -> Any:
+    from hypothesis import strategies as st
+
+    return st.tuples(_candidates(10), _unit_floats(), _unit_floats(0.0, 0.2))
+
+
+def _two_perturbations_strategy() -> Any:
+    from hypothesis import strategies as st
+
+    return st.tuples(_candidates(8), _unit_floats(), _unit_floats(0.0, 0.2), _unit_floats(0.0, 0.2))
+
+
+def _add_candidate_strategy() -> Any:
+    from hypothesis import strategies as st
+
+    return st.tuples(_candidates(7), _unit_floats(), _unit_floats(0.0, 0.1))
+
+
+def _scaling_strategy() -> Any:
+    from hypothesis import strategies as st
+
+    return st.tuples(_candidates(8), _unit_floats(0.0, 0.1), st.sampled_from([0.25, 0.5, 2.0, 3.0, 10.0]))
+
+
+def _block_strategy() -> Any:
+    from hypothesis import strategies as st
+
+    return st.integers(1, 8).flatmap(
+        lambda n: st.tuples(
+            st.lists(_unit_floats(), min_size=2 * n, max_size=2 * n),
+            _unit_floats(),
+            _unit_floats(0.0, 0.2),
+            st.lists(_unit_floats(), min_size=1, max_size=5),
+        )
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Predicates (True where the claim holds)
+# --------------------------------------------------------------------------------------------------
+def solver_matches_oracle(example: tuple[list[float], float, float]) -> bool:
+    """``theory.best_subset`` attains the brute-force optimum and its reported error is its own."""
+    import numpy as np
+
+    import theory
+    from theory import oracle
+
+    cands, target, p = example
+    fast = theory.best_subset(cands, target, perturbation=p)
+    slow = oracle.brute_force_best_subset(cands, target, perturbation=p)
+    subset_sum = float(np.sum(np.asarray(cands)[list(fast.indices)]))
+    own_error = max(0.0, abs(subset_sum - target) - len(fast.indices) * p)
+    return abs(fast.error - slow.error) <= _ABS_TOL and abs(own_error - fast.error) <= _ABS_TOL
+
+
+def perturbation_never_hurts(example: tuple[list[float], float, float, float]) -> bool:
+    """More perturbation never increases the optimal error (single target and coverage)."""
+    import theory
+
+    cands, target, p1, p2 = example
+    small, large = min(p1, p2), max(p1, p2)
+    single = (
+        theory.best_subset(cands, target, perturbation=large).error
+        <= theory.best_subset(cands, target, perturbation=small).error + _ABS_TOL
+    )
+    cover = (
+        theory.coverage_error(cands, perturbation=large)
+        <= theory.coverage_error(cands, perturbation=small) + _ABS_TOL
+    )
+    return single and cover
+
+
+def adding_candidate_never_hurts(example: tuple[list[float], float, float]) -> bool:
+    """Coverage error over [-1, 1] never increases when a candidate is added."""
+    import theory
+
+    cands, extra, p = example
+    return (
+        theory.coverage_error([*cands, extra], perturbation=p)
+        <= theory.coverage_error(cands, perturbation=p) + _ABS_TOL
+    )
+
+
+def coverage_scales(example: tuple[list[float], float, float]) -> bool:
+    """Scaling candidates, window and perturbation by k > 0 scales the coverage error by k."""
+    import math
+
+    import theory
+
+    cands, p, k = example
+    base = theory.coverage_error(cands, lo=-1.0, hi=1.0, perturbation=p)
+    scaled = theory.coverage_error([k * c for c in cands], lo=-k, hi=k, perturbation=k * p)
+    return math.isclose(scaled, k * base, rel_tol=1e-9, abs_tol=1e-12 * k)
+
+
+def xiong_block_error(example: tuple[list[float], float, float, list[float]]) -> bool:
+    """Xiong's u = +/-1 block: two PSSP instances give block error <= max of the two on |x| <= 1.
+
+    With first-layer weights u = (+1)*n ++ (-1)*n and second-layer weights v (perturbed by |y| <= p),
+    the block outputs ``(v+y)_S+ . relu(x) + (v+y)_S- . relu(-x)``; the two halves are solved as
+    PSSP instances for targets w and -w. The perturbation vector is rebuilt explicitly
+    (``y_i = clip((z - sum_S v)/|S|, -p, p)`` on S), so the check runs the actual network arithmetic.
+    """
+    import numpy as np
+
+    import theory
+
+    v_list, w, p, xs = example
+    v = np.asarray(v_list, dtype=np.float64)
+    n = v.size // 2
+    halves = []
+    for part, target in ((v[:n], w), (v[n:], -w)):
+        res = theory.best_subset(part, target, perturbation=p)
+        idx = list(res.indices)
+        y = np.zeros(n)
+        if idx:
+            y[idx] = np.clip((target - part[idx].sum()) / len(idx), -p, p)
+        mask = np.zeros(n, dtype=bool)
+        mask[idx] = True
+        if np.max(np.abs(y)) > p:
+            return False
+        halves.append((float(np.sum((part + y)[mask])), res.error))
+    (out_plus, err_plus), (out_minus, err_minus) = halves
+    x = np.asarray([*xs, -1.0, 1.0, 0.0])
+    block = out_plus * np.maximum(x, 0.0) + out_minus * np.maximum(-x, 0.0)
+    achieved = (abs(out_plus - w), abs(out_minus + w))
+    bound = max(err_plus, err_minus)
+    return bool(
+        np.all(np.abs(block - w * x) <= bound + 1e-12)
+        and abs(achieved[0] - err_plus) <= 1e-12
+        and abs(achieved[1] - err_minus) <= 1e-12
+    )
+
+
+def _property(
+    description: str, strategy: Callable[[], Any], predicate: Callable[[Any], bool]
+) -> PropertyCheck:
+    return PropertyCheck(description, strategy=strategy, predicate=predicate)
+
+
+# --------------------------------------------------------------------------------------------------
+# The claims
+# --------------------------------------------------------------------------------------------------
+_XIONG = "Xiong, Liao, Kyrillidis, 'Strong LTH with eps-perturbation', AISTATS 2023 (arXiv:2210.16589)"
+_PENSIA = "Pensia et al., 'Optimal Lottery Tickets via SubsetSum', NeurIPS 2020 (arXiv:2006.07990)"
+_IEP = "Iwasawa et al., Soft-iEP ICLR 2024 submission (openreview OXBsK3GsL6) and JSAI abstract"
+
+BUILTIN_CLAIMS = (
+    Claim(
+        id="relu-split-identity",
+        statement="w*x = relu(w*x) - relu(-w*x) for all real w, x; hence w*x = w*relu(x) - w*relu(-x), and a "
+        "+/-1 first layer turns one weight into two SubsetSum instances whose block error on |x| <= 1 is at "
+        "most the larger of the two instance errors.",
+        source=f"{_PENSIA}, construction (repo img/Weight_ReLU.png); {_XIONG}, poster figure / slides p.33",
+        checks=(
+            _symbolic("relu_split_identity", "relu split, Piecewise and 3-way case split"),
+            _property(
+                "u=+/-1 block error <= max(err+, err-) on |x| <= 1", _block_strategy, xiong_block_error
+            ),
+        ),
+        tags=("construction", "symbolic"),
+    ),
+    Claim(
+        id="lueker-cor2.5",
+        statement="X_1..X_n iid U[-1,1]: for eps >= exp(-n/(2C)), with probability >= 1 - exp(-(n/2 - C "
+        "log(1/eps))^2/(2n)) every x in [-1/2,1/2] is within eps of a subset sum (C universal).",
+        source="Lueker 1998, Random Structures & Algorithms 12(1):51-62, Corollary 2.5 (quoted on a "
+        "CS-Theory Q&A page) [SECONDARY]",
+        checks=(
+            _symbolic("lueker_solved_for_n", "solved for n, checked back; monotone in n"),
+            NumericCheck("Monte Carlo success rate vs the bound (slth sim sweep rss-constant / rss-success)"),
+        ),
+        tags=("rss",),
+    ),
+    Claim(
+        id="pensia-rss-log",
+        statement="n = C log2(1/eps) iid U[-1,1] candidates (or products of uniforms) suffice w.h.p. to "
+        "eps-approximate every z in [-1,1] (restated: n >= C log(2/eps) gives probability >= 1 - eps).",
+        source=f"{_PENSIA}, 'Corollary 3.3' as restated by Otsuka et al. 2025 (arXiv:2511.04217) "
+        "[SECONDARY]; code n = 3*round(log2(1/eps)) [PRIMARY]",
+        checks=(
+            _symbolic("pensia_form_shape", "both forms decrease in eps, same order; code anchor 21"),
+            NumericCheck("fitted C in n = C log2(1/eta) (slth sim sweep rss-constant)"),
+        ),
+        tags=("rss",),
+    ),
+    Claim(
+        id="xiong-thm1-aistats",
+        statement="For all K >= 0, with probability >= 1 - exp(-(n-K)(1+eps)^2/(8(3-eps))) - exp(-K), every "
+        "z in [-1/2,1/2] has a 2*eta approximation by eps-perturbed subset sums, as long as "
+        "n = O(log(1/eta)/(1+eps) + K).",
+        source=f"{_XIONG}, Theorem 1, AISTATS poster and abstract [PRIMARY]",
+        checks=(
+            _symbolic("xiong_thm1_solved_for_n", "bound solved for n (and optimal K), checked back"),
+            NumericCheck("measured failure rate vs the bound over n, eps, K (slth sim sweep xiong-thm1)"),
+        ),
+        tags=("pssp", "xiong"),
+    ),
+    Claim(
+        id="xiong-thm1-slides",
+        statement="If n = O(log(1/eta)/(log(1+eps)+1)) then w.h.p. all z have an eta-approximation by "
+        "eps-perturbed subset sums.",
+        source=f"{_XIONG}, talk slides dated 28 Apr 2023 (akyrillidis.github.io SLTH_slides.pdf) [PRIMARY]",
+        checks=(
+            _symbolic("xiong_candidate_shapes", "all three shapes decrease in eps; AISTATS <= slides"),
+            NumericCheck(
+                "minimal n at 90% success vs eps/eta against this shape (slth sim sweep pssp-min-n)"
+            ),
+        ),
+        tags=("pssp", "xiong"),
+    ),
+    Claim(
+        id="xiong-thm1-opt22",
+        statement="n = K1 + K2 with K1 = O(log(1/eta)/log(c+eps)) and K2 = O(1 + log(1/eta)/(1+eps)) "
+        "candidates give w.h.p. a 2*eta approximation of all z in [-1/2,1/2] (c undefined on the poster).",
+        source="Liao, Xiong, Kyrillidis, OPT 2022 workshop poster (JasperLiao.github.io, commit 8b7e0da) "
+        "[PRIMARY]",
+        checks=(
+            _symbolic("xiong_candidate_shapes", "all three shapes decrease in eps"),
+            NumericCheck(
+                "minimal n at 90% success vs eps/eta against this shape (slth sim sweep pssp-min-n)"
+            ),
+        ),
+        tags=("pssp", "xiong"),
+    ),
+    Claim(
+        id="xiong-thm2-width",
+        statement="A depth-2L random network with hidden widths "
+        "d'_l = O(d_{l-1} log(d_l d_{l-1} L/eta)/(1+eps)) (AISTATS; slides: /(log(1+eps)+1)) "
+        "contains, after pruning and an eps-perturbation, an eta-approximation of any depth-L target.",
+        source=f"{_XIONG}, Theorem 2, AISTATS poster [PRIMARY]; slides p.11 and OPT poster for the "
+        "log(1+eps)+1 version",
+        checks=(
+            _symbolic("xiong_thm2_width_shapes", "widths decrease in eps and eta; AISTATS <= slides"),
+            NumericCheck("construction width vs eps, xiong vs pensia (slth sim construct-width)"),
+        ),
+        tags=("network", "xiong"),
+    ),
+    Claim(
+        id="pensia-thm1-width",
+        statement="Any depth-L target with ||W_l|| <= 1 is eps-approximated on ||x|| <= 1, with probability "
+        ">= 1 - eps, by pruning a depth-2L random U[-1,1] network with hidden widths "
+        "d_l C log(4 L d_l d_{l+1}/eps).",
+        source=f"{_PENSIA}, Theorem 1, as restated by Otsuka et al. 2025 Thm 10 [SECONDARY]",
+        checks=(
+            _symbolic("pensia_width_shapes", "width decreases in eps"),
+            NumericCheck(
+                "minimal candidates per weight vs eps for the construction (slth sim construct-width)"
+            ),
+        ),
+        tags=("network",),
+    ),
+    Claim(
+        id="pensia-error-budget",
+        statement="Per-layer weight errors ||W_l - W~_l|| <= eps/(2L) compose through L 1-Lipschitz ReLU "
+        "layers with ||W_l|| <= 1 and ||x|| <= 1 to an output error <= (1+eps/(2L))^L - 1 <= exp(eps/2) - 1 "
+        "<= eps for eps in [0, 1].",
+        source=f"this toolkit's derivation of the standard argument in {_PENSIA} (exact split [UNVERIFIED]; "
+        "Otsuka et al. 2025 write exp(eps/2) - 1)",
+        checks=(_symbolic("error_budget_composition", "recurrence, sum/product identity, exp bounds"),),
+        tags=("network", "symbolic"),
+    ),
+    Claim(
+        id="dacunha-cnn-width",
+        statement="Any CNN of depth L is approximated by pruning a random CNN of depth 2L with about "
+        "C c_{i-1} log(k^2 c_{i-1} c_i L/min(eps,delta)) intermediate channels per layer "
+        "(non-negative inputs).",
+        source="da Cunha, Natale, Viennot, ICLR 2022; abstract [PRIMARY], exact theorem [UNVERIFIED]",
+        checks=(
+            _symbolic("pensia_width_shapes", "channel count decreases in eps"),
+            NumericCheck("dacunha construction width vs eps (no built-in sweep writes this yet)"),
+        ),
+        tags=("network", "cnn"),
+    ),
+    Claim(
+        id="burkholz-depth",
+        statement="A depth-L target is approximated by pruning a random source of depth L+1 (not 2L), "
+        "wider by a logarithmic factor, for a large class of activation functions.",
+        source="Burkholz, 'Most Activation Functions Can Win the Lottery Without Excessive Depth', NeurIPS "
+        "2022 (arXiv:2205.02321), abstract [PRIMARY]; constants [UNVERIFIED]",
+        checks=(
+            NoCheck(
+                "recorded for comparison only: no depth-L+1 construction is implemented here and the "
+                "theorem's constants are unverified (theory.bounds.burkholz_depth / burkholz_width give "
+                "the shapes)"
+            ),
+        ),
+        tags=("network",),
+    ),
+    Claim(
+        id="counting-lower-bound",
+        statement="A network with P parameters whose subnetworks eps-approximate every x -> Wx "
+        "(W in R^{dxd}, ||W|| <= 1) needs 2^P >= (c/eps)^(d^2), i.e. P = Omega(d^2 log(1/eps)).",
+        source=f"{_PENSIA}, lower bound (abstract [PRIMARY]: 'essentially optimal'; statement [UNVERIFIED])",
+        checks=(
+            _symbolic("counting_bound_algebra", "2^P >= (c/eps)^(d^2) solved for P; order d^2 log(1/eps)"),
+        ),
+        tags=("network", "lower-bound"),
+    ),
+    Claim(
+        id="pssp-perturbation-helps",
+        statement="Allowing each selected candidate to move by |y_i| <= eps never increases the optimal "
+        "SubsetSum error (single target and coverage of [-1,1]); empirically the minimal n for 90% success "
+        "falls as eps/eta grows.",
+        source=f"{_XIONG}, PSSP experiment (poster figure) [PRIMARY]; monotonicity is immediate from the "
+        "definition (eps-feasible sets are nested)",
+        checks=(
+            _property(
+                "error(eps2) <= error(eps1) for eps2 >= eps1",
+                _two_perturbations_strategy,
+                perturbation_never_hurts,
+            ),
+            NumericCheck("minimal n at 90% success vs eps/eta (slth sim sweep pssp-min-n)"),
+        ),
+        tags=("pssp", "xiong"),
+    ),
+    Claim(
+        id="subset-sum-solver-exact",
+        statement="theory.best_subset returns the exact optimum over all 2^n subsets, with and without "
+        "perturbation, and reports the error of the subset it returns.",
+        source="this toolkit (meet-in-the-middle solver vs the brute-force oracle)",
+        checks=(
+            _property("best_subset == brute force (n <= 10)", _instance_strategy, solver_matches_oracle),
+        ),
+        tags=("solver",),
+    ),
+    Claim(
+        id="subset-sum-coverage-monotone",
+        statement="The coverage error sup_{z in [-1,1]} min_S |sum_S - z| (perturbed or not) never increases "
+        "when a candidate is added.",
+        source="this toolkit (immediate: the subsets of the smaller set are subsets of the larger)",
+        checks=(
+            _property(
+                "coverage(c + [x]) <= coverage(c)", _add_candidate_strategy, adding_candidate_never_hurts
+            ),
+        ),
+        tags=("solver", "rss"),
+    ),
+    Claim(
+        id="subset-sum-scaling",
+        statement="Scaling candidates, the target window and the perturbation by k > 0 scales the coverage "
+        "error by k (why n depends on eta only through eta relative to the candidate scale).",
+        source="this toolkit (homogeneity of the definition)",
+        checks=(
+            _property("coverage(k c, k window, k eps) = k coverage(c)", _scaling_strategy, coverage_scales),
+        ),
+        tags=("solver", "rss"),
+    ),
+    Claim(
+        id="construction-certificate",
+        statement="The certified bound of a constructed ticket (layer-wise Lipschitz composition of "
+        "per-weight errors) is never exceeded by the measured error, and a trained target keeps its "
+        "accuracy.",
+        source=f"this toolkit's construction of {_PENSIA} / {_XIONG} Theorem 2",
+        checks=(NumericCheck("measured error <= certified bound on constructed tickets (slth construct)"),),
+        tags=("network", "construction"),
+    ),
+    Claim(
+        id="taylor-first-order",
+        statement="For a mask change v the loss change is g.v + O(|v|^2): the first-order remainder "
+        "along t*v scales as t^2.",
+        source="standard Taylor expansion (reference algorithms.md §5.1)",
+        checks=(NumericCheck("remainder log-log slope ~2 and predicted vs actual dL (slth sim taylor)"),),
+        tags=("taylor",),
+    ),
+    Claim(
+        id="taylor-second-order",
+        statement="The second-order model g.v + v.Hv/2 leaves an O(|v|^3) remainder along t*v.",
+        source="standard Taylor expansion (reference algorithms.md §5.1)",
+        checks=(NumericCheck("remainder log-log slope ~3 (slth sim taylor)"),),
+        tags=("taylor",),
+    ),
+    Claim(
+        id="second-order-swaps-better",
+        statement="Choosing k swaps with the interdependency-aware (second-order) rule decreases the "
+        "loss more than the first-order rule, with a gap that grows with k.",
+        source="this toolkit's proposal (reference algorithms.md §5.2; no published source)",
+        checks=(NumericCheck("loss decrease vs k, first vs second order, over seeds (slth sim taylor)"),),
+        tags=("taylor", "practice"),
+    ),
+    Claim(
+        id="ep-dying-ratio-grows",
+        statement="Under Edge-Popup most edges are never selected during training (dying edges): the dying "
+        "ratio stays far above zero and is larger at lower density.",
+        source=f"{_IEP} [SECONDARY summary]",
+        checks=(NumericCheck("dying ratio over training at several densities (sim.practice ep-dying)"),),
+        tags=("practice", "iep"),
+    ),
+    Claim(
+        id="iep-soft-beats-ep",
+        statement="Soft iterative Edge-Popup (scores inherited, full search space, LR rewound each cycle) "
+        "reaches higher accuracy than Edge-Popup at the same density, with a lower dying ratio.",
+        source=f"{_IEP}: ImageNet iEP 76.0% vs EP 73.3% at ~20M params [paper abstract]",
+        checks=(NumericCheck("soft vs hard iEP vs EP at matched densities over seeds (sim.practice iep)"),),
+        tags=("practice", "iep"),
+    ),
+    Claim(
+        id="rigl-second-order",
+        statement="Second-order RigL (prune then regrow given the pruned set, with Hessian-vector products) "
+        "trains to at least the accuracy of RigL at 80-90% sparsity.",
+        source="this toolkit's proposal (reference algorithms.md §5.2; no published second-order RigL found)",
+        checks=(NumericCheck("RigL vs second-order RigL over seeds (sim.practice rigl)"),),
+        tags=("practice", "rigl"),
+    ),
+    Claim(
+        id="pgd-ep-perturbation-helps",
+        statement="At fixed sparsity, test accuracy of PGD+Edge-Popup rises with the perturbation scale eps; "
+        "the best sparsity falls towards 0 as eps grows.",
+        source=f"{_XIONG}, Algorithm 1 and table 'SGD finds a good weight perturbation' (poster, "
+        "slides p.38) [PRIMARY, qualitative shape]",
+        checks=(NumericCheck("accuracy over sparsity x eps (sim.practice pgd-ep)"),),
+        tags=("practice", "xiong"),
+    ),
+)
+
+for _claim in BUILTIN_CLAIMS:
+    register_claim(_claim)

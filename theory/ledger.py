@@ -1,0 +1,671 @@
+"""The claims ledger: every theorem, bound and empirical claim the toolkit tests, with its checks.
+
+A :class:`Claim` holds a statement, its source (paper, theorem, version) and one or more checks:
+
+* :class:`SymbolicCheck`: a sympy identity that must simplify to 0, or a sympy statement that must
+  reduce to ``True``. When it does not, the ledger searches small integer/rational points for a
+  witness where the identity is false and reports the simplest one it finds.
+* :class:`PropertyCheck`: a hypothesis strategy plus a predicate over the exact solvers. It runs under
+  hypothesis; a failure is reported with hypothesis's *shrunk* (minimal) falsifying example.
+* :class:`NumericCheck`: reads the evidence file that a Monte Carlo sweep or a training run wrote with
+  :func:`write_evidence`; "pending" until one exists.
+* :class:`NoCheck`: an explicit marker for a claim the toolkit records but cannot test, with the reason.
+
+Nothing is reported ``verified`` without a check that could have failed.
+
+Evidence files (the contract with ``sim`` and ``networks``): ``<runs_root>/evidence/<claim_id>.json``
+holding ``{"claim", "verdict", "summary", "run", "details", "written_at"}`` with ``verdict`` one of
+``consistent``, ``inconsistent``, ``inconclusive``.
+
+Registering your own claim (a ``.py`` file loaded with ``slth verify --claims my_claims.py``)::
+
+    from theory.ledger import Claim, PropertyCheck, register_claim
+
+    register_claim(Claim(
+        id="my-claim",
+        statement="Perturbation never increases the SubsetSum error.",
+        source="My paper, Lemma 3 (arXiv v2)",
+        checks=(PropertyCheck("error(p) <= error(0)", strategy=my_strategy, predicate=my_predicate),),
+    ))
+
+``strategy`` is a zero-argument callable returning a hypothesis strategy (so hypothesis is imported
+only when the check runs) and ``predicate(example)`` returns ``True`` when the claim holds there. See
+``examples/my_claim.py`` for a complete example.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import importlib
+import importlib.util
+import itertools
+import json
+import math
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from theory.support import records, registry, validate
+
+VERDICTS = ("consistent", "inconsistent", "inconclusive")
+STATUSES = ("verified", "failed", "pending", "no-check", "error")
+EVIDENCE_DIR = "evidence"
+_EVIDENCE_KEYS = ("claim", "verdict", "summary", "run", "details", "written_at")
+
+# How an evidence verdict maps to a ledger status. An inconclusive measurement neither confirms nor
+# refutes: the claim stays pending (the evidence text says why).
+_VERDICT_STATUS = {"consistent": "verified", "inconsistent": "failed", "inconclusive": "pending"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Checks
+# --------------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class CheckOutcome:
+    """What running one check produced.
+
+    Attributes:
+        status: One of :data:`STATUSES`.
+        evidence: One line saying what was shown (or why not).
+        counterexample: The (shrunk) failing input, as text, when the check failed.
+    """
+
+    status: str
+    evidence: str
+    counterexample: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SymbolicCheck:
+    """A sympy check: an expression that must simplify to 0, or a statement that must reduce to True.
+
+    Attributes:
+        description: Short label shown in the ledger table.
+        build: Zero-argument callable returning a sympy expression (``kind="zero"``), a sympy boolean
+            or relational (``kind="true"``), or a Python ``bool``. A callable keeps sympy out of import
+            time. It may also return a list/tuple of such items: all must hold.
+        kind: ``"zero"`` (each expression simplifies to 0), ``"true"`` (each statement is True), or
+            ``"auto"`` (booleans and relationals must be True, other expressions must be 0).
+    """
+
+    description: str
+    build: Callable[[], Any]
+    kind: str = "auto"
+
+    def __post_init__(self) -> None:
+        validate.check_choice("kind", self.kind, ("auto", "zero", "true"))
+        if not callable(self.build):
+            raise ValueError(f"build must be a zero-argument callable, got {type(self.build).__name__}")
+
+    @property
+    def label(self) -> str:
+        """Table label: ``sympy: <description>``."""
+        return f"sympy: {self.description}"
+
+    def run(self, claim: Claim, *, runs_root: Path, max_examples: int, seed: int | None) -> CheckOutcome:
+        """Simplify the expression(s); on failure search for a small witness."""
+        built = self.build()
+        items = list(built) if isinstance(built, list | tuple) else [built]
+        if not items:
+            return CheckOutcome("error", "the check built no expression")
+        for i, item in enumerate(items):
+            kind = _item_kind(item) if self.kind == "auto" else self.kind
+            holds, residual = _sympy_holds(item, kind)
+            if holds:
+                continue
+            where = f"item {i + 1} of {len(items)}: " if len(items) > 1 else ""
+            witness = _sympy_witness(item, kind)
+            if witness is not None:
+                return CheckOutcome(
+                    "failed", f"{where}false at {witness[0]} (value {witness[1]})", witness[0]
+                )
+            return CheckOutcome(
+                "failed", f"{where}not proved by sympy; residual {_short(residual)} (no small witness found)"
+            )
+        return CheckOutcome(
+            "verified", f"sympy proves {len(items)} identit{'y' if len(items) == 1 else 'ies'}"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class PropertyCheck:
+    """A property over random instances, run with hypothesis against the exact solvers.
+
+    Attributes:
+        description: Short label shown in the ledger table.
+        strategy: Zero-argument callable returning a hypothesis strategy (hypothesis is imported only
+            when the check runs).
+        predicate: ``predicate(example) -> bool``; True where the claim holds. Raising
+            ``AssertionError`` counts as False; any other exception is reported as an ``error``.
+    """
+
+    description: str
+    strategy: Callable[[], Any]
+    predicate: Callable[[Any], bool]
+
+    def __post_init__(self) -> None:
+        if not callable(self.strategy) or not callable(self.predicate):
+            raise ValueError("strategy and predicate must both be callables")
+
+    @property
+    def label(self) -> str:
+        """Table label: ``hypothesis: <description>``."""
+        return f"hypothesis: {self.description}"
+
+    def run(self, claim: Claim, *, runs_root: Path, max_examples: int, seed: int | None) -> CheckOutcome:
+        """Run under hypothesis; report the shrunk falsifying example on failure."""
+        import hypothesis
+        from hypothesis import HealthCheck, Verbosity, given, settings
+
+        # Hypothesis replays the minimal failing example last before raising, so the last failing
+        # example recorded here is the shrunk one.
+        last_failure: list[tuple[Any, BaseException | None]] = []
+        predicate = self.predicate
+
+        def body(example: Any) -> None:
+            try:
+                ok = predicate(example)
+            except AssertionError as err:
+                last_failure.append((example, None))
+                raise AssertionError(str(err)) from None
+            except Exception as err:
+                last_failure.append((example, err))
+                raise
+            if not ok:
+                last_failure.append((example, None))
+                raise AssertionError("predicate returned False")
+
+        test = given(self.strategy())(body)
+        test = settings(
+            max_examples=max_examples,
+            deadline=None,
+            database=None,
+            derandomize=seed is None,
+            print_blob=False,
+            report_multiple_bugs=False,
+            verbosity=Verbosity.quiet,
+            suppress_health_check=list(HealthCheck),
+        )(test)
+        if seed is not None:
+            test = hypothesis.seed(seed)(test)
+        try:
+            test()
+        except AssertionError:
+            example = last_failure[-1][0] if last_failure else "?"
+            return CheckOutcome(
+                "failed", f"falsified; minimal example {_short(example)}", _short(example, 2000)
+            )
+        except Exception as err:
+            if last_failure and last_failure[-1][1] is not None:
+                example = last_failure[-1][0]
+                return CheckOutcome(
+                    "error",
+                    f"{type(err).__name__}: {_short(err)} at minimal example {_short(example)}",
+                    _short(example, 2000),
+                )
+            return CheckOutcome("error", f"{type(err).__name__}: {_short(err)}")
+        return CheckOutcome("verified", f"held on {max_examples} hypothesis examples")
+
+
+@dataclasses.dataclass(frozen=True)
+class NumericCheck:
+    """A measured claim: its status comes from the newest evidence file written by a producer.
+
+    Attributes:
+        description: What is measured and by which command (shown in the table).
+        evidence_id: Evidence file to read; defaults to the claim's id.
+    """
+
+    description: str
+    evidence_id: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Table label: ``evidence: <description>``."""
+        return f"evidence: {self.description}"
+
+    def run(self, claim: Claim, *, runs_root: Path, max_examples: int, seed: int | None) -> CheckOutcome:
+        """Map the newest evidence verdict to a status (pending when there is none)."""
+        key = self.evidence_id or claim.id
+        found, problems = _scan_evidence(runs_root)
+        if key in problems:
+            return CheckOutcome("error", problems[key])
+        record = found.get(key)
+        if record is None:
+            return CheckOutcome("pending", f"no evidence yet under {Path(runs_root) / EVIDENCE_DIR}")
+        text = f"{record['verdict']}: {record['summary']} [{record['run']}]"
+        return CheckOutcome(_VERDICT_STATUS[record["verdict"]], text)
+
+
+@dataclasses.dataclass(frozen=True)
+class NoCheck:
+    """Explicit marker: the claim is recorded but the toolkit has no check that could fail.
+
+    Attributes:
+        reason: Why there is no check.
+    """
+
+    reason: str
+
+    @property
+    def label(self) -> str:
+        """Table label."""
+        return "none"
+
+    def run(self, claim: Claim, *, runs_root: Path, max_examples: int, seed: int | None) -> CheckOutcome:
+        """Always ``no-check`` with the reason."""
+        return CheckOutcome("no-check", self.reason)
+
+
+CHECK_TYPES = (SymbolicCheck, PropertyCheck, NumericCheck, NoCheck)
+
+
+# --------------------------------------------------------------------------------------------------
+# Claims and their registry
+# --------------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One claim in the ledger.
+
+    Attributes:
+        id: Short unique name (lower-case words joined by ``-``).
+        statement: The claim in one or two sentences, with its quantifiers and ranges.
+        source: Paper, theorem/lemma and which version (or "this toolkit" for derived facts).
+        checks: One or more checks (:class:`SymbolicCheck`, :class:`PropertyCheck`,
+            :class:`NumericCheck`) or a single :class:`NoCheck` marker.
+        tags: Free-form labels (``"rss"``, ``"pssp"``, ``"network"``, ...).
+    """
+
+    id: str
+    statement: str
+    source: str
+    checks: tuple[Any, ...]
+    tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id or any(c in self.id for c in "/\\ \t\n"):
+            raise ValueError(f"id must be a non-empty string without spaces or slashes, got {self.id!r}")
+        for name in ("statement", "source"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise ValueError(f"{name} of claim {self.id!r} must be a non-empty string")
+        checks = tuple(self.checks) if isinstance(self.checks, list | tuple) else (self.checks,)
+        if not checks:
+            raise ValueError(
+                f"claim {self.id!r} needs at least one check, or NoCheck(reason) to say it has none"
+            )
+        for c in checks:
+            if not isinstance(c, CHECK_TYPES):
+                raise ValueError(
+                    f"checks of claim {self.id!r} must be SymbolicCheck, PropertyCheck, NumericCheck or "
+                    f"NoCheck objects, got {type(c).__name__}"
+                )
+        object.__setattr__(self, "checks", checks)
+        object.__setattr__(self, "tags", tuple(self.tags))
+
+
+CLAIMS: dict[str, Claim] = {}
+
+
+def register_claim(claim: Claim) -> Claim:
+    """Add ``claim`` to :data:`CLAIMS`.
+
+    Args:
+        claim: The claim.
+
+    Returns:
+        ``claim`` unchanged.
+
+    Raises:
+        ValueError: If a claim with the same id is already registered.
+    """
+    if not isinstance(claim, Claim):
+        raise ValueError(f"claim must be a theory.ledger.Claim, got {type(claim).__name__}")
+    return registry.register(CLAIMS, "claim", claim.id, claim)
+
+
+def get_claim(claim_id: str) -> Claim:
+    """Look up a registered claim; the error lists the valid ids."""
+    return registry.lookup(CLAIMS, "claim", claim_id)
+
+
+def load_claims(path_or_module: str | Path) -> list[str]:
+    """Import a ``.py`` file or a dotted module that registers claims with :func:`register_claim`.
+
+    Args:
+        path_or_module: A path to a Python file, or an importable module name.
+
+    Returns:
+        The ids of the claims the import added.
+
+    Raises:
+        ValueError: If the file or module cannot be found.
+    """
+    before = set(CLAIMS)
+    target = str(path_or_module)
+    path = Path(target)
+    if target.endswith(".py") or path.is_file():
+        if not path.is_file():
+            raise ValueError(f"claims file {target!r} does not exist")
+        name = f"slth_user_claims_{abs(hash(str(path.resolve())))}"
+        if name in sys.modules:
+            # Already loaded in this process: its claims are registered already.
+            return []
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ValueError(f"cannot import claims file {target!r}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    else:
+        try:
+            importlib.import_module(target)
+        except ModuleNotFoundError as err:
+            raise ValueError(
+                f"claims module {target!r} not found ({err}); pass a .py path or module"
+            ) from None
+    return [k for k in CLAIMS if k not in before]
+
+
+# --------------------------------------------------------------------------------------------------
+# Evidence files
+# --------------------------------------------------------------------------------------------------
+def write_evidence(
+    runs_root: str | Path,
+    claim_id: str,
+    *,
+    verdict: str,
+    summary: str,
+    run: str | Path | None,
+    details: Mapping[str, Any] | None = None,
+) -> Path:
+    """Attach a measurement to a claim: write ``<runs_root>/evidence/<claim_id>.json`` atomically.
+
+    Args:
+        runs_root: The run root (``runs`` by default in the CLIs).
+        claim_id: The claim the measurement bears on (need not be registered in this process).
+        verdict: ``consistent``, ``inconsistent`` or ``inconclusive``.
+        summary: One line: what was measured and why this verdict.
+        run: The run directory holding the raw results (or None).
+        details: JSON-serialisable numbers behind the verdict.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: On an unknown verdict, a multi-line or empty summary, or a bad claim id.
+    """
+    if not isinstance(claim_id, str) or not claim_id or any(c in claim_id for c in "/\\ \t\n"):
+        raise ValueError(f"claim_id must be a non-empty string without spaces or slashes, got {claim_id!r}")
+    validate.check_choice("verdict", verdict, VERDICTS)
+    if not isinstance(summary, str) or not summary.strip() or "\n" in summary:
+        raise ValueError(f"summary must be one non-empty line, got {summary!r}")
+    if details is not None and not isinstance(details, Mapping):
+        raise ValueError(f"details must be a dict, got {type(details).__name__}")
+    record = {
+        "claim": claim_id,
+        "verdict": verdict,
+        "summary": summary.strip(),
+        "run": None if run is None else str(run),
+        "details": dict(details or {}),
+        "written_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds"),
+    }
+    return records.atomic_write_json(Path(runs_root) / EVIDENCE_DIR / f"{claim_id}.json", record)
+
+
+def read_evidence(runs_root: str | Path) -> dict[str, dict[str, Any]]:
+    """Read every evidence file under ``<runs_root>/evidence``.
+
+    Args:
+        runs_root: The run root.
+
+    Returns:
+        ``{claim_id: record}`` with the newest record (by ``written_at``) per claim; files that are not
+        valid evidence records are left out (``slth verify`` reports them as errors).
+    """
+    found, _ = _scan_evidence(runs_root)
+    return found
+
+
+def _scan_evidence(runs_root: str | Path) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    folder = Path(runs_root) / EVIDENCE_DIR
+    found: dict[str, dict[str, Any]] = {}
+    problems: dict[str, str] = {}
+    if not folder.is_dir():
+        return found, problems
+    for path in sorted(folder.glob("*.json")):
+        try:
+            record = records.read_json(path)
+            missing = [
+                k for k in ("claim", "verdict", "summary", "run", "details", "written_at") if k not in record
+            ]
+            if missing:
+                raise ValueError(f"missing keys {missing}")
+            if record["verdict"] not in VERDICTS:
+                raise ValueError(f"verdict {record['verdict']!r} not in {VERDICTS}")
+        except (OSError, ValueError, TypeError, json.JSONDecodeError) as err:
+            problems[path.stem] = f"unreadable evidence file {path}: {err}"
+            continue
+        key = record["claim"]
+        if key not in found or str(record["written_at"]) >= str(found[key]["written_at"]):
+            found[key] = record
+    return found, problems
+
+
+# --------------------------------------------------------------------------------------------------
+# Running the ledger
+# --------------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class CheckResult:
+    """One row of the ledger: one check of one claim.
+
+    Attributes:
+        claim: Claim id.
+        source: The claim's source.
+        check: The check's label (kind and description).
+        status: One of :data:`STATUSES`.
+        evidence: One line of evidence or explanation.
+        counterexample: Shrunk failing input, when a check failed.
+        seconds: Wall time the check took.
+    """
+
+    claim: str
+    source: str
+    check: str
+    status: str
+    evidence: str
+    counterexample: str | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+def verify(
+    claim_ids: Iterable[str] | None = None,
+    *,
+    runs_root: str | Path = "runs",
+    max_examples: int = 100,
+    seed: int | None = None,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> list[CheckResult]:
+    """Run the checks of the given claims (all registered claims by default).
+
+    Args:
+        claim_ids: Ids to check; ``None`` checks every registered claim.
+        runs_root: Where numeric checks look for ``evidence/*.json``.
+        max_examples: Hypothesis examples per property check.
+        seed: Hypothesis seed; ``None`` runs derandomized (the same examples every time).
+        on_result: Called with each result as soon as it is known (progress output).
+
+    Returns:
+        One :class:`CheckResult` per (claim, check), in registry order.
+
+    Raises:
+        ValueError: If an id is unknown (the message lists the valid ids) or ``max_examples`` < 1.
+    """
+    max_examples = validate.check_int("max_examples", max_examples, 1)
+    ids = list(CLAIMS) if claim_ids is None else list(dict.fromkeys(claim_ids))
+    claims = [get_claim(i) for i in ids]
+    results = []
+    for claim in claims:
+        for check in claim.checks:
+            start = time.perf_counter()
+            try:
+                outcome = check.run(claim, runs_root=Path(runs_root), max_examples=max_examples, seed=seed)
+            except Exception as err:  # a broken check is reported, never allowed to stop the ledger
+                last = traceback.extract_tb(err.__traceback__)[-1]
+                where = f" ({Path(last.filename).name}:{last.lineno})"
+                outcome = CheckOutcome("error", f"{type(err).__name__}: {_short(err)}{where}")
+            result = CheckResult(
+                claim=claim.id,
+                source=claim.source,
+                check=check.label,
+                status=outcome.status,
+                evidence=outcome.evidence,
+                counterexample=outcome.counterexample,
+                seconds=time.perf_counter() - start,
+            )
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return results
+
+
+def summarize(results: Sequence[CheckResult]) -> dict[str, int]:
+    """Count results per status (every status present, zeros included)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for r in results:
+        counts[r.status] += 1
+    return counts
+
+
+def format_table(results: Sequence[CheckResult], *, width: int = 44) -> str:
+    """Plain-text table with columns claim, source, check, status, evidence.
+
+    Args:
+        results: Output of :func:`verify`.
+        width: Longer cells are cut to this many characters (full text is in ``--json``).
+
+    Returns:
+        The table, followed by a one-line count per status.
+    """
+    header = ("claim", "source", "check", "status", "evidence")
+    rows = [
+        (r.claim, _short(r.source, width), _short(r.check, width), r.status, _short(r.evidence, 2 * width))
+        for r in results
+    ]
+    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(header)]
+
+    # The last column is not padded, so lines carry no trailing spaces.
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells[:-1], widths[:-1], strict=True)) + "  " + cells[-1]
+
+    out = [line(header), line(["-" * w for w in widths])]
+    out += [line(row) for row in rows]
+    counts = summarize(results)
+    out.append("")
+    out.append(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------------
+# sympy helpers
+# --------------------------------------------------------------------------------------------------
+def _item_kind(item: Any) -> str:
+    import sympy
+
+    return "true" if isinstance(item, bool | sympy.logic.boolalg.Boolean) else "zero"
+
+
+def _sympy_holds(item: Any, kind: str) -> tuple[bool, Any]:
+    import sympy
+
+    if isinstance(item, bool):
+        return item, item
+    if kind == "zero":
+        residual = sympy.simplify(item)
+        return residual == 0, residual
+    if item is sympy.true:
+        return True, item
+    if item is sympy.false:
+        return False, item
+    reduced = sympy.simplify(item)
+    return reduced is sympy.true, reduced
+
+
+def _sympy_witness(item: Any, kind: str, *, limit: int = 400) -> tuple[str, str] | None:
+    """Search small points (in order of size) consistent with the symbols' assumptions for a violation."""
+    import sympy
+
+    if isinstance(item, bool):
+        return None
+    symbols = sorted(item.free_symbols, key=lambda s: s.name)
+    if not symbols:
+        value = sympy.N(item)
+        bad = (kind == "zero" and value != 0) or (kind == "true" and value is sympy.false)
+        return ("(no free symbols)", str(value)) if bad else None
+    values = [sympy.Integer(0)]
+    for k in range(1, 4):
+        values += [sympy.Integer(k), sympy.Integer(-k), sympy.Rational(1, k + 1), sympy.Rational(-1, k + 1)]
+    tried = 0
+    # Points are visited by increasing total "size", so the first witness is a small one.
+    for point in sorted(
+        itertools.product(range(len(values)), repeat=len(symbols)), key=lambda p: (sum(p), p)
+    ):
+        if tried >= limit:
+            break
+        assignment = {}
+        for s, idx in zip(symbols, point, strict=True):
+            v = values[idx]
+            if not _consistent(s, v):
+                break
+            assignment[s] = v
+        else:
+            tried += 1
+            try:
+                value = item.subs(assignment)
+                value = sympy.simplify(value)
+                if kind == "zero":
+                    num = complex(sympy.N(value))
+                    bad = math.isfinite(num.real) and math.isfinite(num.imag) and abs(num) > 1e-12
+                else:
+                    bad = value is sympy.false
+            except (TypeError, ValueError, ZeroDivisionError, AttributeError):
+                continue
+            if bad:
+                text = ", ".join(f"{s}={v}" for s, v in assignment.items())
+                return text, str(value)
+    return None
+
+
+def _consistent(symbol: Any, value: Any) -> bool:
+    checks = {
+        "positive": value > 0,
+        "negative": value < 0,
+        "nonnegative": value >= 0,
+        "nonpositive": value <= 0,
+        "nonzero": value != 0,
+        "integer": value.is_integer,
+    }
+    for name, ok in checks.items():
+        if getattr(symbol, f"is_{name}") and not ok:
+            return False
+    return True
+
+
+def _short(obj: Any, n: int = 120) -> str:
+    text = " ".join(str(obj).split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+# Built-in claims register themselves on import; imported last because they use the classes above.
+from theory import claims as _builtin_claims  # noqa: E402, F401

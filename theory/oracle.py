@@ -1,0 +1,194 @@
+"""Brute-force oracles for the SubsetSum solvers: every one of the ``2^n`` subsets, no cleverness.
+
+These exist to test :mod:`theory.subset_sum`, :mod:`theory.batched` and :mod:`theory.coverage` against
+code that shares none of their search logic: subset sums come from a dense 0/1 matrix product instead of
+half-sum enumeration, and the coverage oracle works in exact rational arithmetic
+(:class:`fractions.Fraction`) with a plain sweep. Meant for ``n <= 16`` (the coverage oracle for
+``n <= 12``).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from theory.inputs import check_candidates, check_perturbation, check_real, to_numpy
+from theory.subset_sum import SubsetResult, evaluate_subset
+
+#: Largest ``n`` the oracles accept.
+ORACLE_MAX_N = 16
+
+
+def all_masks(n: int) -> np.ndarray:
+    """The ``(2^n, n)`` 0/1 matrix whose row ``m`` holds the bits of ``m`` (bit ``i`` = column ``i``)."""
+    return ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1).astype(np.int64)
+
+
+def _errors(x: np.ndarray, target: float, p: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    bits = all_masks(x.size)
+    sums = bits.astype(np.float64) @ x
+    sizes = bits.sum(axis=1)
+    dist = np.abs(sums - target)
+    return np.maximum(0.0, dist - sizes * p), sizes, dist
+
+
+def brute_force_best_subset(candidates: Any, target: float, *, perturbation: float = 0.0) -> SubsetResult:
+    """The optimal subset by enumerating all ``2^n`` subsets, with :func:`theory.best_subset`'s tie rule.
+
+    Subsets are ranked by ``(error, |S|, |s - z|, mask)``, ``mask = sum_{i in S} 2^i``.
+
+    Args:
+        candidates: 1-D candidates, ``n <= 16``.
+        target: The target ``z``.
+        perturbation: ``p >= 0``.
+
+    Returns:
+        A :class:`~theory.subset_sum.SubsetResult` (value and error recomputed with ``math.fsum``).
+    """
+    x = check_candidates(candidates, max_n=ORACLE_MAX_N)
+    z = check_real("target", target)
+    p = check_perturbation(perturbation)
+    err, sizes, dist = _errors(x, z, p)
+    masks = np.arange(2**x.size)
+    best = int(np.lexsort((masks, dist, sizes, err))[0])
+    indices = tuple(i for i in range(x.size) if (best >> i) & 1)
+    value, error = evaluate_subset(x, indices, z, perturbation=p)
+    return SubsetResult(indices=indices, value=value, error=error)
+
+
+def brute_force_best_subsets(
+    candidates: Any,
+    targets: Any,
+    *,
+    perturbation: float = 0.0,
+    max_error: float | None = None,
+    valid: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row optimal errors and subset sizes for the contract of :func:`theory.best_subsets`.
+
+    ``max_error=None``: minimise ``(error, |S|)``. ``max_error=e``: among subsets with ``error <= e``
+    minimise ``(|S|, error)``; when none qualifies, fall back to the minimal ``(error, |S|)``. Candidates
+    with ``valid[r, i] == False`` are never used.
+
+    Args:
+        candidates: ``(m, n)`` candidates, ``n <= 16``.
+        targets: ``(m,)`` targets.
+        perturbation: ``p >= 0``.
+        max_error: ``None`` or the error budget ``e >= 0``.
+        valid: Optional ``(m, n)`` boolean array.
+
+    Returns:
+        ``(errors, sizes)``: float64 and int64 arrays of shape ``(m,)``; errors are float64 sums of the
+        optimal subsets (from the 0/1 matrix product).
+    """
+    x = to_numpy(candidates)
+    z = to_numpy(targets)
+    p = check_perturbation(perturbation)
+    m, n = x.shape
+    if n > ORACLE_MAX_N:
+        raise ValueError(f"candidates must have at most {ORACLE_MAX_N} columns for the oracle, got {n}")
+    ok = np.ones((m, n), dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    bits = all_masks(n)
+    out_err = np.empty(m)
+    out_size = np.empty(m, dtype=np.int64)
+    for r in range(m):  # rows are independent; the oracle favours obviousness over speed
+        err, sizes, _ = _errors(x[r], float(z[r]), p)
+        allowed = ~np.any(bits[:, ~ok[r]] == 1, axis=1)
+        err = np.where(allowed, err, np.inf)
+        if max_error is not None and np.any(err <= max_error):
+            within = err <= max_error
+            j = int(np.lexsort((err, np.where(within, sizes, n + 1)))[0])
+        else:
+            j = int(np.lexsort((sizes, err))[0])
+        out_err[r] = err[j]
+        out_size[r] = sizes[j]
+    return out_err, out_size
+
+
+def brute_force_coverage_error(
+    candidates: Any, *, lo: float = -1.0, hi: float = 1.0, perturbation: float = 0.0
+) -> float:
+    """``sup_{z in [lo, hi]} min_S error(S, z)`` in exact rational arithmetic (then rounded to float).
+
+    Every float input is converted exactly to a :class:`~fractions.Fraction`; the ``2^n`` reachable
+    intervals ``[s - |S| p, s + |S| p]`` are swept in order of their left end, and the supremum of the
+    distance to their union over ``[lo, hi]`` is taken over the pieces between covered stretches (a tent
+    function on each uncovered piece, maximal at its midpoint clipped to the window).
+
+    Args:
+        candidates: 1-D candidates, ``n <= 12`` (pure Python; 4096 intervals).
+        lo: Left end of the target window.
+        hi: Right end, ``hi >= lo``.
+        perturbation: ``p >= 0``.
+
+    Returns:
+        The exact supremum, rounded to the nearest float.
+    """
+    x = check_candidates(candidates, max_n=12)
+    lo_f = Fraction(check_real("lo", lo))
+    hi_f = Fraction(check_real("hi", hi))
+    p = Fraction(check_perturbation(perturbation))
+    if lo_f > hi_f:
+        raise ValueError(f"lo must be <= hi, got lo={lo}, hi={hi}")
+    xs = [Fraction(float(v)) for v in x]
+    intervals = []
+    for mask in range(2 ** len(xs)):
+        chosen = [xs[i] for i in range(len(xs)) if (mask >> i) & 1]
+        s = sum(chosen, Fraction(0))
+        intervals.append((s - len(chosen) * p, s + len(chosen) * p))
+    intervals.sort()
+
+    def tent_sup(g1: Fraction | None, g2: Fraction | None) -> Fraction:
+        # sup over z in [lo, hi] with g1 < z < g2 (an uncovered piece) of the distance to {g1, g2}.
+        left = lo_f if g1 is None else max(lo_f, g1)
+        right = hi_f if g2 is None else min(hi_f, g2)
+        if left > right:
+            return Fraction(0)
+        if g1 is None:
+            return g2 - left
+        if g2 is None:
+            return right - g1
+        mid = (g1 + g2) / 2
+        z = min(max(mid, left), right)
+        return min(z - g1, g2 - z)
+
+    best = tent_sup(None, intervals[0][0])
+    reach = intervals[0][1]
+    for left, right in intervals[1:]:
+        if left > reach:
+            best = max(best, tent_sup(reach, left))
+        reach = max(reach, right)
+    best = max(best, tent_sup(reach, None))
+    return float(best)
+
+
+def grid_coverage_error(
+    candidates: Any, *, lo: float = -1.0, hi: float = 1.0, perturbation: float = 0.0, points: int = 2001
+) -> float:
+    """A lower bound on the coverage error: the worst best-subset error over an even grid of targets.
+
+    Independent of the sweep: for each grid target it takes the minimum error over all ``2^n`` subsets.
+
+    Args:
+        candidates: 1-D candidates, ``n <= 16``.
+        lo: Left end of the window.
+        hi: Right end.
+        perturbation: ``p >= 0``.
+        points: Number of grid targets (including both ends).
+
+    Returns:
+        ``max_{z in grid} min_S error(S, z) <= coverage_error``.
+    """
+    x = check_candidates(candidates, max_n=ORACLE_MAX_N)
+    p = check_perturbation(perturbation)
+    bits = all_masks(x.size)
+    sums = bits.astype(np.float64) @ x
+    sizes = bits.sum(axis=1)
+    grid = np.linspace(check_real("lo", lo), check_real("hi", hi), points)
+    worst = 0.0
+    for chunk in np.array_split(grid, max(1, points // 256)):
+        err = np.maximum(0.0, np.abs(sums[None, :] - chunk[:, None]) - sizes[None, :] * p)
+        worst = max(worst, float(err.min(axis=1).max()))
+    return worst
