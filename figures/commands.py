@@ -22,14 +22,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Draw figures from the records under --runs-root (no training, no sampling) into "
         "--out as PNG, PDF and the CSV of the plotted numbers.",
     )
-    fig.add_argument("names", nargs="*", metavar="NAME", help="figures to draw (default: all; prefixes like fig01)")
+    fig.add_argument(
+        "names", nargs="*", metavar="NAME", help="figures to draw (default: all; prefixes like fig01)"
+    )
     fig.add_argument("--list", action="store_true", help="list the figures and the records each one reads")
     fig.add_argument("--runs-root", default="runs", help="where the run records are (default: runs)")
     fig.add_argument("--out", default="figures/out", help="output directory (default: figures/out)")
     fig.add_argument(
         "--demo",
         action="store_true",
-        help="draw from a small synthetic record set written to <out>/demo-runs (shows every figure in seconds)",
+        help="draw from a small synthetic record set written to <out>/demo-runs (every figure in seconds)",
     )
     _quiet_flag(fig)
     fig.set_defaults(handler=_figures)
@@ -40,14 +42,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run (or reuse: finished runs are never recomputed) the runs each figure needs, run the "
         "claims ledger, draw the figures and write report.md/report.html with a verdict per claim.",
     )
-    rep.add_argument("--scale", choices=("quick", "full"), default="quick", help="quick: CPU minutes; full: GPU-size")
-    rep.add_argument("--only", nargs="+", metavar="NAME", default=None, help="only these figures (and their runs)")
-    rep.add_argument("--runs-root", default="runs", help="where runs are written and read (default: runs)")
-    rep.add_argument("--out", default="figures/out", help="figures, report and timings.csv (default: figures/out)")
-    rep.add_argument("--workers", type=int, default=None, help="worker processes for the producers")
-    rep.add_argument("--max-examples", type=int, default=50, help="hypothesis examples per ledger property check")
     rep.add_argument(
-        "--skip-producers", action="store_true", help="only redraw figures and the report from existing records"
+        "--scale", choices=("quick", "full"), default="quick", help="quick: CPU minutes; full: GPU-size"
+    )
+    rep.add_argument(
+        "--only", nargs="+", metavar="NAME", default=None, help="only these figures (and their runs)"
+    )
+    rep.add_argument("--runs-root", default="runs", help="where runs are written and read (default: runs)")
+    rep.add_argument(
+        "--out", default="figures/out", help="figures, report and timings.csv (default: figures/out)"
+    )
+    rep.add_argument("--workers", type=int, default=None, help="worker processes for the producers")
+    rep.add_argument(
+        "--device", default=None, help="torch device for training producers: cpu, cuda, auto (default: cpu)"
+    )
+    rep.add_argument(
+        "--claims",
+        dest="claim_files",
+        action="append",
+        default=[],
+        metavar="PATH_OR_MODULE",
+        help="extra claims to verify and report (a .py file or module; repeatable)",
+    )
+    rep.add_argument(
+        "--max-examples", type=int, default=50, help="hypothesis examples per ledger property check"
+    )
+    rep.add_argument(
+        "--skip-producers",
+        action="store_true",
+        help="only redraw figures and the report from existing records",
     )
     _quiet_flag(rep)
     rep.set_defaults(handler=_reproduce)
@@ -63,7 +86,10 @@ def _figures(args: argparse.Namespace) -> int:
         width = max(len(n) for n in figures)
         for spec in figures.values():
             print(f"{spec.name.ljust(width)}  {spec.title}")
-            print(f"{''.ljust(width)}  reads: {', '.join(spec.experiments)}; claims: {', '.join(spec.claims) or '-'}")
+            print(
+                f"{''.ljust(width)}  reads: {', '.join(spec.experiments)}; "
+                f"claims: {', '.join(spec.claims) or '-'}"
+            )
         return 0
     runs_root = Path(args.runs_root)
     if args.demo:
@@ -102,5 +128,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         quiet=bool(getattr(args, "quiet", False)),
         skip_producers=args.skip_producers,
         max_examples=args.max_examples,
+        device=args.device,
+        claim_files=args.claim_files,
     )
     return result.exit_code

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.records import load_sweep
+from figures.records import load_sweep, num
 from figures.registry import FigureResult, FigureSpec, register_figure
 from figures.style import LABELS, PlotRecorder, color, marker, new_figure, panel_label
 
@@ -23,29 +23,39 @@ def build(runs_root: Path) -> FigureResult:
     """Build figure 2 from ``pssp-min-n`` records."""
     sweep = load_sweep(runs_root, "pssp-min-n")
     rows = sweep.rows
-    etas = sorted({float(r["eta"]) for r in rows}, reverse=True)
+    etas = sorted({num(r["eta"]) for r in rows}, reverse=True)
     rec = PlotRecorder()
     fig, (ax, ax_p) = new_figure(2, width=4.4)
     summary, table = [], []
-    positive = [float(r["ratio"]) for r in rows if float(r["ratio"]) > 0]
+    positive = [num(r["ratio"]) for r in rows if num(r["ratio"]) > 0]
     linthresh = min(positive) if positive else 1.0
     for i, eta in enumerate(etas):
-        cell = sorted((r for r in rows if float(r["eta"]) == eta), key=lambda r: float(r["ratio"]))
-        ratio = np.array([float(r["ratio"]) for r in cell])
-        n_min = np.array([float(r["n_min"]) for r in cell])
-        rec.line(ax, "n_min", f"eta={eta:g}", ratio, n_min, label=f"η = {eta:g}", color=color(i), marker=marker(i))
-        p = np.array([float(r["p"]) for r in cell])
+        cell = sorted((r for r in rows if num(r["eta"]) == eta), key=lambda r: num(r["ratio"]))
+        ratio = np.array([num(r["ratio"]) for r in cell])
+        n_min = np.array([num(r["n_min"]) for r in cell])
+        rec.line(
+            ax, "n_min", f"eta={eta:g}", ratio, n_min, label=f"η = {eta:g}", color=color(i), marker=marker(i)
+        )
+        p = np.array([num(r["p"]) for r in cell])
         rec.points(
-            ax_p, "p_at_n_min", f"eta={eta:g}", ratio, p,
-            lo=[float(r["ci_low"]) for r in cell], hi=[float(r["ci_high"]) for r in cell],
-            label=f"η = {eta:g}", color=color(i), marker=marker(i),
-        )  # fmt: skip
+            ax_p,
+            "p_at_n_min",
+            f"eta={eta:g}",
+            ratio,
+            p,
+            lo=[num(r["ci_low"]) for r in cell],
+            hi=[num(r["ci_high"]) for r in cell],
+            label=f"η = {eta:g}",
+            color=color(i),
+            marker=marker(i),
+        )
         base = n_min[ratio == 0]
         n0 = float(base[0]) if base.size else math.nan
         for r in cell:
-            table.append({"eta": eta, "ratio": float(r["ratio"]), "n_min": float(r["n_min"]), "p": float(r["p"])})
+            table.append({"eta": eta, "ratio": num(r["ratio"]), "n_min": num(r["n_min"]), "p": num(r["p"])})
         summary.append(
-            f"eta={eta:g}: n_min {n0:g} without perturbation -> {n_min[-1]:g} at perturbation/eta={ratio[-1]:g}"
+            f"eta={eta:g}: n_min {n0:g} without perturbation -> {n_min[-1]:g} "
+            f"at perturbation/eta={ratio[-1]:g}"
         )
     for a in (ax, ax_p):
         a.set_xscale("symlog", linthresh=linthresh, linscale=0.5)
@@ -53,7 +63,7 @@ def build(runs_root: Path) -> FigureResult:
     ax.set(ylabel="minimal n with ≥90% success (count)")
     ax.set_title("Xiong PSSP: minimal n vs perturbation/η")
     ax.legend()
-    trials = int(np.median([float(r["trials"]) for r in rows]))
+    trials = int(np.median([num(r["trials"]) for r in rows]))
     ax_p.hlines(0.9, *ax_p.get_xlim(), colors="black", linestyles=":", label="90% level")
     ax_p.set(ylabel=LABELS["p_success"], ylim=(0.0, 1.02))
     ax_p.set_title(f"success at the minimal n (95% Clopper-Pearson, {trials} trials)")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.records import load_sweep
+from figures.records import load_sweep, num
 from figures.registry import FigureResult, FigureSpec, register_figure
 from figures.style import LABELS, OKABE_ITO, PlotRecorder, color, marker, new_figure, panel_label
 
@@ -25,8 +25,23 @@ def _flag(v: object) -> bool:
 def build(runs_root: Path) -> FigureResult:
     """Build figure 3 from ``xiong-thm1`` records."""
     rows = load_sweep(runs_root, "xiong-thm1").rows
-    ks = sorted({float(r["K"]) for r in rows})[:3]
-    epss = sorted({float(r["perturbation"]) for r in rows})
+    link_note, summary = "", []
+    links = sorted({num(r["C"]) for r in rows if "C" in r})
+    if len(links) > 1:
+        # The theorem's O() hides the constant linking eta to n; the sweep tries several (column C). Show
+        # the smallest constant with no violated row (the one the evidence rests on), else the largest.
+        ok = [c for c in links if not any(_flag(r.get("violated")) for r in rows if num(r["C"]) == c)]
+        chosen = ok[0] if ok else links[-1]
+        for c in links:
+            rc = [r for r in rows if num(r["C"]) == c]
+            summary.append(
+                f"link constant C={c:g}: {sum(_flag(r.get('violated')) for r in rc)} violated, "
+                f"{sum(not _flag(r.get('vacuous')) for r in rc)} non-vacuous of {len(rc)} rows"
+            )
+        rows = [r for r in rows if num(r["C"]) == chosen]
+        link_note = f", link C = {chosen:g}"
+    ks = sorted({num(r["K"]) for r in rows})[:3]
+    epss = sorted({num(r["perturbation"]) for r in rows})
     rec = PlotRecorder()
     fig, axes = new_figure(len(ks), width=3.9, sharey=True)
     table = []
@@ -35,46 +50,70 @@ def build(runs_root: Path) -> FigureResult:
         ax = axes[ki]
         for ei, eps in enumerate(epss):
             cell = sorted(
-                (r for r in rows if float(r["K"]) == k and float(r["perturbation"]) == eps),
-                key=lambda r: float(r["n"]),
+                (r for r in rows if num(r["K"]) == k and num(r["perturbation"]) == eps),
+                key=lambda r: num(r["n"]),
             )
             if not cell:
                 continue
-            n = np.array([float(r["n"]) for r in cell])
+            n = np.array([num(r["n"]) for r in cell])
             tag = f"K={k:g},eps={eps:g}"
             rec.line(
-                ax, f"K{k:g}", f"measured {tag}", n, [float(r["p_fail"]) for r in cell],
-                lo=[float(r["ci_low"]) for r in cell], hi=[float(r["ci_high"]) for r in cell],
-                label=f"measured, ε = {eps:g}", color=color(ei), marker=marker(ei),
-            )  # fmt: skip
+                ax,
+                f"K{k:g}",
+                f"measured {tag}",
+                n,
+                [num(r["p_fail"]) for r in cell],
+                lo=[num(r["ci_low"]) for r in cell],
+                hi=[num(r["ci_high"]) for r in cell],
+                label=f"measured, ε = {eps:g}",
+                color=color(ei),
+                marker=marker(ei),
+            )
             rec.line(
-                ax, f"K{k:g}", f"bound {tag}", n, [float(r["bound"]) for r in cell],
-                label=f"Thm 1 bound, ε = {eps:g}", color=color(ei), linestyle="--", marker=None,
-            )  # fmt: skip
+                ax,
+                f"K{k:g}",
+                f"bound {tag}",
+                n,
+                [num(r["bound"]) for r in cell],
+                label=f"Thm 1 bound, ε = {eps:g}",
+                color=color(ei),
+                linestyle="--",
+                marker=None,
+            )
             bad = [r for r in cell if _flag(r.get("violated"))]
             if bad:
                 rec.points(
-                    ax, f"K{k:g}", f"violated {tag}", [float(r["n"]) for r in bad], [float(r["p_fail"]) for r in bad],
+                    ax,
+                    f"K{k:g}",
+                    f"violated {tag}",
+                    [num(r["n"]) for r in bad],
+                    [num(r["p_fail"]) for r in bad],
                     label=None if violated_labelled else "violated (CI above bound)",
-                    color=OKABE_ITO["vermillion"], marker="X", markersize=9,
-                )  # fmt: skip
+                    color=OKABE_ITO["vermillion"],
+                    marker="X",
+                    markersize=9,
+                )
                 violated_labelled = True
             for r in cell:
                 table.append(
-                    {"K": k, "perturbation": eps, "n": float(r["n"]), "bound": float(r["bound"])}
-                    | {"p_fail": float(r["p_fail"]), "vacuous": _flag(r.get("vacuous"))}
+                    {"K": k, "perturbation": eps, "n": num(r["n"]), "bound": num(r["bound"])}
+                    | {"p_fail": num(r["p_fail"]), "vacuous": _flag(r.get("vacuous"))}
                     | {"violated": _flag(r.get("violated"))}
                 )
         ax.set(xlabel=LABELS["n"], ylabel="failure probability (fraction of trials)", ylim=(-0.02, 1.05))
-        ax.set_title(f"K = {k:g} (bands: 95% Clopper-Pearson)")
+        ax.set_title(f"K = {k:g}{link_note} (bands: 95% Clopper-Pearson)")
+        in_panel = [t for t in table if t["K"] == k]
+        if in_panel and all(t["vacuous"] for t in in_panel):
+            ax.text(0.5, 0.92, "bound ≥ 1 for every n here (vacuous)", transform=ax.transAxes, ha="center")
         panel_label(ax, "abc"[ki])
     axes[-1].legend(fontsize=7, loc="upper right")
     n_cells = len(table)
     n_vac = sum(t["vacuous"] for t in table)
     n_vio = sum(t["violated"] for t in table)
     summary = [
+        *summary,
         f"{n_cells} cells (n x perturbation x K shown): bound vacuous (>= 1) in {n_vac}, "
-        f"violated (measured CI entirely above the bound) in {n_vio}"
+        f"violated (measured CI entirely above the bound) in {n_vio}",
     ]
     informative = [t for t in table if not t["vacuous"]]
     if informative:

@@ -100,22 +100,31 @@ def build(runs_root: Path) -> FigureResult:
             best_hi.append(math.nan)
             continue
         i = int(np.nanargmax(col))
-        ax_h.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor=OKABE_ITO["vermillion"], lw=2.2))
+        ax_h.add_patch(
+            Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor=OKABE_ITO["vermillion"], lw=2.2)
+        )
         best_s.append(ss[i])
         best_acc.append(col[i])
         best_lo.append(col[i] - std[i, j])
         best_hi.append(col[i] + std[i, j])
     ax_h.set(xlabel=LABELS["perturbation"], ylabel=LABELS["sparsity"])
-    ax_h.set_title(f"test accuracy (%), mean of {min(nseeds)}-{max(nseeds)} seeds\nboxed: best sparsity per column")
+    seeds = f"{min(nseeds)}" if min(nseeds) == max(nseeds) else f"{min(nseeds)}-{max(nseeds)}"
+    ax_h.set_title(f"test accuracy (%), mean of {seeds} seeds\nboxed: best sparsity per column")
     x = np.array(es, dtype=float)
     positive = x[x > 0]
-    rec.points(ax_b, "best_acc", "best accuracy", x, best_acc, lo=best_lo, hi=best_hi, color=OKABE_ITO["blue"])
+    rec.points(
+        ax_b, "best_acc", "best accuracy", x, best_acc, lo=best_lo, hi=best_hi, color=OKABE_ITO["blue"]
+    )
     ax_b.plot(x, best_acc, color=OKABE_ITO["blue"], alpha=0.5)
     ax_b.set(xlabel=LABELS["perturbation"] + " (symlog)", ylabel="best test accuracy over s (%)")
     ax_b.set_title(f"best accuracy per ε\n{SPREAD_NOTE}")
     rec.points(ax_s, "best_s", "best sparsity", x, best_s, color=OKABE_ITO["orange"], marker="s")
     ax_s.plot(x, best_s, color=OKABE_ITO["orange"], alpha=0.5)
-    ax_s.set(xlabel=LABELS["perturbation"] + " (symlog)", ylabel="best sparsity s (fraction removed)", ylim=(-0.05, 1.0))
+    ax_s.set(
+        xlabel=LABELS["perturbation"] + " (symlog)",
+        ylabel="best sparsity s (fraction removed)",
+        ylim=(-0.05, 1.0),
+    )
     ax_s.set_title("sparsity of the best cell per ε")
     for a in (ax_b, ax_s):
         # Symmetric log so that eps = 0 (plain Edge-Popup) sits on the same axis as the positive eps.
@@ -129,9 +138,14 @@ def build(runs_root: Path) -> FigureResult:
     table = [
         {"perturbation": e, "best_sparsity": best_s[j], "best_acc": best_acc[j]} for j, e in enumerate(es)
     ]
-    summary = [f"eps={t['perturbation']:g}: best s={t['best_sparsity']:g}, acc={t['best_acc']:.2f}%" for t in table]
+    summary = [
+        f"eps={t['perturbation']:g}: best s={t['best_sparsity']:g}, acc={t['best_acc']:.2f}%" for t in table
+    ]
     if len(es) > 1 and np.isfinite(best_acc[0]) and np.isfinite(best_acc[-1]):
-        summary.append(f"best accuracy changes by {best_acc[-1] - best_acc[0]:+.2f} points from eps={es[0]:g} to {es[-1]:g}")
+        summary.append(
+            f"best accuracy changes by {best_acc[-1] - best_acc[0]:+.2f} points "
+            f"from eps={es[0]:g} to {es[-1]:g}"
+        )
     return FigureResult(fig, rec.rows, summary, {"best cell per perturbation": table})
 
 

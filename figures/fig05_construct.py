@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.records import construct_reports, load_sweep
+from figures.records import construct_reports, load_sweep, num
 from figures.registry import FigureResult, FigureSpec, register_figure
 from figures.style import REFERENCE_COLOR, PlotRecorder, color, marker, new_figure, panel_label
 
@@ -29,9 +29,9 @@ SUCCESS = 1.0
 def min_candidates(rows: list[dict], method: str, eps: float, level: float = SUCCESS) -> float:
     """Smallest ``candidates`` whose ``success_fraction`` reaches ``level`` (NaN if none)."""
     ok = [
-        float(r["candidates"])
+        num(r["candidates"])
         for r in rows
-        if r["method"] == method and float(r["eps"]) == eps and float(r["success_fraction"]) >= level - 1e-12
+        if r["method"] == method and num(r["eps"]) == eps and num(r["success_fraction"]) >= level - 1e-12
     ]
     return min(ok) if ok else math.nan
 
@@ -57,32 +57,57 @@ def build(runs_root: Path) -> FigureResult:
     summary, table = [], []
     methods = sorted({str(r["method"]) for r in rows})
     for mi, method in enumerate(methods):
-        perts = sorted({float(r.get("perturbation") or 0.0) for r in rows if r["method"] == method})
-        sub = [r for r in rows if r["method"] == method and float(r.get("perturbation") or 0.0) == perts[-1]]
-        epss = sorted({float(r["eps"]) for r in sub}, reverse=True)
+        perts = sorted({num(r.get("perturbation") or 0.0) for r in rows if r["method"] == method})
+        sub = [r for r in rows if r["method"] == method and num(r.get("perturbation") or 0.0) == perts[-1]]
+        epss = sorted({num(r["eps"]) for r in sub}, reverse=True)
         need = np.array([min_candidates(sub, method, e) for e in epss])
         x = np.array([math.log2(1.0 / e) for e in epss])
         tag = method + (f", perturbation {perts[-1]:g}" if perts[-1] > 0 else "")
-        rec.points(ax_w, "width", f"measured {tag}", x, need, label=f"measured: {tag}", color=color(mi), marker=marker(mi))
+        rec.points(
+            ax_w,
+            "width",
+            f"measured {tag}",
+            x,
+            need,
+            label=f"measured: {tag}",
+            color=color(mi),
+            marker=marker(mi),
+        )
         ok = np.isfinite(need)
         if ok.sum() >= 1:
             c_fit = float(np.sum(x[ok] * need[ok]) / np.sum(x[ok] ** 2))
             grid = np.linspace(0.0, x.max() * 1.05, 40)
             rec.line(
-                ax_w, "width", f"fit {tag}", grid, c_fit * grid, label=f"n = {c_fit:.2f}·log₂(1/ε) fit ({method})",
-                color=color(mi), linestyle="--", marker=None,
-            )  # fmt: skip
+                ax_w,
+                "width",
+                f"fit {tag}",
+                grid,
+                c_fit * grid,
+                label=f"n = {c_fit:.2f}·log₂(1/ε) fit ({method})",
+                color=color(mi),
+                linestyle="--",
+                marker=None,
+            )
             summary.append(f"{tag}: fitted C = {c_fit:.3g} in n = C log2(1/eps)")
         for e, n in zip(epss, need, strict=True):
             table.append({"method": method, "perturbation": perts[-1], "eps": e, "min_candidates": float(n)})
     if rows:
-        xs = [math.log2(1.0 / float(r["eps"])) for r in rows]
+        xs = [math.log2(1.0 / num(r["eps"])) for r in rows]
         grid = np.linspace(0.0, max(xs) * 1.05, 40)
         rec.line(
-            ax_w, "width", "pensia C=3", grid, PENSIA_CODE_C * grid, label="Pensia form, C = 3 (their code)",
-            color=REFERENCE_COLOR, linestyle=":", marker=None,
-        )  # fmt: skip
-    ax_w.set(xlabel="log₂(1/ε) (bits; ε = per-weight error budget)", ylabel="candidates per weight needed (count)")
+            ax_w,
+            "width",
+            "pensia C=3",
+            grid,
+            PENSIA_CODE_C * grid,
+            label="Pensia form, C = 3 (their code)",
+            color=REFERENCE_COLOR,
+            linestyle=":",
+            marker=None,
+        )
+    ax_w.set(
+        xlabel="log₂(1/ε) (bits; ε = per-weight error budget)", ylabel="candidates per weight needed (count)"
+    )
     ax_w.set_title("all weights within budget: min candidates")
     ax_w.legend(fontsize=7)
     panel_label(ax_w, "a")
@@ -94,7 +119,10 @@ def build(runs_root: Path) -> FigureResult:
             cfg = rep.get("config", {})
             target = str(cfg.get("target", rep.get("target", f"run{i}")))
             target = Path(target).stem if "/" in target else target
-            labels.append(f"{target}\n{rep.get('method', cfg.get('method', '?'))}, ε={float(rep.get('eps', math.nan)):g}")
+            labels.append(
+                f"{target}\n{rep.get('method', cfg.get('method', '?'))}, "
+                f"ε={float(rep.get('eps', math.nan)):g}"
+            )
             rep_table.append(
                 {
                     "target": target,
@@ -110,18 +138,36 @@ def build(runs_root: Path) -> FigureResult:
         pos = np.arange(len(reports))
         rec.bars(ax_k, "kept_ratio", "ours", pos, [t["kept_ratio"] for t in rep_table], color=color(0))
         rec.hline(
-            ax_k, "kept_ratio", "pensia published", PENSIA_PUBLISHED_KEPT_RATIO,
+            ax_k,
+            "kept_ratio",
+            "pensia published",
+            PENSIA_PUBLISHED_KEPT_RATIO,
             label="Pensia et al. published, MNIST 784-500-10 (9.39×)",
-        )  # fmt: skip
+        )
         ax_k.set_xticks(pos, labels, fontsize=7)
-        top = max([PENSIA_PUBLISHED_KEPT_RATIO] + [t["kept_ratio"] for t in rep_table if math.isfinite(t["kept_ratio"])])
-        ax_k.set(xlabel="ticket (target, method, ε)", ylabel="kept weights / target weights (ratio)", ylim=(0, top * 1.35))
+        top = max(
+            [PENSIA_PUBLISHED_KEPT_RATIO]
+            + [t["kept_ratio"] for t in rep_table if math.isfinite(t["kept_ratio"])]
+        )
+        ax_k.set(
+            xlabel="ticket (target, method, ε)",
+            ylabel="kept weights / target weights (ratio)",
+            ylim=(0, top * 1.35),
+        )
         ax_k.set_title("kept-parameter ratio of our tickets")
         ax_k.legend(fontsize=7, loc="upper left")
         rec.scatter(
-            ax_a, "accuracy", "tickets", [t["target_acc"] for t in rep_table], [t["ticket_acc"] for t in rep_table],
-            color=color(1), marker="o", s=36, label="ticket vs target", zorder=3,
-        )  # fmt: skip
+            ax_a,
+            "accuracy",
+            "tickets",
+            [t["target_acc"] for t in rep_table],
+            [t["ticket_acc"] for t in rep_table],
+            color=color(1),
+            marker="o",
+            s=36,
+            label="ticket vs target",
+            zorder=3,
+        )
         finite = [v for t in rep_table for v in (t["target_acc"], t["ticket_acc"]) if math.isfinite(v)]
         if finite:
             lo, hi = min(finite) - 2.0, max(finite) + 2.0

@@ -16,7 +16,16 @@ import numpy as np
 
 from figures.records import TrainingRun, aligned_mean, group_by, seed_stats, training_runs
 from figures.registry import FigureResult, FigureSpec, register_figure
-from figures.style import LABELS, REFERENCE_COLOR, SPREAD_NOTE, PlotRecorder, color, marker, new_figure, panel_label
+from figures.style import (
+    LABELS,
+    REFERENCE_COLOR,
+    SPREAD_NOTE,
+    PlotRecorder,
+    color,
+    marker,
+    new_figure,
+    panel_label,
+)
 
 
 def final_dying(run: TrainingRun) -> float:
@@ -46,9 +55,17 @@ def build(runs_root: Path) -> FigureResult:
         if curves:
             xs, st = aligned_mean(curves)
             rec.line(
-                ax_t, "over_training", f"density={density:g}", xs, st.mean, lo=st.lo, hi=st.hi,
-                label=f"density {density:g} ({st.n} seeds)", color=color(i), marker=None,
-            )  # fmt: skip
+                ax_t,
+                "over_training",
+                f"density={density:g}",
+                xs,
+                st.mean,
+                lo=st.lo,
+                hi=st.hi,
+                label=f"density {density:g} ({st.n} seeds)",
+                color=color(i),
+                marker=None,
+            )
         fs = seed_stats(final_dying(r) for r in members)
         table.append(
             {
@@ -62,19 +79,38 @@ def build(runs_root: Path) -> FigureResult:
         )
     dens = np.array([t["density"] for t in table])
     rec.points(
-        ax_d, "final", "final dying ratio", dens, [t["final_dying_ratio"] for t in table],
+        ax_d,
+        "final",
+        "final dying ratio",
+        dens,
+        [t["final_dying_ratio"] for t in table],
         lo=[t["final_dying_ratio"] - t["final_sd"] for t in table],
         hi=[t["final_dying_ratio"] + t["final_sd"] for t in table],
-        label="final d_T (mean ± s.d.)", color=color(0), marker=marker(0),
-    )  # fmt: skip
+        label="final d_T (mean ± s.d.)",
+        color=color(0),
+        marker=marker(0),
+    )
     rec.line(
-        ax_d, "final", "initial 1-density", dens, 1.0 - dens, label="initial d_0 = 1 − density",
-        color=REFERENCE_COLOR, linestyle=":", marker=None,
-    )  # fmt: skip
+        ax_d,
+        "final",
+        "initial 1-density",
+        dens,
+        1.0 - dens,
+        label="initial d_0 = 1 − density",
+        color=REFERENCE_COLOR,
+        linestyle=":",
+        marker=None,
+    )
     rec.points(
-        ax_d, "final", "explored", dens, [t["explored_fraction"] for t in table],
-        label="explored (1 − density) − d_T", color=color(1), marker=marker(1),
-    )  # fmt: skip
+        ax_d,
+        "final",
+        "explored",
+        dens,
+        [t["explored_fraction"] for t in table],
+        label="explored (1 − density) − d_T",
+        color=color(1),
+        marker=marker(1),
+    )
     ax_t.set(xlabel=LABELS["step"], ylabel=LABELS["dying_ratio"], ylim=(0, None))
     ax_t.set_title(f"Edge-Popup dying ratio during training\n{SPREAD_NOTE}")
     ax_t.legend(fontsize=7)

@@ -30,7 +30,9 @@ def varied_fields(runs: list[TrainingRun], fields: tuple[str, ...] = HPARAMS) ->
             modes[f] = Counter(values).most_common(1)[0][0]
     labels = []
     for r in runs:
-        diffs = [f"{f}={r.config.get(f)}" for f in modes if f in r.config and repr(r.config.get(f)) != modes[f]]
+        diffs = [
+            f"{f}={r.config.get(f)}" for f in modes if f in r.config and repr(r.config.get(f)) != modes[f]
+        ]
         labels.append(", ".join(diffs) if diffs else "base")
     return labels
 
@@ -55,9 +57,18 @@ def build(runs_root: Path) -> FigureResult:
         x = [p[1] for p in pts]
         y = [p[2] for p in pts]
         rec.scatter(
-            ax, "runs", lab, x, y, label=f"{lab} ({len(pts)} runs)", color=color(fi), marker=marker(mi),
-            s=36, edgecolors="black" if lab == "base" else "none", linewidths=0.6,
-        )  # fmt: skip
+            ax,
+            "runs",
+            lab,
+            x,
+            y,
+            label=f"{lab} ({len(pts)} runs)",
+            color=color(fi),
+            marker=marker(mi),
+            s=36,
+            edgecolors="black" if lab == "base" else "none",
+            linewidths=0.6,
+        )
         table.append(
             {"setting": lab, "runs": len(pts), "dying_ratio_mean": float(np.mean(x))}
             | {"test_acc_mean": float(np.mean(y))}
@@ -75,7 +86,9 @@ def build(runs_root: Path) -> FigureResult:
         from scipy.stats import spearmanr
 
         rho, pval = spearmanr(xs[ok], ys[ok])
-        summary.append(f"Spearman correlation dying ratio vs accuracy: rho = {rho:.3f} (p = {pval:.2g}, {ok.sum()} runs)")
+        summary.append(
+            f"Spearman correlation dying ratio vs accuracy: rho = {rho:.3f} (p = {pval:.2g}, {ok.sum()} runs)"
+        )
     return FigureResult(fig, rec.rows, summary, {"settings": table})
 
 

@@ -34,6 +34,11 @@ def variant(run: TrainingRun) -> str:
     return "iEP"
 
 
+def _seed_range(counts: list[int]) -> str:
+    lo, hi = min(counts), max(counts)
+    return f"{lo}" if lo == hi else f"{lo}-{hi}"
+
+
 def log_density_axis(ax, densities: list[float]) -> None:
     """Log-scaled density axis ticked at the densities used, labelled plainly (0.05, not 5×10⁻²)."""
     ax.set_xscale("log")
@@ -53,11 +58,21 @@ def accuracy_vs_density(
         dens = np.array(list(by_d))
         stats = [seed_stats(accuracy_percent(r) for r in rs) for rs in by_d.values()]
         rec.line(
-            ax, panel, name, dens, [s.mean for s in stats], lo=[s.lo for s in stats], hi=[s.hi for s in stats],
-            label=f"{name} ({min(s.n for s in stats)}+ seeds)", color=color(i), marker=marker(i),
-        )  # fmt: skip
+            ax,
+            panel,
+            name,
+            dens,
+            [s.mean for s in stats],
+            lo=[s.lo for s in stats],
+            hi=[s.hi for s in stats],
+            label=f"{name} ({_seed_range([s.n for s in stats])} seeds)",
+            color=color(i),
+            marker=marker(i),
+        )
         for d, s in zip(dens, stats, strict=True):
-            table.append({"variant": name, "density": float(d), "test_acc": s.mean, "sd": s.std, "seeds": s.n})
+            table.append(
+                {"variant": name, "density": float(d), "test_acc": s.mean, "sd": s.std, "seeds": s.n}
+            )
     log_density_axis(ax, [t["density"] for t in table])
     ax.set(ylabel=LABELS["test_acc"])
     return table
@@ -78,18 +93,40 @@ def build(runs_root: Path) -> FigureResult:
         at_d = [r for r in members if density_of(r) == d_show]
         if not at_d:
             continue
-        per_cycle = [r.last_per("dying_ratio", "cycle") for r in at_d]
+        # The trainer logs ``cycle_dying_ratio`` at each cycle end; older records only ``dying_ratio``.
+        per_cycle = [
+            r.last_per("cycle_dying_ratio", "cycle") or r.last_per("dying_ratio", "cycle") for r in at_d
+        ]
         cycles = sorted(set.intersection(*(set(p) for p in per_cycle))) if per_cycle else []
         if len(cycles) >= 2:
             stats = [seed_stats(p[c] for p in per_cycle) for c in cycles]
             rec.line(
-                ax_c, "per_cycle", name, np.array(cycles) + 1, [s.mean for s in stats],
-                lo=[s.lo for s in stats], hi=[s.hi for s in stats], label=name, color=color(i), marker=marker(i),
-            )  # fmt: skip
-            cyc_table += [{"variant": name, "cycle": c + 1, "dying_ratio": s.mean} for c, s in zip(cycles, stats, strict=True)]
+                ax_c,
+                "per_cycle",
+                name,
+                np.array(cycles) + 1,
+                [s.mean for s in stats],
+                lo=[s.lo for s in stats],
+                hi=[s.hi for s in stats],
+                label=name,
+                color=color(i),
+                marker=marker(i),
+            )
+            cyc_table += [
+                {"variant": name, "cycle": c + 1, "dying_ratio": s.mean}
+                for c, s in zip(cycles, stats, strict=True)
+            ]
         else:
             s = seed_stats(final_dying(r) for r in at_d)
-            rec.hline(ax_c, "per_cycle", name, s.mean, label=f"{name} (final, one cycle)", color=color(i), linestyle="--")
+            rec.hline(
+                ax_c,
+                "per_cycle",
+                name,
+                s.mean,
+                label=f"{name} (final, one cycle)",
+                color=color(i),
+                linestyle="--",
+            )
             cyc_table.append({"variant": name, "cycle": math.nan, "dying_ratio": s.mean})
     ax_c.xaxis.get_major_locator().set_params(integer=True)
     ax_c.set(xlabel="cycle (1-based)", ylabel=LABELS["dying_ratio"], ylim=(0, None))
@@ -100,7 +137,9 @@ def build(runs_root: Path) -> FigureResult:
     summary = []
     for d in sorted({t["density"] for t in table}):
         best = max((t for t in table if t["density"] == d), key=lambda t: t["test_acc"])
-        row = ", ".join(f"{t['variant']} {t['test_acc']:.2f}±{t['sd']:.2f}" for t in table if t["density"] == d)
+        row = ", ".join(
+            f"{t['variant']} {t['test_acc']:.2f}±{t['sd']:.2f}" for t in table if t["density"] == d
+        )
         summary.append(f"density {d:g}: {row} (best: {best['variant']})")
     return FigureResult(fig, rec.rows, summary, {"accuracy": table, "dying ratio per cycle": cyc_table})
 

@@ -51,9 +51,17 @@ def build(runs_root: Path) -> FigureResult:
         by_d = group_by(members, density_of)
         stats = [seed_stats(final_dying(r) for r in rs) for rs in by_d.values()]
         rec.line(
-            ax_d, "dying", name, np.array(list(by_d)), [s.mean for s in stats],
-            lo=[s.lo for s in stats], hi=[s.hi for s in stats], label=name, color=color(i), marker=marker(i),
-        )  # fmt: skip
+            ax_d,
+            "dying",
+            name,
+            np.array(list(by_d)),
+            [s.mean for s in stats],
+            lo=[s.lo for s in stats],
+            hi=[s.hi for s in stats],
+            label=name,
+            color=color(i),
+            marker=marker(i),
+        )
     log_density_axis(ax_d, [t["density"] for t in table])
     ax_d.set(ylabel="final " + LABELS["dying_ratio"], ylim=(0, None))
     ax_d.set_title("final dying ratio")
@@ -65,7 +73,8 @@ def build(runs_root: Path) -> FigureResult:
         at = [t for t in table if t["density"] == d]
         best = max(at, key=lambda t: t["test_acc"])
         summary.append(
-            f"density {d:g}: " + ", ".join(f"{t['variant']} {t['test_acc']:.2f}±{t['sd']:.2f}" for t in at)
+            f"density {d:g}: "
+            + ", ".join(f"{t['variant']} {t['test_acc']:.2f}±{t['sd']:.2f}" for t in at)
             + f" (best: {best['variant']})"
         )
     return FigureResult(fig, rec.rows, summary, {"accuracy": table})

@@ -38,28 +38,56 @@ def build(runs_root: Path) -> FigureResult:
     fig, axes = new_figure(3 if inter else 2, width=4.2)
     ax_s, ax_e = axes[0], axes[1]
     summary = []
-    orders = group_by(swaps, key=lambda r: str(r["order"]))
+    # One series per (Taylor order, how the swaps were chosen) when the records say how.
+    orders = group_by(swaps, key=lambda r: (str(r["order"]), str(r.get("selection") or "")))
+    order_names = sorted({o for o, _ in orders})
+    selections = sorted({sel for _, sel in orders})
     actual_all = np.array([abs(float(r["actual"])) for r in swaps])
     nonzero = actual_all[actual_all > 0]
     linthresh = float(np.percentile(nonzero, 5)) if nonzero.size else 1e-6
     err_table = []
-    for i, (order, rows) in enumerate(orders.items()):
-        name = _order_name(order)
+    for (order, selection), rows in orders.items():
+        name = _order_name(order) + (f", {selection} swaps" if selection else "")
+        i, j = order_names.index(order), selections.index(selection)
         rec.scatter(
-            ax_s, "pred_vs_actual", name, [float(r["actual"]) for r in rows], [float(r["predicted"]) for r in rows],
-            label=name, color=color(i), marker=marker(i), s=14, alpha=0.75,
-        )  # fmt: skip
+            ax_s,
+            "pred_vs_actual",
+            name,
+            [float(r["actual"]) for r in rows],
+            [float(r["predicted"]) for r in rows],
+            label=name,
+            color=color(i),
+            marker=marker(j),
+            s=14,
+            alpha=0.75,
+        )
         by_k = group_by(rows, key=lambda r: float(r["k"]))
         ks, med = [], []
         for k, rs in by_k.items():
-            rel = [abs(float(r["predicted"]) - float(r["actual"])) / abs(float(r["actual"])) for r in rs if float(r["actual"]) != 0]
+            rel = [
+                abs(float(r["predicted"]) - float(r["actual"])) / abs(float(r["actual"]))
+                for r in rs
+                if float(r["actual"]) != 0
+            ]
             if rel:
                 ks.append(k)
                 med.append(float(np.median(rel)))
                 err_table.append({"order": name, "k": k, "median_relative_error": med[-1], "n": len(rel)})
-        rec.line(ax_e, "relative_error", name, ks, med, label=name, color=color(i), marker=marker(i))
+        rec.line(
+            ax_e,
+            "relative_error",
+            name,
+            ks,
+            med,
+            label=name,
+            color=color(i),
+            marker=marker(j),
+            linestyle=("-", "--", ":")[j % 3],
+        )
         if ks:
-            summary.append(f"{name}: median relative error {med[0]:.3g} at k={ks[0]:g}, {med[-1]:.3g} at k={ks[-1]:g}")
+            summary.append(
+                f"{name}: median relative error {med[0]:.3g} at k={ks[0]:g}, {med[-1]:.3g} at k={ks[-1]:g}"
+            )
     values = np.array([float(r[c]) for r in swaps for c in ("actual", "predicted")])
     if values.size and (values > 0).all():
         lo, hi = float(values.min()) / 1.5, float(values.max()) * 1.5
@@ -96,12 +124,23 @@ def build(runs_root: Path) -> FigureResult:
             by_k = group_by(rows, key=lambda r: float(r["k"]))
             stats = [seed_stats(float(r["loss_decrease"]) for r in rs) for rs in by_k.values()]
             means[(model, rule)] = {k: s.mean for k, s in zip(by_k, stats, strict=True)}
-            label = f"{rule} ({model}, {max(s.n for s in stats)} seeds)" if len(models) > 1 else f"{rule} rule ({max(s.n for s in stats)} seeds)"
+            label = (
+                f"{rule} ({model}, {max(s.n for s in stats)} seeds)"
+                if len(models) > 1
+                else f"{rule} rule ({max(s.n for s in stats)} seeds)"
+            )
             rec.line(
-                ax_i, "interdependency", f"{model}/{rule}", list(by_k), [s.mean for s in stats],
-                lo=[s.lo for s in stats], hi=[s.hi for s in stats], label=label,
-                color=color(rule_names.index(rule)), marker=marker(models.index(model)),
-            )  # fmt: skip
+                ax_i,
+                "interdependency",
+                f"{model}/{rule}",
+                list(by_k),
+                [s.mean for s in stats],
+                lo=[s.lo for s in stats],
+                hi=[s.hi for s in stats],
+                label=label,
+                color=color(rule_names.index(rule)),
+                marker=marker(models.index(model)),
+            )
         ax_i.set_xscale("log")
         ax_i.set(xlabel="swaps k (count; k pruned + k regrown)", ylabel="actual loss decrease (nats)")
         ax_i.set_title(f"first- vs second-order swap selection\n{SPREAD_NOTE}")
@@ -112,11 +151,14 @@ def build(runs_root: Path) -> FigureResult:
             for model in models:
                 a, b = means.get((model, first), {}), means.get((model, second), {})
                 for k in sorted(set(a) & set(b)):
-                    gap_table.append({"model": model, "k": k, f"{first}": a[k], f"{second}": b[k], "gap": b[k] - a[k]})
+                    gap_table.append(
+                        {"model": model, "k": k, f"{first}": a[k], f"{second}": b[k], "gap": b[k] - a[k]}
+                    )
             if gap_table:
                 last = gap_table[-1]
                 summary.append(
-                    f"{second} - {first} loss decrease: {gap_table[0]['gap']:+.3g} at k={gap_table[0]['k']:g}, "
+                    f"{second} - {first} loss decrease: {gap_table[0]['gap']:+.3g} "
+                    f"at k={gap_table[0]['k']:g}, "
                     f"{last['gap']:+.3g} at k={last['k']:g} ({last['model']})"
                 )
         tables["interdependency gap"] = gap_table

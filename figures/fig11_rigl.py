@@ -44,18 +44,34 @@ def build(runs_root: Path) -> FigureResult:
             if curves:
                 xs, st = aligned_mean(curves)
                 rec.line(
-                    ax_c, "curves", f"{name} s={s:g}", xs, st.mean, lo=st.lo, hi=st.hi,
-                    label=f"{name}, sparsity {s:.0%}", color=color(mi),
-                    linestyle=LINESTYLES[sparsities.index(s) % len(LINESTYLES)], marker=None,
-                )  # fmt: skip
+                    ax_c,
+                    "curves",
+                    f"{name} s={s:g}",
+                    xs,
+                    st.mean,
+                    lo=st.lo,
+                    hi=st.hi,
+                    label=f"{name}, sparsity {s:.0%}",
+                    color=color(mi),
+                    linestyle=LINESTYLES[sparsities.index(s) % len(LINESTYLES)],
+                    marker=None,
+                )
             st = seed_stats(accuracy_percent(r) for r in rs)
             finals.append((s, st))
             table.append({"method": name, "sparsity": s, "test_acc": st.mean, "sd": st.std, "seeds": st.n})
         pos = np.array([sparsities.index(s) for s, _ in finals]) + (mi - (len(methods) - 1) / 2) * width
         rec.bars(
-            ax_f, "final", name, pos, [st.mean for _, st in finals], lo=[st.lo for _, st in finals],
-            hi=[st.hi for _, st in finals], width=width, label=name, color=color(mi),
-        )  # fmt: skip
+            ax_f,
+            "final",
+            name,
+            pos,
+            [st.mean for _, st in finals],
+            lo=[st.lo for _, st in finals],
+            hi=[st.hi for _, st in finals],
+            width=width,
+            label=name,
+            color=color(mi),
+        )
     ax_c.set(xlabel=LABELS["step"], ylabel=LABELS["test_acc"])
     ax_c.set_title(f"test accuracy during training\n{SPREAD_NOTE}")
     ax_c.legend(fontsize=7)
@@ -73,7 +89,8 @@ def build(runs_root: Path) -> FigureResult:
     for s in sparsities:
         at = [t for t in table if t["sparsity"] == s]
         summary.append(
-            f"sparsity {s:.0%}: " + ", ".join(f"{t['method']} {t['test_acc']:.2f}±{t['sd']:.2f} ({t['seeds']} seeds)" for t in at)
+            f"sparsity {s:.0%}: "
+            + ", ".join(f"{t['method']} {t['test_acc']:.2f}±{t['sd']:.2f} ({t['seeds']} seeds)" for t in at)
         )
     return FigureResult(fig, rec.rows, summary, {"final accuracy": table})
 

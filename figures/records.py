@@ -26,7 +26,6 @@ import numpy as np
 
 from theory.support.records import read_csv
 
-
 _NUMPY_REPR = re.compile(r"np\.(?:float|int|uint|bool)\w*\((.*)\)")
 
 
@@ -87,10 +86,11 @@ class Sweep:
 
     def column(self, name: str, rows: Sequence[Mapping[str, Any]] | None = None) -> np.ndarray:
         """One column of ``rows`` (default: all rows) as a float array."""
-        return np.array([_num(r.get(name)) for r in (self.rows if rows is None else rows)], dtype=float)
+        return np.array([num(r.get(name)) for r in (self.rows if rows is None else rows)], dtype=float)
 
 
-def _num(v: Any) -> float:
+def num(v: Any) -> float:
+    """A parsed cell as a float: numbers and booleans as themselves, empty or text cells as NaN."""
     if v is None or isinstance(v, str):
         return math.nan
     return float(v)
@@ -133,7 +133,7 @@ class TrainingRun:
 
     def series(self, name: str, *, x: str = "step") -> tuple[np.ndarray, np.ndarray]:
         """``(x, value)`` arrays of one metric, sorted by ``x`` (``step``, ``epoch`` or ``cycle``)."""
-        pts = [(_num(r.get(x)), _num(r.get("value"))) for r in self.metrics if r.get("name") == name]
+        pts = [(num(r.get(x)), num(r.get("value"))) for r in self.metrics if r.get("name") == name]
         if not pts:
             return np.array([]), np.array([])
         arr = np.array(sorted(pts, key=lambda t: t[0]), dtype=float)
@@ -145,9 +145,9 @@ class TrainingRun:
         for r in self.metrics:
             if r.get("name") != name:
                 continue
-            k, step = _num(r.get(key)), _num(r.get("step"))
+            k, step = num(r.get(key)), num(r.get("step"))
             if k not in out or step >= out[k][0]:
-                out[k] = (step, _num(r.get("value")))
+                out[k] = (step, num(r.get("value")))
         return {k: v for k, (_, v) in sorted(out.items())}
 
 
@@ -171,10 +171,14 @@ def training_runs(runs_root: str | Path, experiment: str, *, require_done: bool 
         if not (seed_dir / "final.json").exists() or (require_done and not (seed_dir / "DONE").exists()):
             continue
         config = _read_json(seed_dir / "config.json") if (seed_dir / "config.json").exists() else {}
-        metrics = parse_rows(read_csv(seed_dir / "metrics.csv")) if (seed_dir / "metrics.csv").exists() else []
+        metrics = (
+            parse_rows(read_csv(seed_dir / "metrics.csv")) if (seed_dir / "metrics.csv").exists() else []
+        )
         runs.append(TrainingRun(seed_dir, config, _read_json(seed_dir / "final.json"), metrics))
     if not runs:
-        raise MissingRecordsError(f"no finished {experiment!r} training runs ({base}/<hash>/seed_<s>/DONE) found")
+        raise MissingRecordsError(
+            f"no finished {experiment!r} training runs ({base}/<hash>/seed_<s>/DONE) found"
+        )
     return runs
 
 

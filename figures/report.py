@@ -5,7 +5,8 @@ self-contained file, images embedded as base64 PNG so it can be mailed or attach
 
 Verdicts per claim, in this order of precedence:
 
-1. a ledger check of the claim *failed* -> ``inconsistent`` (the failing check is the reason);
+1. a symbolic or property check of the claim *failed* -> ``inconsistent`` (the failing check is the
+   reason);
 2. an evidence file ``<runs_root>/evidence/<claim>.json`` exists -> its verdict and one-line summary
    (written by the producer that measured it, via ``theory.ledger.write_evidence``);
 3. the ledger's symbolic/property checks all passed -> ``consistent``;
@@ -143,12 +144,21 @@ def claim_entries(
         results = by_claim.get(cid, [])
         statuses = [str(_get(r, "status")) for r in results]
         figs = tuple(f.name for f in figures if cid in f.claims)
-        failed = [r for r in results if _get(r, "status") == "failed"]
+        # A numeric check fails exactly when its evidence says "inconsistent": then the evidence's own
+        # summary is the better reason. Any other failed check (symbolic, property) overrides evidence.
+        failed = [
+            r
+            for r in results
+            if _get(r, "status") == "failed"
+            and not (ev is not None and str(_get(r, "check")).startswith("evidence"))
+        ]
         errors = [r for r in results if _get(r, "status") == "error"]
         numbers = ""
         if failed:
             verdict = "inconsistent"
-            reason = "ledger check failed: " + "; ".join(f"{_get(r, 'check')}: {_get(r, 'evidence')}" for r in failed)
+            reason = "ledger check failed: " + "; ".join(
+                f"{_get(r, 'check')}: {_get(r, 'evidence')}" for r in failed
+            )
         elif ev is not None and str(ev.get("verdict")) in VERDICTS:
             verdict = str(ev["verdict"])
             reason = str(ev.get("summary", ""))
@@ -259,7 +269,10 @@ def write_report(
         }
         for c in claims
     ]
-    stage_rows = [{"stage": s.name, "status": s.status, "seconds": round(s.seconds, 2), "detail": s.detail} for s in stages]
+    stage_rows = [
+        {"stage": s.name, "status": s.status, "seconds": round(s.seconds, 2), "detail": s.detail}
+        for s in stages
+    ]
 
     # ---------------- markdown
     md = ["# SLTH toolkit: reproduction report", ""]
@@ -285,11 +298,11 @@ def write_report(
         md += [f"- {s}" for s in f.summary]
         for tname, rows in f.tables.items():
             if rows:
-                md += ["", f"**{tname}**", ""] + _md_table(rows)
+                md += ["", f"**{tname}**", "", *_md_table(rows)]
         files = [p.name for p in (f.png, f.pdf, f.csv) if p is not None]
         md += ["", "Files: " + ", ".join(f"[{n}]({n})" for n in files), ""]
     if stages:
-        md += ["## Stages and timings", ""] + _md_table(stage_rows) + [""]
+        md += ["## Stages and timings", "", *_md_table(stage_rows), ""]
     if ledger_table:
         md += ["## Ledger (`slth verify`)", "", "```", ledger_table.rstrip(), "```", ""]
     md_path = atomic_write_text(out / "report.md", "\n".join(md).rstrip() + "\n")
@@ -298,8 +311,9 @@ def write_report(
     h = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>SLTH reproduction report</title>',
-        "<style>body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
-        "table{border-collapse:collapse;margin:.5em 0;font-size:.85em}td,th{border:1px solid #ccc;padding:3px 6px;"
+        "<style>body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;"
+        "color:#222}table{border-collapse:collapse;margin:.5em 0;font-size:.85em}"
+        "td,th{border:1px solid #ccc;padding:3px 6px;"
         "vertical-align:top}th{background:#f3f3f3}img{max-width:100%}.consistent{color:#009E73;font-weight:bold}"
         ".inconsistent{color:#D55E00;font-weight:bold}.inconclusive{color:#996b00;font-weight:bold}"
         "pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.75em}.err{color:#D55E00}</style></head><body>",
@@ -312,14 +326,23 @@ def write_report(
         f"<li>figures: {sum(f.error is None for f in figures)} of {len(figures)} built</li>"
     )
     if failed_stages:
-        h.append(f'<li class="err">failed stages: {html.escape(", ".join(s.name for s in failed_stages))}</li>')
+        h.append(
+            f'<li class="err">failed stages: {html.escape(", ".join(s.name for s in failed_stages))}</li>'
+        )
     h.append("</ul><h2>Claims</h2><table><thead><tr>")
-    h.append("".join(f"<th>{c}</th>" for c in ("claim", "verdict", "figures", "reason", "numbers", "source", "statement")))
+    h.append(
+        "".join(
+            f"<th>{c}</th>"
+            for c in ("claim", "verdict", "figures", "reason", "numbers", "source", "statement")
+        )
+    )
     h.append("</tr></thead><tbody>")
     for r in claim_rows:
-        figs = ", ".join(f'<a href="#{html.escape(n)}">{html.escape(n)}</a>' for n in r["figures"].split(", ") if n != "-")
+        figs = ", ".join(
+            f'<a href="#{html.escape(n)}">{html.escape(n)}</a>' for n in r["figures"].split(", ") if n != "-"
+        )
         h.append(
-            f"<tr><td>{html.escape(r['claim'])}</td><td class=\"{r['verdict']}\">{r['verdict']}</td>"
+            f'<tr><td>{html.escape(r["claim"])}</td><td class="{r["verdict"]}">{r["verdict"]}</td>'
             f"<td>{figs or '-'}</td><td>{html.escape(r['reason'])}</td><td>{html.escape(r['numbers'])}</td>"
             f"<td>{html.escape(r['source'])}</td><td>{html.escape(r['statement'])}</td></tr>"
         )
@@ -341,7 +364,11 @@ def write_report(
             if rows:
                 h.append(f"<p><b>{html.escape(tname)}</b></p>" + _html_table(rows))
         files = [p.name for p in (f.png, f.pdf, f.csv) if p is not None]
-        h.append("<p>Files: " + ", ".join(f'<a href="{html.escape(n)}">{html.escape(n)}</a>' for n in files) + "</p>")
+        h.append(
+            "<p>Files: "
+            + ", ".join(f'<a href="{html.escape(n)}">{html.escape(n)}</a>' for n in files)
+            + "</p>"
+        )
     if stages:
         h.append("<h2>Stages and timings</h2>" + _html_table(stage_rows))
     if ledger_table:

@@ -1,4 +1,4 @@
-"""``slth reproduce``: run (or reuse) every producer, run the claims ledger, draw every figure, write the report.
+"""``slth reproduce``: run or reuse every producer, run the claims ledger, draw the figures, write the report.
 
 Stages, each timed (printed as a table at the end and written to ``<out>/timings.csv``):
 
@@ -43,7 +43,7 @@ class Producer:
     Attributes:
         name: Registry key (used in figure specs' ``producers``).
         description: What it runs.
-        run: ``run(runs_root, *, scale, workers, quiet)``; must resume (reuse finished work).
+        run: ``run(runs_root, *, scale, workers, quiet[, device])``; must resume (reuse finished work).
     """
 
     name: str
@@ -94,17 +94,32 @@ def _resolve(candidates: Sequence[tuple[str, str]]) -> Callable[..., Any]:
 
 
 def _sim_sweep(name: str) -> Callable[..., Any]:
-    def run(runs_root: Path, *, scale: str, workers: int | None, quiet: bool) -> Any:
-        fn = _resolve([("sim.sweeps", "run_sweep"), ("sim.experiments", "run_sweep"), ("sim", "run_sweep")])
-        return call_with_supported(fn, name, runs_root=runs_root, scale=scale, workers=workers, quiet=quiet)
+    def run(
+        runs_root: Path, *, scale: str, workers: int | None, quiet: bool, device: str | None = None
+    ) -> Any:
+        sweeps = importlib.import_module("sim.sweeps")
+        sweep = sweeps.get_sweep(name)
+        return sweep.run(sweep.config(scale), runs_root=str(runs_root), workers=workers, quiet=quiet)
 
     return run
 
 
+def _taylor(
+    runs_root: Path, *, scale: str, workers: int | None, quiet: bool, device: str | None = None
+) -> Any:
+    fn = _resolve([("sim.taylor", "run_taylor")])
+    return fn(scale, runs_root=runs_root, device=device or "cpu", quiet=quiet)
+
+
 def _named(candidates: Sequence[tuple[str, str]]) -> Callable[..., Any]:
-    def run(runs_root: Path, *, scale: str, workers: int | None, quiet: bool) -> Any:
+    def run(
+        runs_root: Path, *, scale: str, workers: int | None, quiet: bool, device: str | None = None
+    ) -> Any:
         fn = _resolve(candidates)
-        return call_with_supported(fn, runs_root, scale=scale, workers=workers, quiet=quiet)
+        kwargs = {"scale": scale, "workers": workers, "quiet": quiet}
+        if device is not None:
+            kwargs["device"] = device
+        return call_with_supported(fn, runs_root, **kwargs)
 
     return run
 
@@ -124,7 +139,7 @@ register_producer(
     Producer(
         "taylor",
         "Taylor loss-change experiments: swaps and interdependency (sim.taylor)",
-        _named([("sim.taylor", "run_taylor"), ("sim.taylor", "run_all"), ("sim.taylor", "run_experiments")]),
+        _taylor,
     )
 )
 for _name in ("pgd-ep", "ep-dying", "ep-hparams", "iep", "iep-rewind", "rigl"):
@@ -168,14 +183,13 @@ def _short_error(err: BaseException) -> str:
     return text if len(text) <= 400 else text[:397] + "..."
 
 
-def run_ledger(runs_root: Path, *, max_examples: int = 50) -> tuple[list[Any], str, dict[str, Any], dict]:
-    """Run the claims ledger; returns (results, table text, CLAIMS, evidence)."""
+def run_ledger(
+    runs_root: Path, *, max_examples: int = 50, claim_files: Sequence[str] = ()
+) -> tuple[list[Any], str, dict[str, Any], dict]:
+    """Run the ledger (plus user claims from ``claim_files``); returns results, table, CLAIMS, evidence."""
     ledger = importlib.import_module("theory.ledger")
-    try:
-        importlib.import_module("theory.claims")  # the built-in claims register themselves on import
-    except ModuleNotFoundError as err:
-        if err.name != "theory.claims":
-            raise
+    for target in claim_files:
+        ledger.load_claims(target)
     results = call_with_supported(ledger.verify, runs_root=runs_root, max_examples=max_examples)
     return results, ledger.format_table(results), dict(ledger.CLAIMS), dict(ledger.read_evidence(runs_root))
 
@@ -190,6 +204,8 @@ def reproduce(
     quiet: bool = False,
     skip_producers: bool = False,
     max_examples: int = 50,
+    device: str | None = None,
+    claim_files: Sequence[str] = (),
 ) -> ReproduceResult:
     """Run the whole reproduction; see the module docstring.
 
@@ -202,6 +218,9 @@ def reproduce(
         quiet: No progress bars or per-stage lines (the final tables still print).
         skip_producers: Only redraw figures and the report from existing records.
         max_examples: Hypothesis examples per property check of the ledger.
+        device: Torch device for the producers that train or take gradients (``cpu``, ``cuda``,
+            ``auto``); None keeps each producer's default (CPU).
+        claim_files: Extra claims (``.py`` files or modules calling ``theory.ledger.register_claim``).
 
     Returns:
         A :class:`ReproduceResult`; ``exit_code`` is 1 when any stage failed.
@@ -229,24 +248,34 @@ def reproduce(
         producer = PRODUCERS.get(pname)
         start = time.perf_counter()
         if producer is None:
-            stages.append(StageEntry(f"producer {pname}", "failed", 0.0, "no producer registered under this name"))
+            stages.append(
+                StageEntry(f"producer {pname}", "failed", 0.0, "no producer registered under this name")
+            )
             continue
         _say(quiet, f"[reproduce] producer {pname}: {producer.description}")
         try:
-            producer.run(runs_root, scale=scale, workers=workers, quiet=quiet)
+            call_with_supported(
+                producer.run, runs_root, scale=scale, workers=workers, quiet=quiet, device=device
+            )
             stages.append(StageEntry(f"producer {pname}", "ok", time.perf_counter() - start))
         except Exception as err:  # one producer failing must not lose the others' results
             if not quiet:
                 traceback.print_exc(file=sys.stderr)
-            stages.append(StageEntry(f"producer {pname}", "failed", time.perf_counter() - start, _short_error(err)))
+            stages.append(
+                StageEntry(f"producer {pname}", "failed", time.perf_counter() - start, _short_error(err))
+            )
 
     # 2. ledger
     start = time.perf_counter()
     ledger_results: list[Any] = []
     ledger_table, claims, evidence = "", None, {}
     try:
-        ledger_results, ledger_table, claims, evidence = run_ledger(runs_root, max_examples=max_examples)
-        stages.append(StageEntry("ledger", "ok", time.perf_counter() - start, f"{len(ledger_results)} checks"))
+        ledger_results, ledger_table, claims, evidence = call_with_supported(
+            run_ledger, runs_root, max_examples=max_examples, claim_files=tuple(claim_files)
+        )
+        stages.append(
+            StageEntry("ledger", "ok", time.perf_counter() - start, f"{len(ledger_results)} checks")
+        )
         _say(quiet, "\n" + ledger_table)
     except Exception as err:
         if not quiet:
@@ -272,7 +301,9 @@ def reproduce(
             if not quiet and not isinstance(err, FileNotFoundError):
                 traceback.print_exc(file=sys.stderr)
             entry.error = _short_error(err)
-            stages.append(StageEntry(f"figure {spec.name}", "failed", time.perf_counter() - start, entry.error))
+            stages.append(
+                StageEntry(f"figure {spec.name}", "failed", time.perf_counter() - start, entry.error)
+            )
         entries.append(entry)
 
     # 4. report
@@ -290,7 +321,10 @@ def reproduce(
         stages.append(StageEntry("report", "failed", time.perf_counter() - start, _short_error(err)))
 
     total = sum(s.seconds for s in stages)
-    rows = [{"stage": s.name, "status": s.status, "seconds": round(s.seconds, 3), "detail": s.detail} for s in stages]
+    rows = [
+        {"stage": s.name, "status": s.status, "seconds": round(s.seconds, 3), "detail": s.detail}
+        for s in stages
+    ]
     rows.append({"stage": "total", "status": "", "seconds": round(total, 3), "detail": ""})
     atomic_write_csv(out / "timings.csv", rows, fieldnames=["stage", "status", "seconds", "detail"])
     print(format_timings(stages))
@@ -299,7 +333,9 @@ def reproduce(
         print(f"report: {md} and {html_path}")
     if failed:
         print(f"FAILED stages ({len(failed)}): {', '.join(failed)}", file=sys.stderr)
-    return ReproduceResult(1 if failed else 0, stages, entries, claim_rows, md, html_path, list(ledger_results))
+    return ReproduceResult(
+        1 if failed else 0, stages, entries, claim_rows, md, html_path, list(ledger_results)
+    )
 
 
 def format_timings(stages: Sequence[StageEntry]) -> str:

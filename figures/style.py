@@ -33,7 +33,9 @@ OKABE_ITO: dict[str, str] = {
     "yellow": "#F0E442",
     "black": "#000000",
 }
-PALETTE: tuple[str, ...] = tuple(OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "sky", "purple"))
+PALETTE: tuple[str, ...] = tuple(
+    OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "sky", "purple")
+)
 MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
 REFERENCE_COLOR = OKABE_ITO["black"]
 
@@ -268,7 +270,10 @@ class PlotRecorder:
         yerr = None
         if lo is not None and hi is not None:
             yerr = np.vstack(
-                [np.nan_to_num(h - np.asarray(lo, dtype=float)), np.nan_to_num(np.asarray(hi, dtype=float) - h)]
+                [
+                    np.nan_to_num(h - np.asarray(lo, dtype=float)),
+                    np.nan_to_num(np.asarray(hi, dtype=float) - h),
+                ]
             )
         container = ax.bar(x, h, width=width, yerr=yerr, capsize=2.5, label=label, **kwargs)
         for patch in container.patches:

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 
-
 def _write_text(path: Path, text: str) -> None:
     # Plain writes, not the atomic fsync'ed ones: this is throw-away demo data and ~900 small files.
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,6 +41,7 @@ def _csv(path: Path, rows: list[dict[str, Any]], fieldnames: list[str] | None = 
     writer.writeheader()
     writer.writerows({k: repr(v) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
     _write_text(Path(path), buf.getvalue())
+
 
 SEEDS = (0, 1, 2)
 
@@ -93,7 +93,15 @@ def _metrics(steps: np.ndarray, named: dict[str, np.ndarray], *, steps_per_cycle
     for i, s in enumerate(steps):
         cycle = int(s // steps_per_cycle) if steps_per_cycle else 0
         for name, values in named.items():
-            rows.append({"step": int(s), "epoch": int(s // 10), "cycle": cycle, "name": name, "value": float(values[i])})
+            rows.append(
+                {
+                    "step": int(s),
+                    "epoch": int(s // 10),
+                    "cycle": cycle,
+                    "name": name,
+                    "value": float(values[i]),
+                }
+            )
     return rows
 
 
@@ -125,16 +133,21 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
                     | {"successes": succ, "trials": trials, "p": succ / trials, "ci_low": cl, "ci_high": ch}
                 )
     _sweep(root, "rss-success", rows, {"scale": "quick"})
-    _sweep(
-        root,
-        "rss-constant",
-        [
-            {"lo": -1.0, "hi": 1.0, "criterion": "level-0.9", "C": 1.31, "C_low": 1.22, "C_high": 1.40},
-            {"lo": -0.5, "hi": 0.5, "criterion": "level-0.9", "C": 1.25, "C_low": 1.15, "C_high": 1.36},
-            {"lo": -1.0, "hi": 1.0, "criterion": "fail<=eta", "C": 1.62, "C_low": 1.50, "C_high": 1.77},
-        ],
-        {"scale": "quick"},
-    )
+    rows = []
+    for crit, c_true in (("level", 1.31), ("fail<=eta", 1.62)):
+        for eta in (1e-1, 1e-2, 1e-3):
+            L = math.log2(1 / eta)
+            n_min = round(c_true * L + 2)
+            rows.append(
+                {"scope": "eta", "distribution": "uniform", "lo": -1.0, "hi": 1.0, "criterion": crit}
+                | {"eta": eta, "log2_inv_eta": L, "n_min": n_min, "C": n_min / L}
+                | {"C_low": n_min / L - 0.2, "C_high": n_min / L + 0.2, "C_lueker": 0.4 + 0.02 * L}
+            )
+        rows.append(
+            {"scope": "fit", "distribution": "uniform", "lo": -1.0, "hi": 1.0, "criterion": crit, "C": c_true}
+            | {"C_low": c_true - 0.09, "C_high": c_true + 0.09}
+        )
+    _sweep(root, "rss-constant", rows, {"scale": "quick"})
 
     # --- Xiong PSSP: minimal n vs perturbation/eta.
     rows = []
@@ -158,11 +171,15 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
                 trials = 80
                 fails = int(rng.binomial(trials, float(logistic(-(n - 14) * (1 + eps) * 0.6))))
                 cl, ch = _cp(fails, trials)
-                rows.append(
-                    {"n": n, "perturbation": eps, "K": K, "bound": bound, "failures": fails, "trials": trials}
-                    | {"p_fail": fails / trials, "ci_low": cl, "ci_high": ch}
-                    | {"vacuous": bound >= 1.0, "violated": cl > bound}
-                )
+                for link in (1.0, 2.0):
+                    # A larger link constant C asks for a coarser eta, so fewer failures.
+                    f = fails if link == 1.0 else fails // 3
+                    cl, ch = _cp(f, trials)
+                    rows.append(
+                        {"n": n, "perturbation": eps, "K": K, "C": link, "bound": bound, "failures": f}
+                        | {"trials": trials, "p_fail": f / trials, "ci_low": cl, "ci_high": ch}
+                        | {"vacuous": bound >= 1.0, "violated": cl > bound}
+                    )
     _sweep(root, "xiong-thm1", rows, {"scale": "quick"})
 
     # --- PGD + EP: one run per (sparsity, perturbation, seed).
@@ -171,7 +188,9 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
             for sd in SEEDS:
                 acc = 0.80 + 0.1 * math.sqrt(eps) * (1 - s) + 0.05 * s * (1 - 4 * eps) + rng.normal(0, 0.005)
                 cfg = {"method": "pgd_ep", "density": round(1 - s, 6), "perturbation": eps, "lr": 0.1}
-                _training_run(root, "pgd-ep", f"s{s}-e{eps}", sd, cfg, {"test_acc": acc, "density": 1 - s}, [])
+                _training_run(
+                    root, "pgd-ep", f"s{s}-e{eps}", sd, cfg, {"test_acc": acc, "density": 1 - s}, []
+                )
 
     # --- Training-style experiments with metrics.
     steps = np.arange(0, 101, 10)
@@ -212,7 +231,9 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
     for rewind in ("finetune", "lr_rewind", "score_rewind", "score_reinit"):
         for density in (0.05, 0.1, 0.3):
             for sd in SEEDS:
-                gain = {"finetune": -0.02, "lr_rewind": 0.02, "score_rewind": 0.0, "score_reinit": -0.04}[rewind]
+                gain = {"finetune": -0.02, "lr_rewind": 0.02, "score_rewind": 0.0, "score_reinit": -0.04}[
+                    rewind
+                ]
                 acc = 0.8 + gain - 0.2 * (0.3 - density) + rng.normal(0, 0.005)
                 cfg = {"method": "iep", "density": density, "mode": "hard", "rewind": rewind, "cycles": 4}
                 fin = {"test_acc": acc, "dying_ratio": 0.5 * (1 - density), "density": density}
@@ -222,7 +243,9 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
         for density in (0.2, 0.1):
             for sd in SEEDS:
                 bonus = 0.01 if method == "rigl2" else 0.0
-                acc = 0.55 + (0.35 + bonus) * (1 - np.exp(-steps / 25)) - (0.2 - density) + rng.normal(0, 0.005)
+                acc = (
+                    0.55 + (0.35 + bonus) * (1 - np.exp(-steps / 25)) - (0.2 - density) + rng.normal(0, 0.005)
+                )
                 loss = 2.0 * np.exp(-steps / 30) + 0.1
                 m = _metrics(steps, {"test_acc": acc, "train_loss": loss})
                 cfg = {"method": method, "density": density, "lr": 0.1}
@@ -253,7 +276,7 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
     rows = []
     for sd in SEEDS:
         for k in (1, 3, 10, 30, 100, 300, 1000):
-            actual = 1e-4 * k ** 1.3 * (1 + 0.1 * rng.normal())
+            actual = 1e-4 * k**1.3 * (1 + 0.1 * rng.normal())
             rows.append({"model": "mlp", "order": 1, "k": k, "predicted": actual * (1 - 0.004 * k**0.5)})
             rows[-1] |= {"actual": actual, "seed": sd}
             rows.append({"model": "mlp", "order": 2, "k": k, "predicted": actual * (1 - 0.0005 * k**0.5)})
@@ -264,7 +287,9 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
         for k in (1, 3, 10, 30, 100, 300):
             first = 1e-3 * k**0.8 * (1 + 0.05 * rng.normal())
             rows.append({"model": "mlp", "rule": "first", "k": k, "loss_decrease": first, "seed": sd})
-            rows.append({"model": "mlp", "rule": "second", "k": k, "loss_decrease": first * (1 + 0.02 * k**0.5)})
+            rows.append(
+                {"model": "mlp", "rule": "second", "k": k, "loss_decrease": first * (1 + 0.02 * k**0.5)}
+            )
             rows[-1]["seed"] = sd
     _sweep(root, "taylor-interdependency", rows, {"scale": "quick"})
     return root

@@ -1,4 +1,4 @@
-"""``slth`` subcommands contributed by ``networks``: ``train`` and ``construct`` (also under ``slth networks``).
+"""``slth`` subcommands from ``networks``: ``train`` and ``construct`` (also under ``slth networks``).
 
 ``slth train`` and ``slth networks train`` take one flag per :class:`networks.training.config.TrainConfig`
 field plus run options; ``slth construct`` / ``slth networks construct`` come from
@@ -31,13 +31,19 @@ def add_train_arguments(parser: argparse.ArgumentParser, *, ddp: bool = True) ->
     add_config_arguments(parser, TrainConfig)
     run = parser.add_argument_group("run options")
     run.add_argument("--runs-root", default="runs", help="root of the run tree (default: runs)")
-    run.add_argument("--experiment", default="train", help="experiment folder under the runs root (default: train)")
+    run.add_argument(
+        "--experiment", default="train", help="experiment folder under the runs root (default: train)"
+    )
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    run.add_argument("--data-root", default=None, help="dataset root (default: $SLTH_DATA or ~/.cache/slth-toolkit/data)")
+    run.add_argument(
+        "--data-root", default=None, help="dataset root (default: $SLTH_DATA or ~/.cache/slth-toolkit/data)"
+    )
     run.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bar")
     run.add_argument("--stop-after-steps", type=int, default=None, help=argparse.SUPPRESS)
     if ddp:
-        run.add_argument("--ddp", action="store_true", help="data-parallel training via torch.distributed.run")
+        run.add_argument(
+            "--ddp", action="store_true", help="data-parallel training via torch.distributed.run"
+        )
         run.add_argument("--nproc", type=int, default=2, help="processes for --ddp (default: 2)")
 
 
@@ -75,10 +81,21 @@ def run_train(args: argparse.Namespace) -> int:
 
         nproc = check_int("nproc", args.nproc, 1, 1024)
         cmd = [
-            sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-            "-m", "networks.training.ddp", *config_to_argv(cfg),
-            "--runs-root", str(args.runs_root), "--experiment", args.experiment, "--device", args.device,
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            "-m",
+            "networks.training.ddp",
+            *config_to_argv(cfg),
+            "--runs-root",
+            str(args.runs_root),
+            "--experiment",
+            args.experiment,
+            "--device",
+            args.device,
+        ]
         if args.data_root:
             cmd += ["--data-root", str(args.data_root)]
         if quiet:
@@ -107,7 +124,8 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         print(
             f"{result.status}: {result.run_dir}  test_acc={final.get('test_acc', float('nan')):.4f}  "
-            f"density={final.get('density', float('nan')):.4f}  dying_ratio={final.get('dying_ratio', float('nan')):.4f}"
+            f"density={final.get('density', float('nan')):.4f}  "
+            f"dying_ratio={final.get('dying_ratio', float('nan')):.4f}"
         )
     return 0
 
@@ -116,7 +134,8 @@ def _add_train(sub: argparse._SubParsersAction, name: str) -> None:
     p = sub.add_parser(
         name,
         help="train a mask (EP, iEP, IteRand, PGD+EP) or a sparse network (RigL, SET, rigl2), or dense",
-        description="Train one config for one seed in runs/<experiment>/<hash>/seed_<s>/; re-running resumes.",
+        description="Train one config for one seed in runs/<experiment>/<hash>/seed_<s>/; "
+        "re-running resumes.",
     )
     add_train_arguments(p)
     p.set_defaults(handler=run_train)
@@ -130,7 +149,9 @@ def _add_construct(sub: argparse._SubParsersAction, name: str) -> None:
         p = sub.add_parser(name, help="ticket constructions (unavailable: networks.construct is missing)")
 
         def unavailable(args: argparse.Namespace) -> int:
-            raise ValueError(f"slth construct is unavailable: cannot import networks.construct.cli ({reason})")
+            raise ValueError(
+                f"slth construct is unavailable: cannot import networks.construct.cli ({reason})"
+            )
 
         p.set_defaults(handler=unavailable)
         return

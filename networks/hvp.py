@@ -51,6 +51,7 @@ __all__ = [
     "effective_params",
     "flatten",
     "functional_loss",
+    "hutchinson_diagonal",
     "hvp",
     "loss_and_grad",
     "loss_grad_hvp",
@@ -327,9 +328,11 @@ def functional_loss(
     return loss_fn(out, *rest)
 
 
-def _leaves(model: nn.Module, params: Mapping[str, torch.Tensor] | None, include_plain: bool) -> Params:
+def _leaves(
+    model: nn.Module, params: Mapping[str, torch.Tensor] | None, include_plain: bool, device: torch.device
+) -> Params:
     base = effective_params(model, include_plain=include_plain) if params is None else dict(params)
-    return {k: v.detach().clone().requires_grad_(True) for k, v in base.items()}
+    return {k: v.detach().to(device).clone().requires_grad_(True) for k, v in base.items()}
 
 
 def _check_vector(v: Mapping[str, torch.Tensor], leaves: Params, device: torch.device, name: str) -> Params:
@@ -386,7 +389,7 @@ def loss_grad_hvp(
     data = _prepare_batch(batch, dev, dtype)
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
     with preserved_state(model, train=train), torch.enable_grad():
-        leaves = _leaves(model, params, include_plain)
+        leaves = _leaves(model, params, include_plain, dev)
         vecs = [_check_vector(v, leaves, dev, f"vectors[{i}]") for i, v in enumerate(vectors)]
         names = list(leaves)
         loss = functional_loss(model, leaves, data, loss_fn)
@@ -485,6 +488,62 @@ def hvp(
         model, batch, (v,), loss_fn, params=params, include_plain=include_plain, train=train, device=device
     )
     return hv
+
+
+def hutchinson_diagonal(
+    model: nn.Module,
+    batch: Batch,
+    *,
+    samples: int,
+    generator: torch.Generator,
+    loss_fn: LossFn | None = None,
+    params: Mapping[str, torch.Tensor] | None = None,
+    include_plain: bool = False,
+    train: bool | None = None,
+    device: Any = None,
+) -> Params:
+    """Unbiased estimate of ``diag(H)`` w.r.t. the effective weights: the mean of ``z * (H z)``.
+
+    ``z`` has independent Rademacher (+-1) entries, so ``E[z_i (H z)_i] = H_ii`` and the variance of one
+    sample is ``sum_{j != i} H_ij^2`` (Hutchinson, Commun. Stat. Simul. Comput. 1990; Bekas, Kokiopoulou
+    & Saad, Appl. Numer. Math. 2007, for the diagonal). All ``samples`` products share one graph.
+    Used by second-order swap scores' ``1/2 H_ii v_i^2`` term (algorithms.md §5.2).
+
+    Args:
+        model: The model.
+        batch: ``(x, y, ...)``.
+        samples: Number of probe vectors (>= 1).
+        generator: Source of the probes (a CPU ``torch.Generator``; probes are moved to the device).
+        loss_fn: ``loss_fn(output, y, ...)``; default cross-entropy.
+        params: Expansion point (default: the current effective weights).
+        include_plain: Also include ordinary Linear/Conv weights.
+        train: Mode to evaluate in; ``None`` keeps the model's mode.
+        device: Where the model lives (checked).
+
+    Returns:
+        Dict weight-name -> estimated diagonal block (same shape as the weight).
+
+    Raises:
+        ValueError: If ``samples`` < 1.
+    """
+    from theory.support.validate import check_int
+
+    samples = check_int("samples", samples, 1)
+    dev, _ = _resolve(model, device)
+    base = effective_params(model, include_plain=include_plain) if params is None else dict(params)
+    probes = [
+        {
+            k: (torch.randint(0, 2, p.shape, generator=generator, device=generator.device) * 2 - 1).to(
+                dev, p.dtype
+            )
+            for k, p in base.items()
+        }
+        for _ in range(samples)
+    ]
+    _, _, hzs = loss_grad_hvp(
+        model, batch, probes, loss_fn, params=base, include_plain=include_plain, train=train, device=device
+    )
+    return {k: sum(z[k] * hz[k] for z, hz in zip(probes, hzs, strict=True)) / samples for k in base}
 
 
 def check_effective_forward(model: nn.Module, x: torch.Tensor, *, atol: float = 1e-6) -> float:

@@ -50,6 +50,7 @@ __all__ = [
     "MaskedLinear",
     "NonAffineBatchNorm1d",
     "NonAffineBatchNorm2d",
+    "WarmTopk",
     "check_density",
     "kept_count",
     "topk_mask",
@@ -80,6 +81,15 @@ def kept_count(numel: int, density: float) -> int:
     return int(max(1, min(numel, math.floor(d * numel + 0.5))))
 
 
+def _kth_largest(flat: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k``-th largest entry of a 1-D tensor (with multiplicity), by selection on the smaller side."""
+    n = flat.numel()
+    # Select from the smaller side of the split so the selection holds at most half the entries; no sort.
+    if k <= n - k + 1:
+        return torch.topk(flat, k, largest=True, sorted=False).values.min()
+    return torch.topk(flat, n - k + 1, largest=False, sorted=False).values.max()
+
+
 def topk_mask(scores: torch.Tensor, density: float) -> torch.Tensor:
     """Bool mask of the ``kept_count(scores.numel(), density)`` largest entries of ``scores``.
 
@@ -87,7 +97,8 @@ def topk_mask(scores: torch.Tensor, density: float) -> torch.Tensor:
     and has exactly ``k`` ones. The threshold value is found by selection (``torch.topk`` on the
     smaller side), not by sorting; ties are resolved with one cumulative sum. No host-device
     synchronisation is needed. Rank by ``scores.abs()`` for Edge-Popup. Scores must be finite (NaN
-    gives an undefined count).
+    gives an undefined count). This is the cold computation; :class:`WarmTopk` gives the same mask
+    faster when called repeatedly on slowly changing scores.
 
     Args:
         scores: Any shape, floating dtype, any device.
@@ -101,17 +112,207 @@ def topk_mask(scores: torch.Tensor, density: float) -> torch.Tensor:
     k = kept_count(n, density)
     if k == n:
         return torch.ones_like(scores, dtype=torch.bool)
-    # The k-th largest value (with multiplicity), selected from the smaller side of the split so the
-    # selection holds at most half the entries; no full sort.
-    if k <= n - k + 1:
-        threshold = torch.topk(flat, k, largest=True, sorted=False).values.min()
-    else:
-        threshold = torch.topk(flat, n - k + 1, largest=False, sorted=False).values.max()
+    threshold = _kth_largest(flat, k)
     above = flat > threshold
     at = flat == threshold
     still_needed = k - above.sum()
     take = at & (torch.cumsum(at, dim=0) <= still_needed)
     return (above | take).reshape(scores.shape)
+
+
+def _count(mask: torch.Tensor) -> int:
+    # Summing the bytes is several times faster than summing bools on CPU.
+    return int(mask.view(torch.uint8).sum(dtype=torch.int64))
+
+
+class WarmTopk:
+    """Exact top-k masks of a slowly changing score tensor, warm-started from the previous call.
+
+    Edge-Popup recomputes the top-k mask of ``|scores|`` at every forward pass; SGD moves the scores
+    (and hence the k-th largest value, the threshold ``T``) only a little per step. This object keeps,
+    per layer, a bracket ``lo <= hi`` around the previous threshold. A call counts ``c_hi = #{v > hi}``
+    and ``c_lo = #{v >= lo}`` with two vectorised comparisons; when ``c_hi < k <= c_lo`` the new
+    threshold lies in ``[lo, hi]`` (at least k entries are ``>= lo``, fewer than k are ``> hi``), so it
+    is the ``(k - c_hi)``-th largest entry of the small *band* ``{lo <= v <= hi}``, found by sorting
+    only the band (or by ``topk`` when the band is large). When the bracket misses, it is moved
+    towards the threshold with geometrically growing width (the counts say on which side it lies) a
+    few times, then the full selection (:func:`topk_mask`'s) runs. The next bracket is set, in rank
+    space, to the band entries ``m`` ranks either side of the threshold, where ``m`` follows the
+    observed per-call rank drift. Every mask is built from counts taken on the current values, so it
+    is bit-identical to :func:`topk_mask` (exactly k ones, ties at the threshold to the lowest flat
+    index) whatever the bracket: a bad bracket costs time, never exactness.
+
+    A second shortcut: when the scores are unchanged since the last call (same tensor, same
+    ``_version``, same density and ranking, and equal values -- the value check also catches writes
+    through ``.data``, which bypass the version counter), the previous mask is returned.
+
+    Devices: the warm path runs on CPU only. On CUDA it would need device-to-host reads (the counts
+    and the band size decide what to do next), whereas the cold selection is sync-free and fast
+    there, so on CUDA every call is the cold computation (no host synchronisation at all).
+
+    The state is a cache only: it is not part of any ``state_dict``, pickles/deep-copies as empty, and
+    :meth:`reset` clears it (masked layers call it when moved, cast or loaded).
+
+    Attributes:
+        stats: Counts of calls served by each path: ``hit`` (unchanged scores), ``warm`` (bracket hit,
+            possibly after moving it), ``moves`` (bracket moves), ``cold`` (full selection).
+    """
+
+    #: Largest band sorted outright; larger bands use topk (still never a whole-tensor sort).
+    sort_cap = 1 << 15
+    #: Bracket moves tried before falling back to the full selection.
+    max_moves = 4
+
+    def __init__(self) -> None:
+        self.stats = {"hit": 0, "warm": 0, "moves": 0, "cold": 0}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the cached mask and bracket (the next call is a cold computation)."""
+        self._stamp: tuple | None = None
+        self._saved: torch.Tensor | None = None
+        self._mask: torch.Tensor | None = None
+        self._bracket: tuple[float, float] | None = None
+        self._expected: tuple[int, int] | None = None
+        self._k = -1
+        self._margin = 0
+
+    def __getstate__(self) -> dict:
+        return {"stats": dict(self.stats)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.stats = dict(state.get("stats", {"hit": 0, "warm": 0, "moves": 0, "cold": 0}))
+        self.reset()
+
+    # ------------------------------------------------------------------------------------ calls
+    def __call__(
+        self, scores: torch.Tensor, density: float, *, rank_by: str = "abs", key: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The mask :func:`topk_mask` would give for the ranking key of ``scores``.
+
+        Args:
+            scores: The score tensor (its identity, version and values key the unchanged-scores cache).
+            density: Fraction kept, in ``(0, 1]``.
+            rank_by: "abs" ranks ``|scores|``, "raw" ranks ``scores``.
+            key: The ranking key if already computed (e.g. inside an autograd graph); it is detached.
+
+        Returns:
+            A bool tensor shaped like ``scores``. It is the cache's own tensor: do not modify it
+            (clone it first).
+
+        Raises:
+            ValueError: If ``density`` is not in ``(0, 1]`` or ``rank_by`` is not "abs" or "raw".
+        """
+        check_choice("rank_by", rank_by, RANK_BY)
+        with torch.no_grad():
+            src = scores.detach()
+            n = src.numel()
+            k = kept_count(n, density)
+            if src.device.type != "cpu":
+                self.stats["cold"] += 1
+                return topk_mask(self._key(src, rank_by, key), density)
+            stamp = (src.data_ptr(), src._version, tuple(src.shape), src.dtype, src.device, k, rank_by)
+            if stamp == self._stamp and self._saved is not None and torch.equal(self._saved, src):
+                self.stats["hit"] += 1
+                return self._mask
+            flat = self._key(src, rank_by, key).reshape(-1)
+            if k == n:
+                mask = torch.ones(n, dtype=torch.bool)
+                self._bracket = None
+            else:
+                mask = self._warm(flat, k) if (k == self._k and self._bracket is not None) else None
+                if mask is None:
+                    mask = self._cold(flat, k)
+            self._k = k
+            if self._saved is None or self._saved.shape != src.shape or self._saved.dtype != src.dtype:
+                self._saved = torch.empty_like(src, memory_format=torch.contiguous_format)
+            self._saved.copy_(src)
+            self._stamp = stamp
+            self._mask = mask.reshape(src.shape)
+            return self._mask
+
+    @staticmethod
+    def _key(src: torch.Tensor, rank_by: str, key: torch.Tensor | None) -> torch.Tensor:
+        if key is not None:
+            return key.detach()
+        return src.abs() if rank_by == "abs" else src
+
+    def _min_margin(self, n: int) -> int:
+        return max(16, n >> 10)
+
+    def _cold(self, flat: torch.Tensor, k: int) -> torch.Tensor:
+        self.stats["cold"] += 1
+        n = flat.numel()
+        threshold = _kth_largest(flat, k)
+        above = flat > threshold
+        at = flat == threshold
+        c_gt = _count(above)
+        if c_gt + _count(at) > k:  # ties straddle the threshold: keep the lowest flat indices
+            above |= at & (torch.cumsum(at, dim=0) <= k - c_gt)
+        else:
+            above |= at
+        # Initial bracket in value space: +- m ranks assuming locally uniform values.
+        t = float(threshold)
+        lo_v, hi_v = torch.aminmax(flat)
+        self._margin = self._min_margin(n)
+        width = (float(hi_v) - float(lo_v)) * 4 * self._margin / n
+        self._set_bracket(t - width, t + width, None)
+        return above
+
+    def _set_bracket(self, lo: float, hi: float, expected: tuple[int, int] | None) -> None:
+        if math.isfinite(lo) and math.isfinite(hi) and lo <= hi:
+            self._bracket, self._expected = (lo, hi), expected
+        else:
+            self._bracket, self._expected = None, None
+
+    def _warm(self, flat: torch.Tensor, k: int) -> torch.Tensor | None:
+        n = flat.numel()
+        lo, hi = self._bracket
+        expected = self._expected
+        for _ in range(self.max_moves + 1):
+            gt_hi = flat > hi
+            c_hi = _count(gt_hi)
+            if c_hi < k:
+                ge_lo = flat >= lo
+                c_lo = _count(ge_lo)
+                if c_lo >= k:
+                    break
+            # Missed: move the bracket to the side the threshold is on, with a wider span.
+            self.stats["moves"] += 1
+            expected = None
+            span = 4 * max(hi - lo, abs(hi) * 1e-6, 1e-30)
+            lo, hi = (hi, hi + span) if c_hi >= k else (lo - span, lo)
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                return None
+        else:
+            return None
+        self.stats["warm"] += 1
+        if expected is not None:
+            drift = max(abs(c_hi - expected[0]), abs(c_lo - expected[1]))
+            self._margin = min(n, max(self._min_margin(n), 4 * drift))
+        idx = torch.logical_xor(ge_lo, gt_hi).nonzero().squeeze(1)  # ascending flat indices
+        vals = flat[idx]
+        b, r = idx.numel(), k - c_hi  # 1 <= r <= b: the threshold is the r-th largest band entry
+        m = self._margin
+        if b <= self.sort_cap:
+            ordered = torch.sort(vals, descending=True).values
+            threshold = ordered[r - 1]
+            new_hi, new_lo = ordered[max(r - 1 - m, 0)], ordered[min(r - 1 + m, b - 1)]
+        else:
+            threshold = _kth_largest(vals, r)
+            t = float(threshold)
+            frac = min(1.0, 2.0 * m / b)
+            new_hi, new_lo = t + (hi - t) * frac, t - (t - lo) * frac
+            new_hi, new_lo = vals.new_tensor(new_hi), vals.new_tensor(new_lo)
+        sel = vals > threshold
+        need = r - _count(sel)  # entries equal to the threshold still to keep, >= 1
+        ties = (vals == threshold).nonzero().squeeze(1)
+        sel[ties[:need]] = True
+        gt_hi[idx[sel]] = True
+        e_hi = c_hi + _count(vals > new_hi)
+        e_lo = c_hi + _count(vals >= new_lo)
+        self._set_bracket(float(new_lo), float(new_hi), (e_hi, e_lo))
+        return gt_hi
 
 
 class _StraightThroughMask(torch.autograd.Function):

@@ -1,1 +1,54 @@
-"""sim: Monte Carlo evidence for the bounds and checks of the Taylor loss-change formulas."""
+"""sim: Monte Carlo evidence for the bounds and checks of the Taylor loss-change formulas.
+
+Public names (imported on first use, so ``import sim`` and ``slth --help`` stay cheap):
+
+* ``coverage_probability``, ``min_candidates``, ``CoverageResult``, ``MinCandidatesResult``
+  (:mod:`sim.coverage`);
+* ``clopper_pearson``, ``bootstrap_interval`` (:mod:`sim.stats`);
+* ``get_executor``, ``register_executor``, ``EXECUTORS`` (:mod:`sim.executors`);
+* ``DISTRIBUTIONS``, ``register_distribution``, ``get_distribution`` (:mod:`sim.distributions`);
+* ``SWEEPS``, ``get_sweep``, ``register_sweep`` (:mod:`sim.sweeps`);
+* ``RunStore`` (:mod:`sim.store`), ``CellSpec``, ``run_cells`` (:mod:`sim.engine`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "coverage_probability": "sim.coverage",
+    "min_candidates": "sim.coverage",
+    "CoverageResult": "sim.coverage",
+    "MinCandidatesResult": "sim.coverage",
+    "clopper_pearson": "sim.stats",
+    "bootstrap_interval": "sim.stats",
+    "get_executor": "sim.executors",
+    "register_executor": "sim.executors",
+    "EXECUTORS": "sim.executors",
+    "DISTRIBUTIONS": "sim.distributions",
+    "register_distribution": "sim.distributions",
+    "get_distribution": "sim.distributions",
+    "SWEEPS": "sim.sweeps",
+    "get_sweep": "sim.sweeps",
+    "register_sweep": "sim.sweeps",
+    "RunStore": "sim.store",
+    "CellSpec": "sim.engine",
+    "run_cells": "sim.engine",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562 lazy re-export: numpy/scipy load only when a numeric name is first used.
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,9 +1,163 @@
-"""``slth`` subcommands contributed by ``sim``."""
+"""``slth`` subcommands contributed by ``sim``.
+
+* ``slth sim coverage --n 20 --eta 1e-2 --trials 1000``: success probability of one cell.
+* ``slth sim min-candidates --eta 1e-3 --level 0.9``: the fewest candidates reaching a success level.
+* ``slth sim sweep NAME [--scale quick|full] [--workers K] [--runs-root runs] [--quiet] [--FIELD ...]``:
+  a registered sweep (``rss-success``, ``rss-constant``, ``pssp-min-n``, ``rss-per-target``,
+  ``xiong-thm1``); config fields can be overridden one by one.
+* ``slth sim taylor ...``: the Taylor experiments, contributed by ``sim.taylor_cli`` when present.
+
+Registration imports no numpy/scipy/torch: handlers import what they need.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
+import importlib.util
+import json
+import sys
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all CPUs)")
+    p.add_argument(
+        "--executor",
+        default="process",
+        help="executor name: inprocess, process (default), submitit (needs the [cluster] extra)",
+    )
+    # SUPPRESS: a subparser default would otherwise overwrite the global ``slth --quiet``.
+    p.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
+
+
+def _add_cell_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--eta", type=float, required=True, help="accuracy eta > 0")
+    p.add_argument("--trials", type=int, default=1000, help="trials (candidate sets) per n (default 1000)")
+    p.add_argument("--distribution", default="uniform", help="uniform (default), product, gaussian")
+    p.add_argument("--lo", type=float, default=-1.0, help="target window left end (default -1)")
+    p.add_argument("--hi", type=float, default=1.0, help="target window right end (default 1)")
+    p.add_argument("--perturbation", type=float, default=0.0, help="PSSP perturbation bound p (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    p.add_argument(
+        "--statistic",
+        default="coverage",
+        choices=("coverage", "target"),
+        help="coverage: every target of the window; target: one random target per trial",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_common(p)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this package's subcommands to the ``slth`` parser (cheap: no heavy imports here)."""
+    """Add ``slth sim ...`` to the ``slth`` parser (cheap: no heavy imports here)."""
+    from sim.sweeps import SCALES, SWEEPS
+    from theory.support.configs import add_config_arguments
+
+    sim = subparsers.add_parser(
+        "sim", help="Monte Carlo: SubsetSum success probabilities, sweeps, Taylor experiments"
+    )
+    sim.set_defaults(handler=lambda args: (sim.print_help(), 2)[1])
+    sub = sim.add_subparsers(dest="sim_command", metavar="SIM_COMMAND")
+
+    cov = sub.add_parser("coverage", help="success probability of n random candidates at accuracy eta")
+    cov.add_argument("--n", type=int, required=True, help="number of candidates, in [1, 64]")
+    _add_cell_args(cov)
+    cov.set_defaults(handler=_coverage)
+
+    mc = sub.add_parser("min-candidates", help="smallest n whose success probability reaches --level")
+    mc.add_argument("--level", type=float, default=0.9, help="success level in (0, 1] (default 0.9)")
+    mc.add_argument("--n-max", type=int, default=48, help="largest n scanned (default 48)")
+    _add_cell_args(mc)
+    mc.set_defaults(handler=_min_candidates)
+
+    sw = sub.add_parser("sweep", help="run a registered SubsetSum sweep (resumable)")
+    sw.set_defaults(handler=lambda args: (sw.print_help(), 2)[1])
+    names = sw.add_subparsers(dest="sweep_name", metavar="NAME")
+    for name, sweep in SWEEPS.items():
+        p = names.add_parser(name, help=sweep.description, description=sweep.description)
+        p.add_argument("--scale", choices=SCALES, default="quick", help="preset (default quick)")
+        p.add_argument("--runs-root", default="runs", help="run root (default runs)")
+        _add_common(p)
+        add_config_arguments(p, sweep.config_cls)
+        p.set_defaults(handler=_sweep, sweep=name)
+
+    if importlib.util.find_spec("sim.taylor_cli") is not None:
+        importlib.import_module("sim.taylor_cli").register(sub)
+    else:
+        sim.epilog = "(slth sim taylor is unavailable: module sim.taylor_cli is not installed)"
+
+
+def _print_result(obj, as_json: bool) -> None:
+    d = dataclasses.asdict(obj)
+    if as_json:
+        print(json.dumps(d, indent=2, default=str))
+    else:
+        print("  ".join(f"{k}={v}" for k, v in d.items() if k != "scanned"))
+
+
+def _coverage(args: argparse.Namespace) -> int:
+    from sim.coverage import coverage_probability
+
+    res = coverage_probability(
+        args.n,
+        args.eta,
+        trials=args.trials,
+        distribution=args.distribution,
+        lo=args.lo,
+        hi=args.hi,
+        perturbation=args.perturbation,
+        seed=args.seed,
+        workers=args.workers,
+        executor=args.executor,
+        statistic=args.statistic,
+        quiet=getattr(args, "quiet", False),
+    )
+    _print_result(res, args.json)
+    return 0
+
+
+def _min_candidates(args: argparse.Namespace) -> int:
+    from sim.coverage import min_candidates
+
+    res = min_candidates(
+        args.eta,
+        level=args.level,
+        trials=args.trials,
+        distribution=args.distribution,
+        lo=args.lo,
+        hi=args.hi,
+        perturbation=args.perturbation,
+        seed=args.seed,
+        workers=args.workers,
+        executor=args.executor,
+        statistic=args.statistic,
+        n_max=args.n_max,
+        quiet=getattr(args, "quiet", False),
+    )
+    if args.json:
+        print(json.dumps(dataclasses.asdict(res), indent=2, default=str))
+        return 0
+    for r in res.scanned:
+        print(f"n={r.n:3d}  p={r.p:.4f}  CI=[{r.ci_low:.4f}, {r.ci_high:.4f}]  ambiguous={r.ambiguous}")
+    print(f"n_min={res.n_min} (first n with point estimate >= {res.level})")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from sim.sweeps import get_sweep
+    from theory.support.configs import config_from_namespace
+
+    sweep = get_sweep(args.sweep)
+    cfg = config_from_namespace(sweep.config_cls, args, base=sweep.config(args.scale))
+    quiet = getattr(args, "quiet", False)
+    out = sweep.run(cfg, runs_root=args.runs_root, executor=args.executor, workers=args.workers, quiet=quiet)
+    if not quiet:
+        print(
+            f"{sweep.name}: {len(out.rows)} rows -> {out.path / 'results.csv'} "
+            f"({len(out.computed)} cells computed, {len(out.reused)} reused)"
+        )
+        for claim, verdict in out.evidence.items():
+            print(f"  evidence {claim}: {verdict}")
+    sys.stdout.flush()
+    return 0

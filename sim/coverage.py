@@ -246,7 +246,9 @@ def scan_min_n(
     """
     if n_start is None:
         if base.get("statistic", "coverage") == "coverage":
-            n_start = counting_start(eta, base.get("lo", -1.0), base.get("hi", 1.0), base.get("perturbation", 0.0))
+            n_start = counting_start(
+                eta, base.get("lo", -1.0), base.get("hi", 1.0), base.get("perturbation", 0.0)
+            )
         else:
             n_start = 1
     scanned = []
@@ -327,7 +329,14 @@ def min_candidates(
     ex = get_executor(executor, workers) if own else executor
     try:
         return scan_min_n(
-            eta, level=level, trials=trials, base=base, executor=ex, n_max=n_max, confidence=confidence, quiet=quiet
+            eta,
+            level=level,
+            trials=trials,
+            base=base,
+            executor=ex,
+            n_max=n_max,
+            confidence=confidence,
+            quiet=quiet,
         )
     finally:
         if own:

@@ -92,7 +92,8 @@ class CellSpec:
         check_range("tol", self.tol, 0.0, None)
         if self.certified and self.tol <= 0:
             raise ValueError(
-                f"tol must be > 0 for coverage cells with n > {EXACT_MAX_N} (certified mode), got {self.tol!r}"
+                f"tol must be > 0 for coverage cells with n > {EXACT_MAX_N} (certified mode), "
+                f"got {self.tol!r}"
             )
 
     @property
@@ -169,6 +170,19 @@ def _enumerated_coverage_error(x: np.ndarray, lo: float, hi: float, p: float) ->
     return float(max(dist.max(), 0.0))
 
 
+def solver_coverage_error() -> Any:
+    """``theory.coverage_error`` (or ``theory.coverage.coverage_error``), or None when not installed."""
+    import theory
+
+    fn = getattr(theory, "coverage_error", None)
+    if fn is None:
+        try:
+            from theory.coverage import coverage_error as fn
+        except ImportError:
+            fn = None
+    return fn
+
+
 def coverage_statistic(x: np.ndarray, lo: float, hi: float, p: float, tol: float) -> tuple[float, float]:
     """Certified coverage error of one candidate set: ``(E, width)`` with ``E - width <= E_true <= E``.
 
@@ -186,14 +200,7 @@ def coverage_statistic(x: np.ndarray, lo: float, hi: float, p: float, tol: float
     Returns:
         ``(E, width)``.
     """
-    import theory
-
-    fn = getattr(theory, "coverage_error", None)
-    if fn is None:
-        try:
-            from theory.coverage import coverage_error as fn
-        except ImportError:
-            fn = None
+    fn = solver_coverage_error()
     if fn is None:
         if tol > 0 or x.size > 22:
             raise RuntimeError("certified coverage needs theory.coverage_error, which is not available")
@@ -264,7 +271,7 @@ def refine_trials(task: tuple[dict[str, Any], list[int], list[float], list[float
     spec = CellSpec(**spec_d)
     new_e, new_w = [], []
     for t, e, w in zip(trials, errors, tols, strict=True):
-        for step in range(REFINE_STEPS):
+        for _ in range(REFINE_STEPS):
             if not _ambiguous_mask(np.array([e]), np.array([w]), thresholds)[0]:
                 break
             if spec.n <= REFINE_EXACT_MAX_N:
@@ -406,9 +413,7 @@ def run_cells(
     finally:
         if own:
             ex.close()
-    return {
-        k: CellSamples(by_key[k], errors[k][:trials], tols[k][:trials], k in computed) for k in by_key
-    }
+    return {k: CellSamples(by_key[k], errors[k][:trials], tols[k][:trials], k in computed) for k in by_key}
 
 
 def _finish(key, spec, cell_parts, trials, errors, tols, store) -> None:

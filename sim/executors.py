@@ -110,7 +110,12 @@ class SubmititExecutor:
     name = "submitit"
 
     def __init__(
-        self, workers: int | None = None, *, folder: str | None = None, cluster: str | None = None, **parameters
+        self,
+        workers: int | None = None,
+        *,
+        folder: str | None = None,
+        cluster: str | None = None,
+        **parameters,
     ) -> None:
         try:
             import submitit

@@ -29,6 +29,19 @@ Experiments (one *cell* per (model, seed): one trained model):
    decrease vs k: ``runs/taylor-interdependency/<hash>/results.csv`` with columns
    ``model,rule,k,loss_decrease,seed`` plus ``predicted_first``, ``predicted_second``, ``fallback``.
 
+Verdicts written to the ledger:
+
+* ``taylor-first-order`` / ``taylor-second-order``: "inconsistent" if any fitted slope's t-interval
+  (level ``confidence``) lies entirely below the Taylor order minus ``slope_margin`` (a slope above the
+  order means the next term vanishes: allowed), "inconclusive" without usable fits, else "consistent";
+  the second-order claim also needs ``H v`` to match the full Hessian (rel. error < 1e-8) and central
+  differences (< 1e-4).
+* ``second-order-swaps-better``: per model, "consistent" if the one-sided lower ``confidence`` t-bound
+  over seeds of (second-order minus first-order loss decrease) at the largest k is > 0 AND so is that of
+  the per-seed least-squares slope of this gap against log10 k; "inconsistent" if the upper bound at the
+  largest k is < 0; otherwise "inconclusive". Overall: any model inconsistent -> inconsistent, all
+  consistent -> consistent.
+
 Records (``theory.support.records``, atomic): per experiment ``config.json``, ``env.json``,
 ``results.csv``, per-cell files ``cells/<model>_seed<s>.json`` (re-running skips finished cells).
 Evidence for the ledger claims ``taylor-first-order``, ``taylor-second-order`` and
@@ -120,7 +133,7 @@ class TaylorConfig:
         ("mlp", "cnn"), "models from TAYLOR_MODELS (mlp: MNIST-1D, cnn: digits)"
     )
     seeds: tuple[int, ...] = help_field((0, 1, 2), "seeds; one trained model per (model, seed)")
-    density: float = help_field(0.5, "fraction of weights kept by each masked layer, in (0, 1]")
+    density: float = help_field(0.5, "fraction of weights kept by each masked layer, in (0, 1)")
     activation: Literal["gelu", "softplus", "tanh", "relu"] = help_field(
         "gelu", "hidden activation; relu's kinks break the O(t^3) second-order remainder"
     )
@@ -131,8 +144,8 @@ class TaylorConfig:
     eval_samples: int = help_field(256, "training examples in the fixed batch the loss is measured on")
     ks: tuple[int, ...] = help_field((1, 10, 100, 1000), "numbers of swaps (k out, k in)")
     slope_ks: tuple[int, ...] = help_field((1, 30), "swap sizes of the random directions for the slope fits")
-    t_min: float = help_field(1e-3, "smallest step t in the remainder fits (v -> t v)")
-    t_max: float = help_field(0.5, "largest step t in the remainder fits")
+    t_min: float = help_field(1e-3, "smallest step length t in the remainder fits (v -> t v, |v| = 1)")
+    t_max: float = help_field(0.1, "largest step length t in the remainder fits")
     t_points: int = help_field(12, "number of t values (log-spaced) in the remainder fits")
     confidence: float = help_field(0.95, "confidence level of the slope and gap intervals")
     slope_margin: float = help_field(0.15, "tolerance below the expected slope (2 or 3) still accepted")
@@ -608,8 +621,9 @@ def remainder_slopes(
 
     ``r1(t) = L(w + t v) - L(w) - t g.v`` should scale as ``t^2`` and ``r2(t) = r1(t) - t^2/2 v.Hv`` as
     ``t^3`` (Taylor's theorem with a smooth loss; ReLU networks are piecewise smooth, so a step crossing a
-    kink shows up as a slope below the order). Points whose remainder is below the float64 noise floor
-    (1e4 machine epsilons times the loss scale) are left out of the fit.
+    kink shows up as a slope below the order). ``v`` is rescaled to unit Euclidean norm first, so ``t``
+    is the step length. Points whose remainder is below the float64 noise floor (1e3 machine epsilons
+    times the loss scale) are left out of the fit.
 
     Args:
         model: The model.
@@ -628,10 +642,14 @@ def remainder_slopes(
     from networks.hvp import dot, effective_params, functional_loss, loss_grad_hvp
 
     params = effective_params(model) if params is None else params
+    norm = math.sqrt(dot(v, v))
+    if not norm > 0:
+        raise ValueError("v must be a non-zero direction")
+    v = {n: t / norm for n, t in v.items()}
     loss0, g, (hv,) = loss_grad_hvp(model, batch, [v], params=params)
     gv, vhv = dot(g, v), dot(v, hv)
     l0 = float(loss0)
-    floor = 1e4 * np.finfo(np.float64).eps * max(1.0, abs(l0))
+    floor = 1e3 * np.finfo(np.float64).eps * max(1.0, abs(l0))
     r1, r2 = [], []
     data = (batch[0], *batch[1:])
     with torch.no_grad():
@@ -790,6 +808,8 @@ def run_cell(cfg: TaylorConfig, model_name: str, seed: int, *, device: Any = "cp
         seed: Seed of the model's weights, scores, training order and measurement batch.
         device: Where to compute.
 
+    Numbers of swaps above the model's capacity (sum over layers of min(kept, removed)) are skipped.
+
     Returns:
         JSON-ready dict with ``swaps``, ``interdependency`` and ``slopes`` row lists, ``hvp_fd_error``,
         ``info`` (training summary) and ``seconds``.
@@ -911,18 +931,19 @@ def run_cell(cfg: TaylorConfig, model_name: str, seed: int, *, device: Any = "cp
 # ----------------------------------------------------------------------------------------------------
 
 
-def _t_interval(x: Sequence[float], confidence: float) -> tuple[float, float, float]:
+def _t_bounds(x: Sequence[float], confidence: float) -> tuple[float, float, float]:
+    """Mean and ONE-sided Student-t bounds: ``P(mean_true >= lower) = confidence`` (same for upper)."""
     from scipy import stats
 
     a = np.asarray(x, dtype=np.float64)
     m = float(a.mean())
     if a.size < 2:
         return m, -math.inf, math.inf
-    half = float(stats.t.ppf(0.5 + confidence / 2, a.size - 1)) * float(a.std(ddof=1)) / math.sqrt(a.size)
+    half = float(stats.t.ppf(confidence, a.size - 1)) * float(a.std(ddof=1)) / math.sqrt(a.size)
     return m, m - half, m + half
 
 
-def _slope_verdict(slopes: list[dict], order: int, margin: float) -> tuple[str, str, dict]:
+def _slope_verdict(slopes: list[dict], order: int, margin: float, activation: str) -> tuple[str, str, dict]:
     rows = [r for r in slopes if int(r["order"]) == order]
     expected = order + 1
     finite = [r for r in rows if np.isfinite(r["slope"])]
@@ -932,12 +953,20 @@ def _slope_verdict(slopes: list[dict], order: int, margin: float) -> tuple[str, 
     contains = [r for r in finite if r["ci_low"] <= expected <= r["ci_high"]]
     slopes_v = [r["slope"] for r in finite]
     summary = (
-        f"{'first' if order == 1 else 'second'}-order remainder along swap directions: fitted log-log slopes "
-        f"{min(slopes_v):.3f}..{max(slopes_v):.3f} (expected >= {expected}); {len(contains)}/{len(finite)} "
-        f"intervals contain {expected}, {len(below)} lie entirely below {expected} - {margin}"
+        f"{'first' if order == 1 else 'second'}-order remainder along t*v (random swap directions, "
+        f"{activation} models, {len(finite)} fits): log-log slope median {float(np.median(slopes_v)):.3f}, "
+        f"range {min(slopes_v):.3f}..{max(slopes_v):.3f} (Taylor: {expected}); {len(below)} interval(s) "
+        f"entirely below {expected} - {margin}"
     )
     verdict = "inconsistent" if below else "consistent"
-    return verdict, summary, {"fits": rows, "expected": expected, "margin": margin}
+    details = {
+        "fits": rows,
+        "expected": expected,
+        "margin": margin,
+        "activation": activation,
+        "intervals_containing_expected": len(contains),
+    }
+    return verdict, summary, details
 
 
 def _prediction_stats(swaps: list[dict]) -> dict[str, Any]:
@@ -981,23 +1010,32 @@ def _interdependency_verdict(inter: list[dict], confidence: float) -> tuple[str,
         ks = sorted(per_k)
         table = {}
         for k in ks:
-            m, lo, hi = _t_interval(per_k[k], confidence)
-            table[str(k)] = {"mean_gap": m, "ci_low": lo, "ci_high": hi, "seeds": len(per_k[k])}
-        kmax, kmin = ks[-1], ks[0]
-        n = min(len(per_k[kmax]), len(per_k[kmin]))
-        growth = [a - b for a, b in zip(per_k[kmax][:n], per_k[kmin][:n], strict=True)]
-        g_m, g_lo, g_hi = _t_interval(growth, confidence) if n else (math.nan, -math.inf, math.inf)
+            m, lo, hi = _t_bounds(per_k[k], confidence)
+            table[str(k)] = {"mean_gap": m, "lower": lo, "upper": hi, "seeds": len(per_k[k])}
+        kmax = ks[-1]
+        # "The gap grows with k": per seed, the least-squares slope of the gap against log10(k).
+        per_seed: dict[Any, list[tuple[float, float]]] = {}
+        for (m_name, k, seed), rules in pairs.items():
+            if m_name == model and "first-order" in rules and "second-order" in rules:
+                gap = rules["second-order"] - rules["first-order"]
+                per_seed.setdefault(seed, []).append((math.log10(k), gap))
+        growth = [
+            float(np.polyfit(*np.asarray(pts).T, 1)[0])
+            for pts in per_seed.values()
+            if len({p[0] for p in pts}) > 1
+        ]
+        g_m, g_lo, g_hi = _t_bounds(growth, confidence) if growth else (math.nan, -math.inf, math.inf)
         top = table[str(kmax)]
-        if top["ci_low"] > 0 and g_lo > 0:
+        if top["lower"] > 0 and g_lo > 0:
             v = "consistent"
-        elif top["ci_high"] < 0:
+        elif top["upper"] < 0:
             v = "inconsistent"
         else:
             v = "inconclusive"
         verdicts.append(v)
         details[model] = {
             "gap_by_k": table,
-            "growth_kmax_minus_kmin": {"mean": g_m, "ci_low": g_lo, "ci_high": g_hi},
+            "gap_slope_per_decade_of_k": {"mean": g_m, "lower": g_lo, "upper": g_hi},
             "verdict": v,
         }
     if not verdicts:
@@ -1012,13 +1050,15 @@ def _interdependency_verdict(inter: list[dict], confidence: float) -> tuple[str,
     for model, d in details.items():
         top_k = max(d["gap_by_k"], key=int)
         t = d["gap_by_k"][top_k]
+        gr = d["gap_slope_per_decade_of_k"]
         parts.append(
-            f"{model}: gap at k={top_k} {t['mean_gap']:.3g} "
-            f"[{t['ci_low']:.3g}, {t['ci_high']:.3g}] ({d['verdict']})"
+            f"{model}: gap at k={top_k} {t['mean_gap']:.3g} [{t['lower']:.3g}, {t['upper']:.3g}], "
+            f"gap slope per decade of k {gr['mean']:.3g} [{gr['lower']:.3g}, {gr['upper']:.3g}] "
+            f"({d['verdict']})"
         )
     summary = (
-        f"loss decrease of second- minus first-order swap choice, {confidence:.0%} t-interval over seeds; "
-        + "; ".join(parts)
+        f"loss decrease of second- minus first-order swap choice, mean [one-sided {confidence:.0%} t-bounds] "
+        "over seeds; " + "; ".join(parts)
     )
     return verdict, summary, details
 
@@ -1142,12 +1182,12 @@ def run_taylor(
     info = {f"{res['model']}/seed{res['seed']}": res["info"] for res in results}
 
     verdicts = {}
-    v1, s1, d1 = _slope_verdict(slopes, 1, cfg.slope_margin)
+    v1, s1, d1 = _slope_verdict(slopes, 1, cfg.slope_margin, cfg.activation)
     d1["training"] = info
     _write_evidence(root, "taylor-first-order", verdict=v1, summary=s1, run=swaps_dir, details=d1)
     verdicts["taylor-first-order"] = v1
 
-    v2, s2, d2 = _slope_verdict(slopes, 2, cfg.slope_margin)
+    v2, s2, d2 = _slope_verdict(slopes, 2, cfg.slope_margin, cfg.activation)
     d2["hvp_checks"] = checks
     d2["prediction_errors"] = _prediction_stats(swaps)
     # Thresholds: the Hessian comparison is exact up to float64 roundoff; central differences carry an

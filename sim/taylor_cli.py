@@ -22,9 +22,16 @@ def register(sim_subparsers: argparse._SubParsersAction) -> None:
         "second-order Taylor models predict the loss change of mask swaps, and compare first- vs "
         "second-order swap selection. Re-running the same command reuses finished (model, seed) cells.",
     )
-    parser.add_argument("--scale", choices=("quick", "full"), default="quick", help="preset (default: quick)")
+    parser.add_argument(
+        "--scale",
+        choices=("quick", "full"),
+        default="quick",
+        help="preset (default: quick); the flags below override single fields",
+    )
     parser.add_argument("--runs-root", default="runs", help="root of the run directories (default: runs)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    # SUPPRESS: when absent here, the global ``slth --quiet`` value is kept rather than overwritten.
+    parser.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bar")
     add_config_arguments(parser, TaylorConfig)
     parser.set_defaults(handler=_handle)
 

@@ -1,1 +1,18 @@
-"""theory: exact and certified SubsetSum, epsilon-perturbed SubsetSum, and the SLTH bounds ledger."""
+"""theory: exact and certified SubsetSum, epsilon-perturbed SubsetSum, and the SLTH bounds ledger.
+
+Solvers (numpy only at import time; torch is imported lazily by ``best_subsets(..., device=...)``):
+
+* :func:`best_subset`: the exact optimal subset for one target (meet-in-the-middle, ``n <= 48``).
+* :func:`best_subsets`: ``m`` independent problems at once (numpy or torch back end), minimal error or
+  minimum cardinality within an error budget.
+* :func:`coverage_error`: the worst target of a window, exactly (``tol = 0``) or certified within ``tol``.
+
+Brute-force oracles live in :mod:`theory.oracle`; the bounds and the claims ledger in ``theory.bounds`` and
+``theory.ledger`` (import them as submodules).
+"""
+
+from theory.batched import BatchSubsetResult, best_subsets
+from theory.coverage import coverage_error
+from theory.subset_sum import SubsetResult, best_subset
+
+__all__ = ["BatchSubsetResult", "SubsetResult", "best_subset", "best_subsets", "coverage_error"]

@@ -118,6 +118,8 @@ class SymbolicCheck:
             if holds:
                 continue
             where = f"item {i + 1} of {len(items)}: " if len(items) > 1 else ""
+            if isinstance(item, bool):
+                return CheckOutcome("failed", f"{where}a numeric cross-check (Python bool) returned False")
             witness = _sympy_witness(item, kind)
             if witness is not None:
                 return CheckOutcome(
@@ -332,46 +334,57 @@ def get_claim(claim_id: str) -> Claim:
     return registry.lookup(CLAIMS, "claim", claim_id)
 
 
+# What each loaded file/module registered, so loading it again is a no-op while its claims are present.
+_LOADED: dict[str, tuple[str, ...]] = {}
+
+
 def load_claims(path_or_module: str | Path) -> list[str]:
     """Import a ``.py`` file or a dotted module that registers claims with :func:`register_claim`.
+
+    Loading the same file or module again does nothing while its claims are still registered (so
+    ``slth verify --claims x.py`` can be called repeatedly in one process); if they were removed, it
+    is executed again.
 
     Args:
         path_or_module: A path to a Python file, or an importable module name.
 
     Returns:
-        The ids of the claims the import added.
+        The ids of the claims the file or module registers.
 
     Raises:
         ValueError: If the file or module cannot be found.
     """
-    before = set(CLAIMS)
     target = str(path_or_module)
     path = Path(target)
-    if target.endswith(".py") or path.is_file():
+    is_file = target.endswith(".py") or path.is_file()
+    key = str(path.resolve()) if is_file else target
+    if key in _LOADED and all(i in CLAIMS for i in _LOADED[key]):
+        return list(_LOADED[key])
+    before = set(CLAIMS)
+    if is_file:
         if not path.is_file():
             raise ValueError(f"claims file {target!r} does not exist")
-        name = f"slth_user_claims_{abs(hash(str(path.resolve())))}"
-        if name in sys.modules:
-            # Already loaded in this process: its claims are registered already.
-            return []
+        name = f"slth_user_claims_{len(_LOADED)}_{path.stem}"
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise ValueError(f"cannot import claims file {target!r}")
         module = importlib.util.module_from_spec(spec)
+        # Registered in sys.modules while it runs so dataclasses/pickling inside it can find it.
         sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[name]
-            raise
+        spec.loader.exec_module(module)
     else:
         try:
-            importlib.import_module(target)
+            if target in sys.modules:
+                importlib.reload(sys.modules[target])
+            else:
+                importlib.import_module(target)
         except ModuleNotFoundError as err:
             raise ValueError(
                 f"claims module {target!r} not found ({err}); pass a .py path or module"
             ) from None
-    return [k for k in CLAIMS if k not in before]
+    added = tuple(k for k in CLAIMS if k not in before)
+    _LOADED[key] = added
+    return list(added)
 
 
 # --------------------------------------------------------------------------------------------------

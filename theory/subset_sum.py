@@ -59,7 +59,8 @@ def evaluate_subset(
         perturbation: The bound ``p >= 0`` on each kept candidate's shift.
 
     Returns:
-        ``(value, error)`` with ``value = s + clip(z - s, -|S| p, |S| p)`` and ``error = max(0, |s - z| - |S| p)``.
+        ``(value, error)`` with ``value = s + clip(z - s, -|S| p, |S| p)`` and
+        ``error = max(0, |s - z| - |S| p)``.
     """
     x = check_candidates(candidates)
     z = check_real("target", target)
@@ -132,7 +133,9 @@ def best_subset(candidates: Any, target: float, *, perturbation: float = 0.0) ->
             negative perturbation.
     """
     x = check_candidates(
-        candidates, max_n=MAX_N, hint=" (meet-in-the-middle needs 2^(n/2) memory; use best_subsets for batches)"
+        candidates,
+        max_n=MAX_N,
+        hint=" (meet-in-the-middle needs 2^(n/2) memory; use best_subsets for batches)",
     )
     z = check_real("target", target)
     p = check_perturbation(perturbation)

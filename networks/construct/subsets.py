@@ -39,7 +39,7 @@ import torch
 __all__ = ["MITM_MAX_CANDIDATES", "SubsetSolution", "solve_subsets"]
 
 #: Largest number of valid candidates per row for which left-over rows get the exact meet-in-the-middle.
-MITM_MAX_CANDIDATES = 34
+MITM_MAX_CANDIDATES = 30
 # Elements (rows x combinations x k) materialised at once; bounds memory to ~100 MB in float64.
 _CHUNK_ELEMENTS = 1 << 23
 # Deepening stops once a size class has more subsets than this; the rest goes to meet in the middle.
@@ -131,6 +131,36 @@ def solve_subsets(
             raise ValueError("max_error must be finite and >= 0")
     c, order, counts = _compact(cands, valid)
     width = c.shape[1]
+    best_pos = torch.full((rows, max(width, 1)), -1, dtype=torch.long, device=dev)
+    best_err = torch.empty(rows, dtype=torch.float64, device=dev)
+    # Rows are bucketed by their number of valid candidates so that no work is spent on padding.
+    for cnt in torch.unique(counts).tolist():
+        idx = torch.nonzero(counts == cnt).flatten()
+        e, pos = _solve_dense(
+            c[idx, :cnt], t[idx], None if max_error is None else budget[idx], perturbation
+        )
+        best_err[idx] = e
+        best_pos[idx, : pos.shape[1]] = pos
+    # Back to the caller's column order.
+    masks = torch.zeros(rows, m, dtype=torch.bool, device=dev)
+    used = best_pos >= 0
+    if width:
+        cols = torch.gather(order, 1, best_pos.clamp_min(0)[:, :width])
+        r_idx, k_idx = torch.nonzero(used[:, :width], as_tuple=True)
+        masks[r_idx, cols[r_idx, k_idx]] = True
+    values = (cands * masks).sum(dim=1)
+    sizes = masks.sum(dim=1)
+    errors = _errors(values, t, sizes, perturbation)
+    return SubsetSolution(masks=masks, values=values, errors=errors, sizes=sizes)
+
+
+def _solve_dense(
+    c: torch.Tensor, t: torch.Tensor, budget: torch.Tensor | None, perturbation: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows with the same number of (all valid) candidates: errors and chosen positions (-1 padded)."""
+    rows, width = c.shape
+    dev = c.device
+    max_error = budget
     # Best found so far: error, size, and chosen positions in the compacted row (-1 = unused).
     best_err = _errors(torch.zeros_like(t), t, 0, perturbation)
     best_pos = torch.full((rows, max(width, 1)), -1, dtype=torch.long, device=dev)
@@ -139,7 +169,7 @@ def solve_subsets(
         resolved = best_err <= budget
         k = 1
         while k <= width and math.comb(width, k) <= _DEEPEN_MAX_COMBOS:
-            todo = torch.nonzero(~resolved & (counts >= k)).flatten()
+            todo = torch.nonzero(~resolved).flatten()
             if todo.numel() == 0:
                 k += 1
                 continue
@@ -163,11 +193,15 @@ def solve_subsets(
     else:
         left = torch.arange(rows, device=dev)
     if left.numel():
-        sub = counts[left]
-        exact = left[sub <= MITM_MAX_CANDIDATES]
+        exact = left if width <= MITM_MAX_CANDIDATES else left[:0]
         if exact.numel():
-            w = int(counts[exact].max().item())
-            table_err, table_pos = _mitm_by_size(c[exact, :w], t[exact], perturbation)
+            w = width
+            per_row = (1 << (w - w // 2)) * max(w, 1)
+            step = max(1, _CHUNK_ELEMENTS // per_row)
+            parts = [_mitm_by_size(c[exact[i : i + step]], t[exact[i : i + step]], perturbation)
+                     for i in range(0, exact.numel(), step)]
+            table_err = torch.cat([q[0] for q in parts])
+            table_pos = torch.cat([q[1] for q in parts])
             # table_err: (r, w + 1) minimal error per subset size; pick per mode.
             if max_error is None:
                 size = table_err.argmin(dim=1)  # first minimum -> smallest size among ties
@@ -180,17 +214,7 @@ def solve_subsets(
             best_size[exact] = size
             best_pos[exact] = -1
             best_pos[exact, :w] = table_pos[rr, size]
-    # Back to the caller's column order.
-    masks = torch.zeros(rows, m, dtype=torch.bool, device=dev)
-    used = best_pos >= 0
-    if width:
-        cols = torch.gather(order, 1, best_pos.clamp_min(0)[:, :width])
-        r_idx, k_idx = torch.nonzero(used[:, :width], as_tuple=True)
-        masks[r_idx, cols[r_idx, k_idx]] = True
-    values = (cands * masks).sum(dim=1)
-    sizes = masks.sum(dim=1)
-    errors = _errors(values, t, sizes, perturbation)
-    return SubsetSolution(masks=masks, values=values, errors=errors, sizes=sizes)
+    return best_err, best_pos
 
 
 def _half_sums(c: torch.Tensor, offset: int, h: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -46,7 +46,7 @@ METHODS: dict[str, type[Method]] = {}
 
 
 def register_method(name: str) -> Callable[[type[Method]], type[Method]]:
-    """Class decorator adding a :class:`Method` subclass to ``METHODS`` under ``name`` (refuses duplicates)."""
+    """Class decorator adding a :class:`Method` subclass to ``METHODS`` as ``name`` (refuses duplicates)."""
 
     def deco(cls: type[Method]) -> type[Method]:
         cls.name = name

@@ -1,4 +1,4 @@
-"""The training run configuration: one frozen dataclass from which flags, ``config.json`` and the run hash derive.
+"""The training run configuration: one frozen dataclass giving the flags, ``config.json`` and run hash.
 
 Every field of :class:`TrainConfig` becomes a ``slth train`` flag (``--iep-cycles`` for ``iep_cycles``), is
 written to the run's ``config.json``, and, when it differs from its default, enters the run hash
@@ -38,7 +38,9 @@ class TrainConfig:
     )
     momentum: float = help_field(0.9, "SGD momentum")
     nesterov: bool = help_field(False, "Nesterov momentum")
-    weight_decay: float = help_field(1e-4, "weight decay (on scores for EP-type methods, as in Ramanujan et al.)")
+    weight_decay: float = help_field(
+        1e-4, "weight decay (on scores for EP-type methods, as in Ramanujan et al.)"
+    )
     weight_init: str = help_field("signed_kaiming_constant", "weight init (see networks.inits.WEIGHT_INITS)")
     score_init: str = help_field("kaiming_uniform_a_sqrt5", "score init (see networks.inits.SCORE_INITS)")
     seed: int = help_field(0, "seed of weights, scores, data order and method randomness (not hashed)")
@@ -49,18 +51,22 @@ class TrainConfig:
         "soft", "iEP: soft searches the full space each cycle, hard only inside the previous mask"
     )
     iep_rewind: Literal["lr_rewind", "finetune", "score_rewind", "score_reinit"] = help_field(
-        "lr_rewind", "iEP: what happens at a cycle start (scores kept + LR rewound; low constant LR; "
-        "scores rewound to init; scores re-drawn)"
+        "lr_rewind",
+        "iEP: what happens at a cycle start (scores kept + LR rewound; low constant LR; "
+        "scores rewound to init; scores re-drawn)",
     )
     iep_budget: Literal["per_cycle", "total"] = help_field(
-        "per_cycle", "iEP: --epochs per cycle, or --epochs in total split evenly over cycles (matched compute)"
+        "per_cycle",
+        "iEP: --epochs per cycle, or --epochs in total split evenly over cycles (matched compute)",
     )
     iep_finetune_lr: float = help_field(0.01, "iEP finetune: the constant LR of cycles after the first")
     # IteRand (Chijiwa et al.)
     iterand_lambda: float = help_field(0.1, "IteRand: probability of re-drawing each pruned weight")
     iterand_period: int = help_field(300, "IteRand: re-randomise every this many steps (K_per)")
     # PGD + Edge-Popup (Xiong et al., Alg. 1)
-    pgd_eps: float = help_field(0.0, "PGD+EP: max-norm bound eps of the weight perturbation (0: plain EP grid)")
+    pgd_eps: float = help_field(
+        0.0, "PGD+EP: max-norm bound eps of the weight perturbation (0: plain EP grid)"
+    )
     pgd_epochs: int = help_field(1, "PGD+EP: epochs of projected gradient steps on the weights")
     pgd_lr: float = help_field(0.01, "PGD+EP: step size of the projected gradient steps")
     pgd_densities: tuple[float, ...] = help_field(
@@ -73,8 +79,12 @@ class TrainConfig:
     rigl_alpha: float = help_field(0.3, "RigL: initial update fraction alpha (cosine-annealed)")
     rigl_interval: int = help_field(100, "RigL: steps between mask updates (Delta T)")
     rigl_end_fraction: float = help_field(0.75, "RigL: no mask updates after this fraction of training")
-    rigl2_pool: float = help_field(3.0, "second-order RigL: candidate pool size as a multiple of the update count")
-    rigl2_hvps: int = help_field(2, "second-order RigL: 1 (joint) or 2 (prune first, then grow) HVPs per update")
+    rigl2_pool: float = help_field(
+        3.0, "second-order RigL: candidate pool size as a multiple of the update count"
+    )
+    rigl2_hvps: int = help_field(
+        2, "second-order RigL: 1 (joint) or 2 (prune first, then grow) HVPs per update"
+    )
     rigl2_hutchinson: int = help_field(0, "second-order RigL: Hutchinson samples for diag(H) (0: h_i := 0)")
 
 

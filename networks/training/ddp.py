@@ -35,7 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from networks.cli import add_train_arguments, train_config_from_args
     from networks.training.trainer import DistInfo, train
 
-    parser = argparse.ArgumentParser(prog="python -m networks.training.ddp", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m networks.training.ddp", description=__doc__.splitlines()[0]
+    )
     add_train_arguments(parser, ddp=False)
     args = parser.parse_args(argv)
     cfg = train_config_from_args(args)

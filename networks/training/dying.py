@@ -35,26 +35,33 @@ class DyingRatioTracker:
             raise ValueError("DyingRatioTracker needs at least one mask")
         self.ever: dict[str, torch.Tensor] = {k: m.detach().clone().bool() for k, m in masks.items()}
         self.last: dict[str, torch.Tensor] = {k: m.detach().clone().bool() for k, m in masks.items()}
-        self.last_turnover = 0.0
+        self._counts: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def update(self, masks: Mapping[str, torch.Tensor]) -> float:
-        """Accumulate the masks of one training forward; returns that step's turnover.
+    @property
+    def last_turnover(self) -> float:
+        """Turnover of the latest :meth:`update` (0 before any); reading it synchronises the device."""
+        if self._counts is None:
+            return 0.0
+        new, kept = self._counts
+        return float(new) / max(int(kept), 1)
+
+    def update(self, masks: Mapping[str, torch.Tensor]) -> None:
+        """Accumulate the masks of one training forward (no host-device synchronisation).
 
         Raises:
             ValueError: If the layer names differ from the tracked ones.
         """
-        if set(masks) != set(self.ever):
+        if masks.keys() != self.ever.keys():
             raise ValueError(f"mask names {sorted(masks)} differ from tracked names {sorted(self.ever)}")
-        new = torch.zeros((), dtype=torch.int64)
-        kept = torch.zeros((), dtype=torch.int64)
+        new = kept = None
         for k, m in masks.items():
-            m = m.detach().bool()
+            m = m.detach()
             self.ever[k] |= m
-            new = new + (m & ~self.last[k]).sum().cpu()
-            kept = kept + m.sum().cpu()
-            self.last[k] = m.clone()
-        self.last_turnover = float(new) / max(int(kept), 1)
-        return self.last_turnover
+            n_new, n_kept = (m & ~self.last[k]).sum(), m.sum()
+            new = n_new if new is None else new + n_new
+            kept = n_kept if kept is None else kept + n_kept
+            self.last[k].copy_(m)
+        self._counts = (new, kept)
 
     def dying_ratio(self) -> float:
         """The global dying ratio over all tracked tensors."""
@@ -71,11 +78,11 @@ class DyingRatioTracker:
         return {
             "ever": {k: v.cpu() for k, v in self.ever.items()},
             "last": {k: v.cpu() for k, v in self.last.items()},
-            "last_turnover": self.last_turnover,
+            "last_turnover": self.last_turnover,  # informational; not restored
         }
 
     def load_state_dict(self, state: Mapping[str, object], device: torch.device | str = "cpu") -> None:
         """Restore from :meth:`state_dict` output onto ``device``."""
         self.ever = {k: v.to(device).bool() for k, v in state["ever"].items()}  # type: ignore[union-attr]
         self.last = {k: v.to(device).bool() for k, v in state["last"].items()}  # type: ignore[union-attr]
-        self.last_turnover = float(state["last_turnover"])  # type: ignore[arg-type]
+        self._counts = None

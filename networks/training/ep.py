@@ -24,7 +24,11 @@ class EdgePopup(Method):
 
 @register_method("dense")
 class DenseSGD(Method):
-    """Baseline: SGD on all weights of the unmasked model (``density`` is ignored; reported as 1.0)."""
+    """Baseline: SGD on all weights of the unmasked model (``density`` is ignored; reported as 1.0).
+
+    The weights use ``networks.models.build_model``'s default dense init (``kaiming_normal``), not
+    ``weight_init``, whose default (signed constant) is a ticket-search choice.
+    """
 
     masked = False
     tracks_dying = False

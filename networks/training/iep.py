@@ -58,7 +58,7 @@ class IterativeEdgePopup(Method):
         self.allowed: dict[str, torch.Tensor] = {}
 
     def cycles(self) -> list[Cycle]:
-        """K cycles at ``density ** (c/K)``; epochs per cycle from the budget option; LR per rewind variant."""
+        """K cycles at ``density ** (c/K)``; epochs per cycle from the budget; LR per rewind variant."""
         c = self.cfg
         epochs = c.epochs if c.iep_budget == "per_cycle" else c.epochs // c.iep_cycles
         out = []

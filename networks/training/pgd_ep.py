@@ -108,7 +108,7 @@ class PGDEdgePopup(Method):
         point = {
             "cycle": cycle.index,
             "density": cycle.density,
-            "sparsity": 1.0 - cycle.density,
+            "sparsity": round(1.0 - cycle.density, 12),
             "train_loss": train_loss,
             "test_loss": test_loss,
             "test_correct": correct,
@@ -141,7 +141,9 @@ class PGDEdgePopup(Method):
             "pgd_eps": self.cfg.pgd_eps,
             "grid": self.grid,
             "selected_density": self.best.get("density"),
-            "max_abs_perturbation": max(float(d.abs().max()) for d in self.delta.values()) if self.delta else 0.0,
+            "max_abs_perturbation": max(float(d.abs().max()) for d in self.delta.values())
+            if self.delta
+            else 0.0,
         }
         if self.best:
             out["dying_ratio"] = self.best["point"]["dying_ratio"]

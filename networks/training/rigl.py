@@ -52,7 +52,8 @@ def erk_densities(shapes: Sequence[Sequence[int]], density: float, *, power: flo
 
     Evci et al. 2020, Sec. 3 ("Sparsity distribution"), ``rigl/sparse_utils.py`` ``erdos_renyi_kernel``:
     layer ``l`` gets ``d_l = eps * p_l`` with ``p_l = (sum(shape_l) / prod(shape_l)) ** power`` (for a conv,
-    ``(c_out + c_in + h + w) / (c_out c_in h w)``), and ``eps`` solves ``sum_l d_l N_l = density * sum_l N_l``.
+    ``(c_out + c_in + h + w) / (c_out c_in h w)``), and ``eps`` solves
+    ``sum_l d_l N_l = density * sum_l N_l``.
     A layer whose ``d_l`` would exceed 1 is made dense and ``eps`` re-solved, largest ``p_l`` first, until
     no layer exceeds 1. Hence ``sum_l d_l N_l = density * N`` (up to float rounding) and ``0 < d_l <= 1``.
 
@@ -165,7 +166,9 @@ class SET(Method):
             n_prune = int(alpha * nnz)
             if n_prune == 0:
                 continue
-            drop_score = torch.where(old, layer.weight.detach().abs(), torch.full_like(layer.weight, -math.inf))
+            drop_score = torch.where(
+                old, layer.weight.detach().abs(), torch.full_like(layer.weight, -math.inf)
+            )
             survivors = top_count_mask(drop_score, nnz - n_prune)
             grow = self.grow_scores(tr, name, layer).to(layer.weight.dtype)
             grow = torch.where(survivors, torch.full_like(grow, -math.inf), grow)
@@ -210,5 +213,7 @@ class RigL(SET):
     def grow_scores(self, tr: Any, name: str, layer: Any) -> torch.Tensor:
         """``|dense gradient|`` of this step's batch (all-reduced across DDP ranks)."""
         if layer.dense_grad is None:
-            raise RuntimeError(f"layer {name!r} has no captured dense gradient; capture_dense_grad must be on")
+            raise RuntimeError(
+                f"layer {name!r} has no captured dense gradient; capture_dense_grad must be on"
+            )
         return layer.dense_grad.abs()

@@ -1,11 +1,12 @@
-"""Second-order RigL: drop/grow choices that account for interactions through Hessian-vector products.
+r"""Second-order RigL: drop/grow choices that account for interactions through Hessian-vector products.
 
 Our PROPOSAL (``algorithms.md`` §5.2; no published "second-order RigL" was found). With effective weights
-``w~ = W * M``, dense gradient ``g`` and Hessian ``H`` (both w.r.t. ``w~``), the loss change of a move ``v`` is
+``w~ = W * M``, dense gradient ``g`` and Hessian ``H`` (both w.r.t. ``w~``), the loss change of a move
+``v`` is
 ``dL ~ g.v + 1/2 v.H v`` (second-order Taylor expansion). For a quadratic model the exact marginal effect of
 candidate ``i`` on a proposed change set ``S`` with direction ``v_S`` and ``u = H v_S`` is
 
-    s_i = g_i v_i + v_i u_i - 1/2 h_i v_i^2     if i in S    (= dL(S) - dL(S \\ i))
+    s_i = g_i v_i + v_i u_i - 1/2 h_i v_i^2     if i in S    (= dL(S) - dL(S \ i))
     s_i = g_i v_i + v_i u_i + 1/2 h_i v_i^2     if i not in S (= dL(S + i) - dL(S))
 
 with ``h_i = H_ii`` (Hutchinson estimate ``mean(z * Hz)``, z Rademacher, when ``rigl2_hutchinson > 0``;
@@ -75,7 +76,9 @@ class SecondOrderRigL(RigL):
         super().__init__(cfg)
         self.hvp_calls = 0
 
-    def _products(self, tr: Any, x: torch.Tensor, y: torch.Tensor, vectors: list[dict[str, torch.Tensor]]) -> list:
+    def _products(
+        self, tr: Any, x: torch.Tensor, y: torch.Tensor, vectors: list[dict[str, torch.Tensor]]
+    ) -> list:
         from networks import hvp as hvp_mod
 
         _, _, prods = hvp_mod.loss_grad_hvp(tr.model, (x, y), vectors, train=True)
@@ -84,7 +87,9 @@ class SecondOrderRigL(RigL):
         tr.all_reduce_mean(flat)
         return prods
 
-    def _hutchinson(self, tr: Any, x: torch.Tensor, y: torch.Tensor, keys: dict[str, str]) -> dict[str, torch.Tensor] | None:
+    def _hutchinson(
+        self, tr: Any, x: torch.Tensor, y: torch.Tensor, keys: dict[str, str]
+    ) -> dict[str, torch.Tensor] | None:
         n = self.cfg.rigl2_hutchinson
         if n == 0:
             return None
@@ -98,7 +103,8 @@ class SecondOrderRigL(RigL):
             zs.append(z)
         prods = self._products(tr, x, y, zs)
         return {
-            name: sum(z[key] * p[key] for z, p in zip(zs, prods, strict=True)) / n for name, key in keys.items()
+            name: sum(z[key] * p[key] for z, p in zip(zs, prods, strict=True)) / n
+            for name, key in keys.items()
         }
 
     def drop_and_grow(self, tr: Any, alpha: float, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -128,7 +134,9 @@ class SecondOrderRigL(RigL):
                 "gpool": top_count_mask(grow_key, min(pool, old.numel() - nnz)),
             }
 
-        def v_of(drop: dict[str, torch.Tensor], grow: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+        def v_of(
+            drop: dict[str, torch.Tensor], grow: dict[str, torch.Tensor] | None
+        ) -> dict[str, torch.Tensor]:
             out = {}
             for name, it in info.items():
                 v = torch.where(drop[name], -it["w"], torch.zeros_like(it["w"]))
@@ -147,7 +155,9 @@ class SecondOrderRigL(RigL):
             (u_drop,) = self._products(tr, x, y, [v_of(d0, None)])
         chosen_drop = {}
         for name, it in info.items():
-            s = second_order_scores(it["g"], -it["w"], u_drop[keys[name]], it["d0"], None if h is None else h[name])
+            s = second_order_scores(
+                it["g"], -it["w"], u_drop[keys[name]], it["d0"], None if h is None else h[name]
+            )
             chosen_drop[name] = _lowest(s, it["dpool"], it["n"])
         if self.cfg.rigl2_hvps == 2:
             (u_grow,) = self._products(tr, x, y, [v_of(chosen_drop, g0)])

@@ -220,7 +220,9 @@ class Trainer:
 
     def reset_tracker(self) -> None:
         """Start a Dying Ratio tracker from the current masks (the step-0 subnet counts as used)."""
-        self.tracker = DyingRatioTracker(self.current_masks()) if self.layers and self.method.tracks_dying else None
+        self.tracker = (
+            DyingRatioTracker(self.current_masks()) if self.layers and self.method.tracks_dying else None
+        )
 
     # --------------------------------------------------------------------------------- utilities
     def log(self, name: str, value: float) -> None:
@@ -256,7 +258,11 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self, split: str = "test", batch_size: int = 1024) -> tuple[int, int, float]:
         """Correct count, total and mean cross-entropy on ``split`` ("test" or "train"), in eval mode."""
-        x, y = (self.data.x_test, self.data.y_test) if split == "test" else (self.data.x_train, self.data.y_train)
+        x, y = (
+            (self.data.x_test, self.data.y_test)
+            if split == "test"
+            else (self.data.x_train, self.data.y_train)
+        )
         self._sync_buffers()
         was = self.model.training
         self.model.eval()
@@ -359,18 +365,22 @@ class Trainer:
         loss.backward()
         loss_t = loss.detach().reshape(1).clone()
         if self.dist.world_size > 1:
-            grads = [p.grad for p in method.trainable(self) if p.grad is not None]
-            dense = [layer.dense_grad for layer in self.layers.values() if getattr(layer, "dense_grad", None) is not None]
+            grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+            dense = [
+                layer.dense_grad
+                for layer in self.layers.values()
+                if getattr(layer, "dense_grad", None) is not None
+            ]
             self.all_reduce_mean([*grads, *dense, loss_t])
         loss_value = float(loss_t)
         if not math.isfinite(loss_value):
             raise TrainingDiverged(
-                f"training loss is {loss_value} at step {self.step} (epoch {self.epoch}, cycle {self.cycle}); "
+                f"training loss is {loss_value} at step {self.step} (epoch {self.epoch}, "
+                f"cycle {self.cycle}); "
                 "stopped. The last good checkpoint is kept; lower --lr or check the data."
             )
-        turnover = None
         if self.tracker is not None:
-            turnover = self.tracker.update({k: layer.weight_mask for k, layer in self.layers.items()})
+            self.tracker.update({k: layer.weight_mask for k, layer in self.layers.items()})
         method.after_backward(self, x, y)
         if self.optimizer is not None and method.should_step_optimizer(self):
             self.optimizer.step()
@@ -381,7 +391,7 @@ class Trainer:
             self.log("lr", self.lr)
             if self.tracker is not None:
                 self.log("dying_ratio", self.tracker.dying_ratio())
-                self.log("turnover", turnover)
+                self.log("turnover", self.tracker.last_turnover)
 
     def _log_epoch(self) -> None:
         correct, total, loss = self.evaluate("test")
@@ -534,7 +544,10 @@ def train(
             different config (listing the differences).
         TrainingDiverged: The loss became non-finite.
     """
+    from networks.devices import resolve_device
+
     validate_config(cfg)
+    resolve_device(device)  # a bad device fails now, even for a finished run
     dist = dist or DistInfo()
     directory = run_path(runs_root, experiment, cfg)
     config_path = directory / "config.json"

@@ -91,7 +91,9 @@ def run_pssp_min_n(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: boo
     return outcome
 
 
-def _pssp_evidence(outcome: SweepOutcome, runs_root: str | Path, rows: list[dict], ratios: list[float]) -> None:
+def _pssp_evidence(
+    outcome: SweepOutcome, runs_root: str | Path, rows: list[dict], ratios: list[float]
+) -> None:
     top = max(ratios)
     comps = []
     for eta in sorted({r["eta"] for r in rows}):
@@ -102,7 +104,9 @@ def _pssp_evidence(outcome: SweepOutcome, runs_root: str | Path, rows: list[dict
     better = [c for c in comps if c["n_min_perturbed"] < c["n_min_unperturbed"]]
     if worse:
         verdict = "inconsistent"
-        summary = f"perturbation ratio {top} needs more candidates than none at {len(worse)} of {len(comps)} etas"
+        summary = (
+            f"perturbation ratio {top} needs more candidates than none at {len(worse)} of {len(comps)} etas"
+        )
     elif comps and better:
         verdict = "consistent"
         summary = (
@@ -179,7 +183,7 @@ def run_xiong_thm1(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: boo
                 eta = link_eta(n, eps, K, C)
                 if eta is None:
                     continue
-                s, f, a = c.counts(2 * eta)
+                _, f, a = c.counts(2 * eta)
                 pc = proportion_columns(f, a, cfg.trials)  # failures, widened by the ambiguous ones
                 rows.append(
                     {

@@ -9,6 +9,7 @@ al. (NeurIPS 2020, arXiv:2006.07990), Corollary 3.3 form ``n >= C log(1/eps)`` a
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 from dataclasses import asdict
@@ -73,7 +74,14 @@ def run_rss_success(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bo
     tol = default_tol(etas)
     specs = {
         (r, n): CellSpec(
-            "coverage", n, cfg.distribution, -r, r, cfg.perturbation, cfg.seed, tol if n > EXACT_MAX_N else 0.0
+            "coverage",
+            n,
+            cfg.distribution,
+            -r,
+            r,
+            cfg.perturbation,
+            cfg.seed,
+            tol if n > EXACT_MAX_N else 0.0,
         )
         for r in widths
         for n in ns
@@ -132,7 +140,8 @@ def _pensia_evidence(outcome: SweepOutcome, runs_root: str | Path, rows: list[di
     elif bad:
         verdict = "inconsistent"
         summary = (
-            f"failure rate CI lies above eta in {len(bad)} of {len(tested)} rows with n >= 3 round(log2(1/eta))"
+            f"failure rate CI lies above eta in {len(bad)} of {len(tested)} rows "
+            "with n >= 3 round(log2(1/eta))"
         )
     else:
         verdict = "consistent"
@@ -140,7 +149,9 @@ def _pensia_evidence(outcome: SweepOutcome, runs_root: str | Path, rows: list[di
             f"in all {len(tested)} rows with n >= 3 round(log2(1/eta)) the failure rate is compatible "
             "with <= eta (Clopper-Pearson 95%)"
         )
-    attach_evidence(outcome, runs_root, "pensia-rss-log", verdict, summary, {"tested": tested, "violations": bad})
+    attach_evidence(
+        outcome, runs_root, "pensia-rss-log", verdict, summary, {"tested": tested, "violations": bad}
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -208,7 +219,10 @@ def run_rss_constant(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: b
         # Ambiguous trials count as failures in the bootstrap (conservative; they are reported).
         succ = np.stack([cells[s.key()].errors <= eta for s in specs])  # (k, T)
         boot_p = np.stack(
-            [succ[j][rng.integers(0, cfg.trials, size=(cfg.resamples, cfg.trials))].mean(axis=1) for j in range(len(specs))],
+            [
+                succ[j][rng.integers(0, cfg.trials, size=(cfg.resamples, cfg.trials))].mean(axis=1)
+                for j in range(len(specs))
+            ],
             axis=1,
         )  # (B, k)
         L = math.log2(1.0 / eta)
@@ -288,7 +302,7 @@ def _lueker_evidence(outcome: SweepOutcome, runs_root: str | Path, rows: list[di
             f"one constant fits: implied Lueker C in [{min(cs):.3g}, {max(cs):.3g}] over {len(cs)} etas "
             f"(n_min at success level {level} grows like log(1/eta))"
         )
-    elif all(b >= a for a, b in zip(cs, cs[1:], strict=False)) and max(cs) / min(cs) > 3.0:
+    elif all(b >= a for a, b in itertools.pairwise(cs)) and max(cs) / min(cs) > 3.0:
         verdict = "inconsistent"
         summary = f"implied Lueker C grows with log(1/eta) from {min(cs):.3g} to {max(cs):.3g}"
     else:
@@ -307,6 +321,11 @@ def _batch_errors_and_sizes(
 
     targets = np.full(x.shape[0], z)
     fn = getattr(theory, "best_subsets", None)
+    if fn is None:
+        try:
+            from theory.batched import best_subsets as fn
+        except ImportError:
+            fn = None
     if fn is None:
         from theory.oracle import ORACLE_MAX_N, brute_force_best_subsets
 
@@ -375,7 +394,9 @@ def run_rss_per_target(cfg: Any, *, runs_root: str | Path, executor: Any, quiet:
             outcome.reused.add(key)
             continue
         size = 64
-        tasks.extend((n, key, (asdict(spec), s, min(s + size, trials), z, etas)) for s in range(0, trials, size))
+        tasks.extend(
+            (n, key, (asdict(spec), s, min(s + size, trials), z, etas)) for s in range(0, trials, size)
+        )
     results = executor.map(per_target_chunk, [t for *_, t in tasks])
     for n in {t[0] for t in tasks}:
         key = next(k for m, k, _ in tasks if m == n)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from networks import hvp as H
+from networks import layers
 
 
 class _TopK(torch.autograd.Function):
@@ -309,8 +310,6 @@ def test_check_effective_forward_catches_a_layer_that_is_not_weight_times_mask()
 
 
 def test_with_the_toolkit_masked_layers():
-    layers = pytest.importorskip("networks.layers")
-    torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     model = nn.Sequential(
         layers.MaskedLinear(5, 4, density=0.5, generator=gen),
@@ -337,6 +336,39 @@ def test_with_the_toolkit_masked_layers():
     H.apply_swap(model, drop, grow)
     after = H.effective_params(model)
     assert all(torch.equal(after[k], before[k] + v[k]) for k in after)
+
+
+def test_hutchinson_diagonal_is_unbiased_within_its_standard_error():
+    model = tiny_mlp(seed=15)
+    batch = batch_for(model)
+    _, hess = full_hessian(model, batch)
+    n = 400
+    est = H.flatten(
+        H.hutchinson_diagonal(model, batch, samples=n, generator=torch.Generator().manual_seed(0))
+    )
+    exact = torch.diagonal(hess)
+    # One probe's variance for entry i is sum_{j != i} H_ij^2 (Rademacher probes).
+    se = torch.sqrt(((hess**2).sum(1) - exact**2) / n)
+    z = (est - exact) / torch.clamp(se, min=1e-15)
+    assert z.abs().max() < 5
+    # Not vacuous: a biased estimator (here, 1.3x the diagonal) is caught at this sample size.
+    assert ((1.3 * exact - exact) / torch.clamp(se, min=1e-15)).abs().max() > 5
+    with pytest.raises(ValueError, match="samples"):
+        H.hutchinson_diagonal(model, batch, samples=0, generator=torch.Generator())
+
+
+@pytest.mark.parametrize(("mask_mode", "rank_by"), [("fixed", "abs"), ("scores", "raw")])
+def test_apply_swap_on_toolkit_layers_in_other_modes(mask_mode, rank_by):
+    gen = torch.Generator().manual_seed(1)
+    layer = layers.MaskedLinear(6, 4, density=0.5, mask_mode=mask_mode, rank_by=rank_by, generator=gen)
+    mask = layer.mask().reshape(-1).clone()
+    drop, grow = {"weight": torch.nonzero(mask)[:3, 0]}, {"weight": torch.nonzero(~mask)[:3, 0]}
+    v = H.swap_direction(layer, drop, grow)
+    before = H.effective_params(layer)
+    H.apply_swap(layer, drop, grow)
+    after = H.effective_params(layer)
+    assert torch.equal(after["weight"], before["weight"] + v["weight"])
+    assert int(layer.mask().sum()) == int(mask.sum())
 
 
 @pytest.mark.gpu

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
 import torch
 
 from networks.layers import kept_count
-from networks.training import METHODS, TrainConfig, Trainer, erk_densities, iep_densities, train, uniform_densities
+from networks.training import (
+    METHODS,
+    TrainConfig,
+    Trainer,
+    erk_densities,
+    iep_densities,
+    train,
+    uniform_densities,
+)
 from networks.training.base import top_count_mask
 from networks.training.second_order_rigl import second_order_scores
 
@@ -48,8 +57,16 @@ def masks(tr: Trainer) -> dict[str, torch.Tensor]:
 # ------------------------------------------------------------------------------------- contracts
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_every_method_trains_keeps_density_and_logs_dying_ratio(name, tmp_run_root):
-    cfg = tiny(method=name, density=0.3, rigl_interval=2, iterand_period=2, pgd_eps=0.01, pgd_densities=(0.3,),
-               iep_cycles=2, iep_budget="per_cycle")  # fmt: skip
+    cfg = tiny(
+        method=name,
+        density=0.3,
+        rigl_interval=2,
+        iterand_period=2,
+        pgd_eps=0.01,
+        pgd_densities=(0.3,),
+        iep_cycles=2,
+        iep_budget="per_cycle",
+    )
     res = train(cfg, tmp_run_root, quiet=True)
     final = res.final
     assert res.status == "done" and (res.run_dir / "DONE").exists()
@@ -72,13 +89,15 @@ def test_every_method_trains_keeps_density_and_logs_dying_ratio(name, tmp_run_ro
     else:
         for layer in tr.layers.values():
             assert int(layer.mask().sum()) == kept_count(layer.weight.numel(), 0.3)
-    rows = [r for r in res.run_dir.joinpath("metrics.csv").read_text().splitlines()[1:] if ",dying_ratio," in r]
+    rows = [
+        r for r in res.run_dir.joinpath("metrics.csv").read_text().splitlines()[1:] if ",dying_ratio," in r
+    ]
     assert rows, "dying ratio not logged"
     assert 0.0 <= final["dying_ratio"] <= 0.7 + 1e-12
 
 
 def test_unknown_names_and_bad_values_are_refused(tmp_run_root):
-    with pytest.raises(ValueError, match="valid|one of"):
+    with pytest.raises(ValueError, match=r"valid|one of"):
         train(tiny(method="nope"), tmp_run_root)
     with pytest.raises(ValueError, match=r"density must be in \(0.0, 1.0\]"):
         train(tiny(density=0.0), tmp_run_root)
@@ -107,7 +126,8 @@ def test_top_count_mask_exact_and_ties_to_lowest_index():
 def test_dying_ratio_starts_at_sparsity_and_never_increases():
     tr = started(tiny(method="ep", density=0.25, lr=0.5))
     assert tr.tracker.dying_ratio() == pytest.approx(
-        1 - sum(kept_count(m.numel(), 0.25) for m in tr.current_masks().values())
+        1
+        - sum(kept_count(m.numel(), 0.25) for m in tr.current_masks().values())
         / sum(m.numel() for m in tr.current_masks().values())
     )
     seen = [tr.tracker.dying_ratio()]
@@ -117,7 +137,7 @@ def test_dying_ratio_starts_at_sparsity_and_never_increases():
         seen.append(tr.tracker.dying_ratio())
         for k, layer in tr.layers.items():
             union[k] |= layer.weight_mask
-    assert all(b <= a for a, b in zip(seen, seen[1:], strict=False))
+    assert all(b <= a for a, b in itertools.pairwise(seen))
     assert seen[-1] < seen[0], "scores never moved any mask"
     # Equals the brute-force union of the training masks.
     used = sum(int(u.sum()) for u in union.values())
@@ -131,7 +151,9 @@ def test_erk_solves_the_budget_and_never_exceeds_one(density, power):
     shapes = [(32, 1, 3, 3), (64, 32, 3, 3), (256, 4096), (10, 256)]
     d = erk_densities(shapes, density, power=power)
     sizes = [math.prod(s) for s in shapes]
-    assert sum(di * n for di, n in zip(d, sizes, strict=True)) == pytest.approx(density * sum(sizes), rel=1e-12)
+    assert sum(di * n for di, n in zip(d, sizes, strict=True)) == pytest.approx(
+        density * sum(sizes), rel=1e-12
+    )
     assert all(0 < di <= 1.0 for di in d)
     # Layers not made dense keep ERK's proportionality d_l ~ (sum(shape)/prod(shape))**power.
     free = [(di, (sum(s) / math.prod(s)) ** power) for di, s in zip(d, shapes, strict=True) if di < 1]
@@ -187,7 +209,7 @@ def test_rigl_grows_by_dense_gradient_and_set_by_chance():
     survivors = top_count_mask(torch.where(old, w.abs(), torch.tensor(-math.inf)), int(old.sum()) - n_prune)
     grown = top_count_mask(torch.where(survivors, torch.tensor(-math.inf), g.abs()), n_prune)
     assert torch.equal(new, survivors | grown)
-    assert (g[grown].abs().min() >= g[~survivors & ~grown].abs().max())
+    assert g[grown].abs().min() >= g[~survivors & ~grown].abs().max()
 
 
 # ------------------------------------------------------------------------------ second-order RigL
@@ -224,8 +246,16 @@ def test_second_order_rigl_uses_hvp_and_matches_an_explicit_hessian(monkeypatch)
         return real(*a, **kw)
 
     monkeypatch.setattr(hvp_mod, "loss_grad_hvp", counting)
-    cfg = tiny(method="rigl2", density=0.3, rigl_interval=1, rigl_end_fraction=1.0, hidden=(6,), rigl2_hvps=1,
-               rigl2_pool=2.0, epochs=4)  # fmt: skip
+    cfg = tiny(
+        method="rigl2",
+        density=0.3,
+        rigl_interval=1,
+        rigl_end_fraction=1.0,
+        hidden=(6,),
+        rigl2_hvps=1,
+        rigl2_pool=2.0,
+        epochs=4,
+    )
     tr = started(cfg)
     for layer in tr.layers.values():
         layer.to(torch.float64)
@@ -270,7 +300,9 @@ def test_second_order_rigl_uses_hvp_and_matches_an_explicit_hessian(monkeypatch)
         d0.append(top_count_mask(dk, n).reshape(-1))
         g0.append(top_count_mask(gk, n).reshape(-1))
         dpool.append(top_count_mask(dk, min(math.ceil(2.0 * n), int(old[k].sum()))).reshape(-1))
-        gpool.append(top_count_mask(gk, min(math.ceil(2.0 * n), old[k].numel() - int(old[k].sum()))).reshape(-1))
+        gpool.append(
+            top_count_mask(gk, min(math.ceil(2.0 * n), old[k].numel() - int(old[k].sum()))).reshape(-1)
+        )
     d0, g0 = torch.cat(d0), torch.cat(g0)
     v = torch.where(d0, -w, 0.0) + torch.where(g0, -eta * g, 0.0)
     u = hess @ v
@@ -352,7 +384,11 @@ def test_score_rewind_and_reinit_change_scores_as_documented():
 
 # -------------------------------------------------------------------------------------- IteRand
 def test_iterand_redraws_only_pruned_weights():
-    tr = started(tiny(method="iterand", iterand_period=2, iterand_lambda=0.5, density=0.3, weight_init="kaiming_normal"))
+    tr = started(
+        tiny(
+            method="iterand", iterand_period=2, iterand_lambda=0.5, density=0.3, weight_init="kaiming_normal"
+        )
+    )
     step(tr, 0)
     step(tr, 1)
     before = {k: layer.weight.detach().clone() for k, layer in tr.layers.items()}

@@ -68,16 +68,27 @@ def test_witness_respects_assumptions():
     assert outcome.status == "failed" and outcome.counterexample == "y=-1"
 
 
-def test_undecidable_statement_is_not_verified():
-    # sympy cannot decide the sign without assumptions: the check must not pass.
+def test_statement_without_assumptions_is_not_verified():
+    # Without sign assumptions sympy cannot prove z^3 - z > 0 (it is false at z = 0): never verified.
     z = sp.Symbol("z")
     outcome = _run(lambda: z**3 - z > 0)
     assert outcome.status == "failed"
+    assert outcome.counterexample == "z=0"
+
+
+def test_unprovable_without_witness_says_not_proved():
+    # True for every real z, but sympy cannot decide it and the grid has no witness: reported as failed
+    # ("not proved"), never verified, and with no fake counterexample.
+    z = sp.Symbol("z", real=True)
+    outcome = _run(lambda: sp.Abs(sp.sin(z)) <= 1)
+    assert outcome.status == "failed"
+    assert "not proved" in outcome.evidence and outcome.counterexample is None
 
 
 def test_python_bool_items():
     assert _run(lambda: [True, sp.Integer(0)]).status == "verified"
-    assert _run(lambda: [True, False]).status == "failed"
+    outcome = _run(lambda: [True, False])
+    assert outcome.status == "failed" and "item 2 of 2" in outcome.evidence and "False" in outcome.evidence
 
 
 def test_empty_build_is_an_error():

@@ -1,0 +1,170 @@
+"""Step-time ratios of the mask-training methods, on CPU (and CUDA when available).
+
+Measures, on the same model and the same batch:
+
+* EP training step (forward + straight-through backward + SGD on scores + Dying Ratio update) / dense
+  SGD step of the ordinary model (goal: <= 1.3x; masks by selection, never by sorting the whole tensor);
+* RigL ordinary step (fixed mask, dense-gradient capture) / dense step, and one RigL mask update
+  (drop + grow on every layer) / dense step;
+* one second-order RigL mask update (2 HVPs) / one first-order RigL update.
+
+Models: ``fc2`` (784-500-10, batch 128 of 784 features) and ``conv4`` (batch 64 of 3x32x32 on CPU).
+Run from the repository root: ``PYTHONPATH=. python benchmarks/bench_train.py [--device cpu|cuda|all]``
+(or after ``pip install -e .``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import types
+
+import torch
+import torch.nn.functional as F
+
+from networks.devices import resolve_device
+from networks.models import build_model
+from networks.training import DyingRatioTracker, TrainConfig, masked_layers
+from networks.training.rigl import RigL
+from networks.training.second_order_rigl import SecondOrderRigL
+
+CASES = {"fc2": ((784,), 128), "conv4": ((3, 32, 32), 64)}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time(fn, device: torch.device, *, reps: int, repeats: int) -> float:
+    for _ in range(2):
+        fn()
+    _sync(device)
+    samples = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        _sync(device)
+        samples.append((time.perf_counter() - t) / reps)
+    return statistics.median(samples)
+
+
+def _build(name: str, device: torch.device, **kw):
+    in_shape, _ = CASES[name]
+    gen = torch.Generator().manual_seed(0)
+    return build_model(name, in_shape=in_shape, num_classes=10, generator=gen, **kw).to(device)
+
+
+def bench(name: str, device: torch.device, repeats: int) -> dict[str, float]:
+    in_shape, bs = CASES[name]
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(bs, *in_shape, generator=g).to(device)
+    y = torch.randint(0, 10, (bs,), generator=g).to(device)
+    reps = 20 if name == "fc2" or device.type == "cuda" else 3
+
+    dense = _build(name, device)
+    opt_d = torch.optim.SGD(dense.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+
+    def dense_step():
+        opt_d.zero_grad(set_to_none=True)
+        F.cross_entropy(dense(x), y).backward()
+        opt_d.step()
+
+    ep = _build(name, device, masked=True, density=0.5, weight_init="signed_kaiming_constant")
+    layers = masked_layers(ep)
+    opt_e = torch.optim.SGD(
+        [p for p in ep.parameters() if p.requires_grad], lr=0.01, momentum=0.9, weight_decay=1e-4
+    )
+    tracker = DyingRatioTracker({k: v.mask() for k, v in layers.items()})
+
+    def ep_step():
+        opt_e.zero_grad(set_to_none=True)
+        F.cross_entropy(ep(x), y).backward()
+        tracker.update({k: v.weight_mask for k, v in layers.items()})
+        opt_e.step()
+
+    rg = _build(name, device, masked=True, density=0.1, mask_mode="fixed")
+    rl = masked_layers(rg)
+    for layer in rl.values():
+        layer.capture_dense_grad = True
+    opt_r = torch.optim.SGD([p for p in rg.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
+
+    def rigl_step():
+        opt_r.zero_grad(set_to_none=True)
+        F.cross_entropy(rg(x), y).backward()
+        opt_r.step()
+
+    rigl_step()
+    cfg = TrainConfig(method="rigl", density=0.1)
+    tr = types.SimpleNamespace(
+        model=rg, layers=rl, optimizer=opt_r, generator=torch.Generator().manual_seed(2), lr=0.01,
+        all_reduce_mean=lambda tensors: None, step=1,
+    )  # fmt: skip
+    first, second = RigL(cfg), SecondOrderRigL(TrainConfig(method="rigl2", density=0.1))
+    saved = {k: (v.weight_mask.clone(), v.weight.detach().clone()) for k, v in rl.items()}
+
+    def restore():
+        with torch.no_grad():
+            for k, v in rl.items():
+                v.weight_mask.copy_(saved[k][0])
+                v.weight.copy_(saved[k][1])
+
+    def first_update():
+        restore()
+        first.drop_and_grow(tr, 0.3, x, y)
+
+    def second_update():
+        restore()
+        second.drop_and_grow(tr, 0.3, x, y)
+
+    def restore_only():
+        restore()
+
+    t_dense = _time(dense_step, device, reps=reps, repeats=repeats)
+    t_ep = _time(ep_step, device, reps=reps, repeats=repeats)
+    t_rigl = _time(rigl_step, device, reps=reps, repeats=repeats)
+    t_restore = _time(restore_only, device, reps=reps, repeats=repeats)
+    t_up1 = _time(first_update, device, reps=reps, repeats=repeats) - t_restore
+    t_up2 = _time(second_update, device, reps=max(1, reps // 2), repeats=repeats) - t_restore
+    return {
+        "dense_step_ms": 1e3 * t_dense,
+        "ep_step_ms": 1e3 * t_ep,
+        "ep/dense": t_ep / t_dense,
+        "rigl_step/dense": t_rigl / t_dense,
+        "rigl_update/dense": t_up1 / t_dense,
+        "rigl2_update/rigl_update": t_up2 / t_up1,
+    }
+
+
+def main() -> None:
+    """Print the table for each device."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="all", help="cpu, cuda or all (default: all available)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    names = ["cpu", "cuda"] if args.device == "all" else [args.device]
+    devices = [resolve_device(n) for n in names if n != "cuda" or torch.cuda.is_available()]
+    cols = [
+        "dense_step_ms",
+        "ep_step_ms",
+        "ep/dense",
+        "rigl_step/dense",
+        "rigl_update/dense",
+        "rigl2_update/rigl_update",
+    ]
+    print(f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}")
+    print("| device | model | " + " | ".join(cols) + " |")
+    print("|" + "---|" * (len(cols) + 2))
+    for dev in devices:
+        for name in CASES:
+            r = bench(name, dev, args.repeats)
+            print(f"| {dev} | {name} | " + " | ".join(f"{r[c]:.3g}" for c in cols) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

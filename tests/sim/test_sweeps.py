@@ -1,0 +1,230 @@
+"""The sweeps: record contract, evidence, resume after a kill, CLI, and the sweep registry contract."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from figures.cli import main
+from sim.sweeps import SWEEPS, get_sweep
+from theory.support import records
+
+REPO = Path(__file__).resolve().parents[2]
+
+CONTRACT = {
+    "rss-success": {
+        "distribution",
+        "lo",
+        "hi",
+        "eta",
+        "n",
+        "perturbation",
+        "successes",
+        "trials",
+        "p",
+        "ci_low",
+        "ci_high",
+    },
+    "rss-constant": {"lo", "hi", "criterion", "C", "C_low", "C_high"},
+    "pssp-min-n": {"eta", "perturbation", "ratio", "n_min", "successes", "trials", "p", "ci_low", "ci_high"},
+    "xiong-thm1": {
+        "n",
+        "perturbation",
+        "K",
+        "bound",
+        "failures",
+        "trials",
+        "p_fail",
+        "ci_low",
+        "ci_high",
+        "vacuous",
+        "violated",
+    },
+    "rss-per-target": {
+        "n",
+        "eta",
+        "target",
+        "failures",
+        "trials",
+        "p_fail",
+        "mean_error",
+        "mean_subset_size",
+    },
+}
+
+TINY = {
+    "rss-success": {"ns": (2, 4, 6, 8), "etas": (0.1, 0.01), "trials": 20},
+    "rss-constant": {"etas": (0.1, 0.03), "trials": 30, "resamples": 50},
+    "pssp-min-n": {"etas": (0.05,), "ratios": (0.0, 2.0), "trials": 30},
+    "xiong-thm1": {"ns": (6, 8), "perturbations": (0.0, 0.1), "trials": 20},
+    "rss-per-target": {"ns": (4, 8), "trials": 20},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SWEEPS))
+def test_sweep_registry_contract(name: str) -> None:
+    sweep = get_sweep(name)
+    assert isinstance(sweep.quick, sweep.config_cls) and isinstance(sweep.full, sweep.config_cls)
+    module, func = sweep.runner.split(":")
+    assert callable(getattr(importlib.import_module(module), func))
+    import theory.claims  # noqa: F401  (registers the built-in claims)
+    from theory.ledger import CLAIMS as REGISTERED
+
+    for claim in sweep.claims:
+        assert claim in REGISTERED
+    assert name in CONTRACT and name in TINY
+
+
+@pytest.mark.parametrize("name", sorted(SWEEPS))
+def test_sweep_records_and_evidence(name: str, tmp_run_root: Path) -> None:
+    sweep = get_sweep(name)
+    cfg = sweep.config("quick", **TINY[name])
+    out = sweep.run(cfg, runs_root=str(tmp_run_root), executor="inprocess")
+    rows = records.read_csv(out.path / "results.csv")
+    assert rows and CONTRACT[name] <= set(rows[0])
+    assert records.read_json(out.path / "config.json")["experiment"] == name
+    assert "python" in records.read_json(out.path / "env.json")
+    for claim in sweep.claims:
+        ev = records.read_json(tmp_run_root / "evidence" / f"{claim}.json")
+        assert ev["verdict"] in {"consistent", "inconsistent", "inconclusive"}
+        assert ev["run"] == str(out.path)
+    again = sweep.run(cfg, runs_root=str(tmp_run_root), executor="inprocess")
+    assert not again.computed
+    assert records.read_csv(out.path / "results.csv") == rows
+
+
+def test_rss_success_rows_are_consistent(tmp_run_root: Path) -> None:
+    sweep = get_sweep("rss-success")
+    out = sweep.run(
+        sweep.config("quick", **TINY["rss-success"]), runs_root=str(tmp_run_root), executor="inprocess"
+    )
+    for r in out.rows:
+        assert r["successes"] + r["failures"] + r["ambiguous"] == r["trials"]
+        assert r["ci_low"] <= r["p"] <= r["ci_high"]
+        # Fewer than the counting bound's candidates can never cover the window.
+        if 2.0 ** r["n"] * 2 * r["eta"] < r["hi"] - r["lo"]:
+            assert r["successes"] == 0
+
+
+def test_pensia_evidence_is_falsifiable(tmp_run_root: Path) -> None:
+    # eta = 0.3 with n = 3 round(log2(1/0.3)) = 6 candidates: the verdict is computed, not fixed.
+    sweep = get_sweep("rss-success")
+    cfg = sweep.config("quick", ns=(6,), etas=(0.3,), half_widths=(1.0,), trials=40)
+    out = sweep.run(cfg, runs_root=str(tmp_run_root), executor="inprocess")
+    ev = records.read_json(tmp_run_root / "evidence" / "pensia-rss-log.json")
+    (row,) = out.rows
+    from sim.stats import clopper_pearson
+
+    low, _ = clopper_pearson(row["failures"], row["trials"])
+    assert ev["verdict"] == ("inconsistent" if low > 0.3 else "consistent")
+
+
+KILL_SCRIPT = """
+import dataclasses, sys
+from sim.sweeps import get_sweep
+sw = get_sweep("rss-success")
+cfg = dataclasses.replace(sw.quick, ns={ns}, etas=(0.1, 0.01), half_widths=(1.0,), trials={trials})
+sw.run(cfg, runs_root=sys.argv[1], executor="inprocess")
+"""
+
+
+def test_killed_sweep_resumes_without_recomputing(tmp_path: Path) -> None:
+    ns, trials = (4, 6, 8, 10, 12, 13, 14), 120
+    script = KILL_SCRIPT.format(ns=ns, trials=trials)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    killed_root = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", script, str(killed_root)], env=env, cwd=REPO)
+    cfg = dataclasses.replace(
+        get_sweep("rss-success").quick, ns=ns, etas=(0.1, 0.01), half_widths=(1.0,), trials=trials
+    )
+    from theory.support.configs import run_dir
+
+    cells = run_dir(killed_root, "rss-success", cfg) / "cells"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        if cells.exists() and len([p for p in cells.glob("*.json") if ".part-" not in p.name]) >= 2:
+            break
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    finished = {
+        p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in cells.glob("*.json") if ".part-" not in p.name
+    }
+    assert 2 <= len(finished) < len(ns), "the sweep should have been killed part-way"
+
+    sweep = get_sweep("rss-success")
+    resumed = sweep.run(cfg, runs_root=str(killed_root), executor="inprocess")
+    assert not {f"{k}.json" for k in resumed.computed} & set(finished)
+    for name, (mtime, data) in finished.items():
+        assert (cells / name).stat().st_mtime_ns == mtime and (cells / name).read_bytes() == data
+    fresh = sweep.run(cfg, runs_root=str(tmp_path / "fresh"), executor="inprocess")
+    assert records.read_csv(resumed.path / "results.csv") == records.read_csv(fresh.path / "results.csv")
+
+
+def test_cli_end_to_end(tmp_run_root: Path, capsys: pytest.CaptureFixture) -> None:
+    rc = main(
+        [
+            "sim",
+            "sweep",
+            "rss-success",
+            "--runs-root",
+            str(tmp_run_root),
+            "--executor",
+            "inprocess",
+            "--ns",
+            "2,4",
+            "--etas",
+            "0.1",
+            "--trials",
+            "10",
+        ]
+    )
+    assert rc == 0
+    assert "rss-success: 4 rows" in capsys.readouterr().out
+    rc = main(
+        ["sim", "coverage", "--n", "5", "--eta", "0.1", "--trials", "20", "--executor", "inprocess", "--json"]
+    )
+    assert rc == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["trials"] == 20 and res["n"] == 5
+    rc = main(["sim", "min-candidates", "--eta", "0.1", "--trials", "20", "--executor", "inprocess"])
+    assert rc == 0 and "n_min=" in capsys.readouterr().out
+    assert main(["sim", "coverage", "--n", "0", "--eta", "0.1", "--executor", "inprocess"]) == 2
+    assert "n must be" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "sim",
+                "sweep",
+                "rss-success",
+                "--scale",
+                "quick",
+                "--trials",
+                "0",
+                "--runs-root",
+                str(tmp_run_root),
+                "--executor",
+                "inprocess",
+            ]
+        )
+        == 2
+    )
+
+
+def test_registration_is_cheap() -> None:
+    code = (
+        "import argparse, sys; import sim.cli; p = argparse.ArgumentParser(); "
+        "s = p.add_subparsers(); import sim.sweeps, sim.executors; "
+        "assert 'scipy' not in sys.modules and 'torch' not in sys.modules, sorted(sys.modules)"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}
+    )
