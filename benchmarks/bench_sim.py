@@ -74,7 +74,7 @@ def workers_table(quick: bool) -> list[str]:
     for workers in (1, 2):
         with get_executor("process", workers) as ex:
             ex.map(abs, [0] * workers)  # start the pool outside the timing
-            t = _timed(lambda ex=ex: results.__setitem__(workers, run_cells(specs, trials, executor=ex)))
+            t = _timed(lambda ex=ex, w=workers: results.__setitem__(w, run_cells(specs, trials, executor=ex)))
         base = base or t
         lines.append(f"| {workers} | {t:.2f} | {len(specs) * trials / t:.3g} | {base / t:.2f}x |")
     same = all(np.array_equal(results[1][k].errors, results[2][k].errors) for k in results[1])

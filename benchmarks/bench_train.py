@@ -135,6 +135,7 @@ def bench(name: str, device: torch.device, repeats: int) -> dict[str, float]:
         "rigl_step/dense": t_rigl / t_dense,
         "rigl_update/dense": t_up1 / t_dense,
         "rigl2_update/rigl_update": t_up2 / t_up1,
+        "rigl2_update/dense": t_up2 / t_dense,
     }
 
 
@@ -156,6 +157,7 @@ def main() -> None:
         "rigl_step/dense",
         "rigl_update/dense",
         "rigl2_update/rigl_update",
+        "rigl2_update/dense",
     ]
     print(f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}")
     print("| device | model | " + " | ".join(cols) + " |")

@@ -69,13 +69,15 @@ def fixed_subset_error():
     """The perturbed error of one subset of size k at distance d = |sum - z|, in both regimes."""
     import sympy as sp
 
-    k, eps = sp.symbols("k epsilon", positive=True)
+    k, eps, d = sp.symbols("k epsilon d", positive=True)
     u = sp.Symbol("u", nonnegative=True)
-    error = lambda d: sp.Max(0, d - k * eps)  # noqa: E731
+    v = sp.Symbol("v", positive=True)
+    error = sp.Max(0, d - k * eps)
     return [
-        error(k * eps + u) - u,  # outside the reach: the error is the excess distance
-        error(k * eps / (1 + u)),  # inside the reach (d = k eps/(1+u) <= k eps): zero
-        sp.diff(error(k * eps + u), eps) + k,  # and it falls at rate k as eps grows
+        error.subs(d, k * eps + u) - u,  # outside the reach: the error is the excess distance
+        error.subs(d, k * eps / (1 + u)),  # inside the reach (d = k eps/(1+u) <= k eps): zero
+        # at a fixed distance outside the reach, the error falls at rate k as eps grows
+        sp.diff(error, eps).subs(d, k * eps + v) + k,
     ]
 
 

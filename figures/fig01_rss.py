@@ -75,7 +75,7 @@ def build(runs_root: Path) -> FigureResult:
         ax = axes[ri]
         sub = [r for r in rows if (num(r["lo"]), num(r["hi"])) == (lo, hi)]
         etas = sorted({num(r["eta"]) for r in sub}, reverse=True)
-        meas_x, meas_n = [], []
+        meas_x, meas_n, never = [], [], []
         for ei, eta in enumerate(etas):
             cell = sorted((r for r in sub if num(r["eta"]) == eta), key=lambda r: num(r["n"]))
             ns = np.array([num(r["n"]) for r in cell])
@@ -83,6 +83,12 @@ def build(runs_root: Path) -> FigureResult:
             lo_ci = np.array([num(r["ci_low"]) for r in cell])
             hi_ci = np.array([num(r["ci_high"]) for r in cell])
             trials = int(np.median([num(r["trials"]) for r in cell]))
+            n90 = _n_at_level(ns, ps)
+            table.append({"lo": lo, "hi": hi, "eta": eta, "n_at_0.9": n90, "trials_per_n": trials})
+            if not np.nanmax(ps, initial=0.0) > 0.0:
+                # No success at any n: a flat line at 0 says nothing the table does not.
+                never.append(eta)
+                continue
             rec.line(
                 ax,
                 f"range{ri}",
@@ -95,12 +101,15 @@ def build(runs_root: Path) -> FigureResult:
                 color=color(ei),
                 marker=marker(ei),
             )
-            n90 = _n_at_level(ns, ps)
-            table.append({"lo": lo, "hi": hi, "eta": eta, "n_at_0.9": n90, "trials_per_n": trials})
             if math.isfinite(n90):
                 meas_x.append(math.log2(1.0 / eta))
                 meas_n.append(n90)
         rec.hline(ax, f"range{ri}", "level", LEVEL, label=f"{LEVEL:.0%} level")
+        if never:
+            n_top = max(num(r["n"]) for r in sub)
+            note = f"no success up to n = {n_top:g} for η = {', '.join(f'{e:g}' for e in never)}"
+            ax.text(0.02, 0.6, note, transform=ax.transAxes, fontsize=7, va="top")
+            summary.append(f"targets [{lo:g},{hi:g}]: {note.replace('η', 'eta')}")
         ax.set(xlabel=LABELS["n"], ylabel=LABELS["p_success"], ylim=(-0.02, 1.02))
         ax.set_title(f"targets in [{lo:g}, {hi:g}], X ~ {dist}\nbands: 95% Clopper-Pearson, {trials} trials")
         ax.legend(loc="lower right")
@@ -186,6 +195,8 @@ def build(runs_root: Path) -> FigureResult:
         c_lueker, how = fit_c / (2.0 * math.log(2.0)), "C = C_fit/(2 ln 2)"
     else:
         c_lueker = None
+    reached = [t["eta"] for t in table if math.isfinite(t["n_at_0.9"])]
+    eta_ref = min(reached) if reached else min(all_eta)
     if c_lueker is not None:
         valid = grid_x > 0
         lueker = np.array([lueker_n_for_level(e, c_lueker) for e in grid_eta[valid]])
@@ -202,16 +213,27 @@ def build(runs_root: Path) -> FigureResult:
         )
         summary.append(
             f"Lueker Cor. 2.5 with C={c_lueker:.3g} ({how}) needs "
-            f"n={lueker_n_for_level(min(all_eta), c_lueker):.1f} at eta={min(all_eta):g}"
-            + (f" vs the linear fit {fit_c * math.log2(1 / min(all_eta)):.1f}" if fit_c is not None else "")
+            f"n={lueker_n_for_level(eta_ref, c_lueker):.1f} at eta={eta_ref:g}"
+            + (f" vs the linear fit {fit_c * math.log2(1 / eta_ref):.1f}" if fit_c is not None else "")
         )
-    ax_n.set(xlabel=LABELS["log2_inv_eta"], ylabel="n needed (count)", xlim=(0, grid_x[-1]), ylim=(0, None))
+    shown = [num(r["x"]) for r in rec.rows if r["panel"] == "n_needed" and r["kind"] == "points"]
+    x_top = max(shown) * 1.3 if shown else grid_x[-1]
+    in_view = [
+        num(r["y"])
+        for r in rec.rows
+        if r["panel"] == "n_needed" and r["kind"] in ("points", "line") and num(r["x"]) <= x_top
+    ]
+    y_top = max([v for v in in_view if math.isfinite(v)], default=1.0) * 1.1
+    ax_n.set(xlabel=LABELS["log2_inv_eta"], ylabel="n needed (count)", xlim=(0, x_top), ylim=(0, y_top))
     ax_n.set_title(f"n reaching {LEVEL:.0%} success vs log₂(1/η)")
     fig.set_figwidth(fig.get_figwidth() + 3.4)  # room for the legend right of the last panel
     ax_n.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7)
     panel_label(ax_n, "abcd"[len(ranges)])
     for t in table:
-        summary.append(f"targets [{t['lo']:g},{t['hi']:g}], eta={t['eta']:g}: n at 90% = {t['n_at_0.9']:g}")
+        if math.isfinite(t["n_at_0.9"]):
+            summary.append(
+                f"targets [{t['lo']:g},{t['hi']:g}], eta={t['eta']:g}: n at 90% = {t['n_at_0.9']:g}"
+            )
     return FigureResult(fig, rec.rows, summary, {"n at 90% success": table})
 
 

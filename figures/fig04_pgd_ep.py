@@ -71,7 +71,7 @@ def cells(runs: list[TrainingRun]) -> list[tuple[float, float, int, float]]:
 
 def build(runs_root: Path) -> FigureResult:
     """Build figure 4 from ``pgd-ep`` training runs."""
-    data = cells(training_runs(runs_root, "pgd-ep"))
+    data = cells(training_runs(runs_root, "pgd-ep", metrics=False))
     ss = sorted({c[0] for c in data})
     es = sorted({c[1] for c in data})
     groups = group_by(data, key=lambda c: (c[0], c[1]))

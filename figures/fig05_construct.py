@@ -27,7 +27,10 @@ SUCCESS = 1.0
 
 
 def min_candidates(rows: list[dict], method: str, eps: float, level: float = SUCCESS) -> float:
-    """Smallest ``candidates`` whose ``success_fraction`` reaches ``level`` (NaN if none)."""
+    """Smallest ``candidates`` whose ``success_fraction`` reaches ``level`` (NaN if none).
+
+    ``rows`` should hold one arm (one method and perturbation).
+    """
     ok = [
         num(r["candidates"])
         for r in rows
@@ -45,7 +48,10 @@ def _acc_pct(v: object) -> float:
 
 def build(runs_root: Path) -> FigureResult:
     """Build figure 5 from ``construct-width`` and ``construct`` records."""
-    rows = load_sweep(runs_root, "construct-width").rows
+    sweep = load_sweep(runs_root, "construct-width")
+    rows = sweep.rows
+    # The sweep's own success criterion (fraction of weights within eps); all weights if not recorded.
+    level = num(sweep.config.get("success_level", SUCCESS))
     try:
         reports = construct_reports(runs_root)
     except FileNotFoundError:
@@ -55,14 +61,13 @@ def build(runs_root: Path) -> FigureResult:
     fig, axes = new_figure(ncols, width=4.2)
     ax_w = axes[0]
     summary, table = [], []
-    methods = sorted({str(r["method"]) for r in rows})
-    for mi, method in enumerate(methods):
-        perts = sorted({num(r.get("perturbation") or 0.0) for r in rows if r["method"] == method})
-        sub = [r for r in rows if r["method"] == method and num(r.get("perturbation") or 0.0) == perts[-1]]
+    arms = sorted({(str(r["method"]), num(r.get("perturbation") or 0.0)) for r in rows})
+    for ai, (method, pert) in enumerate(arms):
+        sub = [r for r in rows if r["method"] == method and num(r.get("perturbation") or 0.0) == pert]
         epss = sorted({num(r["eps"]) for r in sub}, reverse=True)
-        need = np.array([min_candidates(sub, method, e) for e in epss])
+        need = np.array([min_candidates(sub, method, e, level) for e in epss])
         x = np.array([math.log2(1.0 / e) for e in epss])
-        tag = method + (f", perturbation {perts[-1]:g}" if perts[-1] > 0 else "")
+        tag = method + (f", perturbation {pert:g}" if pert > 0 else "")
         rec.points(
             ax_w,
             "width",
@@ -70,27 +75,28 @@ def build(runs_root: Path) -> FigureResult:
             x,
             need,
             label=f"measured: {tag}",
-            color=color(mi),
-            marker=marker(mi),
+            color=color(ai),
+            marker=marker(ai),
         )
         ok = np.isfinite(need)
-        if ok.sum() >= 1:
-            c_fit = float(np.sum(x[ok] * need[ok]) / np.sum(x[ok] ** 2))
+        if ok.sum() >= 2:
+            # The O() shape with its constants free: n = a log2(1/eps) + b, least squares.
+            a, b = (float(v) for v in np.polyfit(x[ok], need[ok], 1))
             grid = np.linspace(0.0, x.max() * 1.05, 40)
             rec.line(
                 ax_w,
                 "width",
                 f"fit {tag}",
                 grid,
-                c_fit * grid,
-                label=f"n = {c_fit:.2f}·log₂(1/ε) fit ({method})",
-                color=color(mi),
+                a * grid + b,
+                label=f"fit n = {a:.2f}·log₂(1/ε) {b:+.1f} ({tag})",
+                color=color(ai),
                 linestyle="--",
                 marker=None,
             )
-            summary.append(f"{tag}: fitted C = {c_fit:.3g} in n = C log2(1/eps)")
+            summary.append(f"{tag}: fitted n = {a:.3g} log2(1/eps) {b:+.3g} over {int(ok.sum())} eps")
         for e, n in zip(epss, need, strict=True):
-            table.append({"method": method, "perturbation": perts[-1], "eps": e, "min_candidates": float(n)})
+            table.append({"method": method, "perturbation": pert, "eps": e, "min_candidates": float(n)})
     if rows:
         xs = [math.log2(1.0 / num(r["eps"])) for r in rows]
         grid = np.linspace(0.0, max(xs) * 1.05, 40)
@@ -106,9 +112,10 @@ def build(runs_root: Path) -> FigureResult:
             marker=None,
         )
     ax_w.set(
-        xlabel="log₂(1/ε) (bits; ε = per-weight error budget)", ylabel="candidates per weight needed (count)"
+        xlabel="log₂(1/ε) (bits; ε = per-weight error budget)",
+        ylabel="n per weight (units per half-block)",
     )
-    ax_w.set_title("all weights within budget: min candidates")
+    ax_w.set_title(f"min candidates with ≥ {level:.0%} of weights within ε")
     ax_w.legend(fontsize=7)
     panel_label(ax_w, "a")
     rep_table = []

@@ -39,7 +39,7 @@ def varied_fields(runs: list[TrainingRun], fields: tuple[str, ...] = HPARAMS) ->
 
 def build(runs_root: Path) -> FigureResult:
     """Build figure 7 from ``ep-hparams`` training runs."""
-    runs = training_runs(runs_root, "ep-hparams")
+    runs = training_runs(runs_root, "ep-hparams", metrics=False)
     labels = varied_fields(runs)
     points = [(lab, final_dying(r), accuracy_percent(r)) for lab, r in zip(labels, runs, strict=True)]
     # One colour per hyperparameter (the part before "="), one marker per value.

@@ -17,7 +17,7 @@ from figures.fig06_dying import density_of, final_dying
 from figures.fig08_iep import accuracy_vs_density, log_density_axis
 from figures.records import TrainingRun, group_by, seed_stats, training_runs
 from figures.registry import FigureResult, FigureSpec, register_figure
-from figures.style import LABELS, SPREAD_NOTE, PlotRecorder, color, marker, new_figure, panel_label
+from figures.style import SPREAD_NOTE, PlotRecorder, color, marker, new_figure, panel_label
 
 REWIND_KEYS = ("rewind", "rewinding", "iep_rewind", "rewind_mode")
 NAMES = {
@@ -38,7 +38,7 @@ def rewind_variant(run: TrainingRun) -> str:
 
 def build(runs_root: Path) -> FigureResult:
     """Build figure 9 from ``iep-rewind`` training runs."""
-    runs = training_runs(runs_root, "iep-rewind")
+    runs = training_runs(runs_root, "iep-rewind", metrics=False)
     order = list(NAMES.values())
     groups = group_by(runs, rewind_variant)
     groups = dict(sorted(groups.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99))
@@ -63,7 +63,7 @@ def build(runs_root: Path) -> FigureResult:
             marker=marker(i),
         )
     log_density_axis(ax_d, [t["density"] for t in table])
-    ax_d.set(ylabel="final " + LABELS["dying_ratio"], ylim=(0, None))
+    ax_d.set(ylabel="final dying ratio (fraction)", ylim=(0, None))
     ax_d.set_title("final dying ratio")
     ax_d.legend(fontsize=7)
     panel_label(ax_a, "a")

@@ -15,7 +15,7 @@ import numpy as np
 from figures.fig06_dying import density_of
 from figures.records import accuracy_percent, aligned_mean, group_by, seed_stats, training_runs
 from figures.registry import FigureResult, FigureSpec, register_figure
-from figures.style import LABELS, SPREAD_NOTE, PlotRecorder, color, new_figure, panel_label
+from figures.style import LABELS, SPREAD_NOTE, PlotRecorder, color, marker, new_figure, panel_label
 
 METHOD_NAMES = {"rigl": "RigL", "rigl2": "second-order RigL"}
 LINESTYLES = ("-", "--", ":", "-.")
@@ -33,7 +33,7 @@ def build(runs_root: Path) -> FigureResult:
     rec = PlotRecorder()
     fig, (ax_c, ax_f) = new_figure(2, width=4.8)
     table = []
-    width = 0.8 / max(len(methods), 1)
+    width = 0.4 / max(len(methods), 1)
     for mi, (method, members) in enumerate(methods.items()):
         name = METHOD_NAMES.get(method, method)
         by_s = group_by(members, key=lambda r: round(1.0 - density_of(r), 6))
@@ -60,7 +60,8 @@ def build(runs_root: Path) -> FigureResult:
             finals.append((s, st))
             table.append({"method": name, "sparsity": s, "test_acc": st.mean, "sd": st.std, "seeds": st.n})
         pos = np.array([sparsities.index(s) for s, _ in finals]) + (mi - (len(methods) - 1) / 2) * width
-        rec.bars(
+        # Dots with error bars, not bars: the accuracy axis does not start at 0.
+        rec.points(
             ax_f,
             "final",
             name,
@@ -68,14 +69,16 @@ def build(runs_root: Path) -> FigureResult:
             [st.mean for _, st in finals],
             lo=[st.lo for _, st in finals],
             hi=[st.hi for _, st in finals],
-            width=width,
             label=name,
             color=color(mi),
+            marker=marker(mi),
+            markersize=7,
         )
     ax_c.set(xlabel=LABELS["step"], ylabel=LABELS["test_acc"])
     ax_c.set_title(f"test accuracy during training\n{SPREAD_NOTE}")
     ax_c.legend(fontsize=7)
     ax_f.set_xticks(range(len(sparsities)), [f"{s:.0%}" for s in sparsities])
+    ax_f.set_xlim(-0.6, len(sparsities) - 0.4)
     accs = [t["test_acc"] - t["sd"] for t in table if np.isfinite(t["test_acc"])]
     tops = [t["test_acc"] + t["sd"] for t in table if np.isfinite(t["test_acc"])]
     if accs:

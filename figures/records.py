@@ -151,13 +151,17 @@ class TrainingRun:
         return {k: v for k, (_, v) in sorted(out.items())}
 
 
-def training_runs(runs_root: str | Path, experiment: str, *, require_done: bool = True) -> list[TrainingRun]:
+def training_runs(
+    runs_root: str | Path, experiment: str, *, require_done: bool = True, metrics: bool = True
+) -> list[TrainingRun]:
     """All seed directories of a training experiment with their records.
 
     Args:
         runs_root: The runs root.
         experiment: Experiment name (``ep-dying``, ``iep``, ...).
         require_done: Skip runs without a ``DONE`` marker (unfinished or crashed runs).
+        metrics: Also read ``metrics.csv`` (figures that only need final numbers skip it: at full
+            scale it is the bulk of the bytes).
 
     Returns:
         Runs sorted by path (deterministic order).
@@ -171,10 +175,10 @@ def training_runs(runs_root: str | Path, experiment: str, *, require_done: bool 
         if not (seed_dir / "final.json").exists() or (require_done and not (seed_dir / "DONE").exists()):
             continue
         config = _read_json(seed_dir / "config.json") if (seed_dir / "config.json").exists() else {}
-        metrics = (
-            parse_rows(read_csv(seed_dir / "metrics.csv")) if (seed_dir / "metrics.csv").exists() else []
-        )
-        runs.append(TrainingRun(seed_dir, config, _read_json(seed_dir / "final.json"), metrics))
+        rows = []
+        if metrics and (seed_dir / "metrics.csv").exists():
+            rows = parse_rows(read_csv(seed_dir / "metrics.csv"))
+        runs.append(TrainingRun(seed_dir, config, _read_json(seed_dir / "final.json"), rows))
     if not runs:
         raise MissingRecordsError(
             f"no finished {experiment!r} training runs ({base}/<hash>/seed_<s>/DONE) found"

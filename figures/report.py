@@ -182,6 +182,10 @@ def claim_entries(
                 reason = "some checks passed, others pending: " + "; ".join(
                     f"{_get(r, 'check')}: {_get(r, 'status')}" for r in results
                 )
+        if not numbers:
+            # No scalar details in the evidence: quote the first finding of the first figure that has one.
+            lines = [line for f in figures if cid in f.claims and f.error is None for line in f.summary[:1]]
+            numbers = lines[0] if lines else ""
         entries.append(
             ClaimEntry(
                 claim=cid,

@@ -24,6 +24,11 @@ in "fixed" mode and freezes it in "scores" mode, so switching mode is a flag fli
 ``named_parameters`` for ``torch.func.functional_call``; and the state_dict key is ``weight`` either way.
 Optimisers should be given ``[p for p in model.parameters() if p.requires_grad]``.
 
+Cost of the "scores" mask: each layer keeps a :class:`WarmTopk` cache, so a training forward costs a
+few vectorised passes over the scores instead of a full selection (bit-identical result; see the
+class for the algorithm and the CUDA policy), and forwards with unchanged scores (evaluation) reuse
+the previous mask. Set ``layer.warm_topk = False`` to always run the cold :func:`topk_mask`.
+
 RigL needs the *dense* gradient ``dL/d(W*M)`` also where ``M = 0``: set ``capture_dense_grad = True``
 on a layer (or use :func:`networks.functional.set_dense_grad_capture`) and after ``backward()`` the
 layer's ``dense_grad`` holds that gradient (from the latest backward through the latest forward).
@@ -34,6 +39,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -120,11 +126,6 @@ def topk_mask(scores: torch.Tensor, density: float) -> torch.Tensor:
     return (above | take).reshape(scores.shape)
 
 
-def _count(mask: torch.Tensor) -> int:
-    # Summing the bytes is several times faster than summing bools on CPU.
-    return int(mask.view(torch.uint8).sum(dtype=torch.int64))
-
-
 class WarmTopk:
     """Exact top-k masks of a slowly changing score tensor, warm-started from the previous call.
 
@@ -134,20 +135,25 @@ class WarmTopk:
     and ``c_lo = #{v >= lo}`` with two vectorised comparisons; when ``c_hi < k <= c_lo`` the new
     threshold lies in ``[lo, hi]`` (at least k entries are ``>= lo``, fewer than k are ``> hi``), so it
     is the ``(k - c_hi)``-th largest entry of the small *band* ``{lo <= v <= hi}``, found by sorting
-    only the band (or by ``topk`` when the band is large). When the bracket misses, it is moved
-    towards the threshold with geometrically growing width (the counts say on which side it lies) a
-    few times, then the full selection (:func:`topk_mask`'s) runs. The next bracket is set, in rank
-    space, to the band entries ``m`` ranks either side of the threshold, where ``m`` follows the
+    only the band (or by partial selection when the band is large). When the bracket misses, it is
+    moved towards the threshold with geometrically growing width (the counts say on which side it
+    lies) a few times, then the full selection (:func:`topk_mask`'s) runs. The next bracket is set, in
+    rank space, to the band entries ``m`` ranks either side of the threshold, where ``m`` follows the
     observed per-call rank drift. Every mask is built from counts taken on the current values, so it
     is bit-identical to :func:`topk_mask` (exactly k ones, ties at the threshold to the lowest flat
     index) whatever the bracket: a bad bracket costs time, never exactness.
 
     A second shortcut: when the scores are unchanged since the last call (same tensor, same
     ``_version``, same density and ranking, and equal values -- the value check also catches writes
-    through ``.data``, which bypass the version counter), the previous mask is returned.
+    through ``.data``, which bypass the version counter), the previous mask is returned. The copy of
+    the values that check needs is taken at the second call with an unchanged version (so training
+    steps, which change the version at every call, never pay for it); from the third such call on,
+    calls are hits. The cache holds up to two copies of the scores (values and ``|scores|``).
 
-    Devices: the warm path runs on CPU only. On CUDA it would need device-to-host reads (the counts
-    and the band size decide what to do next), whereas the cold selection is sync-free and fast
+    Devices: the warm path runs on CPU, on NumPy views of the tensors (zero-copy): NumPy's
+    comparisons into bool arrays are an order of magnitude faster than torch's CPU kernels (torch
+    2.x), and the bracket logic needs the counts on the host anyway. On CUDA the counts and the band
+    size would each need a device-to-host read, whereas the cold selection is sync-free and fast
     there, so on CUDA every call is the cold computation (no host synchronisation at all).
 
     The state is a cache only: it is not part of any ``state_dict``, pickles/deep-copies as empty, and
@@ -158,7 +164,7 @@ class WarmTopk:
             possibly after moving it), ``moves`` (bracket moves), ``cold`` (full selection).
     """
 
-    #: Largest band sorted outright; larger bands use topk (still never a whole-tensor sort).
+    #: Largest band sorted outright; larger bands use partial selection (never a whole-tensor sort).
     sort_cap = 1 << 15
     #: Bracket moves tried before falling back to the full selection.
     max_moves = 4
@@ -170,9 +176,11 @@ class WarmTopk:
     def reset(self) -> None:
         """Forget the cached mask and bracket (the next call is a cold computation)."""
         self._stamp: tuple | None = None
-        self._saved: torch.Tensor | None = None
+        self._saved: np.ndarray | None = None
+        self._saved_valid = False
+        self._keybuf: np.ndarray | None = None
         self._mask: torch.Tensor | None = None
-        self._bracket: tuple[float, float] | None = None
+        self._bracket: tuple[np.floating, np.floating] | None = None
         self._expected: tuple[int, int] | None = None
         self._k = -1
         self._margin = 0
@@ -188,13 +196,14 @@ class WarmTopk:
     def __call__(
         self, scores: torch.Tensor, density: float, *, rank_by: str = "abs", key: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """The mask :func:`topk_mask` would give for the ranking key of ``scores``.
+        """The mask :func:`topk_mask` gives for the ranking key of ``scores``.
 
         Args:
             scores: The score tensor (its identity, version and values key the unchanged-scores cache).
             density: Fraction kept, in ``(0, 1]``.
             rank_by: "abs" ranks ``|scores|``, "raw" ranks ``scores``.
-            key: The ranking key if already computed (e.g. inside an autograd graph); it is detached.
+            key: The ranking key if already computed (e.g. inside an autograd graph; it is detached);
+                it must equal ``scores.abs()`` or ``scores`` according to ``rank_by``.
 
         Returns:
             A bool tensor shaped like ``scores``. It is the cache's own tensor: do not modify it
@@ -208,25 +217,33 @@ class WarmTopk:
             src = scores.detach()
             n = src.numel()
             k = kept_count(n, density)
-            if src.device.type != "cpu":
+            if src.device.type != "cpu" or not src.dtype.is_floating_point:
                 self.stats["cold"] += 1
                 return topk_mask(self._key(src, rank_by, key), density)
-            stamp = (src.data_ptr(), src._version, tuple(src.shape), src.dtype, src.device, k, rank_by)
-            if stamp == self._stamp and self._saved is not None and torch.equal(self._saved, src):
+            stamp = (src.data_ptr(), src._version, tuple(src.shape), src.dtype, k, rank_by)
+            same = stamp == self._stamp
+            if same and self._saved_valid and np.array_equal(self._saved, _np(src)):
                 self.stats["hit"] += 1
                 return self._mask
-            flat = self._key(src, rank_by, key).reshape(-1)
             if k == n:
                 mask = torch.ones(n, dtype=torch.bool)
                 self._bracket = None
             else:
-                mask = self._warm(flat, k) if (k == self._k and self._bracket is not None) else None
+                flat = self._cpu_key(src, rank_by, key)
+                a = _np(flat)
+                mask = self._warm(a, k) if (k == self._k and self._bracket is not None) else None
                 if mask is None:
-                    mask = self._cold(flat, k)
+                    mask = self._cold(flat, a, k)
             self._k = k
-            if self._saved is None or self._saved.shape != src.shape or self._saved.dtype != src.dtype:
-                self._saved = torch.empty_like(src, memory_format=torch.contiguous_format)
-            self._saved.copy_(src)
+            # Copy the values (for the hit check) only at a second call with the same version: a
+            # training step changes the version every call and never pays for the copy.
+            self._saved_valid = same
+            if same:
+                saved = _np(src)
+                old = self._saved
+                if old is None or old.shape != saved.shape or old.dtype != saved.dtype:
+                    self._saved = np.empty_like(saved)
+                np.copyto(self._saved, saved)
             self._stamp = stamp
             self._mask = mask.reshape(src.shape)
             return self._mask
@@ -237,94 +254,140 @@ class WarmTopk:
             return key.detach()
         return src.abs() if rank_by == "abs" else src
 
-    def _min_margin(self, n: int) -> int:
+    def _cpu_key(self, src: torch.Tensor, rank_by: str, key: torch.Tensor | None) -> torch.Tensor:
+        # |scores| into a buffer kept across calls: a fresh large allocation costs page faults.
+        if key is not None or rank_by != "abs" or src.dtype == torch.bfloat16:
+            return self._key(src, rank_by, key).reshape(-1)
+        a = _np(src).reshape(-1)
+        if self._keybuf is None or self._keybuf.shape != a.shape or self._keybuf.dtype != a.dtype:
+            self._keybuf = np.empty_like(a)
+        np.abs(a, out=self._keybuf)
+        return torch.from_numpy(self._keybuf)
+
+    @staticmethod
+    def _min_margin(n: int) -> int:
         return max(16, n >> 10)
 
-    def _cold(self, flat: torch.Tensor, k: int) -> torch.Tensor:
+    def _cold(self, flat: torch.Tensor, a: np.ndarray, k: int) -> torch.Tensor:
         self.stats["cold"] += 1
         n = flat.numel()
-        threshold = _kth_largest(flat, k)
-        above = flat > threshold
-        at = flat == threshold
-        c_gt = _count(above)
-        if c_gt + _count(at) > k:  # ties straddle the threshold: keep the lowest flat indices
-            above |= at & (torch.cumsum(at, dim=0) <= k - c_gt)
-        else:
-            above |= at
-        # Initial bracket in value space: +- m ranks assuming locally uniform values.
-        t = float(threshold)
-        lo_v, hi_v = torch.aminmax(flat)
-        self._margin = self._min_margin(n)
-        width = (float(hi_v) - float(lo_v)) * 4 * self._margin / n
-        self._set_bracket(t - width, t + width, None)
-        return above
+        t = _np(_kth_largest(flat, k).reshape(1))[0]
+        above = a > t
+        at = a == t
+        need = k - np.count_nonzero(above)
+        ties = np.flatnonzero(at)
+        above[ties[:need]] = True  # ties at the threshold: the lowest flat indices
+        # Initial bracket in value space: about +-4m ranks if the values were locally uniform.
+        self._margin = min(n, max(self._margin, self._min_margin(n)))
+        width = (float(a.max()) - float(a.min())) * 4 * self._margin / n
+        self._set_bracket(float(t) - width, float(t) + width, None, a.dtype)
+        return torch.from_numpy(above)
 
-    def _set_bracket(self, lo: float, hi: float, expected: tuple[int, int] | None) -> None:
-        if math.isfinite(lo) and math.isfinite(hi) and lo <= hi:
-            self._bracket, self._expected = (lo, hi), expected
+    def _set_bracket(self, lo: float, hi: float, expected: tuple[int, int] | None, dtype) -> None:
+        # Bracket ends as scalars of the key's dtype, so every comparison is in that dtype.
+        lo_d, hi_d = np.asarray(lo, dtype=dtype)[()], np.asarray(hi, dtype=dtype)[()]
+        if np.isfinite(lo_d) and np.isfinite(hi_d) and lo_d <= hi_d:
+            self._bracket, self._expected = (lo_d, hi_d), expected
         else:
             self._bracket, self._expected = None, None
 
-    def _warm(self, flat: torch.Tensor, k: int) -> torch.Tensor | None:
-        n = flat.numel()
+    def _warm(self, a: np.ndarray, k: int) -> torch.Tensor | None:
+        n = a.size
         lo, hi = self._bracket
         expected = self._expected
         for _ in range(self.max_moves + 1):
-            gt_hi = flat > hi
-            c_hi = _count(gt_hi)
+            gt_hi = a > hi
+            c_hi = int(np.count_nonzero(gt_hi))
             if c_hi < k:
-                ge_lo = flat >= lo
-                c_lo = _count(ge_lo)
+                band = a >= lo
+                np.bitwise_xor(band, gt_hi, out=band)  # lo <= v <= hi, as {v > hi} is inside {v >= lo}
+                idx = np.flatnonzero(band)  # the band, ascending flat indices
+                c_lo = c_hi + idx.size
                 if c_lo >= k:
                     break
-            # Missed: move the bracket to the side the threshold is on, with a wider span.
+            # Missed: move the bracket to the side the threshold is on, with a wider span, and widen
+            # the rank margin of the next brackets (the drift outran it).
             self.stats["moves"] += 1
             expected = None
-            span = 4 * max(hi - lo, abs(hi) * 1e-6, 1e-30)
-            lo, hi = (hi, hi + span) if c_hi >= k else (lo - span, lo)
-            if not (math.isfinite(lo) and math.isfinite(hi)):
+            self._margin = min(n, 2 * max(self._margin, self._min_margin(n)))
+            lo_f, hi_f = float(lo), float(hi)
+            span = 4 * max(hi_f - lo_f, abs(hi_f) * 1e-6, 1e-30)
+            lo_f, hi_f = (hi_f, hi_f + span) if c_hi >= k else (lo_f - span, lo_f)
+            self._set_bracket(lo_f, hi_f, None, a.dtype)
+            if self._bracket is None:
                 return None
+            lo, hi = self._bracket
         else:
             return None
         self.stats["warm"] += 1
         if expected is not None:
             drift = max(abs(c_hi - expected[0]), abs(c_lo - expected[1]))
             self._margin = min(n, max(self._min_margin(n), 4 * drift))
-        idx = torch.logical_xor(ge_lo, gt_hi).nonzero().squeeze(1)  # ascending flat indices
-        vals = flat[idx]
-        b, r = idx.numel(), k - c_hi  # 1 <= r <= b: the threshold is the r-th largest band entry
+        vals = a[idx]
+        b, r = idx.size, k - c_hi  # 1 <= r <= b: the threshold is the r-th largest band entry
         m = self._margin
         if b <= self.sort_cap:
-            ordered = torch.sort(vals, descending=True).values
-            threshold = ordered[r - 1]
-            new_hi, new_lo = ordered[max(r - 1 - m, 0)], ordered[min(r - 1 + m, b - 1)]
+            ordered = np.sort(vals)[::-1]
+            t = ordered[r - 1]
+            # Entries m ranks either side of the threshold; where the band ends short of that,
+            # extrapolate past its end at the band's mean value spacing (else brackets only shrink).
+            step = (float(hi) - float(lo)) / b
+            above, below = r - 1 - m, r - 1 + m
+            new_hi = float(ordered[above]) if above >= 0 else float(hi) - above * step
+            new_lo = float(ordered[below]) if below <= b - 1 else float(lo) - (below - b + 1) * step
         else:
-            threshold = _kth_largest(vals, r)
-            t = float(threshold)
+            t = np.partition(vals, b - r)[b - r]
             frac = min(1.0, 2.0 * m / b)
-            new_hi, new_lo = t + (hi - t) * frac, t - (t - lo) * frac
-            new_hi, new_lo = vals.new_tensor(new_hi), vals.new_tensor(new_lo)
-        sel = vals > threshold
-        need = r - _count(sel)  # entries equal to the threshold still to keep, >= 1
-        ties = (vals == threshold).nonzero().squeeze(1)
+            new_hi = float(t) + (float(hi) - float(t)) * frac
+            new_lo = float(t) - (float(t) - float(lo)) * frac
+        sel = vals > t
+        need = r - int(np.count_nonzero(sel))  # entries equal to the threshold still to keep, >= 1
+        ties = np.flatnonzero(vals == t)
         sel[ties[:need]] = True
         gt_hi[idx[sel]] = True
-        e_hi = c_hi + _count(vals > new_hi)
-        e_lo = c_hi + _count(vals >= new_lo)
-        self._set_bracket(float(new_lo), float(new_hi), (e_hi, e_lo))
-        return gt_hi
+        self._set_bracket(new_lo, new_hi, None, a.dtype)
+        if self._bracket is not None:
+            e_hi = c_hi + int(np.count_nonzero(vals > self._bracket[1]))
+            e_lo = c_hi + int(np.count_nonzero(vals >= self._bracket[0]))
+            self._expected = (e_hi, e_lo)
+        return torch.from_numpy(gt_hi)
 
 
-class _StraightThroughMask(torch.autograd.Function):
-    """Forward: the given bool mask as floats. Backward: the incoming gradient unchanged (STE)."""
+def _np(t: torch.Tensor) -> np.ndarray:
+    """A NumPy view of a CPU tensor (bfloat16, unknown to NumPy, as an exact float32 copy)."""
+    if t.dtype == torch.bfloat16:
+        t = t.float()
+    return t.contiguous().numpy()
+
+
+class _EdgePopupWeight(torch.autograd.Function):
+    """``weight * mask`` with Edge-Popup's straight-through score gradient, fused into one node.
+
+    Forward: ``weight * mask``. Backward: ``dL/dscores = dL/dW_eff * weight`` (the straight-through
+    estimator passes ``dL/dmask`` to the ranking key unchanged), times ``sign(scores)`` when the key
+    is ``|scores|`` (``torch.abs``'s derivative, 0 at 0); ``dL/dweight = dL/dW_eff * mask`` if asked.
+    The same gradients as ``weight * STE(|scores|, mask)`` through autograd, with fewer full-size
+    temporaries (each costs page faults on CPU).
+    """
 
     @staticmethod
-    def forward(ctx, key: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return mask.to(key.dtype)
+    def forward(ctx, scores: torch.Tensor, weight: torch.Tensor, mask: torch.Tensor, by_abs: bool):
+        ctx.by_abs = by_abs
+        ctx.save_for_backward(scores, weight, mask)
+        # Through uint8: torch's CPU bool -> float cast is ~20x slower than uint8 -> float (2.x).
+        return mask.view(torch.uint8).to(weight.dtype).mul_(weight)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        return grad, None
+    def backward(ctx, grad: torch.Tensor):
+        scores, weight, mask = ctx.saved_tensors
+        g_scores = g_weight = None
+        if ctx.needs_input_grad[0]:
+            g_scores = grad * weight
+            if ctx.by_abs:
+                g_scores.mul_(torch.sgn(scores))
+        if ctx.needs_input_grad[1]:
+            g_weight = grad * mask.view(torch.uint8).to(grad.dtype)
+        return g_scores, g_weight, None, None
 
 
 class MaskedLayer(nn.Module):
@@ -337,7 +400,12 @@ class MaskedLayer(nn.Module):
         weight_mask: Bool buffer, the mask (see the module docstring for its meaning per mode).
         capture_dense_grad: When True, ``dense_grad`` receives ``dL/d(weight * mask)`` at backward.
         dense_grad: The captured dense gradient, or None.
+        warm_topk: When True (the default), "scores"-mode masks come from a per-layer
+            :class:`WarmTopk` (bit-identical to :func:`topk_mask`, much cheaper on CPU when the scores
+            change little between calls); set False to always run the cold selection.
     """
+
+    warm_topk: bool = True
 
     weight: nn.Parameter
     scores: nn.Parameter
@@ -376,6 +444,8 @@ class MaskedLayer(nn.Module):
                 )
         else:
             self.register_parameter("bias", None)
+        # Warm-started exact top-k (a cache only: never in the state_dict, reset when moved/loaded).
+        self._topk = WarmTopk()
         # The initial mask: top-k of |random scores|, i.e. a uniformly random exact-count subset.
         self.register_buffer("weight_mask", topk_mask(self._rank_key(), self._density))
         self.capture_dense_grad = False
@@ -411,7 +481,7 @@ class MaskedLayer(nn.Module):
         check_choice("mask_mode", mode, MASK_MODES)
         if mode == "fixed" and self.mask_mode == "scores":
             with torch.no_grad():
-                self.weight_mask.copy_(topk_mask(self._rank_key(), self._density))
+                self.weight_mask.copy_(self._scores_mask())
         self.mask_mode = mode
         fixed = mode == "fixed"
         self.weight.requires_grad_(fixed)
@@ -437,21 +507,39 @@ class MaskedLayer(nn.Module):
     def _rank_key(self) -> torch.Tensor:
         return self.scores.abs() if self.rank_by == "abs" else self.scores
 
+    def _scores_mask(self) -> torch.Tensor:
+        """``topk_mask`` of the rank key: warm-started when ``warm_topk`` is set (same result)."""
+        if not self.warm_topk:
+            return topk_mask(self._rank_key().detach(), self._density)
+        return self._topk(self.scores, self._density, rank_by=self.rank_by)
+
+    def reset_mask_cache(self) -> None:
+        """Drop the warm-start cache of the top-k mask (never needed for correctness; frees memory)."""
+        self._topk.reset()
+
+    def _apply(self, fn, *args, **kwargs):
+        # Moving or casting replaces the tensors: start the cache afresh.
+        self._topk.reset()
+        return super()._apply(fn, *args, **kwargs)
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self._topk.reset()
+        super()._load_from_state_dict(*args, **kwargs)
+
     def mask(self) -> torch.Tensor:
         """The bool mask the next forward pass uses (a fresh tensor in "scores" mode)."""
         if self.mask_mode == "fixed":
             return self.weight_mask
-        return topk_mask(self._rank_key().detach(), self._density)
+        return self._scores_mask().clone()
 
     def effective_weight(self) -> torch.Tensor:
         """``weight * mask``, differentiable w.r.t. ``scores`` (straight-through) or ``weight``."""
         if self.mask_mode == "fixed":
             return self.weight * self.weight_mask
-        key = self._rank_key()
-        mask = topk_mask(key, self._density)
+        mask = self._scores_mask()
         with torch.no_grad():
             self.weight_mask.copy_(mask)
-        return self.weight * _StraightThroughMask.apply(key, mask)
+        return _EdgePopupWeight.apply(self.scores, self.weight, mask, self.rank_by == "abs")
 
     def _store_dense_grad(self, grad: torch.Tensor) -> None:
         self.dense_grad = grad.detach()

@@ -18,9 +18,14 @@ chunks run, and growing ``trials`` later extends a cell without changing its fir
 Certified decisions. Each trial stores an upper bound ``E`` on the true statistic and the width ``tol``
 of its certificate (``E - tol <= E_true <= E``; ``tol = 0`` in exact mode). Against a threshold
 ``eta`` a trial is a success when ``E <= eta``, a failure when ``E - tol > eta``, and *ambiguous*
-otherwise. Ambiguous trials are recomputed with a 100 times smaller ``tol`` (or exactly, for
-``n <= REFINE_EXACT_MAX_N``) up to :data:`REFINE_STEPS` times; any left are counted and reported,
-never guessed.
+otherwise. Ambiguous trials are recomputed exactly (``n <= REFINE_EXACT_MAX_N``) or with a
+:data:`REFINE_FACTOR` times smaller ``tol``, repeatedly, down to ``REFINE_FLOOR`` times the smallest
+threshold; any left then are counted and reported, never guessed.
+
+Cost. The certified solver's time grows quickly as ``tol`` shrinks, and deciding a trial against
+thresholds spread over decades only needs ``tol`` below the distance from ``E_true`` to the nearest
+threshold. Sweeps therefore start coarse (``tol = TOL_FRACTION * max(thresholds)``, see
+:func:`default_tol`) and let refinement go only as fine as each trial needs.
 """
 
 from __future__ import annotations
@@ -44,8 +49,11 @@ STATISTICS = ("coverage", "target")
 EXACT_MAX_N = 20
 #: Ambiguous certified trials up to this ``n`` are re-decided exactly.
 REFINE_EXACT_MAX_N = 22
-#: Shrinking steps (each ``tol / 100``) for ambiguous trials with larger ``n``.
-REFINE_STEPS = 3
+#: Each refinement divides the certificate width by this factor.
+REFINE_FACTOR = 10.0
+#: Refinement stops below ``REFINE_FLOOR * min(thresholds)`` (then the trial is reported ambiguous):
+#: trials whose true error lies within about 1% of a threshold cost the most and decide the least.
+REFINE_FLOOR = 1e-2
 #: Default certificate width as a fraction of the smallest threshold a cell is compared with.
 TOL_FRACTION = 0.1
 
@@ -214,6 +222,22 @@ def _target_statistic(x: np.ndarray, z: float, p: float) -> float:
     return float(best_subset(x, z, perturbation=p).error)
 
 
+def _target_errors(xs: np.ndarray, zs: np.ndarray, p: float) -> list[float]:
+    # The batched exact solver when present (rows are independent problems, so a trial's value does not
+    # depend on which chunk it shares), else one exact solve per trial.
+    import theory
+
+    fn = getattr(theory, "best_subsets", None)
+    if fn is None:
+        try:
+            from theory.batched import best_subsets as fn
+        except ImportError:
+            fn = None
+    if fn is None:
+        return [_target_statistic(x, z, p) for x, z in zip(xs, zs, strict=True)]
+    return np.asarray(fn(xs, zs, perturbation=p).errors, dtype=np.float64).tolist()
+
+
 def _measure(spec: CellSpec, trial: int, tol: float) -> tuple[float, float]:
     x, z = trial_inputs(spec, trial)
     if spec.statistic == "target":
@@ -233,6 +257,12 @@ def compute_chunk(task: tuple[dict[str, Any], int, int]) -> dict[str, Any]:
     """
     spec_d, start, stop = task
     spec = CellSpec(**spec_d)
+    if spec.statistic == "target":
+        inputs = [trial_inputs(spec, t) for t in range(start, stop)]
+        xs = np.stack([x for x, _ in inputs])
+        zs = np.array([z for _, z in inputs])
+        errs = _target_errors(xs, zs, spec.perturbation)
+        return {"start": start, "stop": stop, "errors": errs, "tols": [0.0] * len(errs)}
     out = [_measure(spec, t, spec.tol) for t in range(start, stop)]
     return {
         "start": start,
@@ -270,15 +300,16 @@ def refine_trials(task: tuple[dict[str, Any], list[int], list[float], list[float
     spec_d, trials, errors, tols, thresholds = task
     spec = CellSpec(**spec_d)
     new_e, new_w = [], []
+    floor = REFINE_FLOOR * min(thresholds)
     for t, e, w in zip(trials, errors, tols, strict=True):
-        for _ in range(REFINE_STEPS):
-            if not _ambiguous_mask(np.array([e]), np.array([w]), thresholds)[0]:
-                break
+        while _ambiguous_mask(np.array([e]), np.array([w]), thresholds)[0]:
             if spec.n <= REFINE_EXACT_MAX_N:
                 x, _ = trial_inputs(spec, t)
                 e, w = coverage_statistic(x, spec.lo, spec.hi, spec.perturbation, 0.0)
                 break
-            e, w = _measure(spec, t, w / 100.0)
+            if w / REFINE_FACTOR < floor:
+                break
+            e, w = _measure(spec, t, w / REFINE_FACTOR)
         new_e.append(e)
         new_w.append(w)
     return {"trials": list(trials), "errors": new_e, "tols": new_w}
@@ -311,7 +342,7 @@ class CellSamples:
 def default_chunk_size(spec: CellSpec) -> int:
     """Trials per task: about 0.1 s of work, so tasks amortise their overhead and still balance."""
     if spec.statistic == "target":
-        return int(np.clip(2 ** (22 - spec.n // 2) // 4096, 8, 256))
+        return 64 if spec.n <= 24 else 8
     if spec.certified:
         return 4
     return int(np.clip(2 ** (17 - spec.n), 4, 512))
@@ -441,25 +472,30 @@ def _refine(by_key, thresholds, errors, tols, ex, store, trials, computed) -> No
         if not thr or not np.any(tols[key] > 0):
             continue
         amb = np.flatnonzero(_ambiguous_mask(errors[key][:trials], tols[key][:trials], thr))
-        if amb.size:
-            jobs.append(
-                (key, (asdict(spec), amb.tolist(), errors[key][amb].tolist(), tols[key][amb].tolist(), thr))
-            )
-    if not jobs:
-        return
-    results = ex.map(refine_trials, [j for _, j in jobs])
-    for (key, _), res in zip(jobs, results, strict=True):
-        idx = np.asarray(res["trials"], dtype=np.int64)
-        errors[key][idx] = res["errors"]
-        tols[key][idx] = res["tols"]
-        computed.add(key)
-        if store is not None:
-            store.save_cell(key, _cell_record(by_key[key], errors[key], tols[key]))
+        # Two trials per task: refinement is the expensive part of certified cells, so spread it.
+        for part in np.array_split(amb, -(-amb.size // 2)) if amb.size else []:
+            task = (asdict(spec), part.tolist(), errors[key][part].tolist(), tols[key][part].tolist(), thr)
+            jobs.append((key, task))
+    wave = max(1, 2 * int(getattr(ex, "workers", 1)))
+    for start in range(0, len(jobs), wave):
+        batch = jobs[start : start + wave]
+        results = ex.map(refine_trials, [j for _, j in batch])
+        for (key, _), res in zip(batch, results, strict=True):
+            idx = np.asarray(res["trials"], dtype=np.int64)
+            errors[key][idx] = res["errors"]
+            tols[key][idx] = res["tols"]
+            computed.add(key)
+        if store is not None:  # persist each wave: a killed refinement resumes where it stopped
+            for key in {k for k, _ in batch}:
+                store.save_cell(key, _cell_record(by_key[key], errors[key], tols[key]))
 
 
 def default_tol(thresholds: Sequence[float]) -> float:
-    """Certificate width for a cell compared with ``thresholds``: a fraction of the smallest."""
-    return TOL_FRACTION * min(float(t) for t in thresholds) if len(thresholds) else 0.0
+    """Starting certificate width for a cell compared with ``thresholds``: a fraction of the largest.
+
+    Refinement (see the module docstring) narrows it per trial only as far as that trial needs.
+    """
+    return TOL_FRACTION * max(float(t) for t in thresholds) if len(thresholds) else 0.0
 
 
 def log2_inverse(eta: float) -> float:

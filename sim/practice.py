@@ -23,7 +23,7 @@ Sweeps (experiment names are the record folders the figures read):
 * ``rigl``: RigL vs second-order RigL at 80% and 90% sparsity, training curves in metrics.csv; claim
   ``rigl-second-order``.
 
-Scales: ``quick`` (CPU minutes, MNIST-1D MLPs of a few epochs; the whole set in a few minutes on 2 cores)
+Scales: ``quick`` (MNIST-1D MLPs of 3-4 epochs; the whole set in about 5 minutes on 2 busy CPU cores)
 and ``full`` (wider MLPs, 30 epochs, 5 seeds; hours on a CPU, minutes on a GPU per sweep).
 """
 
@@ -94,7 +94,7 @@ def _base(scale: str) -> tuple[Any, tuple[int, ...]]:
     check_choice("scale", scale, SCALES)
     if scale == "quick":
         base = TrainConfig(
-            model="mlp", dataset="mnist1d", hidden=(128, 128), epochs=6, batch_size=128, lr=0.5, log_every=4
+            model="mlp", dataset="mnist1d", hidden=(128, 128), epochs=4, batch_size=128, lr=0.5, log_every=4
         )
         return base, (0, 1, 2)
     base = TrainConfig(
@@ -140,8 +140,14 @@ def _ep_hparams(scale: str) -> list[tuple[str, Any]]:
     return _seeded(variants, seeds)
 
 
-def _iep(scale: str) -> list[tuple[str, Any]]:
+def _iep_base(scale: str) -> tuple[Any, tuple[int, ...]]:
+    # iEP's budget "total" splits the epochs over 3 cycles: 3 (quick) or 30 (full) epochs.
     base, seeds = _base(scale)
+    return dataclasses.replace(base, epochs=3 if scale == "quick" else 30), seeds
+
+
+def _iep(scale: str) -> list[tuple[str, Any]]:
+    base, seeds = _iep_base(scale)
     variants = []
     for d in (0.05, 0.2):
         # Matched compute: EP's epochs are split over iEP's 3 cycles.
@@ -159,7 +165,7 @@ def _iep(scale: str) -> list[tuple[str, Any]]:
 
 
 def _iep_rewind(scale: str) -> list[tuple[str, Any]]:
-    base, seeds = _base(scale)
+    base, seeds = _iep_base(scale)
     variants = []
     for d in (0.05, 0.2):
         for rewind in ("finetune", "lr_rewind", "score_rewind", "score_reinit"):
@@ -254,6 +260,22 @@ def _run_cell(item: tuple[dict[str, Any], str, str, bool]) -> dict[str, Any]:
     return {"run_dir": str(res.run_dir), "final": res.final, "error": None}
 
 
+def _finished(runs_root: Path, experiment: str, cfg: Any) -> dict[str, Any] | None:
+    """The record of an already finished run with exactly this config, read without importing torch."""
+    from theory.support.configs import config_to_dict, run_dir
+    from theory.support.records import read_json
+
+    directory = run_dir(runs_root, experiment, dataclasses.replace(cfg, seed=0), seed=cfg.seed)
+    if not (directory / "DONE").exists() or not (directory / "final.json").exists():
+        return None
+    try:
+        if read_json(directory / "config.json") != config_to_dict(cfg):
+            return None  # let the trainer report the difference
+        return {"run_dir": str(directory), "final": read_json(directory / "final.json"), "error": None}
+    except (OSError, ValueError):
+        return None
+
+
 _SUMMARY_CFG = (
     "method",
     "dataset",
@@ -313,12 +335,16 @@ def run_sweep(
     sweep = lookup(PRACTICE_SWEEPS, "practice sweep", name)
     runs_root = Path(runs_root)
     configs = sweep_configs(name, scale)
-    items = [(config_to_dict(cfg), str(runs_root), sweep.name, quiet) for _, cfg in configs]
-    ex = get_executor(executor, workers)
-    try:
-        results = ex.map(_run_cell, items)
-    finally:
-        ex.close()
+    results: list[dict[str, Any] | None] = [_finished(runs_root, sweep.name, cfg) for _, cfg in configs]
+    todo = [i for i, r in enumerate(results) if r is None]
+    if todo:
+        items = [(config_to_dict(configs[i][1]), str(runs_root), sweep.name, quiet) for i in todo]
+        ex = get_executor(executor, workers)
+        try:
+            for i, res in zip(todo, ex.map(_run_cell, items), strict=True):
+                results[i] = res
+        finally:
+            ex.close()
     rows = []
     for (variant, cfg), res in zip(configs, results, strict=True):
         row: dict[str, Any] = {"experiment": sweep.name, "variant": variant, "scale": scale}

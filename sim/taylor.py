@@ -23,10 +23,10 @@ Experiments (one *cell* per (model, seed): one trained model):
 4. Interdependency: k swaps chosen by the first-order rule (the k kept weights whose removal and the k
    removed weights whose addition have the most negative ``g_i v_i``, per layer; what EP's scores and
    RigL's gradient criterion approximate) against a second-order rule that accounts for interactions
-   (:func:`second_order_swaps`: prune set first, then the regrow set GIVEN the pruned set, greedily in
-   chunks with the marginal quadratic-model gain ``g_i v_i + v_i (H v_S)_i`` after each chunk, one HVP
-   per chunk; the final set is whichever of the two the quadratic model predicts better). Actual loss
-   decrease vs k: ``runs/taylor-interdependency/<hash>/results.csv`` with columns
+   (``networks.loss_change.second_order_swaps``: prune set first, then the regrow set GIVEN the pruned
+   set, greedily in chunks with the marginal quadratic-model gain ``g_i v_i + v_i (H v_S)_i`` after each
+   chunk, one HVP per chunk; the final set is whichever of the two the quadratic model predicts better).
+   Actual loss decrease vs k: ``runs/taylor-interdependency/<hash>/results.csv`` with columns
    ``model,rule,k,loss_decrease,seed`` plus ``predicted_first``, ``predicted_second``, ``fallback``.
 
 Verdicts written to the ledger:
@@ -76,18 +76,13 @@ __all__ = [
     "SCALES",
     "TAYLOR_MODELS",
     "TaylorConfig",
-    "allocate",
     "build_taylor_model",
-    "candidate_directions",
-    "first_order_swaps",
     "fit_loglog",
     "hvp_checks",
-    "random_swaps",
     "register_taylor_model",
     "remainder_slopes",
     "run_cell",
     "run_taylor",
-    "second_order_swaps",
     "taylor_config",
     "train_scores",
 ]
@@ -367,201 +362,6 @@ def train_scores(
 
 
 # ----------------------------------------------------------------------------------------------------
-# Swap selection
-# ----------------------------------------------------------------------------------------------------
-
-
-def allocate(k: int, capacities: Sequence[int]) -> list[int]:
-    """Split ``k`` swaps over layers proportionally to their capacities (largest remainder).
-
-    Args:
-        k: Total number of swaps (drops, and as many grows).
-        capacities: Per layer ``min(kept, removed)``.
-
-    Returns:
-        Per-layer counts summing to ``k``, each at most its capacity.
-
-    Raises:
-        ValueError: If ``k`` exceeds the total capacity.
-    """
-    caps = np.asarray(capacities, dtype=np.int64)
-    total = int(caps.sum())
-    k = check_int("k", k, 0, total)
-    raw = k * caps / max(total, 1)
-    base = np.floor(raw).astype(np.int64)
-    rem = k - int(base.sum())
-    order = np.argsort(-(raw - base), kind="stable")
-    base[order[:rem]] += 1
-    return [int(b) for b in base]
-
-
-def candidate_directions(model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Per masked layer: the current bool mask and the direction ``c = (1 - 2 m) * w`` of flipping each bit.
-
-    ``c_i`` is ``-w_i`` for a kept weight (removing it) and ``+w_i`` for a removed one (adding it); the
-    move of a swap set ``S`` is ``v = c * 1_S``.
-    """
-    import torch
-
-    from networks.hvp import masked_modules
-
-    masks, dirs = {}, {}
-    with torch.no_grad():
-        for name, mod in masked_modules(model).items():
-            m = mod.mask().to(torch.bool)
-            masks[name] = m
-            dirs[name] = torch.where(m, -mod.weight, mod.weight).detach()
-    return masks, dirs
-
-
-def _capacities(masks: Mapping[str, Any]) -> list[int]:
-    return [int(min(int(m.sum()), m.numel() - int(m.sum()))) for m in masks.values()]
-
-
-def _smallest(score: Any, eligible: Any, count: int) -> Any:
-    """Bool mask of the ``count`` smallest ``score`` entries among ``eligible`` (ties by index)."""
-    import torch
-
-    out = torch.zeros(score.numel(), dtype=torch.bool, device=score.device)
-    if count <= 0:
-        return out.view(score.shape)
-    masked = torch.where(
-        eligible.reshape(-1), score.reshape(-1), torch.full_like(score.reshape(-1), math.inf)
-    )
-    idx = torch.topk(masked, count, largest=False, sorted=False).indices
-    out[idx] = True
-    return out.view(score.shape)
-
-
-def first_order_swaps(model: Any, g: Mapping[str, Any], k: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The first-order rule: per layer, the kept and the removed weights with the most negative ``g_i c_i``.
-
-    Args:
-        model: The masked model.
-        g: Dense gradient w.r.t. the effective weights (``networks.hvp.loss_and_grad``).
-        k: Total swaps, split over layers by :func:`allocate`.
-
-    Returns:
-        ``(drop, grow)``: dicts weight-name -> bool mask.
-    """
-    masks, dirs = candidate_directions(model)
-    counts = allocate(k, _capacities(masks))
-    drop, grow = {}, {}
-    for (name, m), kl in zip(masks.items(), counts, strict=True):
-        f = g[name] * dirs[name]
-        drop[name] = _smallest(f, m, kl)
-        grow[name] = _smallest(f, ~m, kl)
-    return drop, grow
-
-
-def random_swaps(model: Any, k: int, generator: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Uniformly random swaps: per layer ``k_l`` random kept weights out, ``k_l`` random removed ones in."""
-    import torch
-
-    masks, _ = candidate_directions(model)
-    counts = allocate(k, _capacities(masks))
-    drop, grow = {}, {}
-    for (name, m), kl in zip(masks.items(), counts, strict=True):
-        keys = torch.rand(m.shape, generator=generator, dtype=torch.float64).to(m.device)
-        drop[name] = _smallest(keys, m, kl)
-        grow[name] = _smallest(keys, ~m, kl)
-    return drop, grow
-
-
-def _direction(dirs: Mapping[str, Any], drop: Mapping[str, Any], grow: Mapping[str, Any]) -> dict[str, Any]:
-    return {n: dirs[n] * (drop[n] | grow[n]).to(dirs[n].dtype) for n in dirs}
-
-
-def _split(n: int, parts: int) -> list[int]:
-    base, extra = divmod(n, parts)
-    return [base + (1 if i < extra else 0) for i in range(parts)]
-
-
-def second_order_swaps(
-    model: Any,
-    batch: Sequence[Any],
-    g: Mapping[str, Any],
-    k: int,
-    *,
-    chunks: int = 4,
-    params: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The interaction-aware rule: prune set first, then the regrow set given the pruned set.
-
-    Under the quadratic model ``Q(S) = g.v_S + 1/2 v_S.H v_S`` the marginal change from adding a flip
-    ``i`` to a set ``S`` is ``g_i c_i + c_i (H v_S)_i + 1/2 H_ii c_i^2`` (algorithms.md §5.1). We drop
-    the diagonal term (cheap mode of algorithms.md §5.2, ``h_i := 0``) and choose greedily in
-    ``chunks`` chunks per phase: each chunk takes, per layer, the candidates with the smallest
-    ``g_i c_i + c_i (H v_S)_i`` given everything chosen so far (drops first, then grows conditioned on
-    the drops), then one HVP updates ``H v_S``. Finally the quadratic model compares this set with the
-    first-order set and the better-predicted one is returned (``fallback`` says when that was the
-    first-order set), so the rule never predicts worse than the first-order rule.
-
-    Args:
-        model: The masked model (eval mode recommended: the loss must be one fixed function).
-        batch: ``(x, y)`` the loss is measured on.
-        g: Dense gradient at the current effective weights.
-        k: Total swaps (k out, k in), split over layers by :func:`allocate`.
-        chunks: Greedy chunks per phase (one HVP each).
-        params: Current effective weights (default: ``networks.hvp.effective_params(model)``).
-
-    Returns:
-        Dict with ``drop``, ``grow`` (bool masks), ``v``, ``Hv``, ``predicted_first`` and
-        ``predicted_second`` (of the returned set), ``fallback`` (bool) and ``hvps`` (count).
-    """
-    import torch
-
-    from networks.hvp import dot, effective_params, loss_grad_hvp
-
-    params = effective_params(model) if params is None else params
-    masks, dirs = candidate_directions(model)
-    counts = allocate(k, _capacities(masks))
-    chosen = {n: torch.zeros_like(m) for n, m in masks.items()}
-    u = {n: torch.zeros_like(d) for n, d in dirs.items()}
-    hvps = 0
-
-    def hv_of(v: Mapping[str, Any]) -> dict[str, Any]:
-        nonlocal hvps
-        hvps += 1
-        return loss_grad_hvp(model, batch, [v], params=params)[2][0]
-
-    for phase_mask in (lambda m: m, lambda m: ~m):  # drops (kept weights), then grows (removed weights)
-        plan = {n: _split(kl, chunks) for n, kl in zip(masks, counts, strict=True)}
-        for c in range(chunks):
-            if not any(plan[n][c] for n in masks):
-                continue
-            for n, m in masks.items():
-                score = g[n] * dirs[n] + dirs[n] * u[n]
-                eligible = phase_mask(m) & ~chosen[n]
-                chosen[n] |= _smallest(score, eligible, plan[n][c])
-            u = hv_of({n: dirs[n] * chosen[n].to(dirs[n].dtype) for n in dirs})
-    v2 = {n: dirs[n] * chosen[n].to(dirs[n].dtype) for n in dirs}
-    u2 = u if hvps else {n: torch.zeros_like(d) for n, d in dirs.items()}
-    q2 = dot(g, v2) + 0.5 * dot(v2, u2)
-    d1, g1 = first_order_swaps(model, g, k)
-    v1 = _direction(dirs, d1, g1)
-    u1 = hv_of(v1)
-    q1 = dot(g, v1) + 0.5 * dot(v1, u1)
-    fallback = q1 < q2
-    if fallback:
-        drop, grow, v, hv, q = d1, g1, v1, u1, q1
-    else:
-        drop = {n: chosen[n] & masks[n] for n in masks}
-        grow = {n: chosen[n] & ~masks[n] for n in masks}
-        v, hv, q = v2, u2, q2
-    return {
-        "drop": drop,
-        "grow": grow,
-        "v": v,
-        "Hv": hv,
-        "predicted_first": dot(g, v),
-        "predicted_second": q,
-        "fallback": bool(fallback),
-        "hvps": hvps,
-    }
-
-
-# ----------------------------------------------------------------------------------------------------
 # Remainder scaling
 # ----------------------------------------------------------------------------------------------------
 
@@ -757,6 +557,7 @@ def _trained_model(
     import torch.nn.functional as F
 
     from networks.data import load_dataset
+    from networks.loss_change import candidate_directions
 
     dataset_name, _ = lookup(TAYLOR_MODELS, "taylor model", model_name)
     data = load_dataset(dataset_name, seed=0)
@@ -818,6 +619,14 @@ def run_cell(cfg: TaylorConfig, model_name: str, seed: int, *, device: Any = "cp
 
     from networks.devices import resolve_device
     from networks.hvp import check_effective_forward, dot, effective_params, functional_loss, loss_grad_hvp
+    from networks.loss_change import (
+        candidate_directions,
+        first_order_swaps,
+        random_swaps,
+        second_order_swaps,
+        selection_direction,
+        swap_capacities,
+    )
 
     dev = resolve_device(device)
     start = time.perf_counter()
@@ -827,7 +636,7 @@ def run_cell(cfg: TaylorConfig, model_name: str, seed: int, *, device: Any = "cp
     loss0, g, _ = loss_grad_hvp(model, batch, [], params=params)
     l0 = float(loss0)
     _, dirs = candidate_directions(model)
-    total_cap = sum(_capacities(candidate_directions(model)[0]))
+    total_cap = sum(swap_capacities(candidate_directions(model)[0]))
     gen = torch.Generator().manual_seed(int(seed) + 15485863)
 
     def loss_at(v: Mapping[str, Any]) -> float:
@@ -836,7 +645,7 @@ def run_cell(cfg: TaylorConfig, model_name: str, seed: int, *, device: Any = "cp
 
     # HVP against central differences on the trained model, along a random swap direction.
     d, gr = random_swaps(model, min(10, total_cap), gen)
-    fd_err = hvp_fd_error(model, batch, _direction(dirs, d, gr), eps=cfg.fd_eps)
+    fd_err = hvp_fd_error(model, batch, selection_direction(dirs, d, gr), eps=cfg.fd_eps)
 
     slopes = []
     ts = np.geomspace(cfg.t_min, cfg.t_max, cfg.t_points)
@@ -844,7 +653,9 @@ def run_cell(cfg: TaylorConfig, model_name: str, seed: int, *, device: Any = "cp
         if k > total_cap:
             continue
         d, gr = random_swaps(model, k, gen)
-        fits = remainder_slopes(model, batch, _direction(dirs, d, gr), ts=ts, confidence=cfg.confidence)
+        fits = remainder_slopes(
+            model, batch, selection_direction(dirs, d, gr), ts=ts, confidence=cfg.confidence
+        )
         for order, fit in fits.items():
             passed = bool(np.isfinite(fit["slope"]) and fit["ci_high"] >= fit["expected"] - cfg.slope_margin)
             slopes.append(
@@ -869,7 +680,7 @@ def run_cell(cfg: TaylorConfig, model_name: str, seed: int, *, device: Any = "cp
             continue
         for selection in ("random", "first-order"):
             d, gr = random_swaps(model, k, gen) if selection == "random" else first_order_swaps(model, g, k)
-            v = _direction(dirs, d, gr)
+            v = selection_direction(dirs, d, gr)
             _, _, (hv,) = loss_grad_hvp(model, batch, [v], params=params)
             actual = loss_at(v) - l0
             p1 = dot(g, v)
@@ -1184,6 +995,7 @@ def run_taylor(
     verdicts = {}
     v1, s1, d1 = _slope_verdict(slopes, 1, cfg.slope_margin, cfg.activation)
     d1["training"] = info
+    d1["prediction_errors"] = _prediction_stats(swaps)
     _write_evidence(root, "taylor-first-order", verdict=v1, summary=s1, run=swaps_dir, details=d1)
     verdicts["taylor-first-order"] = v1
 

@@ -11,9 +11,10 @@ monotone in ``|a + b - z|``, so the two neighbours are still the only candidates
 Back ends:
 
 * numpy (``device=None``): sorted half-sums are built by repeated stable merges of packed 64-bit keys
-  (order-preserving bits of the float32 sum, then the subset's bitmask), and the neighbour search is one
-  more linear merge of the sorted queries with the sorted half-sums; no binary search, no Python loop
-  over rows or subsets. Chunks of rows run on a small thread pool (numpy releases the GIL in sorts).
+  (the bits of a non-negative float32 sum, then the subset's size and bitmask; see
+  :func:`_np_sorted_keys`), and the neighbour search is one more linear merge of the sorted queries with
+  the sorted half-sums; no binary search, no Python loop over rows or subsets. Chunks of rows run on a
+  small thread pool (numpy releases the GIL in sorts and ufuncs).
 * torch (``device="cpu"``, ``"cuda"``, ...): ``torch.sort`` and the batched ``torch.searchsorted`` on
   the device. torch is imported only here, inside the function.
 
@@ -38,7 +39,7 @@ from theory.support.validate import check_int, check_range
 #: Largest ``n`` accepted (two halves of at most ``2^16`` sums per row).
 MAX_N = 32
 _FLAG = np.uint64(1 << 31)
-_BIG = 1 << 30
+_BIG = 1 << 14  # larger than any subset size; fits int16
 
 
 @dataclass(frozen=True)
@@ -60,69 +61,98 @@ class BatchSubsetResult:
 # numpy back end
 
 
-def _sortable(v: np.ndarray) -> np.ndarray:
-    """Map float32 to uint32 so that unsigned order equals float order (sign-magnitude flip)."""
-    u = v.view(np.uint32)
-    return u ^ np.where(u >> np.uint32(31), np.uint32(0xFFFFFFFF), np.uint32(0x80000000))
+def _high_floats(keys: np.ndarray) -> np.ndarray:
+    """The float32 stored in the high 32 bits of each uint64 key (a strided view, no copy)."""
+    return keys.view(np.float32).reshape(*keys.shape, 2)[..., 1 if np.little_endian else 0]
 
 
-def _unsortable(u: np.ndarray) -> np.ndarray:
-    u = u.astype(np.uint32)
-    return (u ^ np.where(u >> np.uint32(31), np.uint32(0x80000000), np.uint32(0xFFFFFFFF))).view(np.float32)
+def _np_sorted_keys(x32: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted keys of all subsets of each row, with the sums shifted to be non-negative.
 
+    Writing ``c = sum of the negative x_i``, every subset sum is ``c + T`` where ``T`` is a subset sum of
+    ``|x|`` (a negative ``x_i`` is "added" by leaving it out). Non-negative float32 values sort like their
+    raw bits, so a key is just ``(bits(T) << 32) | (|S| << 16) | mask(S)`` for the true subset ``S``, and
+    equal sums are ordered by size, then mask. Each of the ``h`` doublings merges two sorted runs (a linear
+    stable sort) and updates the ids by one integer addition.
 
-def _pack(v: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    return (_sortable(v).astype(np.uint64) << np.uint64(32)) | ids.astype(np.uint64)
-
-
-def _np_sorted_keys(x32: np.ndarray) -> np.ndarray:
-    """Sorted packed keys ``(float32 sum bits << 32) | (size << 16) | mask`` of all subsets of each row."""
-    rows, h = x32.shape
-    vals = np.zeros((rows, 1), dtype=np.float32)
-    ids = np.zeros((rows, 1), dtype=np.uint32)
-    keys = _pack(vals, ids)
+    Returns:
+        ``(keys, c)``: uint64 keys of shape ``(rows, 2^h)`` sorted per row, and the float32 offsets ``c``.
+    """
+    h = x32.shape[1]
+    neg = x32 < 0
+    size0 = neg.sum(axis=1).astype(np.uint64)
+    mask0 = (neg.astype(np.uint64) << np.arange(h, dtype=np.uint64)).sum(axis=1)
+    keys = ((size0 << np.uint64(16)) | mask0)[:, None]
+    mag = np.abs(x32)
+    offset = np.where(neg, x32, np.float32(0)).sum(axis=1, dtype=np.float32)
     for i in range(h):  # h doublings; both halves are sorted runs, so the stable sort is a linear merge
-        # ids are (size << 16) | mask, so equal sums are ordered by size, then mask
-        shifted = _pack(vals + x32[:, i : i + 1], (ids + np.uint32(1 << 16)) | np.uint32(1 << i))
+        step = (1 << 16) + (1 << i)
+        # Positive x_i joins (size + 1, bit set); negative x_i leaves (size - 1, bit cleared): modular add.
+        delta = np.where(neg[:, i], np.uint64(2**64 - step), np.uint64(step))[:, None]
+        high = (_high_floats(keys) + mag[:, i : i + 1]).view(np.uint32).astype(np.uint64) << np.uint64(32)
+        shifted = high | ((keys & np.uint64(0xFFFFFFFF)) + delta)
         keys = np.concatenate([keys, shifted], axis=1)
         keys.sort(axis=1, kind="stable")
-        vals = _unsortable(keys >> np.uint64(32))
-        ids = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-    return keys
+    return keys, offset
 
 
 class _NumpyChunk:
-    """Half-sums and the neighbour search for one chunk of rows (numpy)."""
+    """Half-sums and the neighbour search for one chunk of rows (numpy).
+
+    Works in the shifted coordinates of :func:`_np_sorted_keys`: ``a = c_A + T_a``, ``b = c_B + T_b``, so
+    ``|a + b - z| = |T_a + T_b - zq|`` with ``zq = z - c_A - c_B`` (exposed as ``self.zq``).
+    """
 
     def __init__(self, xs32: np.ndarray, z32: np.ndarray, n_a: int):
         rows = xs32.shape[0]
-        a_keys = _np_sorted_keys(xs32[:, :n_a])
-        a_vals = _unsortable(a_keys >> np.uint64(32))
-        a_ids = (a_keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        a_by_mask = np.empty_like(a_vals)
-        np.put_along_axis(a_by_mask, (a_ids & np.uint32(0xFFFF)).astype(np.int64), a_vals, axis=1)
-        q = (z32[:, None] - a_vals)[:, ::-1]
-        q_keys = _pack(np.ascontiguousarray(q), a_ids[:, ::-1] | np.uint32(1 << 31))
+        a_keys, c_a = _np_sorted_keys(xs32[:, :n_a])
+        self.b_keys, c_b = _np_sorted_keys(xs32[:, n_a:])
+        self.b_size = ((self.b_keys >> np.uint64(16)) & np.uint64(0x1F)).astype(np.int16)
+        self.zq = z32 - c_a - c_b
+        t_a = np.ascontiguousarray(_high_floats(a_keys))
+        a_ids = a_keys & np.uint64(0xFFFFFFFF)
+        t_by_mask = np.empty_like(t_a)
+        np.put_along_axis(t_by_mask, (a_ids & np.uint64(0xFFFF)).astype(np.int64), t_a, axis=1)
+        # Queries T_b ~ zq - T_a, ascending; negative ones clamp to +0.0 (every T_b >= 0 lies above them,
+        # and the smallest T_b, 0, is still examined as the predecessor).
+        q = (self.zq[:, None] - t_a)[:, ::-1]
+        q = np.where(q > 0, q, np.float32(0))
+        q_keys = (q.view(np.uint32).astype(np.uint64) << np.uint64(32)) | a_ids[:, ::-1] | _FLAG
         q_keys.sort(axis=1, kind="stable")  # nearly sorted already: only ties in q move
         self.q_keys = q_keys
         self.a_mask = (q_keys & np.uint64(0xFFFF)).astype(np.int64)
-        self.a_vals = np.take_along_axis(a_by_mask, self.a_mask, axis=1)
-        self.b_keys = _np_sorted_keys(xs32[:, n_a:])
+        self.a_size = ((q_keys >> np.uint64(16)) & np.uint64(0x1F)).astype(np.int16)
+        self.a_vals = np.take_along_axis(t_by_mask, self.a_mask, axis=1)
         self.rows = rows
 
-    def group(self, members: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """B values, B masks (sorted) of one cardinality group, and each query's rank in them."""
-        b_keys = self.b_keys
-        if members is not None:
-            b_keys = b_keys[members[b_keys & np.uint64(0xFFFF)]].reshape(self.rows, -1)
-        merged = np.concatenate([b_keys, self.q_keys], axis=1)
-        merged.sort(axis=1, kind="stable")
-        n_q = self.q_keys.shape[1]
-        pos = np.nonzero(merged & _FLAG)[1].reshape(self.rows, n_q)
+    def group(
+        self, size: int | None, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Sorted ``T_b``, masks and sizes of one cardinality group of B, and each query's rank in it.
+
+        Args:
+            size: The group's subset size, or ``None`` for all of B.
+            rows: Optional row indices to restrict to.
+        """
+        b_keys = self.b_keys if rows is None else self.b_keys[rows]
+        q_keys = self.q_keys if rows is None else self.q_keys[rows]
+        count = b_keys.shape[0]
+        b_size = self.b_size if rows is None else self.b_size[rows]
+        if size is not None:
+            b_keys = b_keys[b_size == size].reshape(count, -1)
+            b_size = None
+        merged = np.concatenate([b_keys, q_keys], axis=1)
+        merged.sort(axis=1, kind="stable")  # two sorted runs: a linear merge
+        n_q = q_keys.shape[1]
+        width = merged.shape[1]
+        # The query flag is bit 31 of each key's low 32-bit word: test it on a uint32 view (no temporary).
+        low = merged.view(np.uint32).reshape(count, width, 2)[..., 0 if np.little_endian else 1]
+        flat = np.flatnonzero(low >= np.uint32(1 << 31))
+        pos = (flat - np.repeat(np.arange(count) * width, n_q)).reshape(count, n_q)
         rank = pos - np.arange(n_q)[None, :]  # number of B sums <= the query
-        b_vals = _unsortable(b_keys >> np.uint64(32))
+        b_vals = np.ascontiguousarray(_high_floats(b_keys))
         b_mask = (b_keys & np.uint64(0xFFFF)).astype(np.int64)
-        return b_vals, b_mask, rank
+        return b_vals, b_mask, b_size, rank
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -136,7 +166,11 @@ class _Ops:
         self.t = torch_module
 
     def take(self, arr: Any, idx: Any) -> Any:
-        return np.take_along_axis(arr, idx, axis=1) if self.t is None else self.t.gather(arr, 1, idx)
+        if self.t is not None:
+            return self.t.gather(arr, 1, idx)
+        # Flat indexing is several times faster than take_along_axis for (rows, k) index arrays.
+        offsets = (np.arange(arr.shape[0]) * arr.shape[1])[:, None]
+        return arr.reshape(-1)[idx + offsets]
 
     def rowmin(self, arr: Any) -> Any:
         return arr.min(axis=1) if self.t is None else arr.amin(dim=1)
@@ -149,23 +183,29 @@ class _Ops:
     def where(self, cond: Any, a: Any, b: Any) -> Any:
         return np.where(cond, a, b) if self.t is None else self.t.where(cond, a, b)
 
-    def cat(self, arrs: list) -> Any:
-        return np.concatenate(arrs, axis=1) if self.t is None else self.t.cat(arrs, dim=1)
-
     def f64(self, arr: Any) -> Any:
         return arr.astype(np.float64) if self.t is None else arr.double()
 
+    def abs(self, arr: Any) -> Any:
+        return np.abs(arr) if self.t is None else arr.abs()
 
-def _reduce(ops: _Ops, err: Any, size: Any, mask: Any, max_error: float | None, best: dict) -> None:
-    """Fold one group's candidates into the running per-row bests of both ranking modes."""
+    def relu(self, arr: Any) -> Any:
+        return np.maximum(arr, np.float32(0.0)) if self.t is None else arr.clamp(min=0.0)
+
+
+def _reduce(ops: _Ops, err: Any, size: Any, mask_of: Any, max_error: float | None, best: dict) -> None:
+    """Fold one set of candidates ``(rows, k)`` into the running per-row bests of both ranking modes.
+
+    ``mask_of(j)`` returns the full bitmask of candidate column ``j[r]`` of every row ``r``; masks are
+    only materialised for the winners.
+    """
     inf = float("inf")
     e1 = ops.rowmin(err)
     tie = err == e1[:, None]
     s1 = ops.rowmin(ops.where(tie, size, _BIG))
-    j = ops.first_true(tie & (size == s1[:, None]))
-    m1 = ops.take(mask, j[:, None])[:, 0]
+    m1 = mask_of(ops.first_true(tie & (size == s1[:, None])))
     better = (e1 < best["err"]) | ((e1 == best["err"]) & (s1 < best["size"]))
-    best["err"] = ops.where(better, e1, best["err"])
+    best["err"] = ops.where(better, ops.f64(e1), best["err"])
     best["size"] = ops.where(better, s1, best["size"])
     best["mask"] = ops.where(better, m1, best["mask"])
     if max_error is None:
@@ -174,15 +214,14 @@ def _reduce(ops: _Ops, err: Any, size: Any, mask: Any, max_error: float | None, 
     s2 = ops.rowmin(prim)
     tie = prim == s2[:, None]
     e2 = ops.rowmin(ops.where(tie, err, inf))
-    j = ops.first_true(tie & (err == e2[:, None]))
-    m2 = ops.take(mask, j[:, None])[:, 0]
+    m2 = mask_of(ops.first_true(tie & (err == e2[:, None])))
     better = (s2 < best["csize"]) | ((s2 == best["csize"]) & (e2 < best["cerr"]))
-    best["cerr"] = ops.where(better, e2, best["cerr"])
+    best["cerr"] = ops.where(better, ops.f64(e2), best["cerr"])
     best["csize"] = ops.where(better, s2, best["csize"])
     best["cmask"] = ops.where(better, m2, best["cmask"])
 
 
-def _group_candidates(
+def _fold_group(
     ops: _Ops,
     a_vals: Any,
     a_mask: Any,
@@ -191,32 +230,36 @@ def _group_candidates(
     b_mask: Any,
     b_size: Any,
     rank: Any,
-    z64: Any,
-    p: float,
+    z32: Any,
+    p: Any,
     n_a: int,
+    max_error: float | None,
+    best: dict,
     run_first: Any = None,
-) -> tuple[Any, Any, Any]:
-    """Errors, sizes and full masks of both neighbours of every query in one group."""
+) -> None:
+    """Score both neighbours of every query in one group (float32) and fold them into ``best``.
+
+    Scores use float32 ``|a + b - z|``: exact when the sums are (dyadic inputs), otherwise within the
+    float32 slack documented in the module docstring; the winners' errors are recomputed in float64.
+    """
     count = b_vals.shape[1]
-    errs, sizes, masks = [], [], []
-    a64 = ops.f64(a_vals)
     for side, idx in enumerate((rank, rank - 1)):
         ok = (idx >= 0) & (idx < count)
         idx = idx.clip(0, count - 1)
         if side == 1 and run_first is not None:
             # The successor is the first of its run of equal sums, the predecessor the last; sizes may
             # differ inside a run (zero candidates, equal sums), so move to the run's first element,
-            # which has the smallest size (B keys are ordered by value, then size).
+            # which has the smallest size (B is ordered by value, then size).
             idx = ops.take(run_first, idx)
-        bv = ops.f64(ops.take(b_vals, idx))
-        bm = ops.take(b_mask, idx)
-        size = a_size + (b_size if not hasattr(b_size, "shape") else ops.take(b_size, idx))
-        dist = (a64 + bv - z64[:, None]).abs() if ops.t is not None else np.abs(a64 + bv - z64[:, None])
-        err = (dist - size * p).clip(min=0.0) if ops.t is not None else np.maximum(dist - size * p, 0.0)
-        errs.append(ops.where(ok, err, float("inf")))
-        sizes.append(size)
-        masks.append(a_mask | (bm << n_a))
-    return ops.cat(errs), ops.cat(sizes), ops.cat(masks)
+        size = a_size + (ops.take(b_size, idx) if hasattr(b_size, "shape") else b_size)
+        dist = ops.abs(a_vals + ops.take(b_vals, idx) - z32[:, None])
+        err = ops.where(ok, ops.relu(dist - size * p) if p else dist, float("inf"))
+
+        def mask_of(j: Any, idx: Any = idx) -> Any:
+            col = j[:, None]
+            return ops.take(a_mask, col)[:, 0] | (ops.take(b_mask, ops.take(idx, col))[:, 0] << n_a)
+
+        _reduce(ops, err, size, mask_of, max_error, best)
 
 
 def _run_first(xp: Any, vals: Any, cummax: Any) -> Any:
@@ -231,7 +274,7 @@ def _run_first(xp: Any, vals: Any, cummax: Any) -> Any:
 
 
 def _popcount_table(bits: int) -> np.ndarray:
-    table = np.zeros(1, dtype=np.int64)
+    table = np.zeros(1, dtype=np.int16)
     for _ in range(bits):
         table = np.concatenate([table, table + 1])
     return table
@@ -255,36 +298,71 @@ def _solve_chunk_numpy(
     n_a = n // 2
     n_b = n - n_a
     xs32 = _search_values(x, z, ok, p)
-    chunk = _NumpyChunk(xs32, z.astype(np.float32), n_a)
+    z32 = z.astype(np.float32)
+    p32 = np.float32(p)  # a numpy scalar keeps the scoring arithmetic in float32
+    chunk = _NumpyChunk(xs32, z32, n_a)
     ops = _Ops()
-    pop = _popcount_table(max(n_a, n_b))
-    a_size = pop[chunk.a_mask]
     best = _init_best(rows, np.full, np.int64, np.float64)
-    if p == 0.0 and max_error is None:
-        b_vals, b_mask, rank = chunk.group(None)
+    if p == 0.0:
+        # One merge against all of B gives the minimal error (ties toward fewer elements).
+        b_vals, b_mask, b_size, rank = chunk.group(None)
         run_first = _run_first(np, b_vals, np.maximum.accumulate)
-        err, size, mask = _group_candidates(
-            ops, chunk.a_vals, chunk.a_mask, a_size, b_vals, b_mask, pop[b_mask], rank, z, p, n_a, run_first
+        _fold_group(
+            ops,
+            chunk.a_vals,
+            chunk.a_mask,
+            chunk.a_size,
+            b_vals,
+            b_mask,
+            b_size,
+            rank,
+            chunk.zq,
+            p32,
+            n_a,
+            None,
+            best,
+            run_first,
         )
-        _reduce(ops, err, size, mask, max_error, best)
+        if max_error is None:
+            return best["mask"]
+        # Minimum cardinality: rows whose minimal error exceeds the budget keep the fallback; the others
+        # start from the minimal-error subset (it qualifies) and search the size groups below its size.
+        qualifies = best["err"] <= max_error
+        best["cerr"] = np.where(qualifies, best["err"], np.inf)
+        best["csize"] = np.where(qualifies, best["size"], _BIG)
+        best["cmask"] = np.where(qualifies, best["mask"], 0)
+        active = qualifies
     else:
-        sizes_b = pop[: 2**n_b]
-        for g in range(n_b + 1):
-            if _groups_done(best, g, max_error, np.all):
-                break
-            b_vals, b_mask, rank = chunk.group(sizes_b == g)
-            err, size, mask = _group_candidates(
-                ops, chunk.a_vals, chunk.a_mask, a_size, b_vals, b_mask, g, rank, z, p, n_a
-            )
-            _reduce(ops, err, size, mask, max_error, best)
+        active = np.ones(rows, dtype=bool)
+    for g in range(n_b + 1):
+        # Group g only holds subsets of size >= g: rows that cannot improve any more drop out.
+        if max_error is None:
+            live = active & ~((best["err"] == 0.0) & (best["size"] <= g))
+        else:
+            live = active & ~(best["csize"] < g)
+        sel = np.flatnonzero(live)
+        if sel.size == 0:
+            break
+        b_vals, b_mask, _, rank = chunk.group(g, sel)
+        sub = {key: value[sel] for key, value in best.items()}
+        _fold_group(
+            ops,
+            chunk.a_vals[sel],
+            chunk.a_mask[sel],
+            chunk.a_size[sel],
+            b_vals,
+            b_mask,
+            g,
+            rank,
+            chunk.zq[sel],
+            p32,
+            n_a,
+            max_error,
+            sub,
+        )
+        for key, value in sub.items():
+            best[key][sel] = value
     return _final_masks(best, max_error, np.where)
-
-
-def _groups_done(best: dict, g: int, max_error: float | None, all_: Any) -> bool:
-    """True when no group of size >= g can improve any row (group g only holds subsets of size >= g)."""
-    if max_error is None:
-        return bool(all_((best["err"] == 0.0) & (best["size"] <= g)))
-    return bool(all_(best["csize"] < g))
 
 
 def _init_best(rows: int, full: Any, int_dtype: Any, float_dtype: Any, **kw: Any) -> dict:
@@ -343,31 +421,56 @@ def _solve_chunk_torch(
             ("cmask", 0, torch.int64),
         )
     }
-    if p == 0.0 and max_error is None:
-        groups = [None]
-    else:
-        groups = list(range(n_b + 1))
-    for g in groups:
-        if g is not None and _groups_done(best, g, max_error, torch.all):
-            break
-        run_first = None
-        if g is None:
-            # Columns pre-ordered by size and a stable sort: equal sums end up ordered by size.
-            by_size = torch.argsort(pop[: 2**n_b], stable=True)
-            b_vals, order = torch.sort(b_all[:, by_size], dim=1, stable=True)
-            b_mask = by_size[order]
-            b_size = pop[b_mask]
-            run_first = _run_first(torch, b_vals, torch.cummax)
-        else:
-            cols = torch.nonzero(pop[: 2**n_b] == g)[:, 0]
-            b_vals, order = torch.sort(b_all[:, cols], dim=1)
-            b_mask = cols[order]
-            b_size = g
+    if p == 0.0:
+        # One search against all of B gives the minimal error (ties toward fewer elements): columns
+        # pre-ordered by size and a stable sort put equal sums in order of size.
+        by_size = torch.argsort(pop[: 2**n_b], stable=True)
+        b_vals, order = torch.sort(b_all[:, by_size], dim=1, stable=True)
+        b_mask = by_size[order]
         rank = torch.searchsorted(b_vals.contiguous(), q, right=True)  # number of B sums <= the query
-        err, size, mask = _group_candidates(
-            ops, a_vals, a_mask, a_size, b_vals, b_mask, b_size, rank, z64, p, n_a, run_first
+        run_first = _run_first(torch, b_vals, torch.cummax)
+        _fold_group(
+            ops, a_vals, a_mask, a_size, b_vals, b_mask, pop[b_mask], rank, z32, p, n_a, None, best, run_first
         )
-        _reduce(ops, err, size, mask, max_error, best)
+        if max_error is None:
+            return best["mask"]
+        qualifies = best["err"] <= max_error  # as in the numpy back end: seed, then smaller sizes only
+        best["cerr"] = torch.where(qualifies, best["err"], float("inf"))
+        best["csize"] = torch.where(qualifies, best["size"], _BIG)
+        best["cmask"] = torch.where(qualifies, best["mask"], 0)
+        active = qualifies
+    else:
+        active = torch.ones(rows, dtype=torch.bool, device=device)
+    for g in range(n_b + 1):
+        if max_error is None:
+            live = active & ~((best["err"] == 0.0) & (best["size"] <= g))
+        else:
+            live = active & ~(best["csize"] < g)
+        sel = torch.nonzero(live)[:, 0]
+        if sel.numel() == 0:
+            break
+        cols = torch.nonzero(pop[: 2**n_b] == g)[:, 0]
+        b_vals, order = torch.sort(b_all[sel][:, cols], dim=1)
+        b_mask = cols[order]
+        rank = torch.searchsorted(b_vals.contiguous(), q[sel], right=True)
+        sub = {key: value[sel] for key, value in best.items()}
+        _fold_group(
+            ops,
+            a_vals[sel],
+            a_mask[sel],
+            a_size[sel],
+            b_vals,
+            b_mask,
+            g,
+            rank,
+            z32[sel],
+            p,
+            n_a,
+            max_error,
+            sub,
+        )
+        for key, value in sub.items():
+            best[key][sel] = value
     return _final_masks(best, max_error, torch.where)
 
 
@@ -408,8 +511,8 @@ def best_subsets(
             by sign pruning in a construction).
         device: ``None`` for the numpy back end, or a torch device (``"cpu"``, ``"cuda"``) for the torch
             back end; then the result fields are tensors on that device.
-        chunk_rows: Rows per chunk (bounds memory); default 1024 for numpy, 8192 for torch on CPU and
-            65536 on an accelerator.
+        chunk_rows: Rows per chunk (bounds memory); by default about ``2^21`` (numpy), ``2^24`` (torch
+            on CPU) or ``2^27`` (accelerator) half-sums per chunk, e.g. 1024 / 8192 / 65536 rows at n = 21.
         num_threads: Threads for the numpy back end (default: the CPU count).
 
     Returns:
@@ -452,7 +555,9 @@ def best_subsets(
         )
 
     if device is None:
-        chunk = check_int("chunk_rows", chunk_rows, 1) if chunk_rows is not None else 1024
+        # About 2^21 half-sums of B per chunk (1024 rows at n = 21), so memory stays bounded for large n.
+        default = max(16, min(1024, (1 << 21) >> (n - n // 2)))
+        chunk = check_int("chunk_rows", chunk_rows, 1) if chunk_rows is not None else default
         threads = (
             check_int("num_threads", num_threads, 1) if num_threads is not None else (os.cpu_count() or 1)
         )
@@ -474,7 +579,8 @@ def best_subsets(
     import torch  # lazily: `import theory` must stay torch-free
 
     dev = torch.device(device)
-    default = 8192 if dev.type == "cpu" else 65536
+    budget = 1 << (24 if dev.type == "cpu" else 27)  # half-sums of B per chunk
+    default = max(64, min(8192 if dev.type == "cpu" else 65536, budget >> (n - n // 2)))
     chunk = check_int("chunk_rows", chunk_rows, 1) if chunk_rows is not None else default
     parts = [
         _solve_chunk_torch(

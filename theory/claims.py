@@ -212,7 +212,9 @@ BUILTIN_CLAIMS = (
         "CS-Theory Q&A page) [SECONDARY]",
         checks=(
             _symbolic("lueker_solved_for_n", "solved for n, checked back; monotone in n"),
-            NumericCheck("Monte Carlo success rate vs the bound (slth sim sweep rss-constant / rss-success)"),
+            NumericCheck(
+                "Monte Carlo n at the success level vs the solved bound (slth sim sweep rss-constant)"
+            ),
         ),
         tags=("rss",),
     ),
@@ -224,7 +226,7 @@ BUILTIN_CLAIMS = (
         "[SECONDARY]; code n = 3*round(log2(1/eps)) [PRIMARY]",
         checks=(
             _symbolic("pensia_form_shape", "both forms decrease in eps, same order; code anchor 21"),
-            NumericCheck("fitted C in n = C log2(1/eta) (slth sim sweep rss-constant)"),
+            NumericCheck("success rate vs n = C log2(1/eta) (slth sim sweep rss-success)"),
         ),
         tags=("rss",),
     ),
@@ -248,7 +250,7 @@ BUILTIN_CLAIMS = (
         checks=(
             _symbolic("xiong_candidate_shapes", "all three shapes decrease in eps; AISTATS <= slides"),
             NumericCheck(
-                "minimal n at 90% success vs eps/eta against this shape (slth sim sweep pssp-min-n)"
+                "shape vs minimal n at 90% success (pssp-min-n data; no sweep writes this verdict yet)"
             ),
         ),
         tags=("pssp", "xiong"),
@@ -262,7 +264,7 @@ BUILTIN_CLAIMS = (
         checks=(
             _symbolic("xiong_candidate_shapes", "all three shapes decrease in eps"),
             NumericCheck(
-                "minimal n at 90% success vs eps/eta against this shape (slth sim sweep pssp-min-n)"
+                "shape vs minimal n at 90% success (pssp-min-n data; no sweep writes this verdict yet)"
             ),
         ),
         tags=("pssp", "xiong"),
@@ -276,7 +278,7 @@ BUILTIN_CLAIMS = (
         "log(1+eps)+1 version",
         checks=(
             _symbolic("xiong_thm2_width_shapes", "widths decrease in eps and eta; AISTATS <= slides"),
-            NumericCheck("construction width vs eps, xiong vs pensia (slth sim construct-width)"),
+            NumericCheck("construction width vs eps, xiong vs pensia (sim.construction.run_construct_width)"),
         ),
         tags=("network", "xiong"),
     ),
@@ -288,9 +290,7 @@ BUILTIN_CLAIMS = (
         source=f"{_PENSIA}, Theorem 1, as restated by Otsuka et al. 2025 Thm 10 [SECONDARY]",
         checks=(
             _symbolic("pensia_width_shapes", "width decreases in eps"),
-            NumericCheck(
-                "minimal candidates per weight vs eps for the construction (slth sim construct-width)"
-            ),
+            NumericCheck("minimal candidates per weight vs eps (sim.construction.run_construct_width)"),
         ),
         tags=("network",),
     ),

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from theory.inputs import check_candidates, check_perturbation, check_real
-from theory.support.validate import check_range
+from theory.support.validate import check_int, check_range
 
 #: Largest ``n`` for the exact mode (``2^24`` intervals, a few hundred MB).
 EXACT_MAX_N = 24
@@ -226,6 +226,7 @@ def coverage_error(
                 "pass tol > 0 for the certified interval-union mode"
             )
         return _exact(x, lo, hi, p)
+    max_intervals = check_int("max_intervals", max_intervals, 4)
     resolution = 4.0 * _rounding_bound(x, lo, hi, p)
     if tol < resolution:
         raise ValueError(f"tol must be 0 (exact) or >= {resolution:.3g} (float64 resolution), got {tol}")

@@ -32,6 +32,8 @@ per-row budgets, and the tests cross-check it against a brute-force oracle (and 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 import math
 
 import torch
@@ -136,9 +138,7 @@ def solve_subsets(
     # Rows are bucketed by their number of valid candidates so that no work is spent on padding.
     for cnt in torch.unique(counts).tolist():
         idx = torch.nonzero(counts == cnt).flatten()
-        e, pos = _solve_dense(
-            c[idx, :cnt], t[idx], None if max_error is None else budget[idx], perturbation
-        )
+        e, pos = _solve_dense(c[idx, :cnt], t[idx], None if max_error is None else budget[idx], perturbation)
         best_err[idx] = e
         best_pos[idx, : pos.shape[1]] = pos
     # Back to the caller's column order.
@@ -152,6 +152,17 @@ def solve_subsets(
     sizes = masks.sum(dim=1)
     errors = _errors(values, t, sizes, perturbation)
     return SubsetSolution(masks=masks, values=values, errors=errors, sizes=sizes)
+
+
+@functools.lru_cache(maxsize=256)
+def _combinations_cpu(width: int, k: int) -> torch.Tensor:
+    # torch.combinations builds a width**k grid first; itertools enumerates only the C(width, k) rows.
+    flat = itertools.chain.from_iterable(itertools.combinations(range(width), k))
+    return torch.tensor(list(flat), dtype=torch.long).reshape(-1, k)
+
+
+def _combinations(width: int, k: int, device: torch.device) -> torch.Tensor:
+    return _combinations_cpu(width, k).to(device)
 
 
 def _solve_dense(
@@ -173,7 +184,7 @@ def _solve_dense(
             if todo.numel() == 0:
                 k += 1
                 continue
-            combos = torch.combinations(torch.arange(width, device=dev), r=k)  # (C, k)
+            combos = _combinations(width, k, dev)  # (C, k)
             step = max(1, _CHUNK_ELEMENTS // (combos.shape[0] * k))
             for start in range(0, todo.numel(), step):
                 idx = todo[start : start + step]
@@ -198,8 +209,10 @@ def _solve_dense(
             w = width
             per_row = (1 << (w - w // 2)) * max(w, 1)
             step = max(1, _CHUNK_ELEMENTS // per_row)
-            parts = [_mitm_by_size(c[exact[i : i + step]], t[exact[i : i + step]], perturbation)
-                     for i in range(0, exact.numel(), step)]
+            parts = [
+                _mitm_by_size(c[exact[i : i + step]], t[exact[i : i + step]], perturbation)
+                for i in range(0, exact.numel(), step)
+            ]
             table_err = torch.cat([q[0] for q in parts])
             table_pos = torch.cat([q[1] for q in parts])
             # table_err: (r, w + 1) minimal error per subset size; pick per mode.
@@ -207,7 +220,9 @@ def _solve_dense(
                 size = table_err.argmin(dim=1)  # first minimum -> smallest size among ties
             else:
                 ok = table_err <= budget[exact, None]
-                first_ok = torch.where(ok.any(dim=1), ok.to(torch.int8).argmax(dim=1), table_err.argmin(dim=1))
+                first_ok = torch.where(
+                    ok.any(dim=1), ok.to(torch.int8).argmax(dim=1), table_err.argmin(dim=1)
+                )
                 size = first_ok
             rr = torch.arange(exact.numel(), device=dev)
             best_err[exact] = table_err[rr, size]
@@ -224,7 +239,9 @@ def _half_sums(c: torch.Tensor, offset: int, h: int) -> tuple[torch.Tensor, torc
     bits = ((codes[:, None] >> torch.arange(h, device=dev)[None, :]) & 1).to(torch.float64)  # (2^h, h)
     block = c[:, offset : offset + h]
     # inf * 0 would be NaN: sum only the selected (finite or +inf) entries.
-    sums = torch.where(bits[None].bool(), block[:, None, :], torch.zeros((), dtype=c.dtype, device=dev)).sum(-1)
+    sums = torch.where(bits[None].bool(), block[:, None, :], torch.zeros((), dtype=c.dtype, device=dev)).sum(
+        -1
+    )
     return sums, bits.sum(dim=1).long(), bits.bool()
 
 
@@ -278,9 +295,9 @@ def _mitm_by_size(c: torch.Tensor, t: torch.Tensor, p: float) -> tuple[torch.Ten
                 sel = rr[take]
                 err[sel, kk] = e_k[take]
                 arg_a[sel, kk] = cols[a_pos[take]]
-                arg_b[sel, kk] = torch.gather(ids_sorted[sl], 1, torch.gather(best_j[:, cols], 1, a_pos[:, None]))[
-                    take, 0
-                ]
+                arg_b[sel, kk] = torch.gather(
+                    ids_sorted[sl], 1, torch.gather(best_j[:, cols], 1, a_pos[:, None])
+                )[take, 0]
     # Decode subset positions.
     sel_a = bits_a[arg_a]  # (r, w+1, ha)
     sel_b = bits_b[arg_b]  # (r, w+1, hb)

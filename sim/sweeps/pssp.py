@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.coverage import scan_min_n
-from sim.engine import EXACT_MAX_N, TOL_FRACTION, CellSpec, run_cells
+from sim.engine import EXACT_MAX_N, CellSpec, default_tol, run_cells
 from sim.store import RunStore
 from sim.sweeps.common import SweepOutcome, attach_evidence, proportion_columns, track
 from sim.sweeps.rss import _check_etas, _check_ns
@@ -166,7 +166,7 @@ def run_xiong_thm1(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: boo
             thr = [2 * e for K in Ks for C in Cs if K <= n and (e := link_eta(n, eps, K, C)) is not None]
             if not thr:
                 continue
-            tol = TOL_FRACTION * min(thr) if n > EXACT_MAX_N else 0.0
+            tol = default_tol(thr) if n > EXACT_MAX_N else 0.0
             plan[(n, eps)] = (CellSpec("coverage", n, cfg.distribution, -0.5, 0.5, eps, cfg.seed, tol), thr)
     specs = [s for s, _ in plan.values()]
     thresholds = {s.key(): thr for s, thr in plan.values()}

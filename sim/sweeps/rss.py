@@ -293,9 +293,14 @@ def _lueker_evidence(outcome: SweepOutcome, runs_root: str | Path, rows: list[di
     pts.sort(key=lambda t: -t[0])  # increasing log(1/eta)
     cs = [c for _, c in pts]
     details = {"level": level, "implied_C": [{"eta": e, "C": c} for e, c in pts]}
+    edge = 8.0 * math.log(1.0 / (1.0 - level))  # below this n the bound is < level for every C > 0
     if len(cs) < 3 or min(cs) <= 0:
         verdict = "inconclusive"
-        summary = f"need >= 3 etas with a positive implied Lueker constant at level {level}; got {cs}"
+        c_lo, c_hi = (min(cs), max(cs)) if cs else (math.nan, math.nan)
+        summary = (
+            f"untestable here: at n_min < 8 ln(1/(1-{level})) = {edge:.1f} Lueker's bound stays below "
+            f"{level} for every C > 0 (implied C {c_lo:.3g}..{c_hi:.3g}); use smaller eta"
+        )
     elif max(cs) / min(cs) <= 2.0:
         verdict = "consistent"
         summary = (

@@ -190,3 +190,36 @@ def test_fig07_groups_runs_by_the_changed_hyperparameter(synthetic_root: Path) -
     assert labels.count("base") == 3
     assert "lr=0.01" in labels and "weight_init=kaiming_normal" in labels
     assert all("," not in lab for lab in labels)  # each synthetic variant changes one field
+
+
+def test_pgd_cells_read_the_trainer_grid_format(tmp_path: Path) -> None:
+    # networks.training's pgd_ep writes one run per eps with the EP density grid in final.json.
+    from figures.fig04_pgd_ep import cells
+    from figures.records import training_runs
+
+    run = tmp_path / "pgd-ep" / "h" / "seed_3"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text('{"method": "pgd_ep", "density": 0.5, "pgd_eps": 0.03, "seed": 3}')
+    grid = [
+        {"density": 1.0, "sparsity": 0.0, "test_correct": 50, "test_total": 200, "test_acc": 0.25},
+        {"density": 0.3, "test_correct": 70, "test_total": 200},
+    ]
+    import json
+
+    (run / "final.json").write_text(json.dumps({"test_acc": 0.35, "grid": grid}))
+    (run / "DONE").write_text("")
+    got = cells(training_runs(tmp_path, "pgd-ep"))
+    assert got == [(0.0, 0.03, 3, 25.0), (0.7, 0.03, 3, 35.0)]
+
+
+def test_parse_value_and_seed_stats() -> None:
+    from figures.records import parse_value, seed_stats
+
+    assert parse_value("3") == 3 and isinstance(parse_value("3"), int)
+    assert parse_value("0.5") == 0.5 and parse_value("1e-05") == 1e-5
+    assert parse_value("True") is True and parse_value("") is None and parse_value("ep") == "ep"
+    assert parse_value("np.float64(0.25)") == 0.25  # numpy >= 2 reprs written by a producer
+    st = seed_stats([1.0, 2.0, 4.0, float("nan")])
+    assert (st.n, st.mean) == (3, pytest.approx(7 / 3))
+    assert st.std == pytest.approx(np.std([1.0, 2.0, 4.0], ddof=1))
+    assert seed_stats([5.0]).std == 0.0 and seed_stats([]).n == 0

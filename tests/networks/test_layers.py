@@ -20,6 +20,7 @@ from networks.layers import (
     MaskedLinear,
     NonAffineBatchNorm1d,
     NonAffineBatchNorm2d,
+    WarmTopk,
     kept_count,
     topk_mask,
 )
@@ -289,3 +290,150 @@ def test_layers_on_cuda_match_cpu():
     torch.testing.assert_close(cpu(x), cuda(x.to(dev)).cpu(), rtol=1e-4, atol=1e-5)
     scores = torch.randint(0, 3, (1000,), generator=gen(25)).float()
     assert torch.equal(topk_mask(scores, 0.3), topk_mask(scores.to(dev), 0.3).cpu())
+
+
+# ------------------------------------------------------------------------------- warm-started top-k
+def _cold_mask(layer: MaskedLinear) -> torch.Tensor:
+    key = layer.scores.detach().abs() if layer.rank_by == "abs" else layer.scores.detach()
+    return topk_mask(key, layer.density)
+
+
+_UPDATES = st.sampled_from(
+    ["sgd_small", "sgd_large", "jump", "ties", "poke", "data_write", "density", "same"]
+)
+
+
+@given(
+    shape=st.sampled_from([(1, 1), (3, 5), (40, 50), (64, 300)]),
+    density=st.floats(1e-3, 1.0),
+    rank_by=st.sampled_from(["abs", "raw"]),
+    updates=st.lists(_UPDATES, min_size=1, max_size=12),
+    seed=st.integers(0, 2**16),
+)
+def test_warm_mask_equals_cold_mask_through_random_score_updates(shape, density, rank_by, updates, seed):
+    rng = np.random.default_rng(seed)
+    layer = MaskedLinear(shape[1], shape[0], density=density, rank_by=rank_by, generator=gen(seed))
+    x = torch.randn(4, shape[1], generator=gen(seed + 1))
+    opt = torch.optim.SGD([layer.scores], lr=1.0, momentum=0.9)
+    for step, kind in enumerate(updates):
+        scores = layer.scores
+        if kind in ("sgd_small", "sgd_large"):  # a real straight-through SGD step
+            opt.param_groups[0]["lr"] = 1e-3 if kind == "sgd_small" else 10.0
+            opt.zero_grad()
+            before = _cold_mask(layer)
+            layer(x).square().sum().backward()
+            assert torch.equal(layer.weight_mask, before), (step, kind)
+            opt.step()
+        with torch.no_grad():
+            if kind == "jump":
+                scores.mul_(float(rng.choice([-1.0, 0.5, 3.0]))).add_(float(rng.normal()))
+            elif kind == "ties":  # few distinct levels: many ties at the threshold
+                scores.copy_(torch.from_numpy(rng.integers(-3, 4, size=shape).astype(np.float32)))
+            elif kind == "poke":  # in-place edit of a few entries through the parameter
+                flat = scores.view(-1)
+                flat[torch.from_numpy(rng.integers(0, flat.numel(), size=3))] = float(rng.normal())
+            elif kind == "data_write":  # bypasses the version counter
+                scores.data.view(-1)[int(rng.integers(0, scores.numel()))] = float(rng.normal() * 10)
+            elif kind == "density":
+                layer.density = float(rng.uniform(1e-3, 1.0))
+        cold = _cold_mask(layer)
+        layer(x)
+        assert torch.equal(layer.weight_mask, cold), (step, kind)
+        assert torch.equal(layer.mask(), cold), (step, kind)
+        assert int(cold.sum()) == kept_count(cold.numel(), layer.density)
+
+
+@pytest.mark.parametrize("sort_cap", [None, 8])  # 8: bands go through partial selection, not a sort
+@pytest.mark.parametrize("levels", [2, 50, 0])
+def test_warm_topk_tracks_long_runs_and_uses_the_warm_path(levels, sort_cap):
+    g = torch.Generator().manual_seed(levels)
+    n = 20_000
+    if levels:
+        scores = torch.randint(0, levels, (n,), generator=g).float()
+    else:
+        scores = torch.randn(n, generator=g)
+    warm = WarmTopk()
+    if sort_cap is not None:
+        warm.sort_cap = sort_cap
+    for i in range(60):
+        step = 1e-3 if i % 20 else 1.0  # mostly small steps, a few big jumps
+        scores.add_(torch.randn(n, generator=g) * step)
+        if levels:
+            scores.round_()
+        mask = warm(scores, 0.3)
+        assert torch.equal(mask, topk_mask(scores.abs(), 0.3)), i
+        again = warm(scores, 0.3)  # unchanged scores: recomputed once, values copied
+        assert torch.equal(again, mask)
+        assert warm(scores, 0.3) is again  # ... and from then on served from the cache
+    assert warm.stats["hit"] == 60
+    assert warm.stats["warm"] >= 40 and warm.stats["cold"] <= 10, warm.stats
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_warm_topk_other_dtypes(dtype):
+    g = torch.Generator().manual_seed(1)
+    scores = torch.randn(5000, generator=g).to(dtype)
+    warm = WarmTopk()
+    for _ in range(10):
+        scores.add_((torch.randn(5000, generator=g) * 1e-2).to(dtype))
+        assert torch.equal(warm(scores, 0.2, rank_by="raw"), topk_mask(scores, 0.2))
+    assert warm.stats["warm"] >= 5
+
+
+def test_warm_topk_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="density"):
+        WarmTopk()(torch.zeros(4), 0.0)
+    with pytest.raises(ValueError, match="rank_by"):
+        WarmTopk()(torch.zeros(4), 0.5, rank_by="magnitude")
+
+
+def test_mask_cache_is_invalidated_by_load_state_dict_and_in_place_edits():
+    a = MaskedLinear(30, 20, density=0.3, generator=gen(30))
+    b = MaskedLinear(30, 20, density=0.3, generator=gen(31))
+    before = a.mask()
+    a.mask()
+    a.mask()
+    assert a._topk.stats["hit"] >= 1
+    a.load_state_dict(b.state_dict())
+    assert a._topk._stamp is None  # reset on load
+    assert torch.equal(a.mask(), b.mask()) and not torch.equal(a.mask(), before)
+    with torch.no_grad():
+        a.scores.zero_()
+        a.scores[0, :7] = torch.arange(1.0, 8.0)
+    assert a.mask().reshape(-1)[:7].all()
+    assert torch.equal(a.mask(), _cold_mask(a))
+    # The cache never enters the state_dict and survives a round trip through torch.save.
+    assert set(a.state_dict()) == {"weight", "scores", "weight_mask"}
+    a.double()
+    assert a._topk._stamp is None  # reset on cast / move
+    assert torch.equal(a.mask(), _cold_mask(a))
+
+
+def test_mask_cache_does_not_leak_through_deepcopy_or_pickle():
+    import copy
+    import io
+
+    layer = MaskedLinear(10, 10, density=0.5, generator=gen(32))
+    layer.mask()
+    clone = copy.deepcopy(layer)
+    assert clone._topk._saved is None
+    buf = io.BytesIO()
+    torch.save(layer, buf)
+    buf.seek(0)
+    loaded = torch.load(buf, weights_only=False)
+    assert loaded._topk._saved is None and torch.equal(loaded.mask(), layer.mask())
+
+
+def test_warm_and_cold_layers_train_identically():
+    layers = [MaskedLinear(20, 30, density=0.4, generator=gen(33)) for _ in range(2)]
+    layers[1].warm_topk = False
+    opts = [torch.optim.SGD([m.scores], lr=0.5, momentum=0.9) for m in layers]
+    x, y = torch.randn(16, 20, generator=gen(34)), torch.randn(16, 30, generator=gen(35))
+    for _ in range(20):
+        for m, o in zip(layers, opts, strict=True):
+            o.zero_grad()
+            F.mse_loss(m(x), y).backward()
+            o.step()
+        assert torch.equal(layers[0].scores, layers[1].scores)
+        assert torch.equal(layers[0].weight_mask, layers[1].weight_mask)
+    assert layers[0]._topk.stats["warm"] > 0

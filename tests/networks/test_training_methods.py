@@ -428,3 +428,35 @@ def test_pgd_perturbation_stays_within_eps_and_grid_is_recorded(tmp_run_root):
     best = min(grid, key=lambda p: (p["train_loss"], -p["cycle"]))
     assert res.final["selected_density"] == best["density"]
     assert res.final["density"] == pytest.approx(best["density"], abs=0.01)
+
+
+# --------------------------------------------------------------------------------- fast selection
+@pytest.mark.parametrize("density", [0.01, 0.3, 0.5, 0.97])
+def test_bracketed_topk_mask_equals_topk_mask(density):
+    from networks.layers import topk_mask
+    from networks.training.select import bracketed_topk_mask
+
+    g = torch.Generator().manual_seed(3)
+    cases = [
+        torch.randn(300, 400, generator=g),
+        torch.randint(0, 7, (70000,), generator=g).float(),  # heavy ties
+        torch.sort(torch.randn(70000, generator=g)).values,  # sorted: strided sample still brackets
+        torch.full((66000,), 2.0),  # all tied: ties to the lowest index
+    ]
+    for x in cases:
+        assert torch.equal(bracketed_topk_mask(x, density), topk_mask(x, density))
+        assert torch.equal(bracketed_topk_mask(x, density, sample=16), topk_mask(x, density))  # may fall back
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["ep", "rigl2", "iterand"])
+def test_cuda_run_matches_cpu_initialisation_and_trains(name, tmp_path):
+    cfg = tiny(method=name, rigl_interval=2, iterand_period=2)
+    cpu = Trainer(cfg, device="cpu", quiet=True)
+    gpu = Trainer(cfg, device="cuda", quiet=True)
+    for (k, a), b in zip(cpu.model.state_dict().items(), gpu.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b.cpu()), k  # same seed, same network on every device
+    res = train(cfg, tmp_path, device="cuda", quiet=True)
+    ref = train(cfg, tmp_path / "cpu", device="cpu", quiet=True)
+    assert res.final["device"].startswith("cuda")
+    assert abs(res.final["test_acc"] - ref.final["test_acc"]) <= 0.05

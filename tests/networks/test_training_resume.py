@@ -44,8 +44,9 @@ def _same_run(a, b) -> None:
 )
 def test_killed_and_resumed_run_is_bit_identical(cfg, tmp_path):
     straight = train(cfg, tmp_path / "a", quiet=True)
-    # Stop mid-epoch twice (steps 3 and 10 of 6-step epochs), resuming each time.
+    # Stop mid-epoch twice (steps 3, 6 and 10 of 6-step epochs), resuming each time.
     assert train(cfg, tmp_path / "b", quiet=True, stop_after_steps=3).status == "stopped"
+    assert train(cfg, tmp_path / "b", quiet=True, stop_after_steps=6).status == "stopped"  # epoch boundary
     assert train(cfg, tmp_path / "b", quiet=True, stop_after_steps=10).status == "stopped"
     resumed = train(cfg, tmp_path / "b", quiet=True)
     assert resumed.status == "done"
@@ -170,3 +171,16 @@ def test_cli_trains_resumes_and_reports_bad_input(tmp_run_root, capsys):
     assert slth([*argv, "--method", "popup"]) == 2
     assert "method must be one of" in capsys.readouterr().err
     assert slth([*argv, "--device", "tpu"]) == 2
+
+
+def test_construct_is_hooked_from_networks_construct_cli(monkeypatch, capsys):
+    import sys
+    import types
+
+    fake = types.ModuleType("networks.construct.cli")
+    fake.add_arguments = lambda parser: parser.add_argument("--eps", type=float, default=0.1)
+    fake.run = lambda args: print(f"construct eps={args.eps}") or 0
+    monkeypatch.setitem(sys.modules, "networks.construct.cli", fake)
+    assert slth(["construct", "--eps", "0.25"]) == 0
+    assert slth(["networks", "construct"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["construct eps=0.25", "construct eps=0.1"]

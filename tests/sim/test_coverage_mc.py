@@ -182,3 +182,23 @@ def test_ambiguous_trials_are_refined_not_guessed() -> None:
     assert a == 0
     exact = [solver_coverage_error()(trial_inputs(spec, t)[0], lo=-0.5, hi=0.5) for t in range(3)]
     assert s == sum(e <= eta for e in exact) and f == 3 - s
+
+
+@needs_certified
+def test_large_n_refinement_shrinks_the_certificate() -> None:
+    # n = 24 > REFINE_EXACT_MAX_N: an ambiguous trial (here a deliberately loose stored certificate,
+    # E = 1 with width 5 against eta = 0.01) is re-measured with tol / 10 until it is decided.
+    from dataclasses import asdict
+
+    from sim.engine import refine_trials
+
+    eta = 1e-2
+    spec = CellSpec("coverage", 24, "uniform", -0.5, 0.5, tol=eta)
+    out = refine_trials((asdict(spec), [0, 1], [1.0, 1.0], [5.0, 5.0], [eta]))
+    assert out["trials"] == [0, 1]
+    for t, e, w in zip(out["trials"], out["errors"], out["tols"], strict=True):
+        assert 0 < w < 5.0
+        assert e <= eta or e - w > eta
+        # An independent, much tighter certificate gives the same decision (E_true is far from eta).
+        tight = solver_coverage_error()(trial_inputs(spec, t)[0], lo=-0.5, hi=0.5, tol=1e-4)
+        assert (e <= eta) == (tight <= eta)

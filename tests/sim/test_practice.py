@@ -149,3 +149,15 @@ def test_iep_and_rigl_verdicts(tmp_run_root):
     worse = {("rigl2", "rigl2", 0.2): [(0.5, 0)] * 3, ("rigl", "rigl", 0.2): [(0.6, 0)] * 3}
     practice._evidence_rigl(tmp_run_root, _rows(worse))
     assert _verdict(tmp_run_root, "rigl-second-order") == "inconsistent"
+
+
+def test_practice_subcommand_parses_and_refuses_unknown_names():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    practice.register(parser.add_subparsers())
+    args = parser.parse_args(["practice", "rigl", "iep", "--scale", "full", "--workers", "1"])
+    assert args.names == ["rigl", "iep"] and args.scale == "full" and args.workers == 1
+    bad = parser.parse_args(["practice", "nope"])
+    with pytest.raises(ValueError, match="valid practice sweeps"):
+        bad.handler(bad)

@@ -228,3 +228,22 @@ def test_registration_is_cheap() -> None:
     subprocess.run(
         [sys.executable, "-c", code], check=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}
     )
+
+
+def test_unfinished_cell_reuses_its_finished_chunks(tmp_run_root: Path) -> None:
+    from sim.engine import CellSpec, run_cells
+    from sim.store import RunStore
+    from sim.sweeps.configs import RssSuccessConfig
+
+    store = RunStore(tmp_run_root, "rss-success", RssSuccessConfig(trials=10)).open()
+    spec = CellSpec("coverage", 5, "uniform", -1.0, 1.0)
+    true = run_cells([spec], 10, executor="inprocess")[spec.key()].errors
+    # A chunk left by a killed run (marked with impossible values to prove it is reused, not recomputed).
+    store.save_part(spec.key(), 0, 5, {"errors": [42.0] * 5, "tols": [0.0] * 5})
+    cells = run_cells([spec], 10, executor="inprocess", store=store, chunk_size=5)
+    got = cells[spec.key()].errors
+    assert got[:5].tolist() == [42.0] * 5 and got[5:].tolist() == true[5:].tolist()
+    assert store.finished_keys() == {spec.key()}
+    assert not list(store.cells_dir.glob("*.part-*"))  # parts merged into the cell record
+    again = run_cells([spec], 10, executor="inprocess", store=store)
+    assert not again[spec.key()].computed

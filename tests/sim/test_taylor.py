@@ -1,4 +1,4 @@
-"""sim.taylor: remainder scaling, swap rules, and the experiment pipeline (records, resume, evidence)."""
+"""sim.taylor and networks.loss_change: remainder scaling, swap rules, pipeline records, resume, evidence."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import networks.hvp as H
+import networks.loss_change as LC
 from sim import taylor as T
 from theory.support.records import read_csv
 
@@ -70,8 +71,8 @@ def test_fit_loglog_rejects_bad_input():
 
 def test_remainder_slopes_are_two_and_three_on_a_smooth_model():
     model, batch = tiny_model()
-    _, dirs = T.candidate_directions(model)
-    drop, grow = T.random_swaps(model, 3, torch.Generator().manual_seed(1))
+    _, dirs = LC.candidate_directions(model)
+    drop, grow = LC.random_swaps(model, 3, torch.Generator().manual_seed(1))
     v = {n: dirs[n] * (drop[n] | grow[n]) for n in dirs}
     fits = T.remainder_slopes(model, batch, v, ts=np.geomspace(1e-3, 0.05, 10))
     assert fits[1]["slope"] == pytest.approx(2.0, abs=0.05)
@@ -81,8 +82,8 @@ def test_remainder_slopes_are_two_and_three_on_a_smooth_model():
 def test_remainder_slopes_detect_a_wrong_hessian(monkeypatch):
     # Negative control: with H v off by a factor 1/2 the "second-order" remainder is O(t^2) again.
     model, batch = tiny_model()
-    _, dirs = T.candidate_directions(model)
-    drop, grow = T.random_swaps(model, 3, torch.Generator().manual_seed(1))
+    _, dirs = LC.candidate_directions(model)
+    drop, grow = LC.random_swaps(model, 3, torch.Generator().manual_seed(1))
     v = {n: dirs[n] * (drop[n] | grow[n]) for n in dirs}
     real = H.loss_grad_hvp
 
@@ -99,7 +100,7 @@ def test_single_swaps_are_predicted_to_second_order():
     # Every one-weight swap (k = 1) of the last layer: scaling the move by 1/2 divides the first-order
     # error by ~4 and the second-order error by ~8, and at full size order 2 is the better prediction.
     model, batch = tiny_model(seed=3)
-    masks, _ = T.candidate_directions(model)
+    masks, _ = LC.candidate_directions(model)
     name = "2.weight"
     kept = torch.nonzero(masks[name].reshape(-1))[:, 0]
     removed = torch.nonzero(~masks[name].reshape(-1))[:, 0]
@@ -130,7 +131,7 @@ def test_single_swaps_are_predicted_to_second_order():
 @given(st.lists(st.integers(0, 50), min_size=1, max_size=6), st.data())
 def test_allocate_sums_to_k_within_capacities(caps, data):
     k = data.draw(st.integers(0, sum(caps)))
-    counts = T.allocate(k, caps)
+    counts = LC.allocate(k, caps)
     assert sum(counts) == k
     assert all(0 <= c <= cap for c, cap in zip(counts, caps, strict=True))
     total = max(sum(caps), 1)
@@ -139,16 +140,16 @@ def test_allocate_sums_to_k_within_capacities(caps, data):
 
 def test_allocate_refuses_too_many_swaps():
     with pytest.raises(ValueError, match="k must be"):
-        T.allocate(11, [5, 5])
+        LC.allocate(11, [5, 5])
 
 
 def test_first_order_swaps_match_a_sorting_oracle():
     model, batch = tiny_model(seed=4)
     _, g = H.loss_and_grad(model, batch)
-    masks, dirs = T.candidate_directions(model)
+    masks, dirs = LC.candidate_directions(model)
     k = 7
-    drop, grow = T.first_order_swaps(model, g, k)
-    counts = T.allocate(k, [min(int(m.sum()), m.numel() - int(m.sum())) for m in masks.values()])
+    drop, grow = LC.first_order_swaps(model, g, k)
+    counts = LC.allocate(k, [min(int(m.sum()), m.numel() - int(m.sum())) for m in masks.values()])
     for (name, m), kl in zip(masks.items(), counts, strict=True):
         f = (g[name] * dirs[name]).reshape(-1).numpy()
         flat = m.reshape(-1).numpy()
@@ -160,9 +161,9 @@ def test_first_order_swaps_match_a_sorting_oracle():
 
 def test_random_swaps_are_reproducible_and_valid():
     model, _ = tiny_model(seed=5)
-    masks, _ = T.candidate_directions(model)
-    a = T.random_swaps(model, 6, torch.Generator().manual_seed(9))
-    b = T.random_swaps(model, 6, torch.Generator().manual_seed(9))
+    masks, _ = LC.candidate_directions(model)
+    a = LC.random_swaps(model, 6, torch.Generator().manual_seed(9))
+    b = LC.random_swaps(model, 6, torch.Generator().manual_seed(9))
     for n in masks:
         assert torch.equal(a[0][n], b[0][n]) and torch.equal(a[1][n], b[1][n])
         assert not (a[0][n] & ~masks[n]).any() and not (a[1][n] & masks[n]).any()
@@ -175,8 +176,8 @@ def test_second_order_rule_is_a_valid_swap_never_predicted_worse(k):
     model, batch = tiny_model(seed=6)
     params = H.effective_params(model)
     _, g = H.loss_and_grad(model, batch)
-    masks, _ = T.candidate_directions(model)
-    res = T.second_order_swaps(model, batch, g, k, chunks=2)
+    masks, _ = LC.candidate_directions(model)
+    res = LC.second_order_swaps(model, batch, g, k, chunks=2)
     for n, m in masks.items():
         assert not (res["drop"][n] & ~m).any() and not (res["grow"][n] & m).any()
         assert int(res["drop"][n].sum()) == int(res["grow"][n].sum())
@@ -186,7 +187,7 @@ def test_second_order_rule_is_a_valid_swap_never_predicted_worse(k):
     _, _, (hv,) = H.loss_grad_hvp(model, batch, [v], params=params)
     q = H.predict_loss_change(g, v, hv)
     assert res["predicted_second"] == pytest.approx(q, rel=1e-10, abs=1e-14)
-    d1, g1 = T.first_order_swaps(model, g, k)
+    d1, g1 = LC.first_order_swaps(model, g, k)
     v1 = H.swap_direction(model, d1, g1)
     _, _, (hv1,) = H.loss_grad_hvp(model, batch, [v1], params=params)
     assert q <= H.predict_loss_change(g, v1, hv1) + 1e-12
@@ -328,3 +329,10 @@ def test_slope_verdict_flags_a_slope_clearly_below_the_order():
     assert T._slope_verdict(ok, 2, 0.15, "gelu")[0] == "consistent"
     assert T._slope_verdict(ok + low, 2, 0.15, "gelu")[0] == "inconsistent"
     assert T._slope_verdict(nan, 2, 0.15, "gelu")[0] == "inconclusive"
+
+
+@pytest.mark.gpu
+def test_a_tiny_cell_runs_on_cuda():
+    cfg = T.taylor_config("quick", **{**TINY, "models": ("cnn",)})
+    res = T.run_cell(cfg, "cnn", 0, device="cuda")
+    assert len(res["swaps"]) == 8 and res["hvp_fd_error"] < 1e-6

@@ -57,9 +57,10 @@ def test_adding_a_candidate_never_increases_the_error(xs, extra, window, p):
 def test_more_perturbation_never_increases_the_error(xs, window, p1, p2):
     lo, hi = window
     small, large = sorted((p1, p2))
-    assert coverage_error(xs, lo=lo, hi=hi, perturbation=large) <= coverage_error(
-        xs, lo=lo, hi=hi, perturbation=small
-    ) + 1e-12
+    assert (
+        coverage_error(xs, lo=lo, hi=hi, perturbation=large)
+        <= coverage_error(xs, lo=lo, hi=hi, perturbation=small) + 1e-12
+    )
 
 
 @given(

@@ -1,0 +1,203 @@
+"""Reading a target network into affine layers, and the target presets.
+
+A target is an ``nn.Sequential`` of ``Linear``, ``Conv2d``, ``ReLU`` and ``Flatten`` (any depth). It is
+read into :class:`AffineSpec` records: the weight as a matrix over its input columns (for a conv the
+``unfold`` columns ``c_in * kh * kw``, channel-major as ``torch.nn.functional.unfold`` orders them), the
+bias, whether a ReLU follows, and whether the layer's input is non-negative (it follows a ReLU).
+
+Presets (``load_target``): ``pensia-fc2`` (the shared 784-500-10 MNIST network of Pensia et al. 2020,
+``pensia_fc2_mnist.npz``), and ``digits-mlp``, ``mnist1d-mlp``, ``digits-cnn`` trained on the fly with a
+few epochs of Adam (small, so that construction tests stay fast).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["PRESETS", "AffineSpec", "load_pensia_fc2", "parse_target", "train_preset"]
+
+SUPPORTED_LAYERS = ("Linear", "Conv2d", "ReLU", "Flatten")
+
+
+@dataclasses.dataclass
+class AffineSpec:
+    """One affine target layer.
+
+    Attributes:
+        kind: ``"linear"`` or ``"conv"``.
+        weight: Float64 ``(d_out, d_in)`` (conv: ``d_in = c_in * kh * kw``).
+        bias: Float64 ``(d_out,)`` or None.
+        relu: Whether a ReLU follows.
+        nonneg_input: Whether the input is known to be non-negative.
+        flatten_before: Whether a ``Flatten`` precedes the layer.
+        conv: For convs: ``{"in_channels", "kernel_size", "stride", "padding"}``.
+    """
+
+    kind: str
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+    relu: bool = False
+    nonneg_input: bool = False
+    flatten_before: bool = False
+    conv: dict | None = None
+
+
+def parse_target(target: nn.Module, *, nonnegative_input: bool = False) -> list[AffineSpec]:
+    """Read ``target`` (an ``nn.Sequential``) into affine layer specs.
+
+    Args:
+        target: The network.
+        nonnegative_input: Declare the network's input non-negative (e.g. pixels in [0, 1]): the first
+            layer then needs only the positive half of each ReLU block and the certificate covers
+            ``x >= 0`` only.
+
+    Returns:
+        The specs, in order.
+
+    Raises:
+        ValueError: For anything that is not a supported layer or layout.
+    """
+    if not isinstance(target, nn.Sequential):
+        raise ValueError(
+            f"target must be an nn.Sequential of {', '.join(SUPPORTED_LAYERS)}; got {type(target).__name__}"
+        )
+    specs: list[AffineSpec] = []
+    nonneg = bool(nonnegative_input)
+    flatten = False
+    for i, mod in enumerate(target):
+        if isinstance(mod, nn.Linear):
+            w = mod.weight.detach().to(torch.float64).cpu()
+            specs.append(AffineSpec("linear", w, _bias(mod), nonneg_input=nonneg, flatten_before=flatten))
+            nonneg, flatten = False, False
+        elif isinstance(mod, nn.Conv2d):
+            if mod.groups != 1 or tuple(mod.dilation) != (1, 1) or mod.padding_mode != "zeros":
+                raise ValueError(
+                    f"layer {i} (Conv2d): only groups=1, dilation=1, padding_mode='zeros' are supported"
+                )
+            if isinstance(mod.padding, str):
+                raise ValueError(f"layer {i} (Conv2d): give padding as integers, not {mod.padding!r}")
+            w = mod.weight.detach().to(torch.float64).cpu()
+            conv = {
+                "in_channels": mod.in_channels,
+                "kernel_size": tuple(mod.kernel_size),
+                "stride": tuple(mod.stride),
+                "padding": tuple(mod.padding),
+            }
+            specs.append(
+                AffineSpec("conv", w.reshape(w.shape[0], -1), _bias(mod), nonneg_input=nonneg, conv=conv)
+            )
+            if flatten:
+                raise ValueError(f"layer {i} (Conv2d) follows a Flatten; flatten only before Linear layers")
+            nonneg = False
+        elif isinstance(mod, nn.ReLU):
+            if not specs or specs[-1].relu or flatten:
+                raise ValueError(f"layer {i} (ReLU) must directly follow a Linear or Conv2d layer")
+            specs[-1].relu = True
+            nonneg = True
+        elif isinstance(mod, nn.Flatten):
+            flatten = True
+        else:
+            raise ValueError(
+                f"layer {i} is {type(mod).__name__}; supported layers: {', '.join(SUPPORTED_LAYERS)}"
+            )
+    if not specs:
+        raise ValueError("target has no Linear or Conv2d layer")
+    return specs
+
+
+def _bias(mod: nn.Module) -> torch.Tensor | None:
+    return None if mod.bias is None else mod.bias.detach().to(torch.float64).cpu()
+
+
+def load_pensia_fc2(path: str | Path) -> nn.Sequential:
+    """The 784-500-10 no-bias MNIST network of Pensia et al. (NeurIPS 2020) from its npz.
+
+    Args:
+        path: ``pensia_fc2_mnist.npz`` (arrays ``fc1_weight`` (500, 784), ``fc2_weight`` (10, 500)).
+
+    Returns:
+        ``Flatten, Linear(784, 500), ReLU, Linear(500, 10)`` (float32, no biases).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"Pensia target not found at {path}; pass --target PATH to pensia_fc2_mnist.npz"
+        )
+    with np.load(path, allow_pickle=False) as data:
+        w1, w2 = data["fc1_weight"], data["fc2_weight"]
+    net = nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 500, bias=False), nn.ReLU(), nn.Linear(500, 10, bias=False)
+    )
+    with torch.no_grad():
+        net[1].weight.copy_(torch.from_numpy(np.asarray(w1, dtype=np.float32)))
+        net[3].weight.copy_(torch.from_numpy(np.asarray(w2, dtype=np.float32)))
+    return net
+
+
+def _mlp(d_in: int, hidden: int, classes: int) -> nn.Sequential:
+    return nn.Sequential(nn.Flatten(), nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, classes))
+
+
+def _cnn(channels: int, classes: int, side: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(1, channels, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(channels * math.ceil(side / 2) ** 2, classes),
+    )
+
+
+#: preset name -> (dataset, architecture builder taking (in_shape, num_classes))
+PRESETS = {
+    "digits-mlp": ("digits", lambda shape, k: _mlp(int(np.prod(shape)), 32, k)),
+    "mnist1d-mlp": ("mnist1d", lambda shape, k: _mlp(int(np.prod(shape)), 32, k)),
+    "digits-cnn": ("digits", lambda shape, k: _cnn(4, k, shape[-1])),
+}
+
+
+def train_preset(name: str, *, seed: int = 0, epochs: int = 60) -> tuple[nn.Sequential, object]:
+    """Train a small target preset on CPU (full-batch Adam), keeping weights inside [-1/2, 1/2].
+
+    Weights are clipped to [-1/2, 1/2] after every step: the SubsetSum results cover that range (Lueker 1998)
+    (Pensia et al. Thm 1 assumes bounded weights); the trained accuracy is what it is with that constraint.
+
+    Args:
+        name: ``digits-mlp``, ``mnist1d-mlp`` or ``digits-cnn``.
+        seed: Seed for the data split and the initialisation.
+        epochs: Full-batch Adam steps.
+
+    Returns:
+        ``(model, dataset)``.
+    """
+    from networks.data import load_dataset
+
+    if name not in PRESETS:
+        raise ValueError(f"unknown target preset {name!r}; valid presets: pensia-fc2, {', '.join(PRESETS)}")
+    ds_name, build = PRESETS[name]
+    ds = load_dataset(ds_name, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    torch_state = torch.random.get_rng_state()
+    model = build(tuple(ds.in_shape), ds.num_classes)
+    # Initialise from the explicit generator (module constructors use the global one).
+    with torch.no_grad():
+        for p in model.parameters():
+            bound = 1.0 / math.sqrt(max(1, p.shape[-1] if p.ndim == 2 else int(np.prod(p.shape[1:])) or 1))
+            p.copy_((torch.rand(p.shape, generator=gen) * 2 - 1) * bound)
+    torch.random.set_rng_state(torch_state)
+    x = ds.x_train.reshape(len(ds.x_train), *ds.in_shape)
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    for _ in range(epochs * 5):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), ds.y_train)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.clamp_(-0.5, 0.5)
+    return model.eval(), ds

@@ -1,0 +1,242 @@
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from networks.construct import METHODS, construct_ticket
+from networks.construct.subsets import solve_subsets
+
+
+def _brute(c, t, valid, budget, p):
+    best = None
+    for k in range(len(c) + 1):
+        for s in itertools.combinations(range(len(c)), k):
+            if not all(valid[i] for i in s):
+                continue
+            e = max(0.0, abs(sum(c[i] for i in s) - t) - k * p)
+            key = (e, k) if budget is None else ((0, k, e) if e <= budget else (1, e, k))
+            if best is None or key < best[0]:
+                best = (key, s, e)
+    return best
+
+
+@pytest.mark.parametrize("mode", [None, 0.05, 0.005])
+@pytest.mark.parametrize("perturbation", [0.0, 0.03])
+@pytest.mark.parametrize("force_mitm", [False, True])
+def test_solver_matches_brute_force(mode, perturbation, force_mitm, monkeypatch):
+    import networks.construct.subsets as sub
+
+    if force_mitm:
+        monkeypatch.setattr(sub, "_DEEPEN_MAX_COMBOS", 3)
+    rng = np.random.default_rng(int(1000 * perturbation) + (mode is None) + 7 * force_mitm)
+    for _ in range(25):
+        m = int(rng.integers(1, 10))
+        c = rng.uniform(-1, 1, (4, m))
+        t = rng.uniform(-1, 1, 4)
+        valid = rng.random((4, m)) < 0.75
+        sol = solve_subsets(
+            torch.tensor(c),
+            torch.tensor(t),
+            valid=torch.tensor(valid),
+            max_error=mode,
+            perturbation=perturbation,
+        )
+        for r in range(4):
+            _key, s, e = _brute(c[r], t[r], valid[r], mode, perturbation)
+            assert sol.errors[r].item() == pytest.approx(e, abs=1e-12)
+            assert not (sol.masks[r].numpy() & ~valid[r]).any()
+            if mode is not None and e <= mode:
+                assert sol.sizes[r].item() == len(s)
+
+
+def _random_target(kind, bias, seed):
+    g = torch.Generator().manual_seed(seed)
+    if kind == "mlp":
+        net = nn.Sequential(nn.Linear(5, 4, bias=bias), nn.ReLU(), nn.Linear(4, 3, bias=bias))
+        shape = (5,)
+    else:
+        net = nn.Sequential(
+            nn.Conv2d(2, 2, 3, stride=2, padding=1, bias=bias),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(2 * 3 * 3, 3, bias=bias),
+        )
+        shape = (2, 5, 5)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.rand(p.shape, generator=g) - 0.5)
+    return net.double(), shape
+
+
+def _unit_ball(n, shape, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, *shape, generator=g, dtype=torch.float64)
+    return x / x.flatten(1).norm(dim=1).reshape(-1, *([1] * len(shape)))
+
+
+@pytest.mark.parametrize(
+    ("kind", "method", "perturbation"),
+    [
+        ("mlp", "pensia", 0.0),
+        ("mlp", "xiong", 0.0),
+        ("mlp", "xiong", 0.01),
+        ("conv", "dacunha", 0.0),
+        ("conv", "xiong", 0.01),
+    ],
+)
+@pytest.mark.parametrize("bias", [False, True])
+def test_certificate_holds_sampled_and_adversarial(kind, method, perturbation, bias):
+    net, shape = _random_target(kind, bias, seed=3)
+    ticket = construct_ticket(
+        net,
+        eps=0.05,
+        method=method,
+        perturbation=perturbation,
+        candidates_per_weight=8,
+        input_shape=shape,
+        seed=1,
+    )
+    cert = ticket.certified_bound()
+    x = _unit_ball(3000, shape, seed=2)
+    assert ticket.measure(net, x) <= cert
+    # Adversarial: projected gradient ascent of ||target(x) - ticket(x)|| on the unit ball.
+    module = ticket.as_module().double()
+    z = x[:64].clone().requires_grad_(True)
+    for _ in range(60):
+        gap = (net(z) - module(z)).flatten(1).norm(dim=1).sum()
+        (grad,) = torch.autograd.grad(gap, z)
+        with torch.no_grad():
+            z += 0.2 * grad / grad.flatten(1).norm(dim=1).clamp_min(1e-12).reshape(-1, *([1] * len(shape)))
+            z /= z.flatten(1).norm(dim=1).clamp_min(1.0).reshape(-1, *([1] * len(shape)))
+    with torch.no_grad():
+        worst = (net(z) - module(z)).flatten(1).norm(dim=1).max().item()
+    assert worst <= cert
+    # The certificate is not vacuous by construction: it is at most a few times the observed error.
+    assert cert < 1e3 * max(worst, 1e-6)
+
+
+@pytest.mark.parametrize("method", ["pensia", "xiong"])
+def test_ticket_is_a_pruned_dense_random_network(method):
+    net, shape = _random_target("mlp", True, seed=5)
+    ticket = construct_ticket(
+        net,
+        eps=0.05,
+        method=method,
+        perturbation=0.01 if method == "xiong" else 0.0,
+        candidates_per_weight=6,
+        seed=4,
+    )
+    x = _unit_ball(200, shape, seed=0)
+    src = ticket.source_module(masked=True).double()
+    assert len([m for m in src if isinstance(m, nn.Linear)]) == 4  # depth 2L
+    torch.testing.assert_close(src(x), ticket(x), atol=1e-5, rtol=1e-5)
+    # Perturbation within its max-norm; masks are boolean; kept counts add up.
+    for layer in ticket.layers:
+        assert layer.mask2.dtype == torch.bool
+        assert layer.pert.abs().max() <= 0.01 + 1e-15
+        assert (layer.pert[~layer.mask2] == 0).all()
+    rep = ticket.report()
+    assert rep["kept_params"] == rep["kept_first_layer"] + rep["kept_second_layer"]
+    assert rep["kept_ratio"] == pytest.approx(rep["kept_params"] / ticket.target_weights)
+
+
+def test_failures_are_listed_and_certificate_uses_actual_errors():
+    net, _ = _random_target("mlp", False, seed=1)
+    ticket = construct_ticket(net, eps=1e-6, budget="per-weight", candidates_per_weight=2, seed=0)
+    assert ticket.failed_weights, "two candidates cannot reach 1e-6"
+    for layer, k, j, err in ticket.failed_weights:
+        assert err == pytest.approx(float(ticket.errors[layer][k, j]))
+        assert err > 1e-6
+    x = _unit_ball(500, (5,), seed=1)
+    assert ticket.measure(net, x) <= ticket.certified_bound()
+
+
+def test_perturbation_reduces_failures():
+    net, _ = _random_target("mlp", False, seed=2)
+    plain = construct_ticket(
+        net, eps=1e-3, method="xiong", budget="per-weight", candidates_per_weight=5, seed=0
+    )
+    pert = construct_ticket(
+        net, eps=1e-3, method="xiong", perturbation=0.02, budget="per-weight", candidates_per_weight=5, seed=0
+    )
+    assert len(pert.failed_weights) < len(plain.failed_weights)
+    assert pert.kept_params <= plain.kept_params
+
+
+def test_bad_input():
+    net, _ = _random_target("mlp", False, seed=0)
+    with pytest.raises(ValueError, match="eps"):
+        construct_ticket(net, eps=0.0)
+    with pytest.raises(ValueError, match="valid methods"):
+        construct_ticket(net, eps=0.1, method="nope")
+    with pytest.raises(ValueError, match="perturbation must be 0"):
+        construct_ticket(net, eps=0.1, method="pensia", perturbation=0.1)
+    with pytest.raises(ValueError, match="perturbation"):
+        construct_ticket(net, eps=0.1, method="xiong", perturbation=2.0)
+    with pytest.raises(ValueError, match="supported layers"):
+        construct_ticket(nn.Sequential(nn.Linear(2, 2), nn.Tanh()), eps=0.1)
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        construct_ticket(
+            nn.Sequential(nn.Linear(2, 2))
+            .requires_grad_(False)
+            .apply(lambda m: m.weight.fill_(2.0) if isinstance(m, nn.Linear) else None),
+            eps=0.1,
+        )
+    with pytest.raises(ValueError, match="device"):
+        construct_ticket(net, eps=0.1, device="cuda:7")
+    with pytest.raises(ValueError, match="Conv2d"):
+        construct_ticket(net, eps=0.1, method="dacunha")
+    assert set(METHODS) >= {"pensia", "xiong", "dacunha"}
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu():
+    net, _ = _random_target("mlp", True, seed=0)
+    a = construct_ticket(net, eps=0.05, candidates_per_weight=6, device="cpu")
+    b = construct_ticket(net, eps=0.05, candidates_per_weight=6, device="cuda")
+    assert a.kept_params == b.kept_params
+    assert math.isclose(a.certified_bound(), b.certified_bound(), rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("mode", [None, 0.02])
+def test_solver_agrees_with_theory_best_subsets(mode):
+    theory = pytest.importorskip("theory")
+    if not hasattr(theory, "best_subsets"):
+        pytest.skip("theory.best_subsets not available")
+    rng = np.random.default_rng(11)
+    c = rng.uniform(-1, 1, (200, 10))
+    t = rng.uniform(-0.5, 0.5, 200)
+    valid = rng.random((200, 10)) < 0.6
+    ours = solve_subsets(torch.tensor(c), torch.tensor(t), valid=torch.tensor(valid), max_error=mode)
+    ref = theory.best_subsets(c, t, max_error=mode, valid=valid)
+    np.testing.assert_allclose(ours.errors.numpy(), np.asarray(ref.errors), atol=1e-12)
+    if mode is not None:
+        ok = np.asarray(ref.errors) <= mode
+        np.testing.assert_array_equal(ours.sizes.numpy()[ok], np.asarray(ref.masks).sum(1)[ok])
+
+
+@pytest.mark.parametrize(("method", "perturbation"), [("pensia", 0.0), ("xiong", 0.0), ("xiong", 0.01)])
+def test_default_candidates_meet_certified_eps(method, perturbation):
+    net, shape = _random_target("mlp", True, seed=9)
+    ticket = construct_ticket(net, eps=0.1, method=method, perturbation=perturbation, seed=0)
+    # Default n = ceil(3 log2(1 / tau)) per layer; with every weight within tau the certificate is <= eps.
+    assert ticket.candidates_per_weight == [
+        math.ceil(3 * math.log2(1 / min(t, tb)))
+        for t, tb in zip(ticket.tolerances, _bias_tols(ticket), strict=True)
+    ]
+    assert ticket.failed_weights == []
+    assert ticket.certified_bound() <= 0.1 * (1 + 1e-6)
+    assert ticket.measure(net, _unit_ball(500, shape, seed=3)) <= ticket.certified_bound()
+
+
+def _bias_tols(ticket):
+    # Linear layer: bias tolerance t / sqrt(d_out), weight tolerance t / sqrt(h d_in d_out).
+    return [
+        tol * math.sqrt(h * s.weight.shape[1])
+        for tol, s, h in zip(
+            ticket.tolerances, ticket.specs, [1 if s.nonneg_input else 2 for s in ticket.specs], strict=True
+        )
+    ]
