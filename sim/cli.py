@@ -5,6 +5,8 @@
 * ``slth sim sweep NAME [--scale quick|full] [--workers K] [--runs-root runs] [--quiet] [--FIELD ...]``:
   a registered sweep (``rss-success``, ``rss-constant``, ``pssp-min-n``, ``rss-per-target``,
   ``xiong-thm1``); config fields can be overridden one by one.
+* ``slth sim practice NAME|all [--scale quick|full]``: the training sweeps of the practice figures.
+* ``slth sim construct-width [--scale quick|full]``: minimal construction width vs eps (figure 5).
 * ``slth sim taylor ...``: the Taylor experiments, contributed by ``sim.taylor_cli`` when present.
 
 Registration imports no numpy/scipy/torch: handlers import what they need.
@@ -82,10 +84,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_config_arguments(p, sweep.config_cls)
         p.set_defaults(handler=_sweep, sweep=name)
 
+    # Training sweeps (torch) and the construction width sweep: registered here, imported on use.
+    importlib.import_module("sim.practice").register(sub)
+    cw = sub.add_parser(
+        "construct-width",
+        help="minimal candidates per weight vs eps for the pensia/xiong constructions (resumable)",
+    )
+    cw.add_argument("--scale", choices=("quick", "full"), default="quick", help="preset (default quick)")
+    cw.add_argument("--runs-root", default="runs", help="run root (default runs)")
+    cw.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
+    cw.set_defaults(handler=_construct_width)
+
     if importlib.util.find_spec("sim.taylor_cli") is not None:
         importlib.import_module("sim.taylor_cli").register(sub)
     else:
         sim.epilog = "(slth sim taylor is unavailable: module sim.taylor_cli is not installed)"
+
+
+def _construct_width(args: argparse.Namespace) -> int:
+    from sim.construction import run_construct_width
+
+    out = run_construct_width(args.runs_root, scale=args.scale, quiet=getattr(args, "quiet", False))
+    print(f"construct-width: results in {out / 'results.csv'}, fits in {out / 'fits.json'}")
+    return 0
 
 
 def _print_result(obj, as_json: bool) -> None:

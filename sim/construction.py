@@ -19,7 +19,7 @@ import numpy as np
 
 from theory.support.configs import config_to_dict, help_field, run_dir
 from theory.support.progress import progress
-from theory.support.records import atomic_write_csv, atomic_write_json, environment_info
+from theory.support.records import atomic_write_csv, atomic_write_json, environment_info, read_json
 
 __all__ = ["WidthConfig", "run_construct_targets", "run_construct_width"]
 
@@ -43,6 +43,21 @@ SCALES = {
 }
 
 
+# cells.json stores rows with sorted keys; the CSV keeps this column order whatever the source.
+_COLUMNS = (
+    "method",
+    "eps",
+    "perturbation",
+    "candidates",
+    "success_fraction",
+    "failed",
+    "weights",
+    "kept_ratio",
+    "certified_bound",
+    "measured_error",
+)
+
+
 def _target(cfg: WidthConfig):
     import torch
     from torch import nn
@@ -57,7 +72,7 @@ def _target(cfg: WidthConfig):
 def run_construct_width(
     runs_root: str | Path = "runs", *, scale: str = "quick", workers: int | None = None, quiet: bool = False
 ) -> Path:
-    """Run the sweep (resumes: an existing ``results.csv`` is kept) and write the ledger evidence.
+    """Run the sweep and write the ledger evidence; a re-run resumes after the last finished cell.
 
     Args:
         runs_root: Run root.
@@ -79,48 +94,59 @@ def run_construct_width(
     out = run_dir(runs_root, "construct-width", cfg)
     net = _target(cfg)
     arms = [("pensia", 0.0), ("xiong", 0.0), ("xiong", cfg.perturbation)]
-    rows, minimal, cert_ok, cert_checks = [], {}, True, 0
-    x = torch.randn(2000, cfg.d_in, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    x = x / x.norm(dim=1, keepdim=True)
-    for method, p in progress(arms, desc="construct-width", quiet=quiet):
-        for eps in cfg.eps:
-            found = None
-            for n in range(1, cfg.max_candidates + 1):
-                ticket = construct_ticket(
-                    net,
-                    eps=eps,
-                    method=method,
-                    perturbation=p,
-                    budget="per-weight",
-                    candidates_per_weight=n,
-                    seed=cfg.seed,
-                )
-                rep = ticket.report()
-                measured = ticket.measure(net, x)
-                cert_checks += 1
-                cert_ok &= measured <= rep["certified_bound"]
-                rows.append(
-                    {
-                        "method": method,
-                        "eps": eps,
-                        "perturbation": p,
-                        "candidates": n,
-                        "success_fraction": rep["success_fraction"],
-                        "failed": rep["num_failed_weights"],
-                        "weights": ticket.target_weights,
-                        "kept_ratio": rep["kept_ratio"],
-                        "certified_bound": rep["certified_bound"],
-                        "measured_error": measured,
-                    }
-                )
-                if rep["success_fraction"] >= cfg.success_level:
-                    found = n
-                    break
-            minimal[(method, p, eps)] = found
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "config.json", {**config_to_dict(cfg), "scale": scale})
     atomic_write_json(out / "env.json", environment_info())
-    atomic_write_csv(out / "results.csv", rows)
+    # Resume: every finished (method, perturbation, eps) cell is in cells.json together with its rows
+    # and certificate checks, written atomically after each cell; a re-run skips those cells.
+    state_path = out / "cells.json"
+    state = read_json(state_path) if state_path.exists() else {"cells": {}}
+    x = torch.randn(2000, cfg.d_in, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    x = x / x.norm(dim=1, keepdim=True)
+    cells = [(method, p, eps) for method, p in arms for eps in cfg.eps]
+    for method, p, eps in progress(cells, desc="construct-width", quiet=quiet):
+        key = f"{method}@{p}@{eps}"
+        if key in state["cells"]:
+            continue
+        found, cell_rows, cell_ok = None, [], True
+        for n in range(1, cfg.max_candidates + 1):
+            ticket = construct_ticket(
+                net,
+                eps=eps,
+                method=method,
+                perturbation=p,
+                budget="per-weight",
+                candidates_per_weight=n,
+                seed=cfg.seed,
+            )
+            rep = ticket.report()
+            measured = ticket.measure(net, x)
+            cell_ok = cell_ok and bool(measured <= rep["certified_bound"])
+            cell_rows.append(
+                {
+                    "method": method,
+                    "eps": eps,
+                    "perturbation": p,
+                    "candidates": n,
+                    "success_fraction": rep["success_fraction"],
+                    "failed": rep["num_failed_weights"],
+                    "weights": ticket.target_weights,
+                    "kept_ratio": rep["kept_ratio"],
+                    "certified_bound": rep["certified_bound"],
+                    "measured_error": measured,
+                }
+            )
+            if rep["success_fraction"] >= cfg.success_level:
+                found = n
+                break
+        state["cells"][key] = {"minimal": found, "rows": cell_rows, "certificate_ok": cell_ok}
+        atomic_write_json(state_path, state)
+    done = [state["cells"][f"{m}@{p}@{e}"] for m, p, e in cells]
+    minimal = {(m, p, e): c["minimal"] for (m, p, e), c in zip(cells, done, strict=True)}
+    rows = [row for c in done for row in c["rows"]]
+    cert_checks = len(rows)
+    cert_ok = all(c["certificate_ok"] for c in done)
+    atomic_write_csv(out / "results.csv", rows, fieldnames=_COLUMNS)
     fits = {}
     for method, p in {(m, q) for m, q, _ in minimal}:
         pts = [

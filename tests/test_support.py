@@ -76,3 +76,25 @@ def test_atomic_writes(tmp_path):
     assert float(back[0]["v"]) == 0.1 + 0.2  # full precision survives
     assert not list(tmp_path.glob("**/.*.tmp"))
     assert "python" in records.environment_info()
+
+
+def test_csv_writes_numpy_scalars_as_plain_numbers(tmp_path):
+    import numpy as np
+
+    path = records.atomic_write_csv(
+        tmp_path / "m.csv", [{"p": np.float64(0.5), "k": np.int64(3), "f": np.float32(0.25), "s": "x"}]
+    )
+    (row,) = records.read_csv(path)
+    assert row == {"p": "0.5", "k": "3", "f": "0.25", "s": "x"}
+
+
+def test_atomic_files_get_umask_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = records.atomic_write_text(tmp_path / "a.txt", "hi")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

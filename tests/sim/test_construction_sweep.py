@@ -21,3 +21,21 @@ def test_width_sweep_writes_records_and_evidence(tmp_run_root, monkeypatch):
     evidence = read_evidence(tmp_run_root)
     ids = set(evidence) if isinstance(evidence, dict) else {e["claim"] for e in evidence}
     assert {"pensia-thm1-width", "xiong-thm2-width", "construction-certificate"} <= ids
+
+
+def test_width_sweep_resumes_finished_cells(tmp_run_root, monkeypatch):
+    import sim.construction as sc
+
+    small = WidthConfig(eps=(1e-1,), d_in=3, d_out=2, max_candidates=12)
+    monkeypatch.setitem(sc.SCALES, "quick", small)
+    out = run_construct_width(tmp_run_root, scale="quick", quiet=True)
+    first = (out / "results.csv").read_text()
+
+    # A re-run must not construct anything again: every cell is already recorded.
+    def boom(*args, **kwargs):
+        raise AssertionError("a finished cell was recomputed")
+
+    monkeypatch.setattr("networks.construct.construct_ticket", boom)
+    again = run_construct_width(tmp_run_root, scale="quick", quiet=True)
+    assert again == out
+    assert (out / "results.csv").read_text() == first

@@ -33,6 +33,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates 0600; give the result the permissions an ordinary open() would (umask applied).
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -43,6 +45,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it; restore it at once.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -158,7 +167,8 @@ def _json_default(obj: Any) -> Any:
 
 def _csv_value(v: Any) -> Any:
     if isinstance(v, float):
-        return repr(v)
+        # float() first: numpy 2 reprs np.float64 (a float subclass) as "np.float64(0.5)".
+        return repr(float(v))
     if hasattr(v, "item") and callable(v.item):
         return _csv_value(v.item())
     return v
