@@ -32,7 +32,7 @@ class ConstructConfig:
     """Certified strong-lottery-ticket construction."""
 
     target: str = help_field(
-        "digits-mlp", "preset (pensia-fc2, digits-mlp, mnist1d-mlp, digits-cnn) or .npz path"
+        "digits-mlp", "preset (pensia-fc2, digits-mlp, mnist1d-mlp, digits-cnn) or a .pt/.pth/.npz file"
     )
     eps: float = help_field(0.01, "requested accuracy (> 0); see --budget")
     method: Literal["pensia", "xiong", "dacunha"] = help_field("pensia", "construction")
@@ -47,19 +47,35 @@ class ConstructConfig:
 
 
 def _target(cfg: ConstructConfig):
-    """(model, dataset or None, input_shape, nonneg) for a preset or npz path."""
-    from networks.construct.targets import PRESETS, load_pensia_fc2, train_preset
+    """(model, dataset or None, input_shape) for a preset or a target file."""
+    from networks.construct.targets import PRESETS, load_pensia_fc2, load_target_file, train_preset
 
-    if cfg.target == "pensia-fc2" or cfg.target.endswith(".npz"):
-        path = DEFAULT_PENSIA_NPZ if cfg.target == "pensia-fc2" else Path(cfg.target)
-        return load_pensia_fc2(path), None, (1, 28, 28)
+    if cfg.target == "pensia-fc2":
+        return load_pensia_fc2(DEFAULT_PENSIA_NPZ), None, (1, 28, 28)
     if cfg.target in PRESETS:
         model, ds = train_preset(cfg.target, seed=cfg.seed)
         return model, ds, tuple(ds.in_shape)
+    if Path(cfg.target).suffix.lower() in (".pt", ".pth", ".npz"):
+        model, in_shape = load_target_file(cfg.target)
+        return model, None, in_shape
     raise ValueError(
-        f"--target must be a preset (pensia-fc2, {', '.join(PRESETS)}) or a path to an .npz; "
+        f"--target must be a preset (pensia-fc2, {', '.join(PRESETS)}) or a .pt/.pth/.npz file; "
         f"got {cfg.target!r}"
     )
+
+
+def _file_digest(target: str) -> str | None:
+    """sha256 of a target file, None for presets.
+
+    A run is keyed by the config, which holds only the path: the digest stops a re-run from silently
+    reusing a result after the file at that path changed.
+    """
+    import hashlib
+
+    path = Path(target)
+    if path.suffix.lower() not in (".pt", ".pth", ".npz") or not path.is_file():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def run_construct(
@@ -71,7 +87,16 @@ def run_construct(
     from networks.construct import construct_ticket
 
     out = run_dir(runs_root, "construct", cfg, seed=cfg.seed)
+    digest = _file_digest(cfg.target) if cfg.target != "pensia-fc2" else _file_digest(str(DEFAULT_PENSIA_NPZ))
     if (out / "report.json").exists():
+        from theory.support.records import read_json
+
+        recorded = read_json(out / "report.json").get("target_sha256")
+        if recorded != digest:
+            raise ValueError(
+                f"the target file {cfg.target} changed since the run in {out} was recorded "
+                f"(sha256 {recorded} -> {digest}); move that run directory away to construct again"
+            )
         return out
     model, ds, in_shape = _target(cfg)
     ticket = construct_ticket(
@@ -103,6 +128,7 @@ def run_construct(
         probe = probe / probe.flatten(1).norm(dim=1).reshape(-1, *([1] * len(in_shape)))
         report["measured_error"] = ticket.measure(model, probe)
     report["config"] = config_to_dict(cfg)
+    report["target_sha256"] = digest
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "config.json", config_to_dict(cfg))
     atomic_write_json(out / "env.json", environment_info())

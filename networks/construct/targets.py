@@ -20,7 +20,15 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["PRESETS", "AffineSpec", "load_pensia_fc2", "parse_target", "train_preset"]
+__all__ = [
+    "PRESETS",
+    "AffineSpec",
+    "load_pensia_fc2",
+    "load_target_file",
+    "parse_target",
+    "save_target",
+    "train_preset",
+]
 
 SUPPORTED_LAYERS = ("Linear", "Conv2d", "ReLU", "Flatten")
 
@@ -138,6 +146,180 @@ def load_pensia_fc2(path: str | Path) -> nn.Sequential:
         net[1].weight.copy_(torch.from_numpy(np.asarray(w1, dtype=np.float32)))
         net[3].weight.copy_(torch.from_numpy(np.asarray(w2, dtype=np.float32)))
     return net
+
+
+def save_target(
+    model: nn.Sequential, path: str | Path, *, input_shape: tuple[int, ...] | None = None
+) -> Path:
+    """Save a target network in the toolkit's file format, readable by :func:`load_target_file`.
+
+    The file is a ``torch.save`` of plain data only (a layer list of dicts, the state_dict tensors and the
+    input shape), so it loads with ``torch.load(..., weights_only=True)``: no pickled code.
+
+    Args:
+        model: ``nn.Sequential`` of Linear/Conv2d/ReLU/Flatten.
+        path: Destination (``.pt``), written atomically.
+        input_shape: Shape of one input; required when the model has a Conv2d layer.
+
+    Returns:
+        The destination.
+    """
+    import io
+
+    from theory.support.records import atomic_write_bytes
+
+    parse_target(model)  # refuse unsupported layers before writing anything
+    layers = []
+    for mod in model:
+        if isinstance(mod, nn.Linear):
+            layers.append(
+                {
+                    "type": "Linear",
+                    "in": mod.in_features,
+                    "out": mod.out_features,
+                    "bias": mod.bias is not None,
+                }
+            )
+        elif isinstance(mod, nn.Conv2d):
+            layers.append(
+                {
+                    "type": "Conv2d",
+                    "in": mod.in_channels,
+                    "out": mod.out_channels,
+                    "kernel_size": list(mod.kernel_size),
+                    "stride": list(mod.stride),
+                    "padding": list(mod.padding),
+                    "bias": mod.bias is not None,
+                }
+            )
+        else:
+            layers.append({"type": type(mod).__name__})
+    if input_shape is None and any(lay["type"] == "Conv2d" for lay in layers):
+        raise ValueError("input_shape=(C, H, W) is required to save a target with Conv2d layers")
+    if input_shape is None:
+        input_shape = (next(lay["in"] for lay in layers if lay["type"] == "Linear"),)
+    blob = {
+        "format": "slth-target-v1",
+        "layers": layers,
+        "input_shape": [int(v) for v in input_shape],
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def load_target_file(path: str | Path) -> tuple[nn.Sequential, tuple[int, ...]]:
+    """Read a target network from a file: ``(model, input_shape)``.
+
+    Accepted files (all read without unpickling code: ``torch.load(..., weights_only=True)``, and
+    ``np.load(..., allow_pickle=False)``):
+
+    * ``.pt``/``.pth`` written by :func:`save_target` (layer list + state_dict + input shape);
+    * ``.pt``/``.pth`` holding a bare ``state_dict`` of an MLP ``nn.Sequential`` (keys ``"<i>.weight"``,
+      optionally ``"<i>.bias"``, 2-D weights only): read as ``Flatten, Linear, ReLU, ..., Linear``, the
+      Linear layers in index order with a ReLU between consecutive ones (the usual MLP; a conv target needs
+      the :func:`save_target` format, because kernel strides and paddings are not in a state_dict);
+    * ``.npz`` with the same state_dict keys as arrays, or Pensia et al.'s ``fc1_weight``/``fc2_weight``.
+
+    Args:
+        path: The file.
+
+    Returns:
+        The target (float32, eval mode) and the shape of one input.
+
+    Raises:
+        FileNotFoundError: When the file is missing.
+        ValueError: When the file is not one of the formats above (the message says which keys it found).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"target file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            if {"fc1_weight", "fc2_weight"} <= set(data.files):
+                return load_pensia_fc2(path), (1, 28, 28)
+            state = {k: torch.from_numpy(np.array(data[k])) for k in data.files}
+        return _mlp_from_state_dict(state, path)
+    if suffix not in (".pt", ".pth"):
+        raise ValueError(f"target file must end in .pt, .pth or .npz; got {path.name!r}")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # weights_only refuses pickled objects: say what we accept
+        raise ValueError(
+            f"{path} is not a plain tensor file (torch.load with weights_only=True failed: {exc}); "
+            "save targets with networks.construct.targets.save_target or torch.save(model.state_dict())"
+        ) from exc
+    if isinstance(blob, dict) and blob.get("format") == "slth-target-v1":
+        model = _sequential_from_layers(blob["layers"], path)
+        model.load_state_dict(blob["state_dict"], strict=True)
+        return model.float().eval(), tuple(int(v) for v in blob["input_shape"])
+    if isinstance(blob, dict) and all(isinstance(v, torch.Tensor) for v in blob.values()):
+        return _mlp_from_state_dict(blob, path)
+    raise ValueError(f"{path}: expected a state_dict or a file written by save_target")
+
+
+def _sequential_from_layers(layers: list[dict], path: Path) -> nn.Sequential:
+    mods: list[nn.Module] = []
+    for i, lay in enumerate(layers):
+        kind = lay.get("type")
+        if kind == "Linear":
+            mods.append(nn.Linear(lay["in"], lay["out"], bias=lay["bias"]))
+        elif kind == "Conv2d":
+            mods.append(
+                nn.Conv2d(
+                    lay["in"],
+                    lay["out"],
+                    tuple(lay["kernel_size"]),
+                    stride=tuple(lay["stride"]),
+                    padding=tuple(lay["padding"]),
+                    bias=lay["bias"],
+                )
+            )
+        elif kind == "ReLU":
+            mods.append(nn.ReLU())
+        elif kind == "Flatten":
+            mods.append(nn.Flatten())
+        else:
+            raise ValueError(
+                f"{path}: layer {i} is {kind!r}; supported layers: {', '.join(SUPPORTED_LAYERS)}"
+            )
+    return nn.Sequential(*mods)
+
+
+def _mlp_from_state_dict(state: dict, path: Path) -> tuple[nn.Sequential, tuple[int, ...]]:
+    weights = {}
+    for key, value in state.items():
+        idx, _, name = key.partition(".")
+        if not idx.isdigit() or name not in ("weight", "bias"):
+            raise ValueError(
+                f"{path}: key {key!r} is not '<index>.weight' or '<index>.bias' of an nn.Sequential; "
+                f"keys found: {sorted(state)}"
+            )
+        weights.setdefault(int(idx), {})[name] = value
+    if not weights or any("weight" not in v or v["weight"].ndim != 2 for v in weights.values()):
+        raise ValueError(
+            f"{path}: a bare state_dict is read as an MLP and needs a 2-D '<index>.weight' per layer; "
+            "save conv targets with networks.construct.targets.save_target"
+        )
+    mods: list[nn.Module] = [nn.Flatten()]
+    order = sorted(weights)
+    for pos, idx in enumerate(order):
+        w = weights[idx]["weight"]
+        lin = nn.Linear(w.shape[1], w.shape[0], bias="bias" in weights[idx])
+        with torch.no_grad():
+            lin.weight.copy_(w.to(torch.float32))
+            if "bias" in weights[idx]:
+                lin.bias.copy_(weights[idx]["bias"].to(torch.float32))
+        mods.append(lin)
+        if pos < len(order) - 1:
+            if weights[order[pos + 1]]["weight"].shape[1] != w.shape[0]:
+                raise ValueError(
+                    f"{path}: layer {idx} has {w.shape[0]} outputs but the next takes a different width"
+                )
+            mods.append(nn.ReLU())
+    return nn.Sequential(*mods).eval(), (int(weights[order[0]]["weight"].shape[1]),)
 
 
 def _mlp(d_in: int, hidden: int, classes: int) -> nn.Sequential:

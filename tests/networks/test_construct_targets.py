@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -82,3 +83,82 @@ def test_pensia_fc2_beats_published_kept_ratio(pensia_target_path):
     x = torch.randn(64, 1, 28, 28, dtype=torch.float64)
     x = x / x.flatten(1).norm(dim=1)[:, None, None, None]
     assert ticket.measure(target, x) <= ticket.certified_bound()
+
+
+def _small_mlp(seed: int) -> torch.nn.Sequential:
+    gen = torch.Generator().manual_seed(seed)
+    net = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3, bias=False)
+    )
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.rand(p.shape, generator=gen) - 0.5)
+    return net
+
+
+def test_target_files_round_trip(tmp_path):
+    from networks.construct.targets import load_target_file, save_target
+
+    mlp = _small_mlp(0)
+    x = torch.rand(7, 6)
+    # the toolkit's own format, a bare state_dict, and an npz of the same keys
+    save_target(mlp, tmp_path / "mlp.pt")
+    torch.save(mlp.state_dict(), tmp_path / "bare.pt")
+    np.savez(tmp_path / "bare.npz", **{k: v.numpy() for k, v in mlp.state_dict().items()})
+    for name in ("mlp.pt", "bare.pt", "bare.npz"):
+        model, shape = load_target_file(tmp_path / name)
+        assert shape == (6,)
+        torch.testing.assert_close(model(x), mlp(x), rtol=0, atol=0)
+
+    gen = torch.Generator().manual_seed(1)
+    cnn = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 2, 3, stride=2, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, 3),
+    )
+    with torch.no_grad():
+        for p in cnn.parameters():
+            p.copy_(torch.rand(p.shape, generator=gen) - 0.5)
+    with pytest.raises(ValueError, match="input_shape"):
+        save_target(cnn, tmp_path / "cnn.pt")
+    save_target(cnn, tmp_path / "cnn.pt", input_shape=(1, 4, 4))
+    model, shape = load_target_file(tmp_path / "cnn.pt")
+    assert shape == (1, 4, 4)
+    xi = torch.rand(5, 1, 4, 4)
+    torch.testing.assert_close(model(xi), cnn(xi), rtol=0, atol=0)
+
+
+def test_target_files_refuse_bad_content(tmp_path):
+    from networks.construct.targets import load_target_file
+
+    with pytest.raises(FileNotFoundError):
+        load_target_file(tmp_path / "missing.pt")
+    np.savez(tmp_path / "odd.npz", weights=np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"<index>\.weight"):
+        load_target_file(tmp_path / "odd.npz")
+    (tmp_path / "t.txt").write_text("x")
+    with pytest.raises(ValueError, match=r"\.pt, \.pth or \.npz"):
+        load_target_file(tmp_path / "t.txt")
+
+    import argparse
+
+    # An arbitrary pickled object (any class outside torch's allow-list) must never be unpickled.
+    torch.save({"obj": argparse.Namespace(a=1)}, tmp_path / "pickled.pt")
+    with pytest.raises(ValueError, match="weights_only"):
+        load_target_file(tmp_path / "pickled.pt")
+
+
+def test_cli_constructs_a_user_file_and_notices_changes(tmp_path, tmp_run_root):
+    from networks.construct.targets import save_target
+
+    path = tmp_path / "target.pt"
+    save_target(_small_mlp(0), path)
+    cfg = ConstructConfig(target=str(path), eps=0.05, budget="per-weight", candidates_per_weight=10)
+    out = run_construct(cfg, runs_root=tmp_run_root, quiet=True)
+    report = json.loads((out / "report.json").read_text())
+    assert report["certified_bound"] >= report["measured_error"]
+    assert len(report["target_sha256"]) == 64
+    save_target(_small_mlp(1), path)  # same path, different network
+    with pytest.raises(ValueError, match="changed since the run"):
+        run_construct(cfg, runs_root=tmp_run_root, quiet=True)
