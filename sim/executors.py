@@ -80,6 +80,10 @@ class ProcessExecutor:
         items = list(items)
         if not items:
             return []
+        if self.workers == 1:
+            # One worker gains nothing from a pool but pays its start-up and pickling; results are the
+            # same either way (keyed random streams).
+            return [fn(item) for item in items]
         pool = self._get_pool()
         futures = [pool.submit(fn, item) for item in items]
         return [f.result() for f in futures]

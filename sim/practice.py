@@ -23,7 +23,7 @@ Sweeps (experiment names are the record folders the figures read):
 * ``rigl``: RigL vs second-order RigL at 80% and 90% sparsity, training curves in metrics.csv; claim
   ``rigl-second-order``.
 
-Scales: ``quick`` (MNIST-1D MLPs of 3-4 epochs; the whole set in about 5 minutes on 2 busy CPU cores)
+Scales: ``quick`` (MNIST-1D MLPs of 8-20 epochs; the whole set in a few minutes on 2 CPU cores)
 and ``full`` (wider MLPs, 30 epochs, 5 seeds; hours on a CPU, minutes on a GPU per sweep).
 """
 
@@ -94,7 +94,7 @@ def _base(scale: str) -> tuple[Any, tuple[int, ...]]:
     check_choice("scale", scale, SCALES)
     if scale == "quick":
         base = TrainConfig(
-            model="mlp", dataset="mnist1d", hidden=(128, 128), epochs=4, batch_size=128, lr=0.5, log_every=4
+            model="mlp", dataset="mnist1d", hidden=(128, 128), epochs=20, batch_size=128, lr=0.5, log_every=4
         )
         return base, (0, 1, 2)
     base = TrainConfig(
@@ -141,9 +141,9 @@ def _ep_hparams(scale: str) -> list[tuple[str, Any]]:
 
 
 def _iep_base(scale: str) -> tuple[Any, tuple[int, ...]]:
-    # iEP's budget "total" splits the epochs over 3 cycles: 3 (quick) or 30 (full) epochs.
+    # iEP's budget "total" splits the epochs over 3 cycles: 18 (quick) or 30 (full) epochs.
     base, seeds = _base(scale)
-    return dataclasses.replace(base, epochs=3 if scale == "quick" else 30), seeds
+    return dataclasses.replace(base, epochs=18 if scale == "quick" else 30), seeds
 
 
 def _iep(scale: str) -> list[tuple[str, Any]]:
@@ -190,7 +190,7 @@ def _iep_rewind(scale: str) -> list[tuple[str, Any]]:
 def _pgd_ep(scale: str) -> list[tuple[str, Any]]:
     base, seeds = _base(scale)
     grid = (1.0, 0.9, 0.7, 0.5, 0.3, 0.1)
-    epochs = 2 if scale == "quick" else 10
+    epochs = 8 if scale == "quick" else 10
     variants = [
         (
             f"eps={eps}",

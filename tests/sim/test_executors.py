@@ -34,6 +34,12 @@ def test_process_pool_preserves_order_with_two_workers() -> None:
         assert ex.map(abs, [-5]) == [5]  # the pool is reused
 
 
+def test_one_process_worker_runs_in_process() -> None:
+    with get_executor("process", 1) as ex:
+        assert ex.map(operator.neg, [1, 2]) == [-1, -2]
+        assert ex._pool is None  # no pool was started for a single worker
+
+
 def test_bad_names_and_workers() -> None:
     with pytest.raises(ValueError, match="inprocess, process, submitit"):
         get_executor("threads")
