@@ -28,30 +28,6 @@ from theory.support.records import atomic_write_text
 
 VERDICTS = ("consistent", "inconsistent", "inconclusive")
 
-# The binding claim ids of the shared contract, used when the ledger cannot be imported.
-KNOWN_CLAIM_IDS: tuple[str, ...] = (
-    "relu-split-identity",
-    "lueker-cor2.5",
-    "pensia-rss-log",
-    "xiong-thm1-aistats",
-    "xiong-thm1-slides",
-    "xiong-thm1-opt22",
-    "xiong-thm2-width",
-    "pensia-thm1-width",
-    "dacunha-cnn-width",
-    "burkholz-depth",
-    "counting-lower-bound",
-    "pssp-perturbation-helps",
-    "taylor-first-order",
-    "taylor-second-order",
-    "second-order-swaps-better",
-    "construction-certificate",
-    "ep-dying-ratio-grows",
-    "iep-soft-beats-ep",
-    "rigl-second-order",
-    "pgd-ep-perturbation-helps",
-)
-
 
 @dataclass
 class FigureEntry:
@@ -127,11 +103,12 @@ def claim_entries(
 
     Returns:
         One entry per claim: registered claims first (registry order), then any id only seen in the
-        evidence files, then the contract's ids not covered otherwise.
+        evidence files or the ledger results, then the ids the figures bear on.
     """
     figures = list(figures)
     ids = list(claims or {})
-    for cid in list(evidence) + list(KNOWN_CLAIM_IDS) + [str(_get(r, "claim")) for r in ledger_results]:
+    seen_elsewhere = [*evidence, *(str(_get(r, "claim")) for r in ledger_results)]
+    for cid in seen_elsewhere + [c for f in figures for c in f.claims]:
         if cid and cid not in ids:
             ids.append(cid)
     by_claim: dict[str, list[Any]] = {}

@@ -117,23 +117,16 @@ def _print_result(obj, as_json: bool) -> None:
         print("  ".join(f"{k}={v}" for k, v in d.items() if k != "scanned"))
 
 
+def _cell_kwargs(args: argparse.Namespace) -> dict:
+    """The keyword arguments shared by ``coverage`` and ``min-candidates`` (see ``_add_cell_args``)."""
+    names = ("trials", "distribution", "lo", "hi", "perturbation", "seed", "workers", "executor", "statistic")
+    return {**{k: getattr(args, k) for k in names}, "quiet": getattr(args, "quiet", False)}
+
+
 def _coverage(args: argparse.Namespace) -> int:
     from sim.coverage import coverage_probability
 
-    res = coverage_probability(
-        args.n,
-        args.eta,
-        trials=args.trials,
-        distribution=args.distribution,
-        lo=args.lo,
-        hi=args.hi,
-        perturbation=args.perturbation,
-        seed=args.seed,
-        workers=args.workers,
-        executor=args.executor,
-        statistic=args.statistic,
-        quiet=getattr(args, "quiet", False),
-    )
+    res = coverage_probability(args.n, args.eta, **_cell_kwargs(args))
     _print_result(res, args.json)
     return 0
 
@@ -141,21 +134,7 @@ def _coverage(args: argparse.Namespace) -> int:
 def _min_candidates(args: argparse.Namespace) -> int:
     from sim.coverage import min_candidates
 
-    res = min_candidates(
-        args.eta,
-        level=args.level,
-        trials=args.trials,
-        distribution=args.distribution,
-        lo=args.lo,
-        hi=args.hi,
-        perturbation=args.perturbation,
-        seed=args.seed,
-        workers=args.workers,
-        executor=args.executor,
-        statistic=args.statistic,
-        n_max=args.n_max,
-        quiet=getattr(args, "quiet", False),
-    )
+    res = min_candidates(args.eta, level=args.level, n_max=args.n_max, **_cell_kwargs(args))
     if args.json:
         print(json.dumps(dataclasses.asdict(res), indent=2, default=str))
         return 0

@@ -11,7 +11,7 @@ import pytest
 import figures.reproduce as rp
 from figures.cli import main
 from figures.registry import all_figures
-from figures.report import KNOWN_CLAIM_IDS, FigureEntry, claim_entries, write_report
+from figures.report import FigureEntry, claim_entries, write_report
 from figures.synthetic import write_synthetic_runs
 
 
@@ -57,8 +57,8 @@ def test_verdict_precedence() -> None:
     assert rows["c"].verdict == "consistent"
     assert rows["d"].verdict == "inconclusive" and "no evidence" in rows["d"].reason
     assert rows["e"].verdict == "inconclusive" and "error" in rows["e"].reason
-    # The contract's claim ids are always listed, even when the ledger is not importable.
-    assert set(KNOWN_CLAIM_IDS) <= set(rows)
+    # A claim only a figure mentions is still listed.
+    assert set(figs[0].claims) <= set(rows)
 
 
 def test_report_lists_every_figure_and_claim(tmp_path: Path) -> None:
@@ -71,12 +71,15 @@ def test_report_lists_every_figure_and_claim(tmp_path: Path) -> None:
         else FigureEntry(s.name, s.title, s.caption, s.claims, error="MissingRecordsError: no records")
         for s in specs.values()
     ]
-    claims = claim_entries(None, [], {}, entries)
+    import theory.claims  # noqa: F401  (registers the built-in claims)
+    from theory.ledger import CLAIMS
+
+    claims = claim_entries(CLAIMS, [], {}, entries)
     md, html = write_report(tmp_path, figures=entries, claims=claims, ledger_table="claim  status")
     md_text, html_text = md.read_text(), html.read_text()
     for name in specs:
         assert name in md_text and name in html_text
-    for cid in KNOWN_CLAIM_IDS:
+    for cid in [*CLAIMS, *(c for s in specs.values() for c in s.claims)]:
         assert cid in md_text and cid in html_text
     assert "data:image/png;base64," in html_text  # images inline
     assert "![fig01_rss](fig01_rss.png)" in md_text
