@@ -11,7 +11,7 @@ per-seed ranges ([min, max] over seeds) of the compared groups do not overlap, e
 
 Sweeps (experiment names are the record folders the figures read):
 
-* ``ep-vs-dense``: test accuracy vs density for EP, and the dense SGD baseline.
+* ``ep-vs-dense``: test accuracy vs density for EP, and the dense SGD baseline, on MNIST-1D and digits.
 * ``ep-dying``: Dying Ratio over training (logged every step) at several densities; claim
   ``ep-dying-ratio-grows``.
 * ``ep-hparams``: Dying Ratio and accuracy across lr, batch size, weight decay, weight and score init.
@@ -110,8 +110,11 @@ def _seeded(variants: Sequence[tuple[str, Any]], seeds: Sequence[int]) -> list[t
 def _ep_vs_dense(scale: str) -> list[tuple[str, Any]]:
     base, seeds = _base(scale)
     dens = (0.05, 0.1, 0.3, 0.5, 0.7, 0.9)
-    variants = [("ep", dataclasses.replace(base, method="ep", density=d)) for d in dens]
-    variants.append(("dense", dataclasses.replace(base, method="dense", density=1.0, lr=0.1)))
+    variants = []
+    # Both offline datasets: MNIST-1D (the base) and scikit-learn's 8x8 digits.
+    for data in (base, dataclasses.replace(base, dataset="digits")):
+        variants += [("ep", dataclasses.replace(data, method="ep", density=d)) for d in dens]
+        variants.append(("dense", dataclasses.replace(data, method="dense", density=1.0, lr=0.1)))
     return _seeded(variants, seeds)
 
 
