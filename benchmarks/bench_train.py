@@ -37,18 +37,26 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _time(fn, device: torch.device, *, reps: int, repeats: int) -> float:
-    for _ in range(2):
-        fn()
-    _sync(device)
-    samples = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(reps):
+def _time_interleaved(fns: dict, device: torch.device, *, reps: dict, repeats: int) -> dict[str, float]:
+    """Median seconds per call of each function, measured round-robin.
+
+    Timing the functions one after the other biased the first one (oneDNN primitive caches, CPU clock
+    ramp-up, allocator warm-up): conv4's dense step came out 2x slower than EP's. Interleaving the
+    repeats exposes every function to the same machine state.
+    """
+    for fn in fns.values():
+        for _ in range(2):
             fn()
-        _sync(device)
-        samples.append((time.perf_counter() - t) / reps)
-    return statistics.median(samples)
+    _sync(device)
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            for _ in range(reps[name]):
+                fn()
+            _sync(device)
+            samples[name].append((time.perf_counter() - t) / reps[name])
+    return {name: statistics.median(v) for name, v in samples.items()}
 
 
 def _build(name: str, device: torch.device, **kw):
@@ -122,12 +130,22 @@ def bench(name: str, device: torch.device, repeats: int) -> dict[str, float]:
     def restore_only():
         restore()
 
-    t_dense = _time(dense_step, device, reps=reps, repeats=repeats)
-    t_ep = _time(ep_step, device, reps=reps, repeats=repeats)
-    t_rigl = _time(rigl_step, device, reps=reps, repeats=repeats)
-    t_restore = _time(restore_only, device, reps=reps, repeats=repeats)
-    t_up1 = _time(first_update, device, reps=reps, repeats=repeats) - t_restore
-    t_up2 = _time(second_update, device, reps=max(1, reps // 2), repeats=repeats) - t_restore
+    t = _time_interleaved(
+        {
+            "dense": dense_step,
+            "ep": ep_step,
+            "rigl": rigl_step,
+            "restore": restore_only,
+            "up1": first_update,
+            "up2": second_update,
+        },
+        device,
+        reps={**dict.fromkeys(("dense", "ep", "rigl", "restore", "up1"), reps), "up2": max(1, reps // 2)},
+        repeats=repeats,
+    )
+    t_dense, t_ep, t_rigl = t["dense"], t["ep"], t["rigl"]
+    t_up1 = t["up1"] - t["restore"]
+    t_up2 = t["up2"] - t["restore"]
     return {
         "dense_step_ms": 1e3 * t_dense,
         "ep_step_ms": 1e3 * t_ep,
