@@ -312,7 +312,7 @@ BUILTIN_CLAIMS = (
         source="da Cunha, Natale, Viennot, ICLR 2022; abstract [PRIMARY], exact theorem [UNVERIFIED]",
         checks=(
             _symbolic("pensia_width_shapes", "channel count decreases in eps"),
-            NumericCheck("dacunha construction width vs eps (no built-in sweep writes this yet)"),
+            NumericCheck("dacunha construction: minimal n vs log2(1/eps) (slth sim construct-width)"),
         ),
         tags=("network", "cnn"),
     ),
