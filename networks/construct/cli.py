@@ -122,7 +122,10 @@ def run_construct(
         report["max_input_norm"] = float(x.flatten(1).norm(dim=1).max())
         report["certified_bound_at_max_input_norm"] = ticket.certified_bound(report["max_input_norm"])
     else:
-        report["target_acc"], report["ticket_acc"] = _mnist_accuracy(model, ticket)
+        # MNIST accuracy only for the network trained on it; a user's file has no known test set.
+        report["target_acc"], report["ticket_acc"] = (
+            _mnist_accuracy(model, ticket) if cfg.target == "pensia-fc2" else (None, None)
+        )
         gen = torch.Generator().manual_seed(cfg.seed)
         probe = torch.randn(256, *in_shape, generator=gen, dtype=torch.float64)
         probe = probe / probe.flatten(1).norm(dim=1).reshape(-1, *([1] * len(in_shape)))
