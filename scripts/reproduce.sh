@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q -c constraints.txt -e .
-slth reproduce "$@"
+# `python -m figures.cli` is the `slth` console script itself; called this way it works even where pip's
+# script directory is not on PATH (a user install without a virtual environment).
+python -m figures.cli reproduce "$@"
