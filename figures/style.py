@@ -156,6 +156,15 @@ def _f(x: Any) -> float:
     return float("nan") if x is None else float(x)
 
 
+def _yerr(y: np.ndarray, lo: Sequence[float] | None, hi: Sequence[float] | None) -> np.ndarray | None:
+    """Matplotlib's ``(2, n)`` error-bar distances from interval ends ``lo``..``hi`` (NaN -> 0), or None."""
+    if lo is None or hi is None:
+        return None
+    return np.vstack(
+        [np.nan_to_num(y - np.asarray(lo, dtype=float)), np.nan_to_num(np.asarray(hi, dtype=float) - y)]
+    )
+
+
 class PlotRecorder:
     """Draws artists and records the exact numbers drawn as tidy rows.
 
@@ -229,9 +238,8 @@ class PlotRecorder:
         y = np.asarray(y, dtype=float)
         kwargs.setdefault("linestyle", "none")
         kwargs.setdefault("marker", "o")
-        if lo is not None and hi is not None:
-            lo_a, hi_a = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
-            yerr = np.vstack([np.nan_to_num(y - lo_a), np.nan_to_num(hi_a - y)])
+        yerr = _yerr(y, lo, hi)
+        if yerr is not None:
             container = ax.errorbar(x, y, yerr=yerr, label=label, capsize=2.5, **kwargs)
             artist = container.lines[0]
             artist.set_gid(f"{panel}/{series}")
@@ -267,14 +275,7 @@ class PlotRecorder:
         """Bars at positions ``x`` with optional error bars (``lo``..``hi``)."""
         x = np.asarray(x, dtype=float)
         h = np.asarray(heights, dtype=float)
-        yerr = None
-        if lo is not None and hi is not None:
-            yerr = np.vstack(
-                [
-                    np.nan_to_num(h - np.asarray(lo, dtype=float)),
-                    np.nan_to_num(np.asarray(hi, dtype=float) - h),
-                ]
-            )
+        yerr = _yerr(h, lo, hi)
         container = ax.bar(x, h, width=width, yerr=yerr, capsize=2.5, label=label, **kwargs)
         for patch in container.patches:
             patch.set_gid(f"{panel}/{series}")
