@@ -4,7 +4,7 @@ Public names (imported on first use, so ``import sim`` and ``slth --help`` stay 
 
 * ``coverage_probability``, ``min_candidates``, ``CoverageResult``, ``MinCandidatesResult``
   (:mod:`sim.coverage`);
-* ``clopper_pearson``, ``bootstrap_interval`` (:mod:`sim.stats`);
+* ``clopper_pearson``, ``bootstrap_interval`` (:mod:`theory.stats`);
 * ``get_executor``, ``register_executor``, ``EXECUTORS`` (:mod:`sim.executors`);
 * ``DISTRIBUTIONS``, ``register_distribution``, ``get_distribution`` (:mod:`sim.distributions`);
 * ``SWEEPS``, ``get_sweep``, ``register_sweep`` (:mod:`sim.sweeps`);
@@ -21,8 +21,8 @@ _EXPORTS = {
     "min_candidates": "sim.coverage",
     "CoverageResult": "sim.coverage",
     "MinCandidatesResult": "sim.coverage",
-    "clopper_pearson": "sim.stats",
-    "bootstrap_interval": "sim.stats",
+    "clopper_pearson": "theory.stats",
+    "bootstrap_interval": "theory.stats",
     "get_executor": "sim.executors",
     "register_executor": "sim.executors",
     "EXECUTORS": "sim.executors",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.engine import EXACT_MAX_N, TOL_FRACTION, CellSpec, run_cells
-from sim.stats import clopper_pearson
+from theory.stats import clopper_pearson
 from theory.support.validate import check_choice, check_int, check_range
 
 #: Largest candidate count a scan goes to by default.

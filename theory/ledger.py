@@ -239,8 +239,16 @@ class NumericCheck:
         record = found.get(key)
         if record is None:
             return CheckOutcome("pending", f"no evidence yet under {Path(runs_root) / EVIDENCE_DIR}")
-        text = f"{record['verdict']}: {record['summary']} [{record['run']}]"
-        return CheckOutcome(_VERDICT_STATUS[record["verdict"]], text)
+        verdict, summary = record["verdict"], record["summary"]
+        if record.get("rule_id"):
+            # Re-decide from the recorded data with today's rule and bounds: the stored verdict is only
+            # what the producer printed, never trusted on its own.
+            from theory.rules import apply_rule
+
+            result = apply_rule(record["rule_id"], record["details"])
+            verdict, summary = result.verdict, result.summary
+        text = f"{verdict}: {summary} [{record['run']}]"
+        return CheckOutcome(_VERDICT_STATUS[verdict], text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -394,34 +402,54 @@ def write_evidence(
     runs_root: str | Path,
     claim_id: str,
     *,
-    verdict: str,
-    summary: str,
     run: str | Path | None,
     details: Mapping[str, Any] | None = None,
+    rule_id: str | None = None,
+    verdict: str | None = None,
+    summary: str | None = None,
 ) -> Path:
     """Attach a measurement to a claim: write ``<runs_root>/evidence/<claim_id>.json`` atomically.
 
+    The preferred form names a pre-registered rule (:mod:`theory.rules`): ``rule_id`` is applied to
+    ``details`` here, and again by ``slth verify`` when it reads the file, so the verdict always comes from
+    the current code of the rule and the bounds it evaluates. The record then also holds the rule's text,
+    constants and detectable effect. Without ``rule_id`` the producer's own ``verdict`` and ``summary``
+    are stored as they are.
+
     Args:
         runs_root: The run root (``runs`` by default in the CLIs).
-        claim_id: The claim the measurement bears on (need not be registered in this process).
-        verdict: ``consistent``, ``inconsistent`` or ``inconclusive``.
-        summary: One line: what was measured and why this verdict.
+        claim_id: The evidence id: a claim id, or ``<claim>.<part>`` for one part of a two-part claim.
         run: The run directory holding the raw results (or None).
-        details: JSON-serialisable numbers behind the verdict.
+        details: JSON-serialisable raw data behind the verdict (what the rule reads).
+        rule_id: Name of a rule in :data:`theory.rules.RULES`.
+        verdict: Without ``rule_id``: ``consistent``, ``inconsistent`` or ``inconclusive``.
+        summary: Without ``rule_id``: one line, what was measured and why this verdict.
 
     Returns:
         The path written.
 
     Raises:
-        ValueError: On an unknown verdict, a multi-line or empty summary, or a bad claim id.
+        ValueError: On an unknown verdict or rule, a multi-line or empty summary, or a bad claim id.
     """
     if not isinstance(claim_id, str) or not claim_id or any(c in claim_id for c in "/\\ \t\n"):
         raise ValueError(f"claim_id must be a non-empty string without spaces or slashes, got {claim_id!r}")
+    if details is not None and not isinstance(details, Mapping):
+        raise ValueError(f"details must be a dict, got {type(details).__name__}")
+    extra: dict[str, Any] = {}
+    if rule_id is not None:
+        from theory.rules import apply_rule
+
+        result = apply_rule(rule_id, dict(details or {}))
+        verdict, summary = result.verdict, result.summary
+        extra = {
+            "rule_id": rule_id,
+            "rule": result.rule,
+            "constants": dict(result.constants),
+            "detectable": result.detectable,
+        }
     validate.check_choice("verdict", verdict, VERDICTS)
     if not isinstance(summary, str) or not summary.strip() or "\n" in summary:
         raise ValueError(f"summary must be one non-empty line, got {summary!r}")
-    if details is not None and not isinstance(details, Mapping):
-        raise ValueError(f"details must be a dict, got {type(details).__name__}")
     record = {
         "claim": claim_id,
         "verdict": verdict,
@@ -429,6 +457,7 @@ def write_evidence(
         "run": None if run is None else str(run),
         "details": dict(details or {}),
         "written_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds"),
+        **extra,
     }
     return records.atomic_write_json(Path(runs_root) / EVIDENCE_DIR / f"{claim_id}.json", record)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.engine import CellSamples
-from sim.stats import clopper_pearson
+from theory.stats import clopper_pearson
 
 
 @dataclass

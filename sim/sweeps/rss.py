@@ -119,7 +119,7 @@ def run_rss_success(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bo
 
 
 def _pensia_evidence(outcome: SweepOutcome, runs_root: str | Path, rows: list[dict]) -> None:
-    from sim.stats import clopper_pearson
+    from theory.stats import clopper_pearson
 
     tested, bad = [], []
     for row in rows:
@@ -379,7 +379,7 @@ def run_rss_per_target(cfg: Any, *, runs_root: str | Path, executor: Any, quiet:
     Returns:
         The :class:`SweepOutcome` (no ledger claim: this sweep describes tickets, it tests no bound).
     """
-    from sim.stats import clopper_pearson
+    from theory.stats import clopper_pearson
 
     etas = _check_etas(cfg.etas)
     ns = _check_ns(cfg.ns)

@@ -121,7 +121,7 @@ def test_pensia_evidence_is_falsifiable(tmp_run_root: Path) -> None:
     out = sweep.run(cfg, runs_root=str(tmp_run_root), executor="inprocess")
     ev = records.read_json(tmp_run_root / "evidence" / "pensia-rss-log.json")
     (row,) = out.rows
-    from sim.stats import clopper_pearson
+    from theory.stats import clopper_pearson
 
     low, _ = clopper_pearson(row["failures"], row["trials"])
     assert ev["verdict"] == ("inconsistent" if low > 0.3 else "consistent")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sim.stats import bootstrap_interval, clopper_pearson, clopper_pearson_array
+from theory.stats import bootstrap_interval, clopper_pearson, clopper_pearson_array
 
 
 def _binom_sf(k: int, n: int, p: float) -> float:

@@ -1,0 +1,112 @@
+"""Pre-registered evidence rules: the decision rule behind every numeric check of the ledger.
+
+A *rule* turns the raw data a producer recorded (``details`` of an evidence file, see
+:func:`theory.ledger.write_evidence`) into a verdict. It is written, with its constants, before any data
+is seen, and it is applied twice with the same code: by the producer when it writes the evidence (so the
+run prints its verdict) and by ``slth verify`` when it reads the evidence back (so a change to a bound or
+to the rule changes the verdict; a bound replaced by one returning NaN makes the rule fail or error).
+
+Contract of a rule ``fn(details: Mapping[str, Any]) -> RuleResult``:
+
+* it reads only ``details`` (JSON data: counts, trials, fitted numbers) and the toolkit's math
+  (``theory.bounds`` through :func:`theory.bounds.get_bound` or module attributes, ``theory.stats``);
+* it states, in :attr:`RuleResult.rule`, the decision rule in one line, in :attr:`RuleResult.constants`
+  the constants it used and where they came from (the source, or a calibration seed range disjoint from
+  the test seeds), and in :attr:`RuleResult.detectable` the smallest deviation the design could detect
+  at the scale it ran;
+* it returns ``inconclusive`` whenever its ``inconsistent`` branch could not be reached at that scale;
+* it raises ``ValueError`` (reported as an ``error``) when a bound it evaluates is not finite.
+
+Rules are registered by name in :data:`RULES`; the submodules of this package hold them by family and
+are imported by :func:`load_rules`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from theory.support import registry
+
+VERDICTS = ("consistent", "inconsistent", "inconclusive")
+
+#: Submodules of this package that register rules (imported lazily by :func:`load_rules`).
+RULE_MODULES: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleResult:
+    """What a rule decided, and on what terms.
+
+    Attributes:
+        verdict: ``consistent``, ``inconsistent`` or ``inconclusive``.
+        summary: One line: what was measured, and why this verdict.
+        rule: One line: the decision rule as stated before the data.
+        constants: The constants the rule used, each with its origin (JSON-ready).
+        detectable: One line: the smallest deviation from the claim the design could detect.
+    """
+
+    verdict: str
+    summary: str
+    rule: str
+    constants: Mapping[str, Any]
+    detectable: str
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+        for name in ("summary", "rule", "detectable"):
+            text = getattr(self, name)
+            if not isinstance(text, str) or not text.strip() or "\n" in text:
+                raise ValueError(f"{name} must be one non-empty line, got {text!r}")
+        object.__setattr__(self, "constants", dict(self.constants))
+
+
+RULES: dict[str, Callable[[Mapping[str, Any]], RuleResult]] = {}
+
+
+def register_rule(name: str) -> Callable[[Callable[..., RuleResult]], Callable[..., RuleResult]]:
+    """Decorator adding a rule function to :data:`RULES` under ``name`` (duplicates refused)."""
+
+    def deco(fn: Callable[..., RuleResult]) -> Callable[..., RuleResult]:
+        return registry.register(RULES, "rule", name, fn)
+
+    return deco
+
+
+def load_rules() -> dict[str, Callable[[Mapping[str, Any]], RuleResult]]:
+    """Import every rule module and return :data:`RULES`."""
+    for module in RULE_MODULES:
+        importlib.import_module(f"theory.rules.{module}")
+    return RULES
+
+
+def get_rule(name: str) -> Callable[[Mapping[str, Any]], RuleResult]:
+    """Look up a rule by name (loading the rule modules first); the error lists the valid names."""
+    return registry.lookup(load_rules(), "rule", name)
+
+
+def apply_rule(name: str, details: Mapping[str, Any]) -> RuleResult:
+    """Apply the rule ``name`` to recorded ``details``.
+
+    Raises:
+        ValueError: If the rule is unknown or the data or a bound it evaluates is invalid.
+    """
+    result = get_rule(name)(details)
+    if not isinstance(result, RuleResult):
+        raise ValueError(f"rule {name!r} must return a RuleResult, got {type(result).__name__}")
+    return result
+
+
+def finite(name: str, value: float) -> float:
+    """``value`` as a float, or a ``ValueError`` naming ``name`` when it is NaN or infinite.
+
+    Rules call this on every bound they evaluate, so a broken bound is an error, never a verdict.
+    """
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} evaluated to {v!r}; a rule needs a finite value")
+    return v
