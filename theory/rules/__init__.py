@@ -17,8 +17,8 @@ Contract of a rule ``fn(details: Mapping[str, Any]) -> RuleResult``:
 * it returns ``inconclusive`` whenever its ``inconsistent`` branch could not be reached at that scale;
 * it raises ``ValueError`` (reported as an ``error``) when a bound it evaluates is not finite.
 
-Rules are registered by name in :data:`RULES`; the submodules of this package hold them by family and
-are imported by :func:`load_rules`.
+Rules are registered by name in :data:`RULES`; the submodules of this package hold them by family
+(one module per producer family) and are all imported by :func:`load_rules`.
 """
 
 from __future__ import annotations
@@ -26,15 +26,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
+import pkgutil
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from theory.support import registry
 
 VERDICTS = ("consistent", "inconsistent", "inconclusive")
-
-#: Submodules of this package that register rules (imported lazily by :func:`load_rules`).
-RULE_MODULES: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,9 +76,9 @@ def register_rule(name: str) -> Callable[[Callable[..., RuleResult]], Callable[.
 
 
 def load_rules() -> dict[str, Callable[[Mapping[str, Any]], RuleResult]]:
-    """Import every rule module and return :data:`RULES`."""
-    for module in RULE_MODULES:
-        importlib.import_module(f"theory.rules.{module}")
+    """Import every submodule of this package (each registers its rules) and return :data:`RULES`."""
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
     return RULES
 
 
