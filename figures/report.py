@@ -62,6 +62,7 @@ class ClaimEntry:
     ledger_status: str = ""
     rules: str = ""
     derivation_checked: bool = False
+    derivation_only: bool = False
 
 
 @dataclass
@@ -170,6 +171,7 @@ def claim_entries(
                 ledger_status=", ".join(statuses) if statuses else "not run",
                 rules=" || ".join(rules),
                 derivation_checked=decided.derivation_checked,
+                derivation_only=decided.derivation_only,
             )
         )
     return entries
@@ -234,6 +236,7 @@ def write_report(
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     info = {"written": when, **(header or {})}
     counts = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
+    algebra_only = sum(c.derivation_only for c in claims)
     failed_stages = [s for s in stages if s.status == "failed"]
     claim_rows = [
         {
@@ -259,7 +262,7 @@ def write_report(
     md += [f"- {k}: {v}" for k, v in info.items()]
     md += [
         f"- claims: {counts['consistent']} consistent, {counts['inconsistent']} inconsistent, "
-        f"{counts['inconclusive']} inconclusive",
+        f"{counts['inconclusive']} inconclusive ({algebra_only} of them derivation checked only)",
         f"- figures: {sum(f.error is None for f in figures)} of {len(figures)} built",
     ]
     if failed_stages:
@@ -302,7 +305,7 @@ def write_report(
     h += [f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in info.items()]
     h.append(
         f"<li>claims: {counts['consistent']} consistent, {counts['inconsistent']} inconsistent, "
-        f"{counts['inconclusive']} inconclusive</li>"
+        f"{counts['inconclusive']} inconclusive ({algebra_only} of them derivation checked only)</li>"
         f"<li>figures: {sum(f.error is None for f in figures)} of {len(figures)} built</li>"
     )
     if failed_stages:

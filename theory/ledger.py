@@ -749,12 +749,14 @@ class ClaimVerdict:
         reason: One line: which checks decided it, or what is missing.
         derivation_checked: Whether a sympy check of the derivation passed (shown as "derivation
             checked"; never enough for ``consistent`` on its own).
+        derivation_only: Whether that is all the claim has (every check is ``derivation-checked``).
     """
 
     claim: str
     verdict: str
     reason: str
     derivation_checked: bool = False
+    derivation_only: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -786,9 +788,10 @@ def claim_verdict(claim: Claim | None, results: Sequence[CheckResult], *, claim_
     cid = claim.id if claim is not None else claim_id
     rows = [r for r in results if r.claim == cid]
     derived = any(r.status == "derivation-checked" for r in rows)
+    only = bool(rows) and all(r.status == "derivation-checked" for r in rows)
 
     def verdict(v: str, reason: str) -> ClaimVerdict:
-        return ClaimVerdict(cid, v, reason, derived)
+        return ClaimVerdict(cid, v, reason, derived, only)
 
     if not rows:
         if claim is None:

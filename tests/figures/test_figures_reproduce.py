@@ -86,7 +86,8 @@ def test_verdicts_need_every_part_and_more_than_algebra() -> None:
     ]
     rows = {r.claim: r for r in claim_entries(claims, results, {}, [])}
     assert rows["algebra-only"].verdict == "inconclusive" and rows["algebra-only"].derivation_checked
-    assert "derivation checked only" in rows["algebra-only"].reason
+    assert "derivation checked only" in rows["algebra-only"].reason and rows["algebra-only"].derivation_only
+    assert not rows["half-done"].derivation_only
     assert rows["half-done"].verdict == "inconclusive" and "part 'two'" in rows["half-done"].reason
     assert rows["both-done"].verdict == "consistent"
     assert rows["half-wrong"].verdict == "inconsistent" and "gap < 0" in rows["half-wrong"].reason
@@ -139,6 +140,9 @@ def test_report_shows_rules_and_part_evidence(tmp_path: Path) -> None:
     assert "p.y: rule: consistent if all seeds agree" in row.rules and "detectable: 5 of 5 seeds" in row.rules
     assert row.numbers == "p.x: gap=0.5; p.y: seeds=5"
     md, html = write_report(tmp_path, figures=[], claims=[row])
+    assert (
+        "1 consistent, 0 inconsistent, 0 inconclusive (0 of them derivation checked only)" in md.read_text()
+    )
     assert (
         "detectable: a gap above 0.01" in md.read_text()
         and "detectable: a gap above 0.01" in html.read_text()

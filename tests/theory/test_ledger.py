@@ -719,6 +719,7 @@ def test_claim_verdict_cases():
     assert algebra.verdict == "inconclusive" and algebra.derivation_checked
     both = ledger.claim_verdict(whole, [row("derivation-checked", kind="symbolic"), row("verified")])
     assert both.verdict == "consistent" and both.derivation_checked
+    assert algebra.derivation_only and not both.derivation_only
     assert ledger.claim_verdict(whole, []).verdict == "inconclusive"
     assert "not registered" in ledger.claim_verdict(None, [], claim_id="ghost").reason
     # Rows of other claims are ignored.
