@@ -15,7 +15,13 @@ A claim is a statement, its source, and checks that can fail:
   when the check runs) and a predicate that returns True where the claim holds. If hypothesis finds
   an input where it returns False, the ledger reports the shrunk (minimal) counterexample;
 * a ``SymbolicCheck``: a function returning sympy expressions that must simplify to 0, or statements
-  that must be True (a list checks several at once).
+  that must be True (a list checks several at once). It checks the algebra behind the claim and is
+  reported ``derivation-checked``: on its own it never makes a claim consistent, the property check
+  (``verified`` when hypothesis finds no counterexample) does.
+
+A claim that rests on bounds of ``theory.bounds`` declares them, ``Claim(..., bounds=("pensia-rss-min-n",))``,
+and its checks must evaluate them; a claim measured in two halves declares ``parts=("a", "b")`` and one
+``NumericCheck(..., part="a")`` per part (evidence ids ``<claim>.a``, ``<claim>.b``).
 """
 
 from __future__ import annotations

@@ -3,14 +3,16 @@
 Two files with the same content: ``report.md`` (images referenced next to it) and ``report.html`` (one
 self-contained file, images embedded as base64 PNG so it can be mailed or attached as a CI artifact).
 
-Verdicts per claim, in this order of precedence:
+A claim's verdict is :func:`theory.ledger.claim_verdict` of its ledger results, the same function
+``slth verify`` prints: ``inconsistent`` when a check failed; ``consistent`` only when every part of the
+claim has a verified check (a property that held, or evidence re-decided by its rule as consistent) and
+nothing is open; otherwise ``inconclusive`` with the reason. A passed sympy check alone is shown as
+"derivation checked" and never makes a claim consistent. Each claim lists the rules that decided its
+evidence, with their constants and the smallest effect they could detect.
 
-1. a symbolic or property check of the claim *failed* -> ``inconsistent`` (the failing check is the
-   reason);
-2. an evidence file ``<runs_root>/evidence/<claim>.json`` exists -> its verdict and one-line summary
-   (written by the producer that measured it, via ``theory.ledger.write_evidence``);
-3. the ledger's symbolic/property checks all passed -> ``consistent``;
-4. otherwise ``inconclusive`` with the reason (no evidence recorded, no check, check error).
+The evidence files' own ``verdict`` fields are what the producers printed; the report uses the verdicts
+re-applied by the ledger, and only quotes a recorded verdict (marked "not re-checked") when the ledger
+did not run.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from theory.ledger import claim_verdict
 from theory.support.records import atomic_write_text
 
 VERDICTS = ("consistent", "inconsistent", "inconclusive")
@@ -57,6 +60,9 @@ class ClaimEntry:
     reason: str
     numbers: str = ""
     ledger_status: str = ""
+    rules: str = ""
+    derivation_checked: bool = False
+    derivation_only: bool = False
 
 
 @dataclass
@@ -67,12 +73,6 @@ class StageEntry:
     status: str  # "ok", "failed", "skipped"
     seconds: float
     detail: str = ""
-
-
-def _get(obj: Any, key: str, default: Any = "") -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
 
 
 def _details_text(details: Any, limit: int = 6) -> str:
@@ -87,6 +87,16 @@ def _details_text(details: Any, limit: int = 6) -> str:
     return ", ".join(parts)
 
 
+def _rule_text(
+    evidence_id: str, rule: Any, constants: Any, detectable: Any, *, recorded: bool = False
+) -> str:
+    if not rule:
+        return f"{evidence_id}: no pre-registered rule recorded (the producer's own verdict)"
+    consts = "; ".join(f"{k}={v}" for k, v in dict(constants or {}).items()) or "none"
+    where = " (as recorded, not re-applied)" if recorded else ""
+    return f"{evidence_id}{where}: rule: {rule} | constants: {consts} | detectable: {detectable}"
+
+
 def claim_entries(
     claims: Mapping[str, Any] | None,
     ledger_results: Sequence[Any],
@@ -96,83 +106,72 @@ def claim_entries(
     """Combine the claim registry, the ledger's check results, evidence files and figures into rows.
 
     Args:
-        claims: ``theory.ledger.CLAIMS`` (id -> Claim with ``statement``, ``source``) or None.
-        ledger_results: ``theory.ledger.verify`` results (``claim``, ``check``, ``status``, ``evidence``).
-        evidence: ``theory.ledger.read_evidence(runs_root)`` (id -> record with ``verdict``, ``summary``).
+        claims: ``theory.ledger.CLAIMS`` (id -> :class:`theory.ledger.Claim`) or None (ledger not run).
+        ledger_results: ``theory.ledger.verify`` results (:class:`theory.ledger.CheckResult`).
+        evidence: ``theory.ledger.read_evidence(runs_root)`` (evidence id -> record); used for the numbers,
+            and for the recorded verdict only when the ledger did not run for the claim.
         figures: The report's figures (their ``claims`` map figures to claims).
 
     Returns:
         One entry per claim: registered claims first (registry order), then any id only seen in the
-        evidence files or the ledger results, then the ids the figures bear on.
+        evidence files (not read by a registered claim) or the ledger results, then the ids the figures
+        bear on.
     """
     figures = list(figures)
-    ids = list(claims or {})
-    seen_elsewhere = [*evidence, *(str(_get(r, "claim")) for r in ledger_results)]
-    for cid in seen_elsewhere + [c for f in figures for c in f.claims]:
+    registry = dict(claims or {})
+    ids = list(registry)
+    owned = {eid: cid for cid, c in registry.items() for eid in c.evidence_ids()}
+    stray = [eid for eid in evidence if eid not in owned]
+    for cid in [*stray, *(str(r.claim) for r in ledger_results), *(c for f in figures for c in f.claims)]:
         if cid and cid not in ids:
             ids.append(cid)
-    by_claim: dict[str, list[Any]] = {}
-    for r in ledger_results:
-        by_claim.setdefault(str(_get(r, "claim")), []).append(r)
     entries = []
     for cid in ids:
-        claim = (claims or {}).get(cid)
-        ev = evidence.get(cid)
-        results = by_claim.get(cid, [])
-        statuses = [str(_get(r, "status")) for r in results]
-        figs = tuple(f.name for f in figures if cid in f.claims)
-        # A numeric check fails exactly when its evidence says "inconsistent": then the evidence's own
-        # summary is the better reason. Any other failed check (symbolic, property) overrides evidence.
-        failed = [
-            r
-            for r in results
-            if _get(r, "status") == "failed"
-            and not (ev is not None and str(_get(r, "check")).startswith("evidence"))
-        ]
-        errors = [r for r in results if _get(r, "status") == "error"]
-        numbers = ""
-        if failed:
-            verdict = "inconsistent"
-            reason = "ledger check failed: " + "; ".join(
-                f"{_get(r, 'check')}: {_get(r, 'evidence')}" for r in failed
+        claim = registry.get(cid)
+        results = [r for r in ledger_results if r.claim == cid]
+        evidence_ids = claim.evidence_ids() if claim is not None else [cid]
+        records = [(eid, evidence[eid]) for eid in evidence_ids if eid in evidence]
+        decided = claim_verdict(claim, results, claim_id=cid)
+        verdict, reason = decided.verdict, decided.reason
+        if not results and records:
+            # The ledger did not run (or failed): quote what the producers recorded, never as a verdict.
+            recorded = "; ".join(
+                f"{eid}: {rec.get('verdict')}: {rec.get('summary', '')}" for eid, rec in records
             )
-        elif ev is not None and str(ev.get("verdict")) in VERDICTS:
-            verdict = str(ev["verdict"])
-            reason = str(ev.get("summary", ""))
-            numbers = _details_text(ev.get("details"))
-        elif statuses and all(s == "verified" for s in statuses):
-            verdict = "consistent"
-            reason = "ledger checks passed: " + "; ".join(str(_get(r, "check")) for r in results)
-        elif errors:
-            verdict = "inconclusive"
-            reason = "a ledger check raised an error: " + "; ".join(str(_get(r, "evidence")) for r in errors)
-        elif not results and claim is None:
-            verdict = "inconclusive"
-            reason = "claim not registered in the ledger and no evidence recorded"
-        elif any(s == "no-check" for s in statuses) and not any(s == "verified" for s in statuses):
-            verdict = "inconclusive"
-            reason = "no check implemented for this claim"
-        else:
-            verdict = "inconclusive"
-            reason = "no evidence recorded yet (its producer did not run or did not write evidence)"
-            if any(s == "verified" for s in statuses):
-                reason = "some checks passed, others pending: " + "; ".join(
-                    f"{_get(r, 'check')}: {_get(r, 'status')}" for r in results
-                )
+            reason = f"{reason}; recorded evidence (not re-checked): {recorded}"
+        rules = [
+            _rule_text(str(r.evidence_id), r.rule, r.constants, r.detectable)
+            for r in results
+            if r.kind == "numeric" and r.status != "pending"
+        ]
+        if not results:
+            rules = [
+                _rule_text(eid, rec.get("rule"), rec.get("constants"), rec.get("detectable"), recorded=True)
+                for eid, rec in records
+            ]
+        numbers = "; ".join(
+            f"{eid}: {text}" if len(records) > 1 else text
+            for eid, rec in records
+            if (text := _details_text(rec.get("details")))
+        )
         if not numbers:
             # No scalar details in the evidence: quote the first finding of the first figure that has one.
             lines = [line for f in figures if cid in f.claims and f.error is None for line in f.summary[:1]]
             numbers = lines[0] if lines else ""
+        statuses = [str(r.status) for r in results]
         entries.append(
             ClaimEntry(
                 claim=cid,
-                statement=str(_get(claim, "statement", "")) if claim is not None else "",
-                source=str(_get(claim, "source", "")) if claim is not None else "",
-                figures=figs,
+                statement=str(claim.statement) if claim is not None else "",
+                source=str(claim.source) if claim is not None else "",
+                figures=tuple(f.name for f in figures if cid in f.claims),
                 verdict=verdict,
                 reason=reason,
                 numbers=numbers,
                 ledger_status=", ".join(statuses) if statuses else "not run",
+                rules=" || ".join(rules),
+                derivation_checked=decided.derivation_checked,
+                derivation_only=decided.derivation_only,
             )
         )
     return entries
@@ -237,13 +236,16 @@ def write_report(
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     info = {"written": when, **(header or {})}
     counts = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
+    algebra_only = sum(c.derivation_only for c in claims)
     failed_stages = [s for s in stages if s.status == "failed"]
     claim_rows = [
         {
             "claim": c.claim,
-            "verdict": c.verdict,
+            "verdict": c.verdict + (" (derivation checked)" if c.derivation_checked else ""),
+            "checks": c.ledger_status,
             "figures": ", ".join(c.figures) or "-",
             "reason": c.reason,
+            "rules": c.rules or "-",
             "numbers": c.numbers,
             "source": c.source,
             "statement": c.statement,
@@ -260,7 +262,7 @@ def write_report(
     md += [f"- {k}: {v}" for k, v in info.items()]
     md += [
         f"- claims: {counts['consistent']} consistent, {counts['inconsistent']} inconsistent, "
-        f"{counts['inconclusive']} inconclusive",
+        f"{counts['inconclusive']} inconclusive ({algebra_only} of them derivation checked only)",
         f"- figures: {sum(f.error is None for f in figures)} of {len(figures)} built",
     ]
     if failed_stages:
@@ -303,7 +305,7 @@ def write_report(
     h += [f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in info.items()]
     h.append(
         f"<li>claims: {counts['consistent']} consistent, {counts['inconsistent']} inconsistent, "
-        f"{counts['inconclusive']} inconclusive</li>"
+        f"{counts['inconclusive']} inconclusive ({algebra_only} of them derivation checked only)</li>"
         f"<li>figures: {sum(f.error is None for f in figures)} of {len(figures)} built</li>"
     )
     if failed_stages:
@@ -314,7 +316,17 @@ def write_report(
     h.append(
         "".join(
             f"<th>{c}</th>"
-            for c in ("claim", "verdict", "figures", "reason", "numbers", "source", "statement")
+            for c in (
+                "claim",
+                "verdict",
+                "checks",
+                "figures",
+                "reason",
+                "rules",
+                "numbers",
+                "source",
+                "statement",
+            )
         )
     )
     h.append("</tr></thead><tbody>")
@@ -322,9 +334,11 @@ def write_report(
         figs = ", ".join(
             f'<a href="#{html.escape(n)}">{html.escape(n)}</a>' for n in r["figures"].split(", ") if n != "-"
         )
+        cls = r["verdict"].split()[0]
         h.append(
-            f'<tr><td>{html.escape(r["claim"])}</td><td class="{r["verdict"]}">{r["verdict"]}</td>'
-            f"<td>{figs or '-'}</td><td>{html.escape(r['reason'])}</td><td>{html.escape(r['numbers'])}</td>"
+            f'<tr><td>{html.escape(r["claim"])}</td><td class="{cls}">{html.escape(r["verdict"])}</td>'
+            f"<td>{html.escape(r['checks'])}</td><td>{figs or '-'}</td><td>{html.escape(r['reason'])}</td>"
+            f"<td>{html.escape(r['rules'])}</td><td>{html.escape(r['numbers'])}</td>"
             f"<td>{html.escape(r['source'])}</td><td>{html.escape(r['statement'])}</td></tr>"
         )
     h.append("</tbody></table><h2>Figures</h2>")

@@ -1,9 +1,12 @@
 """The built-in claims of the ledger (registered into :data:`theory.ledger.CLAIMS` on import).
 
-Ids are binding: ``sim`` and ``networks`` write evidence files named after them. Symbolic checks
-live in :mod:`theory.symbolic`; property checks are defined here, over the exact solvers
-(:func:`theory.best_subset`, :func:`theory.coverage_error`) and the brute-force oracle
-(:mod:`theory.oracle`). sympy, hypothesis and numpy are imported only when a check runs.
+Ids are binding: ``sim`` and ``networks`` write evidence files named after them (``<claim>.<part>``
+for each part of a two-part claim). Each claim declares the bounds of :data:`theory.bounds.BOUNDS` it
+rests on; its checks evaluate them (``tests/theory/test_mutation.py`` replaces them by NaN and expects
+every passed check to fail). Symbolic checks live in :mod:`theory.symbolic`; property checks are defined
+here, over the exact solvers (:func:`theory.best_subset`, :func:`theory.coverage_error`) and the
+brute-force oracle (:mod:`theory.oracle`). sympy, hypothesis and numpy are imported only when a check
+runs.
 """
 
 from __future__ import annotations
@@ -217,6 +220,7 @@ BUILTIN_CLAIMS = (
             ),
         ),
         tags=("rss",),
+        bounds=("lueker-min-n", "lueker-success-probability"),
     ),
     Claim(
         id="pensia-rss-log",
@@ -229,6 +233,7 @@ BUILTIN_CLAIMS = (
             NumericCheck("success rate vs n = C log2(1/eta) (slth sim sweep rss-success)"),
         ),
         tags=("rss",),
+        bounds=("pensia-rss-min-n",),
     ),
     Claim(
         id="xiong-thm1-aistats",
@@ -238,9 +243,19 @@ BUILTIN_CLAIMS = (
         source=f"{_XIONG}, Theorem 1, AISTATS poster and abstract [PRIMARY]",
         checks=(
             _symbolic("xiong_thm1_solved_for_n", "bound solved for n (and optimal K), checked back"),
-            NumericCheck("measured failure rate vs the bound over n, eps, K (slth sim sweep xiong-thm1)"),
+            _symbolic("xiong_candidate_shapes", "candidate shapes decrease in eps; AISTATS <= slides"),
+            NumericCheck(
+                "measured failure rate <= the bound over n, eps, K (slth sim sweep xiong-thm1)",
+                part="failure-bound",
+            ),
+            NumericCheck(
+                "minimal n falls with eps like log(1/eta)/(1+eps) (slth sim sweep xiong-thm1)",
+                part="eps-dependence",
+            ),
         ),
         tags=("pssp", "xiong"),
+        bounds=("xiong-thm1-failure", "xiong-candidates-aistats"),
+        parts=("failure-bound", "eps-dependence"),
     ),
     Claim(
         id="xiong-thm1-slides",
@@ -249,11 +264,10 @@ BUILTIN_CLAIMS = (
         source=f"{_XIONG}, talk slides dated 28 Apr 2023 (akyrillidis.github.io SLTH_slides.pdf) [PRIMARY]",
         checks=(
             _symbolic("xiong_candidate_shapes", "all three shapes decrease in eps; AISTATS <= slides"),
-            NumericCheck(
-                "shape vs minimal n at 90% success (pssp-min-n data; no sweep writes this verdict yet)"
-            ),
+            NumericCheck("shape vs minimal n at 90% success (slth sim sweep pssp-min-n)"),
         ),
         tags=("pssp", "xiong"),
+        bounds=("xiong-candidates-slides",),
     ),
     Claim(
         id="xiong-thm1-opt22",
@@ -263,11 +277,10 @@ BUILTIN_CLAIMS = (
         "[PRIMARY]",
         checks=(
             _symbolic("xiong_candidate_shapes", "all three shapes decrease in eps"),
-            NumericCheck(
-                "shape vs minimal n at 90% success (pssp-min-n data; no sweep writes this verdict yet)"
-            ),
+            NumericCheck("shape vs minimal n at 90% success (slth sim sweep pssp-min-n)"),
         ),
         tags=("pssp", "xiong"),
+        bounds=("xiong-candidates-opt22",),
     ),
     Claim(
         id="xiong-thm2-width",
@@ -281,6 +294,7 @@ BUILTIN_CLAIMS = (
             NumericCheck("construction width vs eps, xiong vs pensia (sim.construction.run_construct_width)"),
         ),
         tags=("network", "xiong"),
+        bounds=("xiong-thm2-width-aistats", "xiong-thm2-width-slides"),
     ),
     Claim(
         id="pensia-thm1-width",
@@ -293,6 +307,7 @@ BUILTIN_CLAIMS = (
             NumericCheck("minimal candidates per weight vs eps (sim.construction.run_construct_width)"),
         ),
         tags=("network",),
+        bounds=("pensia-thm1-width",),
     ),
     Claim(
         id="pensia-error-budget",
@@ -301,8 +316,13 @@ BUILTIN_CLAIMS = (
         "<= eps for eps in [0, 1].",
         source=f"this toolkit's derivation of the standard argument in {_PENSIA} (exact split [UNVERIFIED]; "
         "Otsuka et al. 2025 write exp(eps/2) - 1)",
-        checks=(_symbolic("error_budget_composition", "recurrence, sum/product identity, exp bounds"),),
+        checks=(
+            _symbolic(
+                "error_budget_composition", "recurrence, sum/product identity, exp bounds, per-weight share"
+            ),
+        ),
         tags=("network", "symbolic"),
+        bounds=("pensia-weight-tolerance",),
     ),
     Claim(
         id="dacunha-cnn-width",
@@ -315,6 +335,7 @@ BUILTIN_CLAIMS = (
             NumericCheck("dacunha construction: minimal n vs log2(1/eps) (slth sim construct-width)"),
         ),
         tags=("network", "cnn"),
+        bounds=("dacunha-cnn-channels",),
     ),
     Claim(
         id="burkholz-depth",
@@ -340,6 +361,7 @@ BUILTIN_CLAIMS = (
             _symbolic("counting_bound_algebra", "2^P >= (c/eps)^(d^2) solved for P; order d^2 log(1/eps)"),
         ),
         tags=("network", "lower-bound"),
+        bounds=("counting-min-params",),
     ),
     Claim(
         id="pssp-perturbation-helps",
@@ -396,8 +418,15 @@ BUILTIN_CLAIMS = (
         "per-weight errors) is never exceeded by the measured error, and a trained target keeps its "
         "accuracy.",
         source=f"this toolkit's construction of {_PENSIA} / {_XIONG} Theorem 2",
-        checks=(NumericCheck("measured error <= certified bound on constructed tickets (slth construct)"),),
+        checks=(
+            NumericCheck(
+                "measured error <= certified bound on constructed tickets (slth construct)",
+                part="certificate",
+            ),
+            NumericCheck("the constructed ticket keeps the trained target's accuracy", part="accuracy"),
+        ),
         tags=("network", "construction"),
+        parts=("certificate", "accuracy"),
     ),
     Claim(
         id="taylor-first-order",
@@ -435,8 +464,14 @@ BUILTIN_CLAIMS = (
         statement="Soft iterative Edge-Popup (scores inherited, full search space, LR rewound each cycle) "
         "reaches higher accuracy than Edge-Popup at the same density, with a lower dying ratio.",
         source=f"{_IEP}: ImageNet iEP 76.0% vs EP 73.3% at ~20M params [paper abstract]",
-        checks=(NumericCheck("soft vs hard iEP vs EP at matched densities over seeds (sim.practice iep)"),),
+        checks=(
+            NumericCheck(
+                "soft iEP vs EP accuracy at matched densities over seeds (sim.practice iep)", part="accuracy"
+            ),
+            NumericCheck("soft iEP vs EP dying ratio over seeds (sim.practice iep)", part="dying-ratio"),
+        ),
         tags=("practice", "iep"),
+        parts=("accuracy", "dying-ratio"),
     ),
     Claim(
         id="rigl-second-order",
@@ -452,8 +487,16 @@ BUILTIN_CLAIMS = (
         "the best sparsity falls towards 0 as eps grows.",
         source=f"{_XIONG}, Algorithm 1 and table 'SGD finds a good weight perturbation' (poster, "
         "slides p.38) [PRIMARY, qualitative shape]",
-        checks=(NumericCheck("accuracy over sparsity x eps (sim.practice pgd-ep)"),),
+        checks=(
+            NumericCheck(
+                "accuracy at fixed sparsity rises with eps (sim.practice pgd-ep)", part="accuracy-rises"
+            ),
+            NumericCheck(
+                "best sparsity falls towards 0 as eps grows (sim.practice pgd-ep)", part="best-sparsity-falls"
+            ),
+        ),
         tags=("practice", "xiong"),
+        parts=("accuracy-rises", "best-sparsity-falls"),
     ),
 )
 

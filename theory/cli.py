@@ -113,16 +113,23 @@ def _run_verify(args: argparse.Namespace) -> int:
     results = ledger.verify(
         only, runs_root=args.runs_root, max_examples=args.max_examples, seed=args.seed, on_result=progress
     )
+    verdicts = ledger.claim_verdicts(results)
     print(ledger.format_table(results))
     for r in results:
         if r.status in ("failed", "error") and r.counterexample:
             print(f"\n{r.claim} [{r.check}] counterexample: {r.counterexample}")
+    rules = ledger.format_rules(results)
+    if rules:
+        print("\nRules behind the evidence (re-applied now):\n" + rules)
+    print("\nClaims (consistent only when every part has a verified check and nothing is open):")
+    print(ledger.format_verdicts(verdicts))
     if args.json_out:
         records.atomic_write_json(
             args.json_out,
             {
                 "results": [r.to_dict() for r in results],
                 "summary": ledger.summarize(results),
+                "verdicts": [v.to_dict() for v in verdicts],
                 "loaded": added,
             },
         )

@@ -4,18 +4,30 @@ A :class:`Claim` holds a statement, its source (paper, theorem, version) and one
 
 * :class:`SymbolicCheck`: a sympy identity that must simplify to 0, or a sympy statement that must
   reduce to ``True``. When it does not, the ledger searches small integer/rational points for a
-  witness where the identity is false and reports the simplest one it finds.
+  witness where the identity is false and reports the simplest one it finds. It checks the algebra of
+  a derivation (and, through :class:`BoundAgreement` items, that the registered bound functions are
+  that algebra), never the claim itself: it reports ``derivation-checked``, not ``verified``.
 * :class:`PropertyCheck`: a hypothesis strategy plus a predicate over the exact solvers. It runs under
   hypothesis; a failure is reported with hypothesis's *shrunk* (minimal) falsifying example.
 * :class:`NumericCheck`: reads the evidence file that a Monte Carlo sweep or a training run wrote with
-  :func:`write_evidence`; "pending" until one exists.
+  :func:`write_evidence`; "pending" until one exists, "inconclusive" when its rule says so. A claim
+  with two parts (``Claim.parts``) has one numeric check per part, reading ``<claim>.<part>``.
 * :class:`NoCheck`: an explicit marker for a claim the toolkit records but cannot test, with the reason.
 
-Nothing is reported ``verified`` without a check that could have failed.
+Nothing is reported ``verified`` without a check that could have failed. :func:`claim_verdict` turns
+a claim's check results into its verdict (``slth verify`` and the report both call it): ``consistent``
+only when every part has a verified check and no check failed, errored or is still open.
 
-Evidence files (the contract with ``sim`` and ``networks``): ``<runs_root>/evidence/<claim_id>.json``
-holding ``{"claim", "verdict", "summary", "run", "details", "written_at"}`` with ``verdict`` one of
-``consistent``, ``inconsistent``, ``inconclusive``.
+A claim declares the bounds of :data:`theory.bounds.BOUNDS` it rests on (``Claim.bounds``); its checks
+must evaluate them, so replacing a declared bound by a NaN-returning function makes every check that
+passed fail or error (``tests/theory/test_mutation.py``).
+
+Evidence files (the contract with ``sim`` and ``networks``): ``<runs_root>/evidence/<evidence_id>.json``
+(the claim id, or ``<claim>.<part>``) holding ``{"claim", "verdict", "summary", "run", "details",
+"written_at"}`` with ``verdict`` one of ``consistent``, ``inconsistent``, ``inconclusive``, and, when a
+pre-registered rule decided it (:mod:`theory.rules`), ``rule_id``, ``rule``, ``constants`` and
+``detectable``. :class:`NumericCheck` re-applies the rule to ``details`` when it runs and carries the
+rule, its constants and its detectable effect into the :class:`CheckResult`.
 
 Registering your own claim (a ``.py`` file loaded with ``slth verify --claims my_claims.py``)::
 
@@ -52,13 +64,16 @@ from typing import Any
 from theory.support import records, registry, validate
 
 VERDICTS = ("consistent", "inconsistent", "inconclusive")
-STATUSES = ("verified", "failed", "pending", "no-check", "error")
+#: Check statuses. ``verified``: a check ran that would have failed had the claim been false (a property
+#: held, or evidence whose rule says consistent). ``derivation-checked``: sympy checked the algebra of the
+#: derivation (never enough for a claim on its own). ``inconclusive``: evidence exists but its rule could
+#: not decide. ``pending``: no evidence yet. ``no-check``: the claim has no check (NoCheck).
+STATUSES = ("verified", "derivation-checked", "failed", "inconclusive", "pending", "no-check", "error")
 EVIDENCE_DIR = "evidence"
 _EVIDENCE_KEYS = ("claim", "verdict", "summary", "run", "details", "written_at")
 
-# How an evidence verdict maps to a ledger status. An inconclusive measurement neither confirms nor
-# refutes: the claim stays pending (the evidence text says why).
-_VERDICT_STATUS = {"consistent": "verified", "inconsistent": "failed", "inconclusive": "pending"}
+# How an evidence verdict maps to a ledger status.
+_VERDICT_STATUS = {"consistent": "verified", "inconsistent": "failed", "inconclusive": "inconclusive"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -72,11 +87,35 @@ class CheckOutcome:
         status: One of :data:`STATUSES`.
         evidence: One line saying what was shown (or why not).
         counterexample: The (shrunk) failing input, as text, when the check failed.
+        rule: For evidence decided by a rule: the rule's one-line statement.
+        constants: The rule's constants with their origin.
+        detectable: The smallest deviation the rule's design could detect.
     """
 
     status: str
     evidence: str
     counterexample: str | None = None
+    rule: str | None = None
+    constants: Mapping[str, Any] | None = None
+    detectable: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class BoundAgreement:
+    """A numeric item of a :class:`SymbolicCheck`: a registered bound evaluated against its sympy form.
+
+    Built by :mod:`theory.symbolic`, which evaluates the function registered in
+    :data:`theory.bounds.BOUNDS` (looked up when the check runs) at sample points and compares it with
+    the sympy expression the derivation is about. So the symbolic check is about the implemented bound:
+    if that function is wrong (or returns NaN) the check fails.
+
+    Attributes:
+        description: What was compared, with the worst point (shown when it fails).
+        holds: Whether every sample point agreed.
+    """
+
+    description: str
+    holds: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +140,8 @@ class SymbolicCheck:
         if not callable(self.build):
             raise ValueError(f"build must be a zero-argument callable, got {type(self.build).__name__}")
 
+    kind_name = "symbolic"
+
     @property
     def label(self) -> str:
         """Table label: ``sympy: <description>``."""
@@ -118,6 +159,8 @@ class SymbolicCheck:
             if holds:
                 continue
             where = f"item {i + 1} of {len(items)}: " if len(items) > 1 else ""
+            if isinstance(item, BoundAgreement):
+                return CheckOutcome("failed", f"{where}{item.description}")
             if isinstance(item, bool):
                 return CheckOutcome("failed", f"{where}a numeric cross-check (Python bool) returned False")
             witness = _sympy_witness(item, kind)
@@ -128,9 +171,13 @@ class SymbolicCheck:
             return CheckOutcome(
                 "failed", f"{where}not proved by sympy; residual {_short(residual)} (no small witness found)"
             )
-        return CheckOutcome(
-            "verified", f"sympy proves {len(items)} identit{'y' if len(items) == 1 else 'ies'}"
-        )
+        agreements = sum(isinstance(item, BoundAgreement) for item in items)
+        algebra = len(items) - agreements
+        text = f"sympy proves {algebra} identit{'y' if algebra == 1 else 'ies'} of the derivation"
+        if agreements:
+            text += f"; {agreements} registered bound(s) match their sympy form"
+        # The algebra of a derivation is not evidence for the claim it supports: never "verified".
+        return CheckOutcome("derivation-checked", text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +199,8 @@ class PropertyCheck:
     def __post_init__(self) -> None:
         if not callable(self.strategy) or not callable(self.predicate):
             raise ValueError("strategy and predicate must both be callables")
+
+    kind_name = "property"
 
     @property
     def label(self) -> str:
@@ -219,36 +268,62 @@ class NumericCheck:
 
     Attributes:
         description: What is measured and by which command (shown in the table).
-        evidence_id: Evidence file to read; defaults to the claim's id.
+        evidence_id: Evidence file to read; defaults to ``<claim>.<part>`` for a part, else the claim id.
+        part: Which part of a two-part claim this check decides (one of ``Claim.parts``), or None.
     """
 
     description: str
     evidence_id: str | None = None
+    part: str | None = None
+
+    kind_name = "numeric"
+
+    def __post_init__(self) -> None:
+        if self.part is not None and (not isinstance(self.part, str) or not _is_word(self.part)):
+            raise ValueError(
+                f"part must be None or a non-empty word without spaces or dots, got {self.part!r}"
+            )
 
     @property
     def label(self) -> str:
-        """Table label: ``evidence: <description>``."""
-        return f"evidence: {self.description}"
+        """Table label: ``evidence: <description>`` (with the part, if any)."""
+        where = f" [{self.part}]" if self.part else ""
+        return f"evidence{where}: {self.description}"
+
+    def key(self, claim: Claim) -> str:
+        """The evidence id this check reads for ``claim``."""
+        if self.evidence_id:
+            return self.evidence_id
+        return f"{claim.id}.{self.part}" if self.part else claim.id
 
     def run(self, claim: Claim, *, runs_root: Path, max_examples: int, seed: int | None) -> CheckOutcome:
-        """Map the newest evidence verdict to a status (pending when there is none)."""
-        key = self.evidence_id or claim.id
+        """Re-decide the newest evidence with its rule (pending when there is none)."""
+        key = self.key(claim)
         found, problems = _scan_evidence(runs_root)
         if key in problems:
             return CheckOutcome("error", problems[key])
         record = found.get(key)
         if record is None:
-            return CheckOutcome("pending", f"no evidence yet under {Path(runs_root) / EVIDENCE_DIR}")
+            return CheckOutcome("pending", f"no evidence {key!r} yet under {Path(runs_root) / EVIDENCE_DIR}")
         verdict, summary = record["verdict"], record["summary"]
+        rule = constants = detectable = None
+        note = ""
         if record.get("rule_id"):
             # Re-decide from the recorded data with today's rule and bounds: the stored verdict is only
             # what the producer printed, never trusted on its own.
             from theory.rules import apply_rule
 
             result = apply_rule(record["rule_id"], record["details"])
+            if result.verdict != verdict:
+                note = f" (recorded verdict {verdict!r}, re-applied rule says {result.verdict!r})"
             verdict, summary = result.verdict, result.summary
-        text = f"{verdict}: {summary} [{record['run']}]"
-        return CheckOutcome(_VERDICT_STATUS[verdict], text)
+            rule, constants, detectable = result.rule, dict(result.constants), result.detectable
+        else:
+            note = " (no pre-registered rule recorded: the producer's own verdict)"
+        text = f"{verdict}: {summary} [{record['run']}]{note}"
+        return CheckOutcome(
+            _VERDICT_STATUS[verdict], text, rule=rule, constants=constants, detectable=detectable
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,6 +335,8 @@ class NoCheck:
     """
 
     reason: str
+
+    kind_name = "none"
 
     @property
     def label(self) -> str:
@@ -277,6 +354,10 @@ CHECK_TYPES = (SymbolicCheck, PropertyCheck, NumericCheck, NoCheck)
 # --------------------------------------------------------------------------------------------------
 # Claims and their registry
 # --------------------------------------------------------------------------------------------------
+def _is_word(text: str) -> bool:
+    return bool(text) and not any(c in text for c in "./\\ \t\n")
+
+
 @dataclasses.dataclass(frozen=True)
 class Claim:
     """One claim in the ledger.
@@ -288,6 +369,11 @@ class Claim:
         checks: One or more checks (:class:`SymbolicCheck`, :class:`PropertyCheck`,
             :class:`NumericCheck`) or a single :class:`NoCheck` marker.
         tags: Free-form labels (``"rss"``, ``"pssp"``, ``"network"``, ...).
+        bounds: Names in :data:`theory.bounds.BOUNDS` the claim rests on (checked at registration); its
+            checks must evaluate them (the NaN-mutation test replaces them and expects failures).
+        parts: For a claim with several separately measured halves, their names (``()`` = one part).
+            Each part needs a :class:`NumericCheck` with that ``part``; the claim is consistent only
+            when every part is verified.
     """
 
     id: str
@@ -295,6 +381,8 @@ class Claim:
     source: str
     checks: tuple[Any, ...]
     tags: tuple[str, ...] = ()
+    bounds: tuple[str, ...] = ()
+    parts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id or any(c in self.id for c in "/\\ \t\n"):
@@ -313,8 +401,41 @@ class Claim:
                     f"checks of claim {self.id!r} must be SymbolicCheck, PropertyCheck, NumericCheck or "
                     f"NoCheck objects, got {type(c).__name__}"
                 )
+        bounds = (self.bounds,) if isinstance(self.bounds, str) else tuple(self.bounds)
+        if not all(isinstance(b, str) and b for b in bounds) or len(set(bounds)) != len(bounds):
+            raise ValueError(f"bounds of claim {self.id!r} must be distinct bound names, got {bounds!r}")
+        if bounds and all(isinstance(c, NoCheck) for c in checks):
+            raise ValueError(
+                f"claim {self.id!r} declares bounds {bounds} but has no check that could evaluate them"
+            )
+        parts = (self.parts,) if isinstance(self.parts, str) else tuple(self.parts)
+        if not all(isinstance(p, str) and _is_word(p) for p in parts) or len(set(parts)) != len(parts):
+            raise ValueError(
+                f"parts of claim {self.id!r} must be distinct words without spaces or dots, got {parts!r}"
+            )
+        if len(parts) == 1:
+            raise ValueError(
+                f"claim {self.id!r}: parts must name two or more parts (or be empty), got {parts}"
+            )
+        numeric_parts = [c.part for c in checks if isinstance(c, NumericCheck)]
+        stray = [p for p in numeric_parts if p is not None and p not in parts]
+        if stray:
+            raise ValueError(f"claim {self.id!r}: NumericCheck part(s) {stray} not in parts {parts}")
+        if parts:
+            unchecked = [p for p in parts if p not in numeric_parts]
+            if unchecked or None in numeric_parts:
+                raise ValueError(
+                    f"claim {self.id!r} with parts {parts}: every part needs a NumericCheck(part=...) and "
+                    f"every NumericCheck a part (parts without a check: {unchecked})"
+                )
         object.__setattr__(self, "checks", checks)
         object.__setattr__(self, "tags", tuple(self.tags))
+        object.__setattr__(self, "bounds", bounds)
+        object.__setattr__(self, "parts", parts)
+
+    def evidence_ids(self) -> list[str]:
+        """The evidence ids the claim's numeric checks read, in check order."""
+        return [c.key(self) for c in self.checks if isinstance(c, NumericCheck)]
 
 
 CLAIMS: dict[str, Claim] = {}
@@ -330,10 +451,19 @@ def register_claim(claim: Claim) -> Claim:
         ``claim`` unchanged.
 
     Raises:
-        ValueError: If a claim with the same id is already registered.
+        ValueError: If a claim with the same id is already registered, or it declares a bound that is
+            not in :data:`theory.bounds.BOUNDS`.
     """
     if not isinstance(claim, Claim):
         raise ValueError(f"claim must be a theory.ledger.Claim, got {type(claim).__name__}")
+    from theory import bounds as _bounds
+
+    unknown = [b for b in claim.bounds if b not in _bounds.BOUNDS]
+    if unknown:
+        raise ValueError(
+            f"claim {claim.id!r} declares unknown bound(s) {unknown}; valid bounds: "
+            f"{', '.join(sorted(_bounds.BOUNDS))}"
+        )
     return registry.register(CLAIMS, "claim", claim.id, claim)
 
 
@@ -516,6 +646,12 @@ class CheckResult:
         evidence: One line of evidence or explanation.
         counterexample: Shrunk failing input, when a check failed.
         seconds: Wall time the check took.
+        kind: ``symbolic``, ``property``, ``numeric`` or ``none``.
+        part: The claim part a numeric check decides (None: the whole claim).
+        evidence_id: The evidence id a numeric check reads.
+        rule: The rule that decided the evidence (one line), when one did.
+        constants: That rule's constants with their origin.
+        detectable: The smallest deviation that rule's design could detect.
     """
 
     claim: str
@@ -525,6 +661,12 @@ class CheckResult:
     evidence: str
     counterexample: str | None = None
     seconds: float = 0.0
+    kind: str = ""
+    part: str | None = None
+    evidence_id: str | None = None
+    rule: str | None = None
+    constants: Mapping[str, Any] | None = None
+    detectable: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -567,6 +709,7 @@ def verify(
                 last = traceback.extract_tb(err.__traceback__)[-1]
                 where = f" ({Path(last.filename).name}:{last.lineno})"
                 outcome = CheckOutcome("error", f"{type(err).__name__}: {_short(err)}{where}")
+            numeric = isinstance(check, NumericCheck)
             result = CheckResult(
                 claim=claim.id,
                 source=claim.source,
@@ -575,6 +718,12 @@ def verify(
                 evidence=outcome.evidence,
                 counterexample=outcome.counterexample,
                 seconds=time.perf_counter() - start,
+                kind=check.kind_name,
+                part=check.part if numeric else None,
+                evidence_id=check.key(claim) if numeric else None,
+                rule=outcome.rule,
+                constants=None if outcome.constants is None else dict(outcome.constants),
+                detectable=outcome.detectable,
             )
             results.append(result)
             if on_result is not None:
@@ -588,6 +737,125 @@ def summarize(results: Sequence[CheckResult]) -> dict[str, int]:
     for r in results:
         counts[r.status] += 1
     return counts
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimVerdict:
+    """A claim's verdict from its check results (see :func:`claim_verdict`).
+
+    Attributes:
+        claim: Claim id.
+        verdict: ``consistent``, ``inconsistent`` or ``inconclusive``.
+        reason: One line: which checks decided it, or what is missing.
+        derivation_checked: Whether a sympy check of the derivation passed (shown as "derivation
+            checked"; never enough for ``consistent`` on its own).
+        derivation_only: Whether that is all the claim has (every check is ``derivation-checked``).
+    """
+
+    claim: str
+    verdict: str
+    reason: str
+    derivation_checked: bool = False
+    derivation_only: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+_OPEN = ("pending", "inconclusive", "no-check")
+
+
+def claim_verdict(claim: Claim | None, results: Sequence[CheckResult], *, claim_id: str = "") -> ClaimVerdict:
+    """The verdict of one claim from its check results: the one rule ``slth verify`` and the report use.
+
+    * any check ``failed`` -> ``inconsistent`` (the failing checks are the reason);
+    * any check ``error`` -> ``inconclusive``;
+    * ``consistent`` only when every part (the whole claim when it has no parts) has a ``verified``
+      check and no check is pending, inconclusive or missing;
+    * otherwise ``inconclusive``, saying what is open. A passed sympy check (``derivation-checked``) is
+      reported as "derivation checked" but never makes a claim consistent: it checks the algebra of
+      the bound, not the claim.
+
+    Args:
+        claim: The registered claim (its ``parts``), or None for an id the registry does not know.
+        results: Check results; only those of this claim are used.
+        claim_id: The id when ``claim`` is None.
+
+    Returns:
+        The :class:`ClaimVerdict`.
+    """
+    cid = claim.id if claim is not None else claim_id
+    rows = [r for r in results if r.claim == cid]
+    derived = any(r.status == "derivation-checked" for r in rows)
+    only = bool(rows) and all(r.status == "derivation-checked" for r in rows)
+
+    def verdict(v: str, reason: str) -> ClaimVerdict:
+        return ClaimVerdict(cid, v, reason, derived, only)
+
+    if not rows:
+        if claim is None:
+            return verdict("inconclusive", "claim not registered in the ledger and no check ran for it")
+        return verdict("inconclusive", "the ledger's checks did not run for this claim")
+    failed = [r for r in rows if r.status == "failed"]
+    if failed:
+        return verdict("inconsistent", "failed: " + "; ".join(f"{r.check}: {r.evidence}" for r in failed))
+    errors = [r for r in rows if r.status == "error"]
+    if errors:
+        return verdict(
+            "inconclusive",
+            "a check raised an error: " + "; ".join(f"{r.check}: {r.evidence}" for r in errors),
+        )
+    if all(r.status == "no-check" for r in rows):
+        return verdict("inconclusive", "no check implemented for this claim: " + rows[0].evidence)
+    parts = tuple(claim.parts) if claim is not None else ()
+    units = parts or (None,)
+    missing: list[str] = []
+    described: set[int] = set()
+    for part in units:
+        mine = [r for r in rows if r.part == part] if part is not None else rows
+        if any(r.status == "verified" for r in mine):
+            continue
+        described.update(id(r) for r in mine)
+        what = f"part {part!r}" if part is not None else "the claim"
+        if not mine:
+            missing.append(f"{what}: no check")
+        elif all(r.status == "derivation-checked" for r in mine):
+            missing.append(
+                f"{what}: derivation checked only (sympy checked the algebra of its bounds; no check that "
+                "could refute the claim itself)"
+            )
+        else:
+            missing.append(
+                f"{what}: " + "; ".join(f"{r.status}: {r.evidence}" for r in mine if r.status in _OPEN)
+            )
+    # A part can be verified while another check of the claim is still open (e.g. a property held but
+    # the measured half has no evidence yet): the claim is not consistent until that one is decided too.
+    still_open = [r for r in rows if r.status in _OPEN and id(r) not in described]
+    if not missing and not still_open:
+        shown = "; ".join(f"{r.check}" for r in rows if r.status == "verified")
+        extra = " (derivation also checked)" if derived else ""
+        return verdict("consistent", f"verified: {shown}{extra}")
+    if still_open:
+        missing.append("still open: " + "; ".join(f"{r.check}: {r.status}: {r.evidence}" for r in still_open))
+    return verdict("inconclusive", " | ".join(missing))
+
+
+def claim_verdicts(
+    results: Sequence[CheckResult], claims: Mapping[str, Claim] | None = None
+) -> list[ClaimVerdict]:
+    """:func:`claim_verdict` for every claim that has results (in result order).
+
+    Args:
+        results: Output of :func:`verify`.
+        claims: The registry to take parts from (default :data:`CLAIMS`).
+
+    Returns:
+        One verdict per claim id.
+    """
+    table = CLAIMS if claims is None else claims
+    ids = list(dict.fromkeys(r.claim for r in results))
+    return [claim_verdict(table.get(i), results, claim_id=i) for i in ids]
 
 
 def format_table(results: Sequence[CheckResult], *, width: int = 44) -> str:
@@ -619,18 +887,66 @@ def format_table(results: Sequence[CheckResult], *, width: int = 44) -> str:
     return "\n".join(out)
 
 
+def format_rules(results: Sequence[CheckResult]) -> str:
+    """The rules behind the numeric checks: per evidence id, the rule, its constants and detectable effect.
+
+    Args:
+        results: Output of :func:`verify`.
+
+    Returns:
+        One block per numeric check that has evidence (empty string when none has).
+    """
+    out = []
+    for r in results:
+        if r.kind != "numeric" or r.status == "pending":
+            continue
+        out.append(f"{r.claim} [{r.evidence_id}] ({r.status})")
+        if r.rule is None:
+            out.append("    rule: none recorded (the producer's own verdict, not re-decided)")
+            continue
+        consts = "; ".join(f"{k}={_short(v, 200)}" for k, v in (r.constants or {}).items()) or "(none)"
+        out += [f"    rule: {r.rule}", f"    constants: {consts}", f"    detectable: {r.detectable}"]
+    return "\n".join(out)
+
+
+def format_verdicts(verdicts: Sequence[ClaimVerdict], *, width: int = 160) -> str:
+    """Per-claim verdict lines (from :func:`claim_verdicts`) and a count per verdict.
+
+    Args:
+        verdicts: The claims' verdicts.
+        width: Longer reasons are cut to this many characters.
+
+    Returns:
+        The lines, followed by a one-line count per verdict.
+    """
+    cw = max([5] + [len(v.claim) for v in verdicts])
+    out = [
+        f"{v.claim.ljust(cw)}  {v.verdict.ljust(12)}  "
+        + ("[derivation checked] " if v.derivation_checked else "")
+        + _short(v.reason, width)
+        for v in verdicts
+    ]
+    counts = {k: sum(v.verdict == k for v in verdicts) for k in VERDICTS}
+    out += ["", ", ".join(f"{k}: {n}" for k, n in counts.items())]
+    return "\n".join(out)
+
+
 # --------------------------------------------------------------------------------------------------
 # sympy helpers
 # --------------------------------------------------------------------------------------------------
 def _item_kind(item: Any) -> str:
     import sympy
 
+    if isinstance(item, BoundAgreement):
+        return "true"
     return "true" if isinstance(item, bool | sympy.logic.boolalg.Boolean) else "zero"
 
 
 def _sympy_holds(item: Any, kind: str) -> tuple[bool, Any]:
     import sympy
 
+    if isinstance(item, BoundAgreement):
+        return item.holds, item.description
     if isinstance(item, bool):
         return item, item
     if kind == "zero":

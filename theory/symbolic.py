@@ -2,20 +2,152 @@
 
 Each public function returns a list of items for :class:`theory.ledger.SymbolicCheck`: sympy
 expressions that must simplify to 0 (``kind="zero"``) or statements that must reduce to ``True``
-(``kind="true"``). Symbols carry the assumptions of the bound's valid domain (positive, nonnegative,
-...), so sympy's sign reasoning uses exactly that domain and nothing more. A few items are Python
-booleans tying a derivation to the code in :mod:`theory.bounds` (the closed form evaluated there must
-reproduce the defining equation numerically); those can fail too.
+(``kind="true"``), plus :class:`theory.ledger.BoundAgreement` items.
+
+One definition per bound: each bound of :mod:`theory.bounds` that a derivation is about has its sympy
+form here (the ``_form_*`` functions, in the bound's own parameters), the derivation's algebra is done on
+that form, and a :class:`~theory.ledger.BoundAgreement` item evaluates the function *registered* in
+:data:`theory.bounds.BOUNDS` (looked up when the check runs) against the same form at sample points of
+its domain. So a symbolic check is about the implemented bound: if the registered function drifts from
+the derivation, or returns NaN, the check fails. Symbols carry the assumptions of the bound's valid
+domain (positive, nonnegative, ...), so sympy's sign reasoning uses exactly that domain.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sympy as sp
 
 from theory import bounds
+from theory.ledger import BoundAgreement
+
+# Agreement between a float64 bound and its sympy form evaluated at 30 digits: a few ulps of the
+# logarithms and exponentials involved, far below any change of a constant or of the formula.
+_AGREE_REL = 1e-12
+
+
+def _exact(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"sample points must be int or float, got {value!r}")
+    return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
+
+
+def agrees(name: str, form: Callable[..., Any], points: Sequence[dict[str, Any]]) -> BoundAgreement:
+    """Evaluate the registered bound ``name`` against its sympy ``form`` at ``points``.
+
+    Args:
+        name: A name in :data:`theory.bounds.BOUNDS` (looked up now, so a replaced bound is the one used).
+        form: ``form(**point)`` builds the sympy expression of the bound in its own parameters.
+        points: Keyword arguments of the bound (Python numbers inside its domain).
+
+    Returns:
+        A :class:`~theory.ledger.BoundAgreement` that holds when every point agrees to a relative
+        ``1e-12``; otherwise it names the first disagreeing point and both values.
+    """
+    fn = bounds.get_bound(name)
+    for point in points:
+        exact = {k: _exact(v) for k, v in point.items()}
+        got = fn(**point)
+        want = float(sp.N(form(**exact), 30))
+        ok = (
+            isinstance(got, int | float)
+            and not isinstance(got, bool)
+            and math.isfinite(got)
+            and math.isclose(got, want, rel_tol=_AGREE_REL, abs_tol=0.0)
+        )
+        if not ok:
+            return BoundAgreement(
+                f"registered bound {name!r} at {point} returned {got!r}; its sympy form gives {want!r}", False
+            )
+    return BoundAgreement(f"registered bound {name!r} equals its sympy form at {len(points)} points", True)
+
+
+# --------------------------------------------------------------------------------------------------
+# The sympy forms of the bounds (parameters named as in theory.bounds)
+# --------------------------------------------------------------------------------------------------
+def _form_lueker_success(n: Any, eps: Any, C: Any) -> Any:
+    """Lueker 1998 Cor. 2.5: ``1 - exp(-(n/2 - C log(1/eps))^2 / (2n))``."""
+    return 1 - sp.exp(-_lueker_exponent(n, C * sp.log(1 / eps)))
+
+
+def _lueker_exponent(n: Any, a: Any) -> Any:
+    return (n / 2 - a) ** 2 / (2 * n)
+
+
+def _lueker_root(a: Any, ell: Any) -> Any:
+    return 2 * a + 4 * ell + 4 * sp.sqrt(ell * (a + ell))
+
+
+def _form_lueker_min_n(eps: Any, delta: Any, C: Any) -> Any:
+    """Lueker's bound solved for n: ``2a + 4l + 4 sqrt(l(a + l))``, a = C log(1/eps), l = log(1/delta)."""
+    return _lueker_root(C * sp.log(1 / eps), sp.log(1 / delta))
+
+
+def _form_pensia_rss(eps: Any, C: Any, base: Any = 2) -> Any:
+    """Pensia form ``C log_base(1/eps)``."""
+    return C * sp.log(1 / eps) / sp.log(base)
+
+
+def _form_pensia_rss_restated(eps: Any, C: Any) -> Any:
+    """Restated corollary ``C log(2/eps)``."""
+    return C * sp.log(2 / eps)
+
+
+def _xiong_rate(eps: Any) -> Any:
+    return 8 * (3 - eps) / (1 + eps) ** 2
+
+
+def _xiong_failure(n: Any, K: Any, A: Any) -> Any:
+    return sp.exp(-(n - K) / A) + sp.exp(-K)
+
+
+def _form_xiong_failure(n: Any, perturbation: Any, K: Any) -> Any:
+    """Xiong Thm 1: ``exp(-(n-K)(1+eps)^2/(8(3-eps))) + exp(-K)``."""
+    return _xiong_failure(n, K, _xiong_rate(perturbation))
+
+
+def _form_xiong_aistats(eta: Any, perturbation: Any, K: Any, C: Any) -> Any:
+    return C * (sp.log(1 / eta) / (1 + perturbation) + K)
+
+
+def _form_xiong_slides(eta: Any, perturbation: Any, C: Any) -> Any:
+    return C * sp.log(1 / eta) / (sp.log(1 + perturbation) + 1)
+
+
+def _form_xiong_opt22(eta: Any, perturbation: Any, c: Any, C1: Any, C2: Any) -> Any:
+    t = sp.log(1 / eta)
+    return C1 * t / sp.log(c + perturbation) + C2 * (1 + t / (1 + perturbation))
+
+
+def _form_xiong_width(denominator: Callable[[Any], Any]) -> Callable[..., Any]:
+    def form(eta: Any, perturbation: Any, d_prev: Any, d: Any, depth: Any, C: Any) -> Any:
+        return C * d_prev * sp.log(d * d_prev * depth / eta) / denominator(perturbation)
+
+    return form
+
+
+_form_xiong_width_aistats = _form_xiong_width(lambda e: 1 + e)
+_form_xiong_width_slides = _form_xiong_width(lambda e: sp.log(1 + e) + 1)
+
+
+def _form_pensia_width(eps: Any, d_in: Any, d_out: Any, depth: Any, C: Any, split: Any) -> Any:
+    """Pensia Thm 1 (Otsuka Thm 10): ``d_in C log(split L d_in d_out / eps)``."""
+    return d_in * C * sp.log(split * depth * d_in * d_out / eps)
+
+
+def _form_dacunha(eps: Any, delta: Any, kernel: Any, c_in: Any, c_out: Any, depth: Any, C: Any) -> Any:
+    return C * c_in * sp.log(kernel**2 * c_in * c_out * depth / sp.Min(eps, delta))
+
+
+def _form_weight_tolerance(eps: Any, d_in: Any, d_out: Any, depth: Any, split: Any) -> Any:
+    return eps / (split * d_in * d_out * depth)
+
+
+def _form_counting(d: Any, eps: Any, c: Any) -> Any:
+    return d**2 * sp.log(c / eps) / sp.log(2)
 
 
 def _relu(z: Any) -> Any:
@@ -65,8 +197,8 @@ def lueker_solved_for_n() -> list[Any]:
     * the code agrees: ``lueker_success_probability(N)`` equals ``1 - delta`` at sample points.
     """
     a, ell, n, u = sp.symbols("a l n u", positive=True)
-    exponent = (n / 2 - a) ** 2 / (2 * n)
-    closed = 2 * a + 4 * ell + 4 * sp.sqrt(ell * (a + ell))
+    exponent = _lueker_exponent(n, a)
+    closed = _lueker_root(a, ell)
     roots = sp.solve(sp.Eq(exponent, ell), n)
     derivative = sp.diff(exponent, n)
     items: list[Any] = [
@@ -75,14 +207,28 @@ def lueker_solved_for_n() -> list[Any]:
         sp.simplify(closed - 2 * a) > 0,
         derivative - (n**2 - 4 * a**2) / (8 * n**2),
         sp.simplify(derivative.subs(n, 2 * a + u)) > 0,
+        agrees(
+            "lueker-min-n",
+            _form_lueker_min_n,
+            [{"eps": 1e-2, "delta": 0.1, "C": 1.0}, {"eps": 1e-4, "delta": 1e-3, "C": 0.5}],
+        ),
+        agrees(
+            "lueker-success-probability",
+            _form_lueker_success,
+            [
+                {"n": 20, "eps": 0.1, "C": 1.0},
+                {"n": 50, "eps": 0.01, "C": 2.0},
+                {"n": 7, "eps": 0.3, "C": 0.5},
+            ],
+        ),
     ]
+    # The two registered functions are consistent with each other: at the ceil of the solved n the
+    # registered success probability reaches 1 - delta (the real root itself is checked by the algebra).
+    min_n, success = bounds.get_bound("lueker-min-n"), bounds.get_bound("lueker-success-probability")
     ok = True
     for eps, delta, C in ((1e-2, 0.1, 1.0), (1e-4, 1e-3, 0.5), (0.3, 0.5, 2.0)):
-        n_real = bounds.lueker_min_n(eps, delta, C=C)
-        # n is real here; evaluate the corollary's expression at the real root directly.
-        value = 1 - math.exp(-((n_real / 2 - C * math.log(1 / eps)) ** 2) / (2 * n_real))
-        ok &= math.isclose(value, 1 - delta, rel_tol=1e-12)
-        ok &= bounds.lueker_success_probability(math.ceil(n_real), eps, C=C) >= 1 - delta
+        n_real = min_n(eps, delta, C=C)
+        ok &= math.isfinite(n_real) and success(math.ceil(n_real), eps, C=C) >= 1 - delta
     items.append(ok)
     return items
 
@@ -91,18 +237,26 @@ def pensia_form_shape() -> list[Any]:
     """The Pensia form ``C log2(1/eps)`` and the restated ``C log(2/eps)``: decreasing in eps, same order.
 
     Items: both derivatives in eps are negative on (0, 1); their ratio tends to ``1/log 2`` as
-    eps -> 0 (same Theta(log 1/eps) order, the base only rescales C); and the code anchor
-    ``3 * round(log2(100)) = 21`` reproduced by :func:`theory.bounds.pensia_code_candidates`.
+    eps -> 0 (same Theta(log 1/eps) order, the base only rescales C); the registered
+    ``pensia-rss-min-n`` (bases 2 and 10) and ``pensia-rss-min-n-restated`` equal these forms; and the
+    code anchor ``3 * round(log2(100)) = 21`` reproduced by the registered ``pensia-code-candidates``.
     """
     eps, C = sp.symbols("epsilon C", positive=True)
     u = sp.Symbol("u", positive=True)
-    form = C * sp.log(1 / eps, 2)
-    restated = C * sp.log(2 / eps)
+    form = _form_pensia_rss(eps, C)
+    restated = _form_pensia_rss_restated(eps, C)
+    code = bounds.get_bound("pensia-code-candidates")
     return [
         sp.simplify(sp.diff(form, eps).subs(eps, sp.exp(-u))) < 0,
         sp.simplify(sp.diff(restated, eps).subs(eps, sp.exp(-u))) < 0,
         sp.limit(form / restated, eps, 0, "+") - 1 / sp.log(2),
-        bounds.pensia_code_candidates(0.01) == 21 and bounds.pensia_code_candidates(0.01, c=1) == 7,
+        agrees(
+            "pensia-rss-min-n",
+            _form_pensia_rss,
+            [{"eps": 0.01, "C": 3.0}, {"eps": 1e-5, "C": 0.7}, {"eps": 0.2, "C": 1.5, "base": 10.0}],
+        ),
+        agrees("pensia-rss-min-n-restated", _form_pensia_rss_restated, [{"eps": 0.01, "C": 3.0}]),
+        code(0.01) == 21 and code(0.01, c=1) == 7,
     ]
 
 
@@ -125,34 +279,43 @@ def xiong_thm1_solved_for_n() -> list[Any]:
     """
     K, r, A, delta = sp.symbols("K r A delta", positive=True)
     eps, s = sp.symbols("epsilon s", nonnegative=True)
-    rate = 8 * (3 - eps) / (1 + eps) ** 2
+    rate = _xiong_rate(eps)
 
     def n_of(k: Any, d: Any, a: Any) -> Any:
         return k + a * sp.log(1 / (d - sp.exp(-k)))
-
-    def bound(n: Any, k: Any, a: Any) -> Any:
-        return sp.exp(-(n - k) / a) + sp.exp(-k)
 
     d_r = sp.exp(-K) + r
     k_star = sp.log((1 + A) / delta)
     n_general = n_of(K, delta, A)
     items: list[Any] = [
-        bound(n_of(K, d_r, rate), K, rate) - d_r,
-        bound(n_of(K, d_r, A), K, A) - d_r,
+        _form_xiong_failure(n_of(K, d_r, rate), eps, K) - d_r,
+        _xiong_failure(n_of(K, d_r, A), K, A) - d_r,
         sp.diff(n_general, K).subs(K, k_star),
         n_general.subs(K, k_star) - (k_star + A * sp.log((1 + A) / (A * delta))),
         sp.simplify(sp.diff(n_general, K, 2).subs(delta, d_r)) > 0,
         sp.simplify(rate.subs(eps, 3 * s / (1 + s))) > 0,
+        agrees(
+            "xiong-thm1-failure",
+            _form_xiong_failure,
+            [
+                {"n": 20.0, "perturbation": 0.0, "K": 2.0},
+                {"n": 35.0, "perturbation": 0.5, "K": 4.0},
+                {"n": 60.0, "perturbation": 2.5, "K": 0.0},
+            ],
+        ),
     ]
+    # The registered solver inverts the registered bound: n(K*) and n(K) give back delta, and K* is
+    # the better K.
+    min_n, failure = bounds.get_bound("xiong-thm1-min-n"), bounds.get_bound("xiong-thm1-failure")
     ok = True
     for dl, pert in ((0.05, 0.0), (1e-3, 0.5), (0.2, 2.5)):
-        a_num = 8 * (3 - pert) / (1 + pert) ** 2
+        a_num = float(_xiong_rate(_exact(pert)))
         k_opt = math.log((1 + a_num) / dl)
-        n_opt = bounds.xiong_thm1_min_n(dl, pert)
-        ok &= math.isclose(bounds.xiong_thm1_failure_probability(n_opt, pert, k_opt), dl, rel_tol=1e-9)
+        n_opt = min_n(dl, pert)
+        ok &= math.isclose(failure(n_opt, pert, k_opt), dl, rel_tol=1e-9)
         k_fixed = k_opt + 1.0
-        n_fixed = bounds.xiong_thm1_min_n(dl, pert, k_fixed)
-        ok &= math.isclose(bounds.xiong_thm1_failure_probability(n_fixed, pert, k_fixed), dl, rel_tol=1e-9)
+        n_fixed = min_n(dl, pert, k_fixed)
+        ok &= math.isclose(failure(n_fixed, pert, k_fixed), dl, rel_tol=1e-9)
         ok &= n_fixed >= n_opt
     items.append(ok)
     return items
@@ -170,9 +333,10 @@ def xiong_candidate_shapes() -> list[Any]:
     t, C, C1, C2, K, s = sp.symbols("t C C1 C2 K s", positive=True)
     eps = sp.Symbol("epsilon", nonnegative=True)
     c = sp.Symbol("c", real=True)
-    aistats = C * (t / (1 + eps) + K)
-    slides = C * t / (sp.log(1 + eps) + 1)
-    opt22 = C1 * t / sp.log(c + eps) + C2 * (1 + t / (1 + eps))
+    eta = sp.exp(-t)  # log(1/eta) = t
+    aistats = _form_xiong_aistats(eta, eps, K, C)
+    slides = _form_xiong_slides(eta, eps, C)
+    opt22 = _form_xiong_opt22(eta, eps, c, C1, C2)
     g = eps - sp.log(1 + eps)
     return [
         sp.diff(aistats, eps) < 0,
@@ -180,6 +344,27 @@ def xiong_candidate_shapes() -> list[Any]:
         sp.simplify(sp.diff(opt22, eps).subs(c, 1 + s - eps)) < 0,
         g.subs(eps, 0),
         sp.simplify(sp.diff(g, eps)) >= 0,
+        agrees(
+            "xiong-candidates-aistats",
+            _form_xiong_aistats,
+            [
+                {"eta": 0.01, "perturbation": 0.0, "K": 2.0, "C": 1.0},
+                {"eta": 1e-4, "perturbation": 1.5, "K": 0.5, "C": 3.0},
+            ],
+        ),
+        agrees(
+            "xiong-candidates-slides",
+            _form_xiong_slides,
+            [{"eta": 0.01, "perturbation": 0.0, "C": 1.0}, {"eta": 1e-4, "perturbation": 1.5, "C": 3.0}],
+        ),
+        agrees(
+            "xiong-candidates-opt22",
+            _form_xiong_opt22,
+            [
+                {"eta": 0.01, "perturbation": 0.0, "c": 2.0, "C1": 1.0, "C2": 1.0},
+                {"eta": 1e-4, "perturbation": 1.5, "c": 0.5, "C1": 0.3, "C2": 2.0},
+            ],
+        ),
     ]
 
 
@@ -195,12 +380,20 @@ def xiong_thm2_width_shapes() -> list[Any]:
     eps = sp.Symbol("epsilon", nonnegative=True)
     items: list[Any] = []
     widths = {}
-    for name, denom in (("aistats", 1 + eps), ("slides", sp.log(1 + eps) + 1)):
-        width = C * dp * sp.log(d * dp * L / eta) / denom
+    points = [
+        {"eta": 0.01, "perturbation": 0.0, "d_prev": 3, "d": 4, "depth": 2, "C": 1.0},
+        {"eta": 1e-3, "perturbation": 0.7, "d_prev": 784, "d": 500, "depth": 3, "C": 2.5},
+    ]
+    for name, form in (
+        ("xiong-thm2-width-aistats", _form_xiong_width_aistats),
+        ("xiong-thm2-width-slides", _form_xiong_width_slides),
+    ):
+        width = form(eta, eps, dp, d, L, C)
         widths[name] = width
         on_domain = sp.simplify(sp.diff(width, eta).subs(eta, d * dp * L * sp.exp(-m)))
         items += [on_domain < 0, sp.simplify(sp.diff(width, eps).subs(eta, d * dp * L * sp.exp(-m))) < 0]
-    ratio = sp.simplify(widths["aistats"] / widths["slides"])
+        items.append(agrees(name, form, points))
+    ratio = sp.simplify(widths["xiong-thm2-width-aistats"] / widths["xiong-thm2-width-slides"])
     items.append(sp.simplify(ratio - (sp.log(1 + eps) + 1) / (1 + eps)))
     return items
 
@@ -216,11 +409,28 @@ def pensia_width_shapes() -> list[Any]:
     """
     C, d, dn, L, split, m, k, ci, co = sp.symbols("C d d_next L split m k c_in c_out", positive=True)
     eps = sp.Symbol("epsilon", positive=True)
-    width = d * C * sp.log(split * L * d * dn / eps)
-    channels = C * ci * sp.log(k**2 * ci * co * L / eps)
+    width = _form_pensia_width(eps, d, dn, L, C, split)
+    # In the regime eps <= delta the channel count depends on eps alone (min(eps, delta) = eps).
+    channels = _form_dacunha(eps, eps, k, ci, co, L, C)
     return [
         sp.simplify(sp.diff(width, eps).subs(eps, split * L * d * dn * sp.exp(-m))) < 0,
         sp.simplify(sp.diff(channels, eps).subs(eps, k**2 * ci * co * L * sp.exp(-m))) < 0,
+        agrees(
+            "pensia-thm1-width",
+            _form_pensia_width,
+            [
+                {"eps": 0.01, "d_in": 784, "d_out": 500, "depth": 2, "C": 1.0, "split": 4.0},
+                {"eps": 0.3, "d_in": 1, "d_out": 1, "depth": 1, "C": 0.5, "split": 1.0},
+            ],
+        ),
+        agrees(
+            "dacunha-cnn-channels",
+            _form_dacunha,
+            [
+                {"eps": 0.01, "delta": 0.1, "kernel": 3, "c_in": 16, "c_out": 32, "depth": 4, "C": 1.0},
+                {"eps": 0.2, "delta": 0.05, "kernel": 1, "c_in": 1, "c_out": 2, "depth": 1, "C": 2.0},
+            ],
+        ),
     ]
 
 
@@ -239,11 +449,18 @@ def error_budget_composition() -> list[Any]:
     * ``L log(1 + eps/(2L)) <= eps/2``: ``g(x) = x - log(1+x)`` has ``g(0) = 0`` and ``g' >= 0`` on x >= 0,
       so ``(1 + eps/(2L))^L - 1 <= exp(eps/2) - 1``;
     * ``exp(eps/2) - 1 <= eps`` on [0, 1]: ``h(eps) = eps + 1 - exp(eps/2)`` has ``h(0) = 0``,
-      ``h'' < 0`` and ``h'(1) = 1 - sqrt(e)/2 > 0``, so ``h' > 0`` and ``h >= 0`` on [0, 1].
+      ``h'' < 0`` and ``h'(1) = 1 - sqrt(e)/2 > 0``, so ``h' > 0`` and ``h >= 0`` on [0, 1];
+    * the per-weight share: with every entry of the d_out x d_in layer within the tolerance
+      ``tol = eps/(split d_in d_out L)`` of :func:`theory.bounds.pensia_weight_tolerance`, the layer error
+      is ``||W - W~||_2 <= ||W - W~||_F <= sum_ij |W - W~|_ij <= d_in d_out tol`` (standard norm
+      inequalities), which is ``eps/(2L)`` at ``split = 2``; and the registered ``pensia-weight-tolerance``
+      equals that form.
     """
     e_l, P = sp.symbols("e_l P", positive=True)
     eps = sp.Symbol("epsilon", nonnegative=True)
     L, ell = sp.symbols("L l", positive=True, integer=True)
+    d_in, d_out = sp.symbols("d_in d_out", positive=True)
+    tol = _form_weight_tolerance(eps, d_in, d_out, L, 2)
     x = sp.Symbol("x", nonnegative=True)
     g = x - sp.log(1 + x)
     h = eps + 1 - sp.exp(eps / 2)
@@ -256,6 +473,15 @@ def error_budget_composition() -> list[Any]:
         h.subs(eps, 0),
         sp.diff(h, eps, 2) < 0,
         sp.diff(h, eps).subs(eps, 1) > 0,
+        d_in * d_out * tol - eps / (2 * L),
+        agrees(
+            "pensia-weight-tolerance",
+            _form_weight_tolerance,
+            [
+                {"eps": 0.01, "d_in": 784, "d_out": 500, "depth": 2, "split": 2.0},
+                {"eps": 0.5, "d_in": 3, "d_out": 1, "depth": 5, "split": 4.0},
+            ],
+        ),
     ]
 
 
@@ -265,20 +491,24 @@ def error_budget_composition() -> list[Any]:
 def counting_bound_algebra() -> list[Any]:
     """``2^P >= (c/eps)^(d^2)`` solved for P, and its order ``Theta(d^2 log(1/eps))``.
 
-    Items: sympy's solution of ``2^P = (c/eps)^(d^2)`` equals ``d^2 log(c/eps)/log 2`` (the formula of
+    Items: sympy's solution of ``2^P = (c/eps)^(d^2)`` equals ``d^2 log(c/eps)/log 2`` (the form of
     :func:`theory.bounds.counting_min_params`); substituting it back gives equality; the ratio to
-    ``d^2 log(1/eps)`` tends to ``1/log 2`` as eps -> 0; and the code matches at sample points.
+    ``d^2 log(1/eps)`` tends to ``1/log 2`` as eps -> 0; and the registered bound equals that form.
     """
     P, d, c, eps = sp.symbols("P d c epsilon", positive=True)
-    closed = d**2 * sp.log(c / eps) / sp.log(2)
+    closed = _form_counting(d, eps, c)
     sols = sp.solve(sp.Eq(2**P, (c / eps) ** (d**2)), P)
-    ok = all(
-        math.isclose(bounds.counting_min_params(dd, ee, c=cc), dd * dd * math.log(cc / ee) / math.log(2))
-        for dd, ee, cc in ((3, 0.01, 1.0), (10, 1e-4, 2.0))
-    )
     return [
         len(sols) == 1 and sp.simplify(sp.expand_log(sols[0] - closed, force=True)) == 0,
         sp.simplify(sp.expand_log(sp.log(2**closed) - sp.log((c / eps) ** (d**2)), force=True)),
         sp.limit(closed / (d**2 * sp.log(1 / eps)), eps, 0, "+") - 1 / sp.log(2),
-        ok,
+        agrees(
+            "counting-min-params",
+            _form_counting,
+            [
+                {"d": 3, "eps": 0.01, "c": 1.0},
+                {"d": 10, "eps": 1e-4, "c": 2.0},
+                {"d": 1, "eps": 0.5, "c": 0.75},
+            ],
+        ),
     ]

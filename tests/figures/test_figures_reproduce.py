@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,30 +12,34 @@ from figures.cli import main
 from figures.registry import all_figures
 from figures.report import FigureEntry, claim_entries, write_report
 from figures.synthetic import write_synthetic_runs
+from theory.ledger import CheckResult, Claim, NumericCheck, SymbolicCheck
+
+_KINDS = {"symbolic": "symbolic", "property": "property", "numeric": "numeric"}
 
 
-@dataclass(frozen=True)
-class FakeResult:
-    claim: str
-    check: str
-    status: str
-    evidence: str
+def FakeResult(claim: str, check: str, status: str, evidence: str, part: str | None = None) -> CheckResult:
+    """A ledger row as ``theory.ledger.verify`` returns it (kind taken from the check name)."""
+    kind = _KINDS.get(check.split()[0], "property")
+    evidence_id = (f"{claim}.{part}" if part else claim) if kind == "numeric" else None
+    return CheckResult(
+        claim, f"source of {claim}", check, status, evidence, kind=kind, part=part, evidence_id=evidence_id
+    )
 
 
-@dataclass(frozen=True)
-class FakeClaim:
-    id: str
-    statement: str
-    source: str
+def _claim(cid: str, *checks, parts: tuple[str, ...] = ()) -> Claim:
+    return Claim(
+        cid, f"statement of {cid}", f"source of {cid}", checks or (NumericCheck("measured"),), parts=parts
+    )
 
 
 def test_verdict_precedence() -> None:
-    claims = {c: FakeClaim(c, f"statement of {c}", f"source of {c}") for c in ("a", "b", "c", "d", "e")}
+    claims = {c: _claim(c) for c in ("a", "b", "c", "d", "e")}
     results = [
         FakeResult("a", "symbolic", "failed", "x=1 breaks it"),
-        FakeResult("b", "numeric", "verified", "ok"),
-        FakeResult("c", "symbolic", "verified", "simplifies to 0"),
-        FakeResult("d", "numeric", "pending", "no evidence"),
+        # The ledger re-applied b's rule: its evidence is inconclusive.
+        FakeResult("b", "numeric", "inconclusive", "inconclusive: CIs overlap [run]"),
+        FakeResult("c", "property", "verified", "held on 100 examples"),
+        FakeResult("d", "numeric", "pending", "no evidence yet"),
         FakeResult("e", "property", "error", "ZeroDivisionError"),
     ]
     evidence = {
@@ -52,13 +55,101 @@ def test_verdict_precedence() -> None:
     figs = [FigureEntry("figX", "t", "c", claims=("b", "d"))]
     rows = {r.claim: r for r in claim_entries(claims, results, evidence, figs)}
     assert rows["a"].verdict == "inconsistent" and "x=1 breaks it" in rows["a"].reason
-    assert rows["b"].verdict == "inconclusive" and rows["b"].reason == "CIs overlap"
+    assert rows["b"].verdict == "inconclusive" and "CIs overlap" in rows["b"].reason
     assert rows["b"].numbers == "gap=0.01235" and rows["b"].figures == ("figX",)
     assert rows["c"].verdict == "consistent"
     assert rows["d"].verdict == "inconclusive" and "no evidence" in rows["d"].reason
     assert rows["e"].verdict == "inconclusive" and "error" in rows["e"].reason
     # A claim only a figure mentions is still listed.
     assert set(figs[0].claims) <= set(rows)
+
+
+def test_verdicts_need_every_part_and_more_than_algebra() -> None:
+    two = (NumericCheck("first half", part="one"), NumericCheck("second half", part="two"))
+    claims = {
+        "algebra-only": _claim("algebra-only", SymbolicCheck("algebra", lambda: 0)),
+        "half-done": _claim("half-done", *two, parts=("one", "two")),
+        "both-done": _claim("both-done", *two, parts=("one", "two")),
+        "half-wrong": _claim("half-wrong", *two, parts=("one", "two")),
+        "property-and-pending": _claim("property-and-pending", NumericCheck("measured")),
+    }
+    results = [
+        FakeResult("algebra-only", "symbolic", "derivation-checked", "sympy proves 3 identities"),
+        FakeResult("half-done", "numeric", "verified", "consistent: ok", part="one"),
+        FakeResult("half-done", "numeric", "pending", "no evidence yet", part="two"),
+        FakeResult("both-done", "numeric", "verified", "consistent: ok", part="one"),
+        FakeResult("both-done", "numeric", "verified", "consistent: ok", part="two"),
+        FakeResult("half-wrong", "numeric", "verified", "consistent: ok", part="one"),
+        FakeResult("half-wrong", "numeric", "failed", "inconsistent: gap < 0", part="two"),
+        FakeResult("property-and-pending", "property", "verified", "held"),
+        FakeResult("property-and-pending", "numeric", "pending", "no evidence yet"),
+    ]
+    rows = {r.claim: r for r in claim_entries(claims, results, {}, [])}
+    assert rows["algebra-only"].verdict == "inconclusive" and rows["algebra-only"].derivation_checked
+    assert "derivation checked only" in rows["algebra-only"].reason and rows["algebra-only"].derivation_only
+    assert not rows["half-done"].derivation_only
+    assert rows["half-done"].verdict == "inconclusive" and "part 'two'" in rows["half-done"].reason
+    assert rows["both-done"].verdict == "consistent"
+    assert rows["half-wrong"].verdict == "inconsistent" and "gap < 0" in rows["half-wrong"].reason
+    assert (
+        rows["property-and-pending"].verdict == "inconclusive"
+        and "still open" in rows["property-and-pending"].reason
+    )
+
+
+def test_report_shows_rules_and_part_evidence(tmp_path: Path) -> None:
+    claims = {"p": _claim("p", NumericCheck("a", part="x"), NumericCheck("b", part="y"), parts=("x", "y"))}
+    results = [
+        CheckResult(
+            "p",
+            "s",
+            "evidence [x]: a",
+            "verified",
+            "consistent: fine [r]",
+            kind="numeric",
+            part="x",
+            evidence_id="p.x",
+            rule="consistent if the interval is above 0",
+            constants={"level": "0.95"},
+            detectable="a gap above 0.01",
+        ),
+        CheckResult(
+            "p",
+            "s",
+            "evidence [y]: b",
+            "verified",
+            "consistent: fine [r]",
+            kind="numeric",
+            part="y",
+            evidence_id="p.y",
+            rule="consistent if all seeds agree",
+            constants={},
+            detectable="5 of 5 seeds",
+        ),
+    ]
+    evidence = {
+        "p.x": {"claim": "p.x", "verdict": "consistent", "summary": "s", "details": {"gap": 0.5}},
+        "p.y": {"claim": "p.y", "verdict": "consistent", "summary": "s", "details": {"seeds": 5}},
+    }
+    (row,) = claim_entries(claims, results, evidence, [])
+    assert row.verdict == "consistent"
+    assert (
+        "p.x: rule: consistent if the interval is above 0 | constants: level=0.95 | "
+        "detectable: a gap above 0.01" in row.rules
+    )
+    assert "p.y: rule: consistent if all seeds agree" in row.rules and "detectable: 5 of 5 seeds" in row.rules
+    assert row.numbers == "p.x: gap=0.5; p.y: seeds=5"
+    md, html = write_report(tmp_path, figures=[], claims=[row])
+    assert (
+        "1 consistent, 0 inconsistent, 0 inconclusive (0 of them derivation checked only)" in md.read_text()
+    )
+    assert (
+        "detectable: a gap above 0.01" in md.read_text()
+        and "detectable: a gap above 0.01" in html.read_text()
+    )
+    # Without ledger results (the ledger stage failed) recorded verdicts are quoted, never adopted.
+    (row,) = claim_entries(claims, [], evidence, [])
+    assert row.verdict == "inconclusive" and "not re-checked" in row.reason
 
 
 def test_report_lists_every_figure_and_claim(tmp_path: Path) -> None:
@@ -100,7 +191,7 @@ def _stub_producers(monkeypatch: pytest.MonkeyPatch, calls: list[str], *, fail: 
 
     table = {n: rp.Producer(n, p.description, make(n)) for n, p in rp.PRODUCERS.items()}
     monkeypatch.setattr(rp, "PRODUCERS", table)
-    ledger = [FakeResult("ep-dying-ratio-grows", "numeric", "verified", "ok")]
+    ledger = [FakeResult("ep-dying-ratio-grows", "numeric", "verified", "consistent: ok")]
     monkeypatch.setattr(rp, "run_ledger", lambda runs_root, max_examples=50: (ledger, "LEDGER TABLE", {}, {}))
 
 

@@ -275,7 +275,8 @@ def test_symbolic_claims_true_and_false(clean_registry, tmp_path):
         Claim(id="log-false", statement="s", source="s", checks=(SymbolicCheck("f", _false_identity),))
     )
     ok, bad = ledger.verify(["log-true", "log-false"], runs_root=tmp_path)
-    assert ok.status == "verified"
+    # sympy checks the algebra of a derivation: never "verified" on its own.
+    assert ok.status == "derivation-checked"
     assert bad.status == "failed"
     assert bad.counterexample == "a=1, b=1"  # log 2 - 0 - 0 != 0
 
@@ -303,7 +304,7 @@ def test_evidence_round_trip(tmp_path):
 
 @pytest.mark.parametrize(
     ("verdict", "status"),
-    [("consistent", "verified"), ("inconsistent", "failed"), ("inconclusive", "pending")],
+    [("consistent", "verified"), ("inconsistent", "failed"), ("inconclusive", "inconclusive")],
 )
 def test_numeric_check_status_from_evidence(tmp_path, verdict, status):
     (before,) = ledger.verify(["taylor-second-order"], runs_root=tmp_path)
@@ -328,11 +329,13 @@ def test_newest_evidence_wins(tmp_path):
 def test_malformed_evidence_is_an_error(tmp_path):
     folder = tmp_path / "evidence"
     folder.mkdir()
-    (folder / "iep-soft-beats-ep.json").write_text("{not json")
-    (res,) = ledger.verify(["iep-soft-beats-ep"], runs_root=tmp_path)
-    assert res.status == "error"
+    # iep-soft-beats-ep has two parts; its accuracy part reads iep-soft-beats-ep.accuracy.json.
+    (folder / "iep-soft-beats-ep.accuracy.json").write_text("{not json")
+    res, other = ledger.verify(["iep-soft-beats-ep"], runs_root=tmp_path)
+    assert res.status == "error" and res.part == "accuracy"
     assert "unreadable" in res.evidence
-    assert "iep-soft-beats-ep" not in ledger.read_evidence(tmp_path)
+    assert other.part == "dying-ratio" and other.status == "pending"
+    assert "iep-soft-beats-ep.accuracy" not in ledger.read_evidence(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -418,7 +421,10 @@ def test_cli_verify_end_to_end(clean_registry, tmp_path, capsys):
     assert "user-true" in out and "verified" in out and "no-check" in out
     assert "claim" in out.splitlines()[0] and "evidence" in out.splitlines()[0]
     data = json.loads(out_json.read_text())
-    assert [r["status"] for r in data["results"]] == ["verified", "no-check"]
+    assert [r["status"] for r in data["results"]] == ["derivation-checked", "no-check"]
+    assert [v["verdict"] for v in data["verdicts"]] == ["inconclusive", "inconclusive"]
+    assert "derivation checked only" in data["verdicts"][0]["reason"]
+    assert "derivation-checked: 1" in out and "inconclusive: 2" in out
 
     rc = main(["--quiet", "theory", "verify", "--claims", str(path), "--only", "user-false"])
     out = capsys.readouterr().out
@@ -486,7 +492,10 @@ def test_format_table_columns():
     lines = table.splitlines()
     assert lines[0].split() == ["claim", "source", "check", "status", "evidence"]
     assert all(line == line.rstrip() for line in lines)
-    assert "verified: 1, failed: 0, pending: 1, no-check: 0, error: 0" in table
+    assert (
+        "verified: 1, derivation-checked: 0, failed: 0, inconclusive: 0, pending: 1, no-check: 0, error: 0"
+        in table
+    )
     assert max(len(line) for line in lines) < 300
 
 
@@ -545,7 +554,7 @@ def test_example_user_claim_file(clean_registry, tmp_path):
     ids = ledger.load_claims(REPO / "examples" / "my_claim.py")
     assert ids == ["perturbation-sparser-tickets"]
     results = ledger.verify(ids, runs_root=tmp_path, max_examples=15)
-    assert [r.status for r in results] == ["verified", "verified"], [r.evidence for r in results]
+    assert [r.status for r in results] == ["verified", "derivation-checked"], [r.evidence for r in results]
 
 
 @needs_solver
@@ -556,3 +565,163 @@ def test_whole_builtin_ledger_passes_without_evidence(tmp_path):
     counts = ledger.summarize(results)
     assert counts["pending"] >= len(NUMERIC_IDS)
     assert counts["no-check"] == 1
+
+
+# --------------------------------------------------------------------------------------------------
+# Declared bounds, parts, rules and the claim verdict
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"checks": (NoCheck("r"),), "bounds": ("lueker-min-n",)}, "no check that could evaluate"),
+        ({"checks": (NumericCheck("m"),), "bounds": ("a", "a")}, "distinct bound names"),
+        ({"checks": (NumericCheck("m", part="x"),)}, r"part\(s\) \['x'\] not in parts"),
+        ({"checks": (NumericCheck("m", part="x"),), "parts": ("x",)}, "two or more parts"),
+        ({"checks": (NumericCheck("m", part="x"),), "parts": ("x", "y")}, r"without a check: \['y'\]"),
+        (
+            {
+                "checks": (NumericCheck("m", part="x"), NumericCheck("m"), NumericCheck("n", part="y")),
+                "parts": ("x", "y"),
+            },
+            "every NumericCheck a part",
+        ),
+        ({"checks": (NumericCheck("m"),), "parts": ("x.y", "z")}, "without spaces or dots"),
+    ],
+)
+def test_claim_bounds_and_parts_validation(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Claim(id="x", statement="s", source="s", **kwargs)
+
+
+def test_numeric_check_part_validation():
+    with pytest.raises(ValueError, match="part"):
+        NumericCheck("m", part="a b")
+
+
+def test_unknown_bound_refused_at_registration(clean_registry):
+    claim = Claim(id="bad-bound", statement="s", source="s", checks=(NumericCheck("m"),), bounds=("no-such",))
+    with pytest.raises(ValueError, match=r"unknown bound.*no-such.*lueker-min-n"):
+        register_claim(claim)
+    assert "bad-bound" not in CLAIMS
+
+
+def test_builtin_two_part_claims_read_part_evidence():
+    parts = {
+        "construction-certificate": ("certificate", "accuracy"),
+        "iep-soft-beats-ep": ("accuracy", "dying-ratio"),
+        "pgd-ep-perturbation-helps": ("accuracy-rises", "best-sparsity-falls"),
+        "xiong-thm1-aistats": ("failure-bound", "eps-dependence"),
+    }
+    for claim_id, names in parts.items():
+        claim = CLAIMS[claim_id]
+        assert claim.parts == names
+        assert claim.evidence_ids() == [f"{claim_id}.{p}" for p in names]
+    assert CLAIMS["xiong-thm1-slides"].evidence_ids() == ["xiong-thm1-slides"]
+    assert CLAIMS["burkholz-depth"].bounds == ()
+    assert CLAIMS["counting-lower-bound"].bounds == ("counting-min-params",)
+
+
+def _threshold_rule(details):
+    from theory import bounds
+    from theory.rules import RuleResult, finite
+
+    bound = finite("pensia-rss-min-n", bounds.get_bound("pensia-rss-min-n")(details["eps"], C=3.0))
+    ok = details["n"] <= bound
+    return RuleResult(
+        "consistent" if ok else "inconsistent",
+        f"n={details['n']} vs bound {bound:.3g}",
+        rule="consistent if the measured n <= 3 log2(1/eps)",
+        constants={"C": "3 (Pensia's code)"},
+        detectable="any n above the bound",
+    )
+
+
+@pytest.fixture
+def threshold_rule(monkeypatch):
+    from theory import rules
+
+    monkeypatch.setitem(rules.RULES, "test-threshold", _threshold_rule)
+    return "test-threshold"
+
+
+def test_rule_fields_reach_the_result_and_the_cli(clean_registry, tmp_path, threshold_rule, capsys):
+    from figures.cli import main
+
+    register_claim(
+        Claim(
+            id="two-halves",
+            statement="s",
+            source="s",
+            checks=(NumericCheck("first", part="one"), NumericCheck("second", part="two")),
+            parts=("one", "two"),
+            bounds=("pensia-rss-min-n",),
+        )
+    )
+    ledger.write_evidence(
+        tmp_path, "two-halves.one", run="r1", details={"eps": 0.01, "n": 10}, rule_id=threshold_rule
+    )
+    one, two = ledger.verify(["two-halves"], runs_root=tmp_path)
+    assert (one.part, one.evidence_id, one.status) == ("one", "two-halves.one", "verified")
+    assert one.rule.startswith("consistent if") and one.constants == {"C": "3 (Pensia's code)"}
+    assert one.detectable == "any n above the bound"
+    assert (two.part, two.status) == ("two", "pending")
+    verdict = ledger.claim_verdict(CLAIMS["two-halves"], [one, two])
+    assert verdict.verdict == "inconclusive" and "part 'two'" in verdict.reason
+
+    out_json = tmp_path / "v.json"
+    rc = main(
+        ["--quiet", "verify", "--only", "two-halves", "--runs-root", str(tmp_path), "--json", str(out_json)]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "rule: consistent if the measured n <= 3 log2(1/eps)" in out
+    assert "constants: C=3 (Pensia's code)" in out and "detectable: any n above the bound" in out
+    assert "verified: 1" in out and "pending: 1" in out and "inconclusive: 1" in out
+    data = json.loads(out_json.read_text())
+    first = data["results"][0]
+    assert first["rule"] and first["constants"] == {"C": "3 (Pensia's code)"} and first["detectable"]
+    assert first["part"] == "one" and first["evidence_id"] == "two-halves.one"
+    assert data["verdicts"] == [verdict.to_dict()]
+
+
+def test_reapplied_verdict_that_differs_is_reported(clean_registry, tmp_path, threshold_rule):
+    register_claim(Claim(id="re-decided", statement="s", source="s", checks=(NumericCheck("m"),)))
+    path = ledger.write_evidence(
+        tmp_path, "re-decided", run="r", details={"eps": 0.01, "n": 10}, rule_id=threshold_rule
+    )
+    record = json.loads(path.read_text())
+    assert record["verdict"] == "consistent" and record["rule"] and record["detectable"]
+    # The data say otherwise now (as after a change to the bound): verify re-decides and says so.
+    record["details"]["n"] = 1000
+    path.write_text(json.dumps(record))
+    (res,) = ledger.verify(["re-decided"], runs_root=tmp_path)
+    assert res.status == "failed"
+    assert "recorded verdict 'consistent', re-applied rule says 'inconsistent'" in res.evidence
+
+
+def test_evidence_without_rule_says_so(tmp_path):
+    ledger.write_evidence(tmp_path, "rigl-second-order", verdict="consistent", summary="s", run="r")
+    (res,) = ledger.verify(["rigl-second-order"], runs_root=tmp_path)
+    assert res.status == "verified" and res.rule is None and "no pre-registered rule" in res.evidence
+    assert "rule: none recorded" in ledger.format_rules([res])
+
+
+def test_claim_verdict_cases():
+    def row(status, part=None, kind="numeric"):
+        return ledger.CheckResult("c", "s", f"{kind} check", status, f"{status} text", kind=kind, part=part)
+
+    whole = Claim(id="c", statement="s", source="s", checks=(NumericCheck("m"),))
+    assert ledger.claim_verdict(whole, [row("verified")]).verdict == "consistent"
+    assert ledger.claim_verdict(whole, [row("inconclusive")]).verdict == "inconclusive"
+    assert ledger.claim_verdict(whole, [row("failed"), row("error")]).verdict == "inconsistent"
+    assert ledger.claim_verdict(whole, [row("verified"), row("error")]).verdict == "inconclusive"
+    algebra = ledger.claim_verdict(whole, [row("derivation-checked", kind="symbolic")])
+    assert algebra.verdict == "inconclusive" and algebra.derivation_checked
+    both = ledger.claim_verdict(whole, [row("derivation-checked", kind="symbolic"), row("verified")])
+    assert both.verdict == "consistent" and both.derivation_checked
+    assert algebra.derivation_only and not both.derivation_only
+    assert ledger.claim_verdict(whole, []).verdict == "inconclusive"
+    assert "not registered" in ledger.claim_verdict(None, [], claim_id="ghost").reason
+    # Rows of other claims are ignored.
+    other = ledger.CheckResult("other", "s", "x", "failed", "bad", kind="property")
+    assert ledger.claim_verdict(whole, [row("verified"), other]).verdict == "consistent"
