@@ -251,7 +251,7 @@ def test_demo_writes_its_own_folder_and_marks_every_file(tmp_path: Path) -> None
 def test_demo_figures_carry_a_visible_watermark(synthetic_root: Path, tmp_path: Path) -> None:
     import matplotlib.image
 
-    from figures.style import SYNTHETIC_MARK
+    from figures.style import SYNTHETIC_MARK, save_figure
     from figures.synthetic import render_demo
 
     plain, _ = render(DEMO_NAMES[1], synthetic_root, tmp_path / "plain")
@@ -259,9 +259,11 @@ def test_demo_figures_carry_a_visible_watermark(synthetic_root: Path, tmp_path: 
     texts = [t for t in result.figure.texts if t.get_gid() == "synthetic-watermark"]
     assert len(texts) == 1 and texts[0].get_text() == SYNTHETIC_MARK and texts[0].get_visible()
     assert "not results" in result.figure._suptitle.get_text()
-    # The watermark changes a visible share of the pixels (it crosses the panels), not a corner; it
-    # stays inside the figure, so the image keeps its size.
-    a = matplotlib.image.imread(plain.png)
+    # The watermark alone (same figure, same title, watermark hidden) changes a visible share of the
+    # pixels: it crosses the panels, not a corner, and stays inside the figure (same image size).
+    texts[0].set_visible(False)
+    hidden, _ = save_figure(result.figure, tmp_path / "hidden", "fig", ("png",))
+    a = matplotlib.image.imread(hidden)
     b = matplotlib.image.imread(marked.png)
     assert a.shape == b.shape
     changed = np.mean(np.any(np.abs(a - b) > 0.05, axis=-1))
