@@ -103,7 +103,7 @@ def test_iep_sweep_cycles_table_and_evidence(tiny_scale, tmp_run_root):
     ]
     assert [int(r["cycle"]) for r in soft] == [0, 1, 2]
     dens = [float(r["cycle_density"]) for r in soft]
-    assert dens == sorted(dens, reverse=True) and dens[-1] == pytest.approx(0.05, abs=0.01)
+    assert dens == sorted(dens, reverse=True) and dens[-1] == pytest.approx(0.05, abs=1e-3), dens
     for part in ("accuracy", "dying-ratio"):
         ev = _recorded(tmp_run_root, f"iep-soft-beats-ep.{part}")
         assert {r["variant"] for r in ev["details"]["per_seed"]} == {"ep", "soft", "hard"}
