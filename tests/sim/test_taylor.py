@@ -384,6 +384,9 @@ def test_second_order_rule_needs_exact_hvps():
     assert verdict({**hvp, "cnn_vs_hessian": 1e-6}) == "inconsistent"
     assert verdict({**hvp, "trained_models_vs_fd_max": 1e-3}) == "inconsistent"
     assert verdict({**hvp, "mlp_vs_fd": None}) == "inconsistent"  # a NaN check never passes
+    # Exact HVPs but a remainder of order t^2 (the Hessian term is wrong): inconsistent.
+    low = _slope_details(fits + _fits(2, (2.0, 0.02)), hvp_checks=hvp)
+    assert apply_rule("taylor-second-order", low).verdict == "inconsistent"
 
 
 def test_taylor_examples_are_consistent():
