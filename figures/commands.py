@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fig.add_argument(
         "--demo",
         action="store_true",
-        help="draw from a small synthetic record set written to <out>/demo-runs (every figure in seconds)",
+        help="draw from a small synthetic record set (every figure in seconds) into <out>/demo/, every file "
+        "marked as synthetic (records in <out>/demo/runs)",
     )
     _quiet_flag(fig)
     fig.set_defaults(handler=_figures)
@@ -91,17 +92,19 @@ def _figures(args: argparse.Namespace) -> int:
                 f"claims: {', '.join(spec.claims) or '-'}"
             )
         return 0
-    runs_root = Path(args.runs_root)
+    runs_root, out, draw = Path(args.runs_root), Path(args.out), render
     if args.demo:
-        from figures.synthetic import write_synthetic_runs
+        from figures.synthetic import demo_out_dir, render_demo, write_synthetic_runs
 
-        runs_root = write_synthetic_runs(Path(args.out) / "demo-runs")
-        print(f"synthetic demo records written to {runs_root} (not evidence of anything)")
+        # Its own folder, so a demo never overwrites (or passes for) a real figure under the real names.
+        out, draw = demo_out_dir(args.out), render_demo
+        runs_root = write_synthetic_runs(out / "runs")
+        print(f"synthetic demo records written to {runs_root} (not evidence of anything); figures in {out}")
     names = resolve_names(args.names) if args.names else list(figures)
     failures = 0
     for name in names:
         try:
-            rendered, result = render(name, runs_root, args.out)
+            rendered, result = draw(name, runs_root, out)
             result.figure.clear()
         except FileNotFoundError as err:
             failures += 1

@@ -91,6 +91,8 @@ def build(runs_root: Path) -> FigureResult:
     best_s, best_acc, best_lo, best_hi = [], [], [], []
     from matplotlib.patches import Rectangle
 
+    from theory.rules.practice import best_sparsity
+
     for j, _e in enumerate(es):
         col = mean[:, j]
         if not np.isfinite(col).any():
@@ -99,7 +101,9 @@ def build(runs_root: Path) -> FigureResult:
             best_lo.append(math.nan)
             best_hi.append(math.nan)
             continue
-        i = int(np.nanargmax(col))
+        # The same best-sparsity rule as the evidence (theory.rules.practice), here on the seed means.
+        s_best = best_sparsity({ss[k]: float(col[k]) for k in range(len(ss)) if np.isfinite(col[k])})
+        i = list(ss).index(s_best)
         ax_h.add_patch(
             Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor=OKABE_ITO["vermillion"], lw=2.2)
         )

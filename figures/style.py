@@ -147,6 +147,46 @@ def save_figure(
     return png, pdf
 
 
+SYNTHETIC_MARK = "SYNTHETIC DATA"
+SYNTHETIC_NOTE = "synthetic demo data, not results"
+
+
+def mark_synthetic(fig: Any) -> Any:
+    """Mark ``fig`` as drawn from synthetic records: a diagonal watermark and a title suffix.
+
+    Used by ``slth figures --demo`` so that a demo figure can never pass for a real result, even when
+    cropped (the watermark crosses the panels) or shown without its file name (the title says it).
+
+    Args:
+        fig: A ``matplotlib.figure.Figure``.
+
+    Returns:
+        The watermark ``Text`` artist (``gid="synthetic-watermark"``).
+    """
+    w, h = fig.get_size_inches()
+    size = min(w * 72.0 / 12.0, h * 72.0 / 4.0)  # the rotated text stays inside the figure
+    mark = fig.text(
+        0.5,
+        0.5,
+        SYNTHETIC_MARK,
+        fontsize=size,
+        color=OKABE_ITO["vermillion"],
+        alpha=0.3,
+        rotation=math.degrees(math.atan2(h, w)),
+        ha="center",
+        va="center",
+        fontweight="bold",
+        zorder=1000,
+        gid="synthetic-watermark",
+    )
+    title = fig._suptitle.get_text() if fig._suptitle is not None else ""
+    fig.suptitle(
+        f"{title} [{SYNTHETIC_NOTE}]" if title else f"{SYNTHETIC_MARK}: demo records, not results",
+        color=OKABE_ITO["vermillion"],
+    )
+    return mark
+
+
 def panel_label(ax: Any, letter: str) -> None:
     """Put a bold panel letter (``a``, ``b``, ...) in the top-left corner outside the axes."""
     ax.text(-0.12, 1.04, letter, transform=ax.transAxes, fontweight="bold", fontsize=12, va="bottom")

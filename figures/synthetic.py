@@ -293,3 +293,46 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
             rows[-1]["seed"] = sd
     _sweep(root, "taylor-interdependency", rows, {"scale": "quick"})
     return root
+
+
+# ------------------------------------------------------------------------------------------------ demo
+DEMO_DIR = "demo"
+SYNTHETIC_COLUMN = "synthetic_data"
+
+
+def demo_out_dir(out: str | Path) -> Path:
+    """Where ``slth figures --demo`` writes: ``<out>/demo``, never beside the real figures in ``out``."""
+    return Path(out) / DEMO_DIR
+
+
+def render_demo(
+    name: str, runs_root: str | Path, out_dir: str | Path, *, formats: tuple[str, ...] = ("png", "pdf")
+):
+    """Render figure ``name`` from synthetic records, marked as synthetic in every file it writes.
+
+    The PNG and PDF carry the watermark and title suffix of :func:`figures.style.mark_synthetic`; the CSV
+    gets a first column ``synthetic_data`` saying so on every row (and in the header of an empty table).
+
+    Args:
+        name: A registered figure name.
+        runs_root: The synthetic records (:func:`write_synthetic_runs`).
+        out_dir: The demo output folder (:func:`demo_out_dir`).
+        formats: Image formats to write.
+
+    Returns:
+        ``(RenderedFigure, FigureResult)`` as :func:`figures.registry.render`.
+    """
+    import dataclasses
+
+    from figures.registry import render
+    from figures.style import SYNTHETIC_NOTE, mark_synthetic, save_figure
+    from theory.support.records import atomic_write_csv
+
+    rendered, result = render(name, runs_root, out_dir, formats=())
+    mark_synthetic(result.figure)
+    png, pdf = save_figure(result.figure, out_dir, rendered.name, formats)
+    with open(rendered.csv, encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh), [])
+    rows = [{SYNTHETIC_COLUMN: SYNTHETIC_NOTE, **row} for row in result.rows]
+    atomic_write_csv(rendered.csv, rows, fieldnames=[SYNTHETIC_COLUMN, *header])
+    return dataclasses.replace(rendered, png=png, pdf=pdf), result

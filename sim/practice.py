@@ -6,8 +6,9 @@ training run directories ``runs/<experiment>/<hash>/seed_<s>/`` (config.json, en
 final.json, checkpoint.pt, DONE), so re-running a sweep reuses finished runs and resumes unfinished ones.
 After the runs, each sweep writes a tidy ``runs/<experiment>/summary.csv`` (one row per run: the varied
 config fields, ``variant``, ``seed`` and the final metrics with raw counts) and, where a claim is measured,
-ledger evidence via ``theory.ledger.write_evidence`` with an honest verdict: decisive only when the
-per-seed ranges ([min, max] over seeds) of the compared groups do not overlap, else ``inconclusive``.
+ledger evidence via ``theory.ledger.write_evidence``: the raw per-seed numbers go into ``details`` and
+the verdict comes from the pre-registered rule of the same evidence id in :mod:`theory.rules.practice`
+(paired comparisons over the shared seeds, t-intervals at alpha = 0.05, each with its detectable effect).
 
 Sweeps (experiment names are the record folders the figures read):
 
@@ -16,10 +17,11 @@ Sweeps (experiment names are the record folders the figures read):
   ``ep-dying-ratio-grows``.
 * ``ep-hparams``: Dying Ratio and accuracy across lr, batch size, weight decay, weight and score init.
 * ``iep``: EP vs soft vs hard iEP at matched compute and equal densities, Dying Ratio per cycle
-  (also ``runs/iep/cycles.csv``); claim ``iep-soft-beats-ep``.
+  (also ``runs/iep/cycles.csv``); claim ``iep-soft-beats-ep`` in two parts, ``.accuracy`` and
+  ``.dying-ratio``.
 * ``iep-rewind``: hard iEP with the four rewinding variants at several densities.
 * ``pgd-ep``: PGD+EP accuracy over sparsity x eps (``runs/pgd-ep/grid.csv``); claim
-  ``pgd-ep-perturbation-helps``.
+  ``pgd-ep-perturbation-helps`` in two parts, ``.accuracy-rises`` and ``.best-sparsity-falls``.
 * ``rigl``: RigL vs second-order RigL at 80% and 90% sparsity, training curves in metrics.csv; claim
   ``rigl-second-order``.
 
@@ -30,8 +32,6 @@ and ``full`` (wider MLPs, 30 epochs, 5 seeds; hours on a CPU, minutes on a GPU p
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -378,129 +378,50 @@ def _ok(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if not r["error"] and r["test_acc"] is not None]
 
 
-def _group(
-    rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any], value: str
-) -> dict[Any, list[float]]:
-    out: dict[Any, list[float]] = {}
-    for r in _ok(rows):
-        out.setdefault(key(r), []).append(float(r[value]))
-    return out
+def _per_seed(rows: list[dict[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """The raw per-run numbers a rule reads: one row per finished run, only ``fields`` (JSON-ready)."""
+    return [{k: r[k] for k in fields} for r in _ok(rows)]
 
 
-def _stats(values: Sequence[float]) -> dict[str, float]:
-    return {
-        "mean": statistics.fmean(values),
-        "min": min(values),
-        "max": max(values),
-        "n": len(values),
-    }
-
-
-def _order(a: Sequence[float], b: Sequence[float]) -> int:
-    """+1 if every a exceeds every b, -1 if every a is below every b, 0 if the ranges overlap."""
-    if min(a) > max(b):
-        return 1
-    if max(a) < min(b):
-        return -1
-    return 0
-
-
-def _write(
-    runs_root: Path, claim: str, verdict: str, summary: str, run: Path, details: dict[str, Any]
-) -> None:
+def _write(runs_root: Path, evidence_id: str, run: Path, details: dict[str, Any]) -> None:
+    """Write evidence decided by the pre-registered rule of the same name (:mod:`theory.rules.practice`)."""
     from theory.ledger import write_evidence
+    from theory.support.records import read_json
 
-    write_evidence(runs_root, claim, verdict=verdict, summary=summary, run=run, details=details)
+    if not details["per_seed"]:
+        return  # every run failed: nothing to decide on (the failures are in summary.csv)
+    path = write_evidence(runs_root, evidence_id, run=run, details=details, rule_id=evidence_id)
+    record = read_json(path)
+    print(f"evidence {evidence_id}: {record['verdict']} -- {record['summary']}")
+
+
+_RUN_FIELDS = (
+    "variant",
+    "method",
+    "density",
+    "seed",
+    "test_acc",
+    "test_correct",
+    "test_total",
+    "dying_ratio",
+)
 
 
 def _evidence_dying(runs_root: Path, rows: list[dict[str, Any]]) -> None:
-    by_d = _group(rows, lambda r: float(r["density"]), "dying_ratio")
-    if len(by_d) < 2:
-        return
-    dens = sorted(by_d)
-    lo, hi = by_d[dens[0]], by_d[dens[-1]]
-    order = _order(lo, hi)  # lowest density should have the larger dying ratio
-    means = [statistics.fmean(by_d[d]) for d in dens]
-    monotone = all(a >= b for a, b in itertools.pairwise(means))
-    # "Far above zero": at the sparsest density at least half of the initially pruned edges were never
-    # selected (the paper's own Table 1 has d_T = 0.656 of at most 0.832 at k = 0.832, but only 0.028 of
-    # 0.2 at k = 0.2, so a per-density criterion would contradict the source at high density).
-    far = min(by_d[dens[0]]) >= 0.5 * (1 - dens[0])
-    if order == 1 and monotone and far:
-        verdict = "consistent"
-    elif order == -1 or not far:
-        verdict = "inconsistent"
-    else:
-        verdict = "inconclusive"
-    summary = (
-        f"EP final dying ratio {means[0]:.3f} at density {dens[0]} vs {means[-1]:.3f} at {dens[-1]} "
-        f"(seed ranges {'separate' if order else 'overlap'}; "
-        f"means {'monotone' if monotone else 'not monotone'}"
-        f" in density; >= half of the initially pruned edges dead at density {dens[0]}: {far})"
-    )
-    details = {
-        "by_density": {str(d): _stats(by_d[d]) for d in dens},
-        "monotone_means": monotone,
-        "half_dead_at_lowest_density": far,
-    }
-    _write(runs_root, "ep-dying-ratio-grows", verdict, summary, runs_root / "ep-dying", details)
+    details = {"per_seed": _per_seed(rows, _RUN_FIELDS)}
+    _write(runs_root, "ep-dying-ratio-grows", runs_root / "ep-dying", details)
 
 
 def _evidence_iep(runs_root: Path, rows: list[dict[str, Any]]) -> None:
-    acc = _group(rows, lambda r: (r["variant"], float(r["density"])), "test_acc")
-    dying = _group(rows, lambda r: (r["variant"], float(r["density"])), "dying_ratio")
-    dens = sorted({d for (_, d) in acc})
-    orders = [
-        _order(acc[("soft", d)], acc[("ep", d)]) for d in dens if ("soft", d) in acc and ("ep", d) in acc
-    ]
-    if not orders:
-        return
-    verdict = (
-        "consistent"
-        if all(o == 1 for o in orders)
-        else "inconsistent"
-        if all(o == -1 for o in orders)
-        else ("inconclusive")
-    )
-    parts = [
-        f"d={d}: soft {statistics.fmean(acc[('soft', d)]):.3f} vs EP {statistics.fmean(acc[('ep', d)]):.3f}"
-        for d in dens
-    ]
-    summary = (
-        "Test accuracy at matched compute, "
-        + "; ".join(parts)
-        + f" (seed ranges separate at {orders.count(1)}"
-    )
-    summary += f" of {len(orders)} densities in soft's favour, {orders.count(-1)} against)"
-    details = {
-        f"{v}@{d}": {"acc": _stats(acc[(v, d)]), "dying_ratio": _stats(dying[(v, d)])}
-        for (v, d) in sorted(acc)
-    }
-    _write(runs_root, "iep-soft-beats-ep", verdict, summary, runs_root / "iep", details)
+    # One record of the runs, two claims: accuracy and dying ratio are decided (and reported) separately.
+    details = {"per_seed": _per_seed(rows, _RUN_FIELDS)}
+    for part in ("accuracy", "dying-ratio"):
+        _write(runs_root, f"iep-soft-beats-ep.{part}", runs_root / "iep", details)
 
 
 def _evidence_rigl(runs_root: Path, rows: list[dict[str, Any]]) -> None:
-    acc = _group(rows, lambda r: (r["method"], round(1 - float(r["density"]), 6)), "test_acc")
-    sps = sorted({s for (_, s) in acc})
-    orders = [
-        _order(acc[("rigl2", s)], acc[("rigl", s)]) for s in sps if ("rigl2", s) in acc and ("rigl", s) in acc
-    ]
-    if not orders:
-        return
-    if any(o == -1 for o in orders):
-        verdict = "inconsistent"
-    elif all(o == 1 for o in orders):
-        verdict = "consistent"
-    else:
-        verdict = "inconclusive"
-    parts = [
-        f"sparsity {s}: rigl2 {statistics.fmean(acc[('rigl2', s)]):.3f} "
-        f"vs rigl {statistics.fmean(acc[('rigl', s)]):.3f}"
-        for s in sps
-    ]
-    summary = "Final test accuracy, " + "; ".join(parts) + " (decisive only where seed ranges separate)"
-    details = {f"{m}@{s}": _stats(acc[(m, s)]) for (m, s) in sorted(acc)}
-    _write(runs_root, "rigl-second-order", verdict, summary, runs_root / "rigl", details)
+    per_seed = [{**r, "sparsity": round(1 - float(r["density"]), 6)} for r in _per_seed(rows, _RUN_FIELDS)]
+    _write(runs_root, "rigl-second-order", runs_root / "rigl", {"per_seed": per_seed})
 
 
 def _pgd_grid_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -532,40 +453,14 @@ def _extra_pgd(runs_root: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_csv(runs_root / "pgd-ep" / "grid.csv", _pgd_grid_rows(rows))
 
 
+_PGD_FIELDS = ("eps", "seed", "density", "sparsity", "test_acc", "test_correct", "test_total", "train_loss")
+
+
 def _evidence_pgd(runs_root: Path, rows: list[dict[str, Any]]) -> None:
-    grid = _pgd_grid_rows(rows)
-    if not grid:
-        return
-    acc: dict[tuple[float, float], list[float]] = {}
-    for p in grid:
-        acc.setdefault((float(p["eps"]), round(float(p["sparsity"]), 6)), []).append(float(p["test_acc"]))
-    epss = sorted({e for e, _ in acc})
-    sps = sorted({s for _, s in acc if s > 0})
-    if len(epss) < 2:
-        return
-    e0, e1 = epss[0], epss[-1]
-    orders = [_order(acc[(e1, s)], acc[(e0, s)]) for s in sps]
-    up, down = orders.count(1), orders.count(-1)
-    if up == len(orders):
-        verdict = "consistent"
-    elif down > len(orders) / 2:
-        verdict = "inconsistent"
-    else:
-        verdict = "inconclusive"
-    best_s = {
-        e: max(sorted({s for ee, s in acc if ee == e}), key=lambda s, e=e: statistics.fmean(acc[(e, s)]))
-        for e in epss
-    }
-    summary = (
-        f"Grid accuracy at eps={e1} vs eps={e0}: higher with separate seed ranges at {up} of {len(orders)} "
-        f"sparsities, lower at {down}; best sparsity by mean accuracy per eps: "
-        + ", ".join(f"{e}: {best_s[e]}" for e in epss)
-    )
-    details = {
-        "acc": {f"eps={e},sparsity={s}": _stats(v) for (e, s), v in sorted(acc.items())},
-        "best_sparsity_by_eps": {str(e): s for e, s in best_s.items()},
-    }
-    _write(runs_root, "pgd-ep-perturbation-helps", verdict, summary, runs_root / "pgd-ep", details)
+    grid = [{k: p[k] for k in (*_PGD_FIELDS, "selected")} for p in _pgd_grid_rows(rows)]
+    details = {"per_seed": grid}
+    for part in ("accuracy-rises", "best-sparsity-falls"):
+        _write(runs_root, f"pgd-ep-perturbation-helps.{part}", runs_root / "pgd-ep", details)
 
 
 def _extra_iep(runs_root: Path, rows: list[dict[str, Any]]) -> None:

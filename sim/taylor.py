@@ -29,18 +29,10 @@ Experiments (one *cell* per (model, seed): one trained model):
    Actual loss decrease vs k: ``runs/taylor-interdependency/<hash>/results.csv`` with columns
    ``model,rule,k,loss_decrease,seed`` plus ``predicted_first``, ``predicted_second``, ``fallback``.
 
-Verdicts written to the ledger:
-
-* ``taylor-first-order`` / ``taylor-second-order``: "inconsistent" if any fitted slope's t-interval
-  (level ``confidence``) lies entirely below the Taylor order minus ``slope_margin`` (a slope above the
-  order means the next term vanishes: allowed), "inconclusive" without usable fits, else "consistent";
-  the second-order claim also needs ``H v`` to match the full Hessian (rel. error < 1e-8) and central
-  differences (< 1e-4).
-* ``second-order-swaps-better``: per model, "consistent" if the one-sided lower ``confidence`` t-bound
-  over seeds of (second-order minus first-order loss decrease) at the largest k is > 0 AND so is that of
-  the per-seed least-squares slope of this gap against log10 k; "inconsistent" if the upper bound at the
-  largest k is < 0; otherwise "inconclusive". Overall: any model inconsistent -> inconsistent, all
-  consistent -> consistent.
+Evidence for the ledger: the raw numbers go into ``details`` (every slope fit, the HVP check errors,
+the per-seed loss decreases of both swap rules on the same model) and the verdicts come from the
+pre-registered rules of :mod:`theory.rules.taylor` (stated there with their constants), applied by
+``theory.ledger.write_evidence`` here and again by ``slth verify``.
 
 Records (``theory.support.records``, atomic): per experiment ``config.json``, ``env.json``,
 ``results.csv``, per-cell files ``cells/<model>_seed<s>.json`` (re-running skips finished cells).
@@ -742,44 +734,6 @@ def run_cell(cfg: TaylorConfig, model_name: str, seed: int, *, device: Any = "cp
 # ----------------------------------------------------------------------------------------------------
 
 
-def _t_bounds(x: Sequence[float], confidence: float) -> tuple[float, float, float]:
-    """Mean and ONE-sided Student-t bounds: ``P(mean_true >= lower) = confidence`` (same for upper)."""
-    from scipy import stats
-
-    a = np.asarray(x, dtype=np.float64)
-    m = float(a.mean())
-    if a.size < 2:
-        return m, -math.inf, math.inf
-    half = float(stats.t.ppf(confidence, a.size - 1)) * float(a.std(ddof=1)) / math.sqrt(a.size)
-    return m, m - half, m + half
-
-
-def _slope_verdict(slopes: list[dict], order: int, margin: float, activation: str) -> tuple[str, str, dict]:
-    rows = [r for r in slopes if int(r["order"]) == order]
-    expected = order + 1
-    finite = [r for r in rows if np.isfinite(r["slope"])]
-    if not finite:
-        return "inconclusive", f"no usable remainder fits of order {order}", {"fits": rows}
-    below = [r for r in finite if r["ci_high"] < expected - margin]
-    contains = [r for r in finite if r["ci_low"] <= expected <= r["ci_high"]]
-    slopes_v = [r["slope"] for r in finite]
-    summary = (
-        f"{'first' if order == 1 else 'second'}-order remainder along t*v (random swap directions, "
-        f"{activation} models, {len(finite)} fits): log-log slope median {float(np.median(slopes_v)):.3f}, "
-        f"range {min(slopes_v):.3f}..{max(slopes_v):.3f} (Taylor: {expected}); {len(below)} interval(s) "
-        f"entirely below {expected} - {margin}"
-    )
-    verdict = "inconsistent" if below else "consistent"
-    details = {
-        "fits": rows,
-        "expected": expected,
-        "margin": margin,
-        "activation": activation,
-        "intervals_containing_expected": len(contains),
-    }
-    return verdict, summary, details
-
-
 def _prediction_stats(swaps: list[dict]) -> dict[str, Any]:
     """Median |actual - predicted| per (selection, k) and order, and how often order 2 is closer."""
     out: dict[str, Any] = {}
@@ -807,71 +761,16 @@ def _prediction_stats(swaps: list[dict]) -> dict[str, Any]:
     return out
 
 
-def _interdependency_verdict(inter: list[dict], confidence: float) -> tuple[str, str, dict]:
+def _interdependency_pairs(inter: list[dict]) -> list[dict[str, Any]]:
+    """Per (model, k, seed): the loss decreases of both rules on the same trained model (the raw pairs)."""
     pairs: dict[tuple, dict[str, float]] = {}
     for r in inter:
-        pairs.setdefault((r["model"], int(r["k"]), r["seed"]), {})[r["rule"]] = float(r["loss_decrease"])
-    gaps: dict[str, dict[int, list[float]]] = {}
-    for (model, k, _), rules in pairs.items():
-        if "first-order" in rules and "second-order" in rules:
-            gaps.setdefault(model, {}).setdefault(k, []).append(rules["second-order"] - rules["first-order"])
-    details: dict[str, Any] = {}
-    verdicts = []
-    for model, per_k in sorted(gaps.items()):
-        ks = sorted(per_k)
-        table = {}
-        for k in ks:
-            m, lo, hi = _t_bounds(per_k[k], confidence)
-            table[str(k)] = {"mean_gap": m, "lower": lo, "upper": hi, "seeds": len(per_k[k])}
-        kmax = ks[-1]
-        # "The gap grows with k": per seed, the least-squares slope of the gap against log10(k).
-        per_seed: dict[Any, list[tuple[float, float]]] = {}
-        for (m_name, k, seed), rules in pairs.items():
-            if m_name == model and "first-order" in rules and "second-order" in rules:
-                gap = rules["second-order"] - rules["first-order"]
-                per_seed.setdefault(seed, []).append((math.log10(k), gap))
-        growth = [
-            float(np.polyfit(*np.asarray(pts).T, 1)[0])
-            for pts in per_seed.values()
-            if len({p[0] for p in pts}) > 1
-        ]
-        g_m, g_lo, g_hi = _t_bounds(growth, confidence) if growth else (math.nan, -math.inf, math.inf)
-        top = table[str(kmax)]
-        if top["lower"] > 0 and g_lo > 0:
-            v = "consistent"
-        elif top["upper"] < 0:
-            v = "inconsistent"
-        else:
-            v = "inconclusive"
-        verdicts.append(v)
-        details[model] = {
-            "gap_by_k": table,
-            "gap_slope_per_decade_of_k": {"mean": g_m, "lower": g_lo, "upper": g_hi},
-            "verdict": v,
-        }
-    if not verdicts:
-        return "inconclusive", "no paired first/second-order results", details
-    if "inconsistent" in verdicts:
-        verdict = "inconsistent"
-    elif all(v == "consistent" for v in verdicts):
-        verdict = "consistent"
-    else:
-        verdict = "inconclusive"
-    parts = []
-    for model, d in details.items():
-        top_k = max(d["gap_by_k"], key=int)
-        t = d["gap_by_k"][top_k]
-        gr = d["gap_slope_per_decade_of_k"]
-        parts.append(
-            f"{model}: gap at k={top_k} {t['mean_gap']:.3g} [{t['lower']:.3g}, {t['upper']:.3g}], "
-            f"gap slope per decade of k {gr['mean']:.3g} [{gr['lower']:.3g}, {gr['upper']:.3g}] "
-            f"({d['verdict']})"
-        )
-    summary = (
-        f"loss decrease of second- minus first-order swap choice, mean [one-sided {confidence:.0%} t-bounds] "
-        "over seeds; " + "; ".join(parts)
-    )
-    return verdict, summary, details
+        pairs.setdefault((r["model"], int(r["k"]), int(r["seed"])), {})[r["rule"]] = float(r["loss_decrease"])
+    return [
+        {"model": m, "k": k, "seed": seed, "first": rules["first-order"], "second": rules["second-order"]}
+        for (m, k, seed), rules in sorted(pairs.items())
+        if "first-order" in rules and "second-order" in rules
+    ]
 
 
 def _finite(obj: Any) -> Any:
@@ -885,28 +784,12 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def _write_evidence(
-    runs_root: Path, claim: str, *, verdict: str, summary: str, run: Path, details: dict
-) -> None:
-    details = _finite(details)
-    try:
-        from theory.ledger import write_evidence
-    except ImportError:  # the ledger module is written by another helper; same file format
-        from datetime import datetime, timezone
+def _write_evidence(runs_root: Path, claim: str, *, run: Path, details: dict) -> dict[str, Any]:
+    """Write the evidence through its pre-registered rule (:mod:`theory.rules.taylor`); returns the record."""
+    from theory.ledger import write_evidence
 
-        atomic_write_json(
-            runs_root / "evidence" / f"{claim}.json",
-            {
-                "claim": claim,
-                "verdict": verdict,
-                "summary": summary,
-                "run": str(run),
-                "details": details,
-                "written_at": datetime.now(timezone.utc).isoformat(),
-            },
-        )
-        return
-    write_evidence(runs_root, claim, verdict=verdict, summary=summary, run=str(run), details=details)
+    path = write_evidence(runs_root, claim, run=str(run), details=_finite(details), rule_id=claim)
+    return read_json(path)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -992,35 +875,38 @@ def run_taylor(
         atomic_write_json(checks_path, checks)
     info = {f"{res['model']}/seed{res['seed']}": res["info"] for res in results}
 
-    verdicts = {}
-    v1, s1, d1 = _slope_verdict(slopes, 1, cfg.slope_margin, cfg.activation)
-    d1["training"] = info
-    d1["prediction_errors"] = _prediction_stats(swaps)
-    _write_evidence(root, "taylor-first-order", verdict=v1, summary=s1, run=swaps_dir, details=d1)
-    verdicts["taylor-first-order"] = v1
-
-    v2, s2, d2 = _slope_verdict(slopes, 2, cfg.slope_margin, cfg.activation)
-    d2["hvp_checks"] = checks
-    d2["prediction_errors"] = _prediction_stats(swaps)
-    # Thresholds: the Hessian comparison is exact up to float64 roundoff; central differences carry an
-    # O(eps^2) truncation error (eps = fd_eps), far below 1e-4 relative for smooth models.
-    hess_err = max(checks["mlp_vs_hessian"], checks["cnn_vs_hessian"])
-    fd_err = max(checks["mlp_vs_fd"], checks["cnn_vs_fd"], checks["trained_models_vs_fd_max"])
-    if not (hess_err < 1e-8 and fd_err < 1e-4):
-        v2 = "inconsistent"
-    s2 += f"; HVP vs full Hessian rel. err <= {hess_err:.1e}, vs central differences <= {fd_err:.1e}"
-    _write_evidence(root, "taylor-second-order", verdict=v2, summary=s2, run=swaps_dir, details=d2)
-    verdicts["taylor-second-order"] = v2
-
-    v3, s3, d3 = _interdependency_verdict(inter, cfg.confidence)
-    _write_evidence(root, "second-order-swaps-better", verdict=v3, summary=s3, run=inter_dir, details=d3)
-    verdicts["second-order-swaps-better"] = v3
+    # The decisions live in the rules (theory.rules.taylor); here only the raw data are recorded.
+    common = {"margin": cfg.slope_margin, "confidence": cfg.confidence, "activation": cfg.activation}
+    predictions = _prediction_stats(swaps)
+    details = {
+        "taylor-first-order": {
+            **common,
+            "fits": [r for r in slopes if int(r["order"]) == 1],
+            "training": info,
+            "prediction_errors": predictions,
+        },
+        "taylor-second-order": {
+            **common,
+            "fits": [r for r in slopes if int(r["order"]) == 2],
+            "hvp_checks": checks,
+            "prediction_errors": predictions,
+        },
+        "second-order-swaps-better": {"confidence": cfg.confidence, "pairs": _interdependency_pairs(inter)},
+    }
+    records = {
+        claim: _write_evidence(
+            root, claim, run=inter_dir if claim == "second-order-swaps-better" else swaps_dir, details=d
+        )
+        for claim, d in details.items()
+    }
+    verdicts = {claim: rec["verdict"] for claim, rec in records.items()}
+    summaries = {claim: rec["summary"] for claim, rec in records.items()}
 
     return {
         "swaps_dir": swaps_dir,
         "interdependency_dir": inter_dir,
         "verdicts": verdicts,
-        "summaries": {"taylor-first-order": s1, "taylor-second-order": s2, "second-order-swaps-better": s3},
+        "summaries": summaries,
         "computed": computed,
         "reused": reused,
         "hvp_checks": checks,

@@ -223,3 +223,50 @@ def test_parse_value_and_seed_stats() -> None:
     assert (st.n, st.mean) == (3, pytest.approx(7 / 3))
     assert st.std == pytest.approx(np.std([1.0, 2.0, 4.0], ddof=1))
     assert seed_stats([5.0]).std == 0.0 and seed_stats([]).n == 0
+
+
+# ------------------------------------------------------------------------------------------------ demo
+DEMO_NAMES = ("fig02_pssp", "fig04_pgd_ep", "fig08_iep")
+
+
+def test_demo_writes_its_own_folder_and_marks_every_file(tmp_path: Path) -> None:
+    import csv
+
+    from figures.cli import main
+    from figures.style import SYNTHETIC_NOTE
+
+    assert main(["figures", *DEMO_NAMES, "--demo", "--out", str(tmp_path), "--quiet"]) == 0
+    demo = tmp_path / "demo"
+    # Nothing under the real names in --out: only the demo folder.
+    assert [p.name for p in tmp_path.iterdir()] == ["demo"]
+    assert (demo / "runs").is_dir()
+    for name in DEMO_NAMES:
+        assert (demo / f"{name}.png").stat().st_size > 0 and (demo / f"{name}.pdf").stat().st_size > 0
+        with open(demo / f"{name}.csv", encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh))
+        assert rows[0][0] == "synthetic_data" and len(rows) > 1
+        assert all(r[0] == SYNTHETIC_NOTE for r in rows[1:])
+
+
+def test_demo_figures_carry_a_visible_watermark(synthetic_root: Path, tmp_path: Path) -> None:
+    import matplotlib.image
+
+    from figures.style import SYNTHETIC_MARK, save_figure
+    from figures.synthetic import render_demo
+
+    plain, _ = render(DEMO_NAMES[1], synthetic_root, tmp_path / "plain")
+    marked, result = render_demo(DEMO_NAMES[1], synthetic_root, tmp_path / "demo")
+    texts = [t for t in result.figure.texts if t.get_gid() == "synthetic-watermark"]
+    assert len(texts) == 1 and texts[0].get_text() == SYNTHETIC_MARK and texts[0].get_visible()
+    assert "not results" in result.figure._suptitle.get_text()
+    # The watermark alone (same figure, same title, watermark hidden) changes a visible share of the
+    # pixels: it crosses the panels, not a corner, and stays inside the figure (same image size).
+    texts[0].set_visible(False)
+    hidden, _ = save_figure(result.figure, tmp_path / "hidden", "fig", ("png",))
+    a = matplotlib.image.imread(hidden)
+    b = matplotlib.image.imread(marked.png)
+    assert a.shape == b.shape
+    changed = np.mean(np.any(np.abs(a - b) > 0.05, axis=-1))
+    assert changed > 0.03, changed
+    # The PDF is drawn from the same marked figure: it differs from the unmarked one.
+    assert marked.pdf.read_bytes() != plain.pdf.read_bytes()

@@ -259,7 +259,7 @@ def test_cli_figures_list_and_demo(tmp_path: Path, capsys: pytest.CaptureFixture
     for name in all_figures():
         assert name in out
     assert main(["figures", "fig02", "--demo", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "fig02_pssp.png").exists() and (tmp_path / "fig02_pssp.csv").exists()
+    assert (tmp_path / "demo" / "fig02_pssp.png").exists() and not (tmp_path / "fig02_pssp.png").exists()
     # Unknown names are one clear error line, exit status 2.
     assert main(["figures", "nope", "--out", str(tmp_path)]) == 2
     assert "valid figures" in capsys.readouterr().err

@@ -5,9 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from sim import practice
+from theory.rules import apply_rule
+from theory.rules import practice as rules_practice
 from theory.support.configs import config_hash
 from theory.support.records import read_csv
 
@@ -49,10 +52,10 @@ def test_rigl_sweep_writes_runs_summary_evidence_and_reuses_runs(tiny_scale, tmp
     assert {r["method"] for r in rows} == {"rigl", "rigl2"}
     assert {round(1 - float(r["density"]), 6) for r in rows} == {0.8, 0.9}
     assert all(0 <= int(r["test_correct"]) <= int(r["test_total"]) for r in rows)
-    ev = json.loads((tmp_run_root / "evidence" / "rigl-second-order.json").read_text())
-    assert (
-        ev["verdict"] in ("consistent", "inconsistent", "inconclusive") and ev["claim"] == "rigl-second-order"
-    )
+    ev = _recorded(tmp_run_root, "rigl-second-order")
+    assert {(r["method"], r["sparsity"]) for r in ev["details"]["per_seed"]} == {
+        (m, s) for m in ("rigl", "rigl2") for s in (0.8, 0.9)
+    }
     # Re-running reuses every finished run (no Trainer is built).
     from networks.training import trainer as trainer_mod
 
@@ -86,7 +89,10 @@ def test_pgd_sweep_writes_the_grid_table(tiny_scale, tmp_run_root, monkeypatch):
     assert len(grid) == 2 * 3 * 2
     assert {float(r["sparsity"]) for r in grid} == {0.0, 0.7}
     assert sum(r["selected"] == "True" for r in grid) == 6
-    assert (tmp_run_root / "evidence" / "pgd-ep-perturbation-helps.json").exists()
+    for part in ("accuracy-rises", "best-sparsity-falls"):
+        ev = _recorded(tmp_run_root, f"pgd-ep-perturbation-helps.{part}")
+        assert len(ev["details"]["per_seed"]) == len(grid)
+    assert not (tmp_run_root / "evidence" / "pgd-ep-perturbation-helps.json").exists()
 
 
 def test_iep_sweep_cycles_table_and_evidence(tiny_scale, tmp_run_root):
@@ -97,58 +103,193 @@ def test_iep_sweep_cycles_table_and_evidence(tiny_scale, tmp_run_root):
     ]
     assert [int(r["cycle"]) for r in soft] == [0, 1, 2]
     dens = [float(r["cycle_density"]) for r in soft]
-    assert dens == sorted(dens, reverse=True) and dens[-1] == pytest.approx(0.05, abs=0.01)
-    ev = json.loads((tmp_run_root / "evidence" / "iep-soft-beats-ep.json").read_text())
-    assert ev["verdict"] in ("consistent", "inconsistent", "inconclusive")
+    assert dens == sorted(dens, reverse=True) and dens[-1] == pytest.approx(0.05, abs=1e-3), dens
+    for part in ("accuracy", "dying-ratio"):
+        ev = _recorded(tmp_run_root, f"iep-soft-beats-ep.{part}")
+        assert {r["variant"] for r in ev["details"]["per_seed"]} == {"ep", "soft", "hard"}
+
+
+def test_ep_dying_sweep_output_goes_through_its_rule(tiny_scale, tmp_run_root):
+    practice.run_sweep("ep-dying", tmp_run_root, executor="inprocess", quiet=True)
+    ev = _recorded(tmp_run_root, "ep-dying-ratio-grows")
+    assert sorted({r["density"] for r in ev["details"]["per_seed"]}) == [0.1, 0.3, 0.5, 0.7]
 
 
 # --------------------------------------------------------------------------------------- verdicts
-def _rows(groups):
+def _recorded(root, evidence_id):
+    """The evidence file, checked to be re-decided identically from its recorded details."""
+    ev = json.loads((root / "evidence" / f"{evidence_id}.json").read_text())
+    assert ev["claim"] == evidence_id and ev["rule_id"] == evidence_id
+    again = apply_rule(evidence_id, ev["details"])
+    assert (again.verdict, again.summary) == (ev["verdict"], ev["summary"])
+    assert ev["rule"] and ev["constants"] and ev["detectable"]
+    return ev
+
+
+def _jit(seed, arm=0):
+    # Seed-to-seed scatter that differs between arms (so paired differences are not constant).
+    return ((seed * 7 + arm * 3) % 5 - 2) * 0.002
+
+
+def _run_rows(cells, seeds=(0, 1, 2)):
+    """Summary-like rows: ``cells`` maps (variant, density) -> (test_acc(seed), dying_ratio(seed))."""
+    rows = []
+    for (variant, density), (acc, dying) in cells.items():
+        for s in seeds:
+            method = "iep" if variant in ("soft", "hard") else variant
+            a = acc(s)
+            rows.append(
+                {
+                    "variant": variant,
+                    "method": method,
+                    "density": density,
+                    "seed": s,
+                    "test_acc": a,
+                    "test_correct": round(1000 * a),
+                    "test_total": 1000,
+                    "dying_ratio": dying(s),
+                    "error": "",
+                }
+            )
+    return rows
+
+
+def _v(rule, rows):
+    return apply_rule(rule, {"per_seed": rows}).verdict
+
+
+def test_t_interval_matches_scipy_and_is_infinite_for_one_value():
+    from scipy import stats
+
+    x = np.random.default_rng(3).normal(0.2, 1.0, 7)
+    iv = rules_practice.t_interval(x)
+    lo, hi = stats.t.interval(0.95, 6, loc=x.mean(), scale=stats.sem(x))
+    assert (iv.low, iv.high) == pytest.approx((lo, hi), rel=1e-12)
+    one = rules_practice.t_interval([0.3])
+    assert one.mean == 0.3 and one.low == -np.inf and one.high == np.inf
+    with pytest.raises(ValueError, match="values"):
+        rules_practice.t_interval([0.1, float("nan")])
+
+
+def test_sign_test_needs_five_seeds():
+    assert rules_practice.sign_test_min_agree(3) is None and rules_practice.sign_test_min_agree(4) is None
+    assert rules_practice.sign_test_min_agree(5) == 5
+    assert rules_practice.decide_sign(5, 5)[0] == "consistent"
+    assert rules_practice.decide_sign(0, 6)[0] == "inconsistent"
+    assert rules_practice.decide_sign(3, 3)[0] == "inconclusive"
+
+
+def test_practice_examples_are_consistent():
+    for evidence_id, rule_id, details in rules_practice.EXAMPLES:
+        assert apply_rule(rule_id, details).verdict == "consistent", evidence_id
+
+
+def test_dying_rule(tmp_run_root):
+    def cells(lo, hi, seeds_noise=1.0):
+        return {
+            ("ep", 0.1): (lambda s: 0.5, lambda s: lo + seeds_noise * _jit(s)),
+            ("ep", 0.7): (lambda s: 0.5, lambda s: hi + seeds_noise * _jit(s, 1)),
+        }
+
+    assert _v("ep-dying-ratio-grows", _run_rows(cells(0.8, 0.2))) == "consistent"
+    # Larger at the HIGHER density: the wrong side.
+    assert _v("ep-dying-ratio-grows", _run_rows(cells(0.2, 0.25))) == "inconsistent"
+    # Grows with falling density, but almost every edge of the sparsest mask was selected at least once.
+    assert _v("ep-dying-ratio-grows", _run_rows(cells(0.1, 0.0))) == "inconsistent"
+    # Two seeds with scatter as large as the effect: nothing can be decided.
+    assert _v("ep-dying-ratio-grows", _run_rows(cells(0.6, 0.45, 40.0), seeds=(0, 1))) == "inconclusive"
+    # The producer path writes the same decision.
+    practice._evidence_dying(tmp_run_root, _run_rows(cells(0.8, 0.2)))
+    assert _recorded(tmp_run_root, "ep-dying-ratio-grows")["verdict"] == "consistent"
+
+
+def test_iep_rules_decide_each_part_separately(tmp_run_root):
+    def cells(acc_gain, dying_gap, noise=1.0, seeds=(0, 1, 2)):
+        return _run_rows(
+            {
+                ("ep", d): (lambda s: 0.7 + noise * _jit(s), lambda s, d=d: 0.8 - d + noise * _jit(s, 2))
+                for d in (0.05, 0.2)
+            }
+            | {
+                ("soft", d): (
+                    lambda s: 0.7 + acc_gain + noise * _jit(s, 1),
+                    lambda s, d=d: 0.8 - d - dying_gap + noise * _jit(s, 3),
+                )
+                for d in (0.05, 0.2)
+            },
+            seeds,
+        )
+
+    acc, dying = "iep-soft-beats-ep.accuracy", "iep-soft-beats-ep.dying-ratio"
+    good = cells(0.05, 0.4)
+    assert _v(acc, good) == "consistent" and _v(dying, good) == "consistent"
+    # Higher accuracy but a HIGHER dying ratio: only the dying-ratio part fails.
+    mixed = cells(0.05, -0.3)
+    assert _v(acc, mixed) == "consistent" and _v(dying, mixed) == "inconsistent"
+    # Worse accuracy; and equal accuracy measured precisely enough to exclude a one-point gain.
+    assert _v(acc, cells(-0.05, 0.4)) == "inconsistent"
+    assert _v(acc, cells(0.0, 0.4, noise=0.2)) == "inconsistent"
+    # Two noisy seeds: an interval wider than any effect, so neither part can be decided.
+    small = cells(0.01, 0.02, noise=20.0, seeds=(0, 1))
+    assert _v(acc, small) == "inconclusive" and _v(dying, small) == "inconclusive"
+    practice._evidence_iep(tmp_run_root, mixed)
+    assert _recorded(tmp_run_root, acc)["verdict"] == "consistent"
+    assert _recorded(tmp_run_root, dying)["verdict"] == "inconsistent"
+    assert not (tmp_run_root / "evidence" / "iep-soft-beats-ep.json").exists()
+
+
+def test_rigl_rule(tmp_run_root):
+    def rows(gain, noise=1.0, seeds=(0, 1, 2)):
+        out = _run_rows(
+            {
+                ("rigl", 0.2): (lambda s: 0.7 + noise * _jit(s), lambda s: 0.0),
+                ("rigl2", 0.2): (lambda s: 0.7 + gain + noise * _jit(s, 1), lambda s: 0.0),
+            },
+            seeds,
+        )
+        return [{**r, "sparsity": 0.8} for r in out]
+
+    assert _v("rigl-second-order", rows(0.0, noise=0.5)) == "consistent"  # non-inferior within a point
+    assert _v("rigl-second-order", rows(-0.05)) == "inconsistent"
+    assert _v("rigl-second-order", rows(0.0, noise=20.0, seeds=(0, 1))) == "inconclusive"
+    practice._evidence_rigl(tmp_run_root, [{**r, "density": 0.2} for r in rows(-0.05)])
+    assert _recorded(tmp_run_root, "rigl-second-order")["verdict"] == "inconsistent"
+
+
+def _grid(acc, seeds=range(3), epss=(0.0, 0.01, 0.1), sps=(0.0, 0.1, 0.3, 0.5, 0.7, 0.9)):
     return [
-        {"variant": v, "method": m, "density": d, "test_acc": a, "dying_ratio": dr, "error": "", "seed": s}
-        for (v, m, d), vals in groups.items()
-        for s, (a, dr) in enumerate(vals)
+        {"eps": e, "seed": s, "density": round(1 - sp, 6), "sparsity": sp, "test_acc": acc(e, sp, s)}
+        for e in epss
+        for s in seeds
+        for sp in sps
     ]
 
 
-def _verdict(tmp_run_root, claim):
-    return json.loads((tmp_run_root / "evidence" / f"{claim}.json").read_text())["verdict"]
+def test_pgd_accuracy_rule():
+    rises = "pgd-ep-perturbation-helps.accuracy-rises"
+    assert _v(rises, _grid(lambda e, sp, s: 0.5 + e + _jit(s, int(10 * e)))) == "consistent"
+    assert _v(rises, _grid(lambda e, sp, s: 0.5 - e + _jit(s, int(10 * e)))) == "inconsistent"
+    noisy = _grid(lambda e, sp, s: 0.5 + 0.1 * e + 20 * _jit(s, 1 if e else 0), seeds=(0, 1))
+    assert _v(rises, noisy) == "inconclusive"
 
 
-def test_dying_verdicts_follow_the_seed_ranges(tmp_run_root):
-    sep = {
-        ("ep", "ep", 0.1): [(0, 0.8), (0, 0.82), (0, 0.81)],
-        ("ep", "ep", 0.7): [(0, 0.2), (0, 0.21), (0, 0.19)],
-    }
-    practice._evidence_dying(tmp_run_root, _rows(sep))
-    assert _verdict(tmp_run_root, "ep-dying-ratio-grows") == "consistent"
-    overlap = {
-        ("ep", "ep", 0.1): [(0, 0.5), (0, 0.7), (0, 0.6)],
-        ("ep", "ep", 0.5): [(0, 0.45), (0, 0.55), (0, 0.4)],
-    }
-    practice._evidence_dying(tmp_run_root, _rows(overlap))
-    assert _verdict(tmp_run_root, "ep-dying-ratio-grows") == "inconclusive"
-    alive = {
-        ("ep", "ep", 0.1): [(0, 0.1), (0, 0.1), (0, 0.1)],
-        ("ep", "ep", 0.5): [(0, 0.0), (0, 0.0), (0, 0.0)],
-    }
-    practice._evidence_dying(tmp_run_root, _rows(alive))
-    assert _verdict(tmp_run_root, "ep-dying-ratio-grows") == "inconsistent"
+def test_pgd_best_sparsity_rule():
+    falls = "pgd-ep-perturbation-helps.best-sparsity-falls"
 
+    def peaked(best_of_eps):
+        return lambda e, sp, s: 0.9 - abs(sp - best_of_eps(e))
 
-def test_iep_and_rigl_verdicts(tmp_run_root):
-    better = {
-        ("soft", "iep", 0.1): [(0.9, 0.1)] * 3,
-        ("ep", "ep", 0.1): [(0.8, 0.5), (0.85, 0.5), (0.7, 0.5)],
-    }
-    practice._evidence_iep(tmp_run_root, _rows(better))
-    assert _verdict(tmp_run_root, "iep-soft-beats-ep") == "consistent"
-    mixed = {("soft", "iep", 0.1): [(0.9, 0.1), (0.6, 0.1)], ("ep", "ep", 0.1): [(0.8, 0.5), (0.7, 0.5)]}
-    practice._evidence_iep(tmp_run_root, _rows(mixed))
-    assert _verdict(tmp_run_root, "iep-soft-beats-ep") == "inconclusive"
-    worse = {("rigl2", "rigl2", 0.2): [(0.5, 0)] * 3, ("rigl", "rigl", 0.2): [(0.6, 0)] * 3}
-    practice._evidence_rigl(tmp_run_root, _rows(worse))
-    assert _verdict(tmp_run_root, "rigl-second-order") == "inconsistent"
+    as_claimed = peaked(lambda e: 0.5 if e == 0 else 0.0)
+    assert _v(falls, _grid(as_claimed, seeds=range(5))) == "consistent"
+    # The same perfect trend at 3 seeds: the sign test cannot reach alpha = 0.05.
+    small = apply_rule(falls, {"per_seed": _grid(as_claimed)})
+    assert small.verdict == "inconclusive" and "no trend can be shown with 3 seeds" in small.detectable
+    # Best sparsity RISES with eps at every seed.
+    assert _v(falls, _grid(peaked(lambda e: 0.0 if e == 0 else 0.9), seeds=range(6))) == "inconsistent"
+    # Falls, but from 0.9 (not about 0.5) at eps = 0.
+    assert _v(falls, _grid(peaked(lambda e: 0.9 if e == 0 else 0.0), seeds=range(6))) == "inconsistent"
+    # Ties go to the smaller sparsity.
+    assert rules_practice.best_sparsity({0.0: 0.8, 0.5: 0.8, 0.9: 0.7}) == 0.0
 
 
 def test_practice_subcommand_parses_and_refuses_unknown_names():

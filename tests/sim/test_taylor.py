@@ -15,6 +15,8 @@ from torch import nn
 import networks.hvp as H
 import networks.loss_change as LC
 from sim import taylor as T
+from theory.rules import apply_rule
+from theory.rules import taylor as rules_taylor
 from theory.support.records import read_csv
 
 
@@ -277,8 +279,18 @@ def test_pipeline_writes_records_evidence_and_resumes(tmp_run_root, capsys):
     assert out["swaps_dir"].parent.name == "taylor-swaps"
     for claim in ("taylor-first-order", "taylor-second-order", "second-order-swaps-better"):
         ev = json.loads((tmp_run_root / "evidence" / f"{claim}.json").read_text())
-        assert ev["claim"] == claim and ev["verdict"] in ("consistent", "inconsistent", "inconclusive")
-        assert ev["summary"] and "\n" not in ev["summary"]
+        assert ev["claim"] == claim and ev["rule_id"] == claim and ev["verdict"] == out["verdicts"][claim]
+        # The producer's real records go through the rule again with the same decision (schema match).
+        again = apply_rule(claim, ev["details"])
+        assert (again.verdict, again.summary) == (ev["verdict"], ev["summary"])
+    assert (
+        len(
+            json.loads((tmp_run_root / "evidence" / "second-order-swaps-better.json").read_text())["details"][
+                "pairs"
+            ]
+        )
+        == 4
+    )
     before = (out["swaps_dir"] / "results.csv").read_bytes()
 
     # Re-running the same configuration through the CLI reuses every cell and rewrites identical records.
@@ -294,7 +306,7 @@ def test_pipeline_writes_records_evidence_and_resumes(tmp_run_root, capsys):
 # ------------------------------------------------------------------------------------------ verdicts
 
 
-def _inter_rows(gap_of_k, seeds=(0, 1, 2, 3)):
+def _pairs(gap_of_k, seeds=(0, 1, 2, 3)):
     rows = []
     for seed in seeds:
         for k in (1, 10, 100, 1000):
@@ -304,31 +316,82 @@ def _inter_rows(gap_of_k, seeds=(0, 1, 2, 3)):
             rows.append(
                 {"model": "m", "rule": "second-order", "k": k, "loss_decrease": base + gap, "seed": seed}
             )
-    return rows
+    return {"pairs": T._interdependency_pairs(rows), "confidence": 0.95}
 
 
-def test_interdependency_verdict_reads_the_gap_and_its_growth():
-    grows = T._interdependency_verdict(_inter_rows(lambda k, s: 0.1 * np.log10(k) * (1 + 0.1 * s)), 0.95)
-    assert grows[0] == "consistent"
-    worse = T._interdependency_verdict(_inter_rows(lambda k, s: -0.1 * np.log10(k) * (1 + 0.1 * s)), 0.95)
-    assert worse[0] == "inconsistent"
-    noisy = T._interdependency_verdict(_inter_rows(lambda k, s: (-1) ** s * 0.1 * np.log10(k)), 0.95)
-    assert noisy[0] == "inconclusive"
+def _swaps_verdict(gap_of_k, seeds=(0, 1, 2, 3)):
+    return apply_rule("second-order-swaps-better", _pairs(gap_of_k, seeds)).verdict
+
+
+def test_interdependency_rule_reads_the_gap_and_its_growth():
+    assert _swaps_verdict(lambda k, s: 0.1 * np.log10(k) * (1 + 0.1 * s)) == "consistent"
+    assert _swaps_verdict(lambda k, s: -0.1 * np.log10(k) * (1 + 0.1 * s)) == "inconsistent"
+    assert _swaps_verdict(lambda k, s: (-1) ** s * 0.1 * np.log10(k)) == "inconclusive"
     # Better at every k but not growing with k: the claim's second half fails -> not "consistent".
-    flat = T._interdependency_verdict(_inter_rows(lambda k, s: 0.5 + 0.01 * s * (k == 1000)), 0.95)
-    assert flat[0] == "inconclusive"
+    assert _swaps_verdict(lambda k, s: 0.5 + 0.01 * s * (k == 1000)) == "inconclusive"
+    # One seed: no interval, whatever the gap.
+    assert _swaps_verdict(lambda k, s: 0.1 * np.log10(k), seeds=(0,)) == "inconclusive"
 
 
-def test_slope_verdict_flags_a_slope_clearly_below_the_order():
-    fit = {"model": "m", "seed": 0, "direction": "d", "order": 2, "expected": 3, "points": 8}
-    ok = [{**fit, "slope": 3.01, "se": 0.01, "ci_low": 2.99, "ci_high": 3.03}]
-    low = [{**fit, "slope": 2.0, "se": 0.01, "ci_low": 1.98, "ci_high": 2.02}]
-    nan = [
-        {**fit, "slope": float("nan"), "se": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
+def _fits(order, *slopes_se):
+    q = 2.228  # t_{0.975, 10}
+    return [
+        {
+            "model": "m",
+            "seed": 0,
+            "direction": "d",
+            "order": order,
+            "expected": order + 1,
+            "points": 12,
+            "slope": sl,
+            "se": se,
+            "ci_low": sl - q * se,
+            "ci_high": sl + q * se,
+        }
+        for sl, se in slopes_se
     ]
-    assert T._slope_verdict(ok, 2, 0.15, "gelu")[0] == "consistent"
-    assert T._slope_verdict(ok + low, 2, 0.15, "gelu")[0] == "inconsistent"
-    assert T._slope_verdict(nan, 2, 0.15, "gelu")[0] == "inconclusive"
+
+
+def _slope_details(fits, **extra):
+    return {"fits": fits, "margin": 0.15, "confidence": 0.95, "activation": "gelu", **extra}
+
+
+def test_slope_rule_flags_a_slope_clearly_below_the_order():
+    ok = _fits(1, (2.01, 0.01))
+    low = _fits(1, (1.0, 0.01))  # one order too low: the first-order term is wrong
+    nan = [{**ok[0], "slope": None, "se": None, "ci_low": None, "ci_high": None}]
+    wide = _fits(1, (1.9, 1.0))  # half-width 2.2: could not see one order
+    verdict = lambda fits: apply_rule("taylor-first-order", _slope_details(fits)).verdict  # noqa: E731
+    assert verdict(ok) == "consistent"
+    assert verdict(ok + low) == "inconsistent"
+    assert verdict(nan) == "inconclusive"
+    assert verdict(wide) == "inconclusive"
+    # Order-2 fits are not read by the order-1 rule.
+    assert verdict(ok + _fits(2, (2.0, 0.01))) == "consistent"
+
+
+def test_second_order_rule_needs_exact_hvps():
+    hvp = {
+        "mlp_vs_hessian": 1e-14,
+        "cnn_vs_hessian": 2e-14,
+        "mlp_vs_fd": 1e-9,
+        "cnn_vs_fd": 1e-9,
+        "trained_models_vs_fd_max": 1e-8,
+    }
+    fits = _fits(2, (3.0, 0.02))
+    verdict = lambda h: apply_rule("taylor-second-order", _slope_details(fits, hvp_checks=h)).verdict  # noqa: E731
+    assert verdict(hvp) == "consistent"
+    assert verdict({**hvp, "cnn_vs_hessian": 1e-6}) == "inconsistent"
+    assert verdict({**hvp, "trained_models_vs_fd_max": 1e-3}) == "inconsistent"
+    assert verdict({**hvp, "mlp_vs_fd": None}) == "inconsistent"  # a NaN check never passes
+    # Exact HVPs but a remainder of order t^2 (the Hessian term is wrong): inconsistent.
+    low = _slope_details(fits + _fits(2, (2.0, 0.02)), hvp_checks=hvp)
+    assert apply_rule("taylor-second-order", low).verdict == "inconsistent"
+
+
+def test_taylor_examples_are_consistent():
+    for evidence_id, rule_id, details in rules_taylor.EXAMPLES:
+        assert apply_rule(rule_id, details).verdict == "consistent", evidence_id
 
 
 @pytest.mark.gpu
