@@ -188,3 +188,28 @@ def test_n90_interval_brackets_the_point():
     assert pssp_rules.n90_interval([0, 5], [0, 5], 10) == {"n90": None, "low": None, "high": None, "n_max": 2}
     with pytest.raises(ValueError, match="certain"):
         pssp_rules.n90_interval([5, 4], [3, 4], 10)
+
+
+# The bounds each claim declares (common brief); replacing them by NaN must make the rule error.
+DECLARED = {
+    "lueker-cor2.5": ("lueker-min-n", "lueker-success-probability"),
+    "pensia-rss-log": ("pensia-rss-min-n",),
+    "xiong-thm1-aistats.failure-bound": ("xiong-thm1-failure", "xiong-candidates-aistats"),
+    "xiong-thm1-aistats.eps-dependence": ("xiong-thm1-failure", "xiong-candidates-aistats"),
+    "xiong-thm1-slides": ("xiong-candidates-slides",),
+    "xiong-thm1-opt22": ("xiong-candidates-opt22",),
+}
+
+
+@pytest.mark.parametrize("evidence_id", sorted(DECLARED))
+def test_nan_declared_bounds_make_the_rule_error(evidence_id, monkeypatch):
+    _, rule_id, details = next(e for e in rss_rules.EXAMPLES + pssp_rules.EXAMPLES if e[0] == evidence_id)
+    for name in DECLARED[evidence_id]:
+        fn = bounds.BOUNDS[name]
+        nan = lambda *a, **k: math.nan  # noqa: E731
+        monkeypatch.setitem(bounds.BOUNDS, name, nan)
+        for attr, value in vars(bounds).copy().items():
+            if value is fn:
+                monkeypatch.setattr(bounds, attr, nan)
+    with pytest.raises(ValueError, match="finite"):
+        apply_rule(rule_id, details)

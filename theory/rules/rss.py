@@ -103,7 +103,7 @@ def pensia_rss_log(details: Mapping[str, Any]) -> RuleResult:
             continue  # the row does not reach the bound's n with the current constant: it tests nothing
         tested += 1
         rate = smallest_flagged_rate(eta, t)
-        if rate is not None and rate <= DETECT_FACTOR * eta:
+        if rate is not None and rate <= DETECT_FACTOR * eta * (1 + 1e-9):  # 1e-9: float slack at equality
             conclusive += 1
         notes.append(f"{r['form']} eta={eta:g} n={r['n']}: flags >= {rate if rate is not None else 1:.3g}")
         if clopper_pearson(f, t, CONFIDENCE)[0] > eta:
