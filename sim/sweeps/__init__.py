@@ -115,7 +115,7 @@ register_sweep(
         "rss-constant",
         "empirical C in n = C log2(1/eta) (level 0.9 and failure <= eta), vs Lueker and Pensia",
         RssConstantConfig,
-        RssConstantConfig(etas=(1e-1, 3e-2, 1e-2, 3e-3), trials=100, resamples=300),
+        RssConstantConfig(etas=(1e-1, 3e-2, 1e-2, 3e-3), trials=100, resamples=300, lueker_trials=100),
         RssConstantConfig(),
         "sim.sweeps.rss:run_rss_constant",
         ("lueker-cor2.5",),

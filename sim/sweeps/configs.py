@@ -48,7 +48,7 @@ class RssConstantConfig:
     lueker_etas: tuple[float, ...] = help_field(
         (1e-3, 1e-4), "lueker-cor2.5: accuracies calibrated and tested on [-1/2, 1/2]"
     )
-    lueker_trials: int = help_field(100, "lueker-cor2.5: calibration trials per scanned n and test trials")
+    lueker_trials: int = help_field(400, "lueker-cor2.5: calibration trials per scanned n and test trials")
     calibration_seed: int = help_field(1, "root seed of the calibration of C (must differ from seed)")
 
 

@@ -49,12 +49,11 @@ def _check_ns(ns: Any) -> list[int]:
 def run_rss_success(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bool = True) -> SweepOutcome:
     """Success probability vs n for each eta and window; evidence for ``pensia-rss-log``.
 
-    Evidence rule: Pensia et al.'s code uses ``n = 3 round(log2(1/eps))`` candidates and the Corollary 3.3
-    form promises failure probability <= eps on [-1, 1] for U[-1, 1] candidates. For every uniform,
-    window [-1, 1] row with ``n >= 3 round(log2(1/eta))`` the failure rate is compared with eta: the
-    claim is *inconsistent* if the Clopper-Pearson interval of the certified failures lies entirely
-    above eta in some row, *consistent* if at least one such row exists and none does, and
-    *inconclusive* if no row reaches the code's n.
+    Evidence ``pensia-rss-log`` (rule :func:`theory.rules.rss.pensia_rss_log`, stated before the data):
+    the restated C is calibrated on ``calibration_seed``, then ``test_trials`` trials at ``seed`` are run
+    at ``n = ceil(3 log2(1/eta))`` (code form, C from the source) and ``n = ceil(C log(2/eta))`` (restated
+    form) for every ``test_etas`` entry; see :func:`_pensia_evidence`. The success-vs-n grid above is the
+    figure's data, not the evidence.
 
     Args:
         cfg: A ``RssSuccessConfig``.
@@ -195,10 +194,9 @@ def run_rss_constant(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: b
     (:func:`sim.coverage.lueker_implied_constant`, natural log as in Corollary 2.5), and Pensia's code
     constant 3 (base-2 log).
 
-    Evidence rule for ``lueker-cor2.5`` (Lueker's C is never given numerically, so only the shape can be
-    tested): *consistent* when the implied constants at level 0.9 over >= 3 etas agree within a factor 2
-    (one constant explains n_min ~ log(1/eta)); *inconsistent* when they grow monotonically with
-    log(1/eta) by more than a factor 3 (super-logarithmic growth); *inconclusive* otherwise.
+    Evidence ``lueker-cor2.5`` (rule :func:`theory.rules.rss.lueker_cor25`, stated before the data): C
+    calibrated on ``calibration_seed`` from n90 at ``lueker_etas``, then ``lueker_trials`` trials at
+    ``seed`` at the solved ``n = ceil(lueker_min_n(eta, 1 - level, C))``; see :func:`_lueker_evidence`.
 
     Args:
         cfg: A ``RssConstantConfig``.
