@@ -1,6 +1,8 @@
 """Figure 3: Xiong et al. Theorem 1, the failure-probability bound vs the measured failure rate.
 
-Record: ``xiong-thm1`` (n, perturbation, K, bound, failures, trials, p_fail, CI, vacuous, violated).
+Record: ``xiong-thm1`` (n, eta, ratio, perturbation, K, bound, failures, trials, p_fail, CI, vacuous,
+violated). The producer fixes eta per n on a calibration seed and sets the perturbation to ``ratio * eta``,
+so the curves are drawn per ratio (older records without ``ratio`` are drawn per absolute perturbation).
 The bound is Theorem 1 as worded on the AISTATS 2023 poster (Xiong, Liao, Kyrillidis, arXiv 2210.16589):
 P(fail) <= exp(-(n-K)(1+eps)^2 / (8(3-eps))) + exp(-K). The producer computes it (``bound`` column);
 this figure only plots it. A cell is "violated" when the measured rate's whole 95% interval lies above
@@ -41,7 +43,9 @@ def build(runs_root: Path) -> FigureResult:
         rows = [r for r in rows if num(r["C"]) == chosen]
         link_note = f", link C = {chosen:g}"
     ks = sorted({num(r["K"]) for r in rows})[:3]
-    epss = sorted({num(r["perturbation"]) for r in rows})
+    by = "ratio" if rows and "ratio" in rows[0] else "perturbation"
+    sym = "ε/η" if by == "ratio" else "ε"
+    epss = sorted({num(r[by]) for r in rows})
     rec = PlotRecorder()
     fig, axes = new_figure(len(ks), width=3.9, sharey=True)
     table = []
@@ -50,13 +54,13 @@ def build(runs_root: Path) -> FigureResult:
         ax = axes[ki]
         for ei, eps in enumerate(epss):
             cell = sorted(
-                (r for r in rows if num(r["K"]) == k and num(r["perturbation"]) == eps),
+                (r for r in rows if num(r["K"]) == k and num(r[by]) == eps),
                 key=lambda r: num(r["n"]),
             )
             if not cell:
                 continue
             n = np.array([num(r["n"]) for r in cell])
-            tag = f"K={k:g},eps={eps:g}"
+            tag = f"K={k:g},{by}={eps:g}"
             rec.line(
                 ax,
                 f"K{k:g}",
@@ -65,7 +69,7 @@ def build(runs_root: Path) -> FigureResult:
                 [num(r["p_fail"]) for r in cell],
                 lo=[num(r["ci_low"]) for r in cell],
                 hi=[num(r["ci_high"]) for r in cell],
-                label=f"measured, ε = {eps:g}",
+                label=f"measured, {sym} = {eps:g}",
                 color=color(ei),
                 marker=marker(ei),
             )
@@ -75,7 +79,7 @@ def build(runs_root: Path) -> FigureResult:
                 f"bound {tag}",
                 n,
                 [num(r["bound"]) for r in cell],
-                label=f"Thm 1 bound, ε = {eps:g}",
+                label=f"Thm 1 bound, {sym} = {eps:g}",
                 color=color(ei),
                 linestyle="--",
                 marker=None,
@@ -96,7 +100,7 @@ def build(runs_root: Path) -> FigureResult:
                 violated_labelled = True
             for r in cell:
                 table.append(
-                    {"K": k, "perturbation": eps, "n": num(r["n"]), "bound": num(r["bound"])}
+                    {"K": k, by: eps, "n": num(r["n"]), "bound": num(r["bound"])}
                     | {"p_fail": num(r["p_fail"]), "vacuous": _flag(r.get("vacuous"))}
                     | {"violated": _flag(r.get("violated"))}
                 )

@@ -133,6 +133,7 @@ for _name, _desc in (
     ("rss-constant", "fitted constant C of n = C log2(1/eta) (sim sweep)"),
     ("pssp-min-n", "Xiong PSSP minimal n vs perturbation/eta (sim sweep)"),
     ("xiong-thm1", "Xiong Theorem 1 bound vs measured failure rate (sim sweep)"),
+    ("xiong-n90", "Xiong Theorem 1 versions: paired n90 vs perturbation (sim sweep)"),
 ):
     register_producer(Producer(_name, _desc, _sim_sweep(_name)))
 register_producer(

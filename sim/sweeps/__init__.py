@@ -20,6 +20,7 @@ from sim.sweeps.configs import (
     RssConstantConfig,
     RssPerTargetConfig,
     RssSuccessConfig,
+    XiongN90Config,
     XiongThm1Config,
 )
 from theory.support.registry import lookup, register
@@ -101,7 +102,9 @@ register_sweep(
         "rss-success",
         "success probability vs n for several eta and target windows",
         RssSuccessConfig,
-        RssSuccessConfig(ns=(2, 4, 6, 8, 10, 12, 14, 16), trials=200),
+        RssSuccessConfig(
+            ns=(2, 4, 6, 8, 10, 12, 14, 16), trials=200, test_etas=(1e-1, 3e-2, 1e-3), test_trials=200
+        ),
         RssSuccessConfig(),
         "sim.sweeps.rss:run_rss_success",
         ("pensia-rss-log",),
@@ -112,7 +115,7 @@ register_sweep(
         "rss-constant",
         "empirical C in n = C log2(1/eta) (level 0.9 and failure <= eta), vs Lueker and Pensia",
         RssConstantConfig,
-        RssConstantConfig(etas=(1e-1, 3e-2, 1e-2, 3e-3), trials=100, resamples=300),
+        RssConstantConfig(etas=(1e-1, 3e-2, 1e-2, 3e-3), trials=100, resamples=300, lueker_trials=100),
         RssConstantConfig(),
         "sim.sweeps.rss:run_rss_constant",
         ("lueker-cor2.5",),
@@ -121,9 +124,9 @@ register_sweep(
 register_sweep(
     Sweep(
         "pssp-min-n",
-        "minimal n for 90% success vs perturbation/eta (Xiong's PSSP experiment)",
+        "minimal n for 90% success vs perturbation/eta, paired (Xiong's PSSP experiment)",
         PsspMinNConfig,
-        PsspMinNConfig(etas=(1e-2, 1e-3, 1e-4), ratios=(0.0, 0.5, 2.0, 5.0), trials=100),
+        PsspMinNConfig(etas=(1e-2, 1e-3, 1e-4), ratios=(0.0, 0.5, 2.0, 5.0), trials=200),
         PsspMinNConfig(),
         "sim.sweeps.pssp:run_pssp_min_n",
         ("pssp-perturbation-helps",),
@@ -143,11 +146,22 @@ register_sweep(
 register_sweep(
     Sweep(
         "xiong-thm1",
-        "Xiong Theorem 1 failure bound vs measured failure rate over n, eps, K",
+        "Xiong Theorem 1 failure bound vs measured failure rate over n, eps, K (eta calibrated per n)",
         XiongThm1Config,
-        XiongThm1Config(ns=(8, 12, 16), perturbations=(0.0, 0.1, 0.5), trials=100),
+        XiongThm1Config(ns=(10, 13, 16), trials=200, calibration_trials=200),
         XiongThm1Config(),
         "sim.sweeps.pssp:run_xiong_thm1",
         ("xiong-thm1-aistats",),
+    )
+)
+register_sweep(
+    Sweep(
+        "xiong-n90",
+        "paired n90 vs perturbation against the AISTATS, slides and OPT-2022 versions of Xiong's Theorem 1",
+        XiongN90Config,
+        XiongN90Config(thresholds=(1e-2, 1e-3), trials=200, calibration_trials=200, n_max=24),
+        XiongN90Config(),
+        "sim.sweeps.pssp:run_xiong_n90",
+        ("xiong-thm1-aistats", "xiong-thm1-slides", "xiong-thm1-opt22"),
     )
 )

@@ -48,11 +48,31 @@ def proportion_columns(successes: int, ambiguous: int, trials: int, confidence: 
     return {"p": successes / trials, "ci_low": low, "ci_high": high}
 
 
-def attach_evidence(
-    outcome: SweepOutcome, runs_root: str | Path, claim: str, verdict: str, summary: str, details: dict
-) -> None:
-    """Write ``<runs_root>/evidence/<claim>.json`` through ``theory.ledger.write_evidence``."""
-    from theory.ledger import write_evidence
+def check_seeds(seed: int, calibration_seed: int) -> None:
+    """Refuse a calibration seed equal to the test seed (their random streams must be disjoint)."""
+    from theory.support.validate import check_int
 
-    write_evidence(runs_root, claim, verdict=verdict, summary=summary, run=str(outcome.path), details=details)
-    outcome.evidence[claim] = verdict
+    check_int("seed", seed, 0)
+    check_int("calibration_seed", calibration_seed, 0)
+    if seed == calibration_seed:
+        raise ValueError(
+            "calibration_seed must differ from seed (disjoint calibration and test streams), "
+            f"got {seed!r} for both"
+        )
+
+
+def write_rule_evidence(outcome: SweepOutcome, runs_root: str | Path, evidence_id: str, details: dict) -> str:
+    """Write ``details`` as evidence ``evidence_id``, decided by the pre-registered rule of the same name.
+
+    ``theory.ledger.write_evidence`` applies the rule (and ``slth verify`` re-applies it on reading).
+
+    Returns:
+        The verdict.
+    """
+    from theory.ledger import write_evidence
+    from theory.support import records
+
+    path = write_evidence(runs_root, evidence_id, run=str(outcome.path), details=details, rule_id=evidence_id)
+    verdict = records.read_json(path)["verdict"]
+    outcome.evidence[evidence_id] = verdict
+    return verdict

@@ -23,7 +23,13 @@ class RssSuccessConfig:
     ns: tuple[int, ...] = help_field(tuple(range(2, 41, 2)), "candidate counts n")
     perturbation: float = help_field(0.0, "PSSP perturbation bound p (0: plain SubsetSum)")
     trials: int = help_field(1000, "trials (candidate sets) per n")
-    seed: int = help_field(0, "root seed")
+    seed: int = help_field(0, "root seed (the test seed of the pensia-rss-log rule)")
+    test_etas: tuple[float, ...] = help_field(
+        (1e-1, 1e-2, 1e-3), "pensia-rss-log: accuracies tested at n = ceil(bound(eta, C))"
+    )
+    test_trials: int = help_field(1000, "pensia-rss-log: test trials per row")
+    calibration_seed: int = help_field(1, "root seed of the calibration of C (must differ from seed)")
+    calibration_trials: int = help_field(200, "calibration trials per scanned n")
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,12 @@ class RssConstantConfig:
     trials: int = help_field(1000, "trials per scanned n")
     n_max: int = help_field(48, "largest n scanned")
     resamples: int = help_field(1000, "bootstrap resamples for the intervals of C")
-    seed: int = help_field(0, "root seed")
+    seed: int = help_field(0, "root seed (the test seed of the lueker-cor2.5 rule)")
+    lueker_etas: tuple[float, ...] = help_field(
+        (1e-3, 1e-4), "lueker-cor2.5: accuracies calibrated and tested on [-1/2, 1/2]"
+    )
+    lueker_trials: int = help_field(400, "lueker-cor2.5: calibration trials per scanned n and test trials")
+    calibration_seed: int = help_field(1, "root seed of the calibration of C (must differ from seed)")
 
 
 @dataclass(frozen=True)
@@ -52,8 +63,8 @@ class PsspMinNConfig:
     etas: tuple[float, ...] = help_field((1e-2, 1e-3, 1e-4, 1e-5), "accuracies eta")
     ratios: tuple[float, ...] = help_field((0.0, 0.1, 0.5, 1.0, 2.0, 5.0), "perturbation / eta")
     level: float = help_field(0.9, "success level")
-    trials: int = help_field(1000, "trials per scanned n")
-    n_max: int = help_field(48, "largest n scanned")
+    trials: int = help_field(1000, "paired trials (the same candidate sets for every ratio)")
+    n_max: int = help_field(48, "largest n measured (candidate sequence length)")
     seed: int = help_field(0, "root seed")
 
 
@@ -75,12 +86,33 @@ class XiongThm1Config:
     """xiong-thm1: Theorem 1's failure-probability bound vs the measured failure rate (Xiong et al. 2023)."""
 
     distribution: str = help_field("uniform", "candidate distribution (the theorem: U[-1,1], UNVERIFIED)")
-    ns: tuple[int, ...] = help_field((8, 12, 16, 20, 24, 28, 32), "candidate counts n")
-    perturbations: tuple[float, ...] = help_field((0.0, 0.01, 0.1, 0.5), "perturbation eps (< 3)")
-    Ks: tuple[float, ...] = help_field((0.0, 1.0, 2.0, 4.0), "the theorem's free parameter K")
-    link_constants: tuple[float, ...] = help_field(
-        (1.0, 2.0, 4.0),
-        "C in n = C (log(1/eta)/(1+eps) + K), the unknown O() constant: each row's eta solves it",
+    ns: tuple[int, ...] = help_field((10, 12, 14, 16, 18, 20), "candidate counts n")
+    ratios: tuple[float, ...] = help_field((0.0, 0.02, 0.1), "perturbation eps as a multiple of each n's eta")
+    Ks: tuple[float, ...] = help_field((1.0, 2.0, 3.0), "the theorem's free parameter K")
+    quantile: float = help_field(
+        0.5, "eta per n: half this quantile of the calibration seed's unperturbed coverage error"
     )
-    trials: int = help_field(1000, "trials per (n, eps)")
-    seed: int = help_field(0, "root seed")
+    trials: int = help_field(1000, "test trials per (n, eps)")
+    calibration_trials: int = help_field(400, "calibration trials per n")
+    seed: int = help_field(0, "root seed of the test trials")
+    calibration_seed: int = help_field(1, "root seed of the calibration of eta (must differ from seed)")
+
+
+@dataclass(frozen=True)
+class XiongN90Config:
+    """xiong-n90: paired n90 vs the perturbation, against the three stated versions of Theorem 1."""
+
+    distribution: str = help_field("uniform", "candidate distribution (the theorem: U[-1,1], UNVERIFIED)")
+    lo: float = help_field(-0.5, "target window left end (Theorem 1: -1/2)")
+    hi: float = help_field(0.5, "target window right end (Theorem 1: 1/2)")
+    thresholds: tuple[float, ...] = help_field((1e-2, 1e-3, 1e-4), "success thresholds (coverage error <=)")
+    perturbations: tuple[float, ...] = help_field(
+        (0.0, 1e-4, 1e-3, 1e-2, 0.1, 0.5, 1.0, 2.0),
+        "absolute perturbations eps (paired: the same candidate sets for all)",
+    )
+    level: float = help_field(0.9, "success level of n90")
+    trials: int = help_field(1000, "paired test trials")
+    calibration_trials: int = help_field(1000, "calibration trials (eps = 0)")
+    n_max: int = help_field(28, "largest n measured")
+    seed: int = help_field(0, "root seed of the test trials")
+    calibration_seed: int = help_field(1, "root seed of the calibration (must differ from seed)")

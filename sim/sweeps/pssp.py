@@ -1,37 +1,60 @@
-"""Epsilon-perturbed SubsetSum sweeps: pssp-min-n and xiong-thm1.
+"""Epsilon-perturbed SubsetSum sweeps: pssp-min-n, xiong-thm1 and xiong-n90.
 
 Source: Xiong, Liao, Kyrillidis, "Strong Lottery Ticket Hypothesis with epsilon-perturbation",
 AISTATS 2023 (PMLR 206:6879-6902, arXiv:2210.16589): the PSSP experiment ("the number n such that 90%
 of the randomly generated candidate sets with n elements give an eta approximation of z", poster) and
-Theorem 1 (AISTATS poster wording, failure probability ``exp(-(n-K)(1+eps)^2/(8(3-eps))) + exp(-K)`` for
-a 2-eta approximation of every z in [-1/2, 1/2]); theory.md §1.2 and §1.5.
+Theorem 1 in its three stated versions (AISTATS poster: failure probability
+``exp(-(n-K)(1+eps)^2/(8(3-eps))) + exp(-K)`` for a 2-eta approximation of every z in [-1/2, 1/2] when
+``n = O(log(1/eta)/(1+eps) + K)``; slides of 28 Apr 2023; OPT 2022 poster); theory.md §1.2 and §1.5.
+
+The decision rules live in :mod:`theory.rules.pssp`; the producers here record the raw data they read.
+Minimal-n measurements are paired (:mod:`sim.sweeps.paired`): every perturbation on the same candidate
+sets.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
-from sim.coverage import scan_min_n
-from sim.engine import EXACT_MAX_N, CellSpec, default_tol, run_cells
+import numpy as np
+
+from sim.engine import EXACT_MAX_N, CellSpec, run_cells
 from sim.store import RunStore
-from sim.sweeps.common import SweepOutcome, attach_evidence, proportion_columns, track
+from sim.sweeps.common import SweepOutcome, check_seeds, proportion_columns, track, write_rule_evidence
+from sim.sweeps.paired import PrefixSpec, run_paired
 from sim.sweeps.rss import _check_etas, _check_ns
+from theory.rules import pssp as pssp_rules
+from theory.stats import clopper_pearson
 from theory.support.progress import progress
-from theory.support.validate import check_choice, check_range
+from theory.support.validate import check_choice, check_int, check_range
+
+
+def _n90_row(curve: dict[str, list[int]], trials: int, level: float) -> dict[str, Any]:
+    """n90 (point, interval) and the success counts at the point, from one paired curve."""
+    got = pssp_rules.n90_interval(curve["certain"], curve["possible"], trials, level)
+    n = got["n90"]
+    row: dict[str, Any] = {"n_min": n if n is not None else "", "n90_low": got["low"] or ""}
+    row["n90_high"] = got["high"] if got["high"] is not None else ""
+    if n is None:
+        return row | {"successes": "", "p": "", "ci_low": "", "ci_high": ""}
+    c, pos = curve["certain"][n - 1], curve["possible"][n - 1]
+    return row | {
+        "successes": c,
+        "p": c / trials,
+        "ci_low": clopper_pearson(c, trials)[0],
+        "ci_high": clopper_pearson(pos, trials)[1],
+    }
 
 
 def run_pssp_min_n(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bool = True) -> SweepOutcome:
-    """Minimal n reaching the success level vs perturbation/eta; evidence ``pssp-perturbation-helps``.
+    """Minimal n reaching the success level vs perturbation/eta, paired; evidence ``pssp-perturbation-helps``.
 
-    For each eta and ratio, ``perturbation = ratio * eta`` and n is scanned upward
-    (:func:`sim.coverage.scan_min_n`, decision rule: first n with point estimate >= level).
-
-    Evidence rule: per eta, compare n_min at the largest ratio with n_min at ratio 0. *Inconsistent* if
-    for some eta the perturbed n_min is larger by more than 1 (more than the scan's resolution);
-    *consistent* if it is never larger by more than 1 and strictly smaller for at least one eta;
-    *inconclusive* otherwise (including when a level was not reached or ratio 0 is missing).
+    For each eta the perturbations ``ratio * eta`` are measured on the same candidate sets (and targets),
+    ``n = 1..n_max`` as prefixes of each trial's candidate sequence (:mod:`sim.sweeps.paired`). Per
+    (eta, ratio) the row holds n90 (first n whose certain success rate reaches ``level``), its interval
+    (:func:`theory.rules.pssp.n90_interval`) and the counts at n90. The rule is
+    :func:`theory.rules.pssp.pssp_perturbation_helps`.
 
     Args:
         cfg: A ``PsspMinNConfig``.
@@ -44,104 +67,57 @@ def run_pssp_min_n(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: boo
     """
     etas = _check_etas(cfg.etas)
     check_choice("statistic", cfg.statistic, ("target", "coverage"))
-    level = check_range("level", cfg.level, 0.0, 1.0, lo_open=True)
-    ratios = [check_range("ratios", r, 0.0, None) for r in cfg.ratios]
+    level = check_range("level", cfg.level, 0.0, 1.0, lo_open=True, hi_open=True)
+    ratios = sorted({check_range("ratios", r, 0.0, None) for r in cfg.ratios})
+    trials = check_int("trials", cfg.trials, 1)
     store = RunStore(runs_root, "pssp-min-n", cfg).open()
     outcome = SweepOutcome("pssp-min-n", store.path, [])
-    rows = []
-    grid = [(eta, r) for eta in etas for r in ratios]
-    for eta, ratio in progress(grid, desc="pssp", quiet=quiet):
-        base = {
-            "statistic": cfg.statistic,
-            "distribution": cfg.distribution,
-            "lo": cfg.lo,
-            "hi": cfg.hi,
-            "perturbation": ratio * eta,
-            "seed": cfg.seed,
-        }
-        before = store.finished_keys()
-        res = scan_min_n(
-            eta, level=level, trials=cfg.trials, base=base, executor=executor, store=store, n_max=cfg.n_max
-        )
-        after = store.finished_keys()
-        outcome.computed |= after - before
-        at = res.at_n_min
-        rows.append(
-            {
-                "statistic": cfg.statistic,
-                "distribution": cfg.distribution,
-                "lo": cfg.lo,
-                "hi": cfg.hi,
-                "eta": eta,
-                "perturbation": ratio * eta,
-                "ratio": ratio,
-                "level": level,
-                "n_min": res.n_min if res.n_min is not None else "",
-                "successes": at.successes if at else "",
-                "trials": cfg.trials,
-                "p": at.p if at else "",
-                "ci_low": at.ci_low if at else "",
-                "ci_high": at.ci_high if at else "",
-                "n_start": res.n_start,
-            }
-        )
+    spec = PrefixSpec(cfg.statistic, cfg.distribution, cfg.lo, cfg.hi, cfg.n_max, cfg.seed)
+    rows, blocks = [], []
+    for eta in progress(etas, desc="pssp", quiet=quiet):
+        ps = [r * eta for r in ratios]
+        res = run_paired(spec, trials, [eta], ps, executor=executor, store=store)
+        (outcome.computed if res.computed else outcome.reused).add(f"{spec.key()}-eta{eta:g}")
+        curves = []
+        for j, ratio in enumerate(ratios):
+            curve = res.curve(0, j)
+            curves.append({"ratio": ratio, "perturbation": ps[j], **curve})
+            rows.append(
+                {
+                    "statistic": cfg.statistic,
+                    "distribution": cfg.distribution,
+                    "lo": cfg.lo,
+                    "hi": cfg.hi,
+                    "eta": eta,
+                    "perturbation": ps[j],
+                    "ratio": ratio,
+                    "level": level,
+                    **_n90_row(curve, trials, level),
+                    "trials": trials,
+                    "n_start": 1,
+                    "paired": True,
+                }
+            )
+        blocks.append({"eta": eta, "trials": trials, "curves": curves})
     store.write_results(rows)
     outcome.rows = rows
-    _pssp_evidence(outcome, runs_root, rows, ratios)
+    details = {"level": level, "statistic": cfg.statistic, "seed": cfg.seed, "etas": blocks}
+    write_rule_evidence(outcome, runs_root, "pssp-perturbation-helps", details)
     return outcome
 
 
-def _pssp_evidence(
-    outcome: SweepOutcome, runs_root: str | Path, rows: list[dict], ratios: list[float]
-) -> None:
-    top = max(ratios)
-    comps = []
-    for eta in sorted({r["eta"] for r in rows}):
-        by_ratio = {r["ratio"]: r["n_min"] for r in rows if r["eta"] == eta}
-        if 0.0 in by_ratio and top > 0 and by_ratio[0.0] != "" and by_ratio[top] != "":
-            comps.append({"eta": eta, "n_min_unperturbed": by_ratio[0.0], "n_min_perturbed": by_ratio[top]})
-    worse = [c for c in comps if c["n_min_perturbed"] > c["n_min_unperturbed"] + 1]
-    better = [c for c in comps if c["n_min_perturbed"] < c["n_min_unperturbed"]]
-    if worse:
-        verdict = "inconsistent"
-        summary = (
-            f"perturbation ratio {top} needs more candidates than none at {len(worse)} of {len(comps)} etas"
-        )
-    elif comps and better:
-        verdict = "consistent"
-        summary = (
-            f"ratio {top} lowers the 90%-success n at {len(better)} of {len(comps)} etas and never raises it "
-            "beyond the scan's resolution"
-        )
-    else:
-        verdict = "inconclusive"
-        summary = f"no eta where perturbation ratio {top} changes the minimal n (compared {len(comps)} etas)"
-    attach_evidence(outcome, runs_root, "pssp-perturbation-helps", verdict, summary, {"comparisons": comps})
-
-
-def link_eta(n: int, perturbation: float, K: float, C: float) -> float | None:
-    """The eta tied to n by ``n = C (log(1/eta)/(1+eps) + K)`` (Theorem 1's O() with constant C).
-
-    Xiong et al.'s Theorem 1 (AISTATS poster) holds "as long as n = O(log(1/eta)/(1+eps) + K)" without
-    the constant; we make it the explicit parameter C and solve ``eta = exp(-(n/C - K)(1+eps))``.
-
-    Returns:
-        eta, or None when ``n/C <= K`` (no eta < 1 satisfies the relation).
-    """
-    expo = (n / C - K) * (1.0 + perturbation)
-    return math.exp(-expo) if expo > 0 else None
-
-
 def run_xiong_thm1(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bool = True) -> SweepOutcome:
-    """Theorem 1's failure bound vs measured failure rate; evidence ``xiong-thm1-aistats``.
+    """Theorem 1's failure bound vs the measured failure rate; evidence ``xiong-thm1-aistats.failure-bound``.
 
-    A trial fails when the coverage error on [-1/2, 1/2] with perturbation eps exceeds ``2 eta``, eta
-    from :func:`link_eta`. A row is *vacuous* when the bound is >= 1 and *violated* when the
-    Clopper-Pearson interval of the failure rate lies entirely above the bound.
-
-    Evidence rule: *consistent* when for some link constant C no row is violated and at least one row
-    is non-vacuous; *inconsistent* when every C in the grid has a violated row; *inconclusive* when
-    every row is vacuous or unlinked.
+    Pre-registered design. Per n, eta is fixed on the calibration seed before any test trial: half the
+    ``quantile`` (0.5) of the unperturbed coverage error on [-1/2, 1/2], so that the unperturbed success
+    probability of a 2-eta approximation is about 1/2, strictly inside (0, 1). The perturbation is
+    ``eps = ratio * eta`` with small ratios: a perturbation on the candidates' scale (0.1, 0.5) makes the
+    error exactly 0 in almost every trial and tests nothing. At the test seed a trial fails when the
+    perturbed coverage error exceeds ``2 eta``; each row compares the failure count with
+    ``theory.bounds.xiong_thm1_failure_probability(n, eps, K)`` through the rule
+    :func:`theory.rules.pssp.xiong_failure_bound` (violated: the whole Clopper-Pearson interval above the
+    bound).
 
     Args:
         cfg: A ``XiongThm1Config``.
@@ -154,74 +130,153 @@ def run_xiong_thm1(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: boo
     """
     from theory.bounds import xiong_thm1_failure_probability
 
-    ns = _check_ns(cfg.ns)
-    eps_grid = [check_range("perturbations", e, 0.0, 3.0, hi_open=True) for e in cfg.perturbations]
+    # The calibration quantile needs exact coverage errors: n up to the exact mode (a limit of this design).
+    ns = [check_int("ns", n, 1, EXACT_MAX_N) for n in _check_ns(cfg.ns)]
+    ratios = [check_range("ratios", r, 0.0, None) for r in cfg.ratios]
     Ks = [check_range("Ks", k, 0.0, None) for k in cfg.Ks]
-    Cs = [check_range("link_constants", c, 0.0, None, lo_open=True) for c in cfg.link_constants]
+    q = check_range("quantile", cfg.quantile, 0.0, 1.0, lo_open=True, hi_open=True)
+    trials = check_int("trials", cfg.trials, 1)
+    cal_trials = check_int("calibration_trials", cfg.calibration_trials, 1)
+    check_seeds(cfg.seed, cfg.calibration_seed)
     store = RunStore(runs_root, "xiong-thm1", cfg).open()
     outcome = SweepOutcome("xiong-thm1", store.path, [])
-    plan = {}
-    for n in ns:
-        for eps in eps_grid:
-            thr = [2 * e for K in Ks for C in Cs if K <= n and (e := link_eta(n, eps, K, C)) is not None]
-            if not thr:
-                continue
-            tol = default_tol(thr) if n > EXACT_MAX_N else 0.0
-            plan[(n, eps)] = (CellSpec("coverage", n, cfg.distribution, -0.5, 0.5, eps, cfg.seed, tol), thr)
-    specs = [s for s, _ in plan.values()]
-    thresholds = {s.key(): thr for s, thr in plan.values()}
-    cells = run_cells(specs, cfg.trials, thresholds=thresholds, executor=executor, store=store, quiet=quiet)
+
+    def spec(n: int, eps: float, seed: int) -> CellSpec:
+        return CellSpec("coverage", n, cfg.distribution, -0.5, 0.5, eps, seed, 0.0)
+
+    # 1. Calibration (seed calibration_seed, eps = 0): eta per n.
+    cal_specs = {n: spec(n, 0.0, cfg.calibration_seed) for n in ns}
+    cal = run_cells(list(cal_specs.values()), cal_trials, executor=executor, store=store, quiet=quiet)
+    track(outcome, cal)
+    eta_of = {n: float(np.quantile(cal[s.key()].errors, q)) / 2.0 for n, s in cal_specs.items()}
+    # 2. Test cells (seed seed).
+    plan = {(n, r): spec(n, r * eta_of[n], cfg.seed) for n in ns for r in ratios}
+    thresholds = {s.key(): [2 * eta_of[n]] for (n, _), s in plan.items()}
+    cells = run_cells(list(plan.values()), trials, thresholds=thresholds, executor=executor, store=store)
     track(outcome, cells)
-    rows = []
-    for (n, eps), (spec, _) in plan.items():
-        c = cells[spec.key()]
+    rows, det_rows = [], []
+    for (n, r), s in plan.items():
+        eta, eps = eta_of[n], s.perturbation
+        _, f, a = cells[s.key()].counts(2 * eta)
+        pc = proportion_columns(f, a, trials)  # failures, widened by the ambiguous ones
         for K in Ks:
             if K > n:
                 continue
             bound = xiong_thm1_failure_probability(n, eps, K)
-            for C in Cs:
-                eta = link_eta(n, eps, K, C)
-                if eta is None:
-                    continue
-                _, f, a = c.counts(2 * eta)
-                pc = proportion_columns(f, a, cfg.trials)  # failures, widened by the ambiguous ones
-                rows.append(
-                    {
-                        "n": n,
-                        "perturbation": eps,
-                        "K": K,
-                        "C": C,
-                        "eta": eta,
-                        "bound": bound,
-                        "failures": f,
-                        "ambiguous": a,
-                        "trials": cfg.trials,
-                        "p_fail": pc["p"],
-                        "ci_low": pc["ci_low"],
-                        "ci_high": pc["ci_high"],
-                        "vacuous": bool(bound >= 1.0),
-                        "violated": bool(pc["ci_low"] > bound),
-                        "mode": "certified" if spec.certified else "exact",
-                    }
-                )
+            det_rows.append(
+                {"n": n, "eta": eta, "ratio": r, "perturbation": eps, "K": K}
+                | {"failures": f, "ambiguous": a, "trials": trials}
+            )
+            rows.append(
+                {
+                    "n": n,
+                    "eta": eta,
+                    "ratio": r,
+                    "perturbation": eps,
+                    "K": K,
+                    "bound": bound,
+                    "failures": f,
+                    "ambiguous": a,
+                    "trials": trials,
+                    "p_fail": pc["p"],
+                    "ci_low": pc["ci_low"],
+                    "ci_high": pc["ci_high"],
+                    "vacuous": bool(not 0.0 < bound < 1.0),
+                    "degenerate": bool(f == trials or f + a == 0),
+                    "violated": bool(pc["ci_low"] > bound),
+                    "link_C": n / (np.log(1.0 / eta) / (1.0 + eps) + K) if K < n else "",
+                    "mode": "certified" if s.certified else "exact",
+                }
+            )
     store.write_results(rows)
     outcome.rows = rows
-    per_c = {}
-    for C in Cs:
-        rc = [r for r in rows if r["C"] == C]
-        per_c[repr(C)] = {
-            "rows": len(rc),
-            "violated": sum(r["violated"] for r in rc),
-            "non_vacuous": sum(not r["vacuous"] for r in rc),
-        }
-    ok = [C for C, d in per_c.items() if d["violated"] == 0 and d["non_vacuous"] > 0]
-    if not any(d["non_vacuous"] for d in per_c.values()):
-        verdict, summary = "inconclusive", "every measured row has a vacuous bound (>= 1)"
-    elif ok:
-        verdict = "consistent"
-        summary = f"no violation for link constant C in {ok} (n = C(log(1/eta)/(1+eps) + K))"
-    else:
-        verdict = "inconsistent"
-        summary = "the measured failure rate's CI lies above the bound for every link constant tried"
-    attach_evidence(outcome, runs_root, "xiong-thm1-aistats", verdict, summary, {"per_link_constant": per_c})
+    details = {
+        "calibration": {"seed": cfg.calibration_seed, "quantile": q, "trials": cal_trials},
+        "seed": cfg.seed,
+        "rows": det_rows,
+    }
+    write_rule_evidence(outcome, runs_root, "xiong-thm1-aistats.failure-bound", details)
+    return outcome
+
+
+#: The evidence ids written by ``xiong-n90`` (each with the rule of the same name).
+XIONG_SHAPE_IDS = ("xiong-thm1-aistats.eps-dependence", "xiong-thm1-slides", "xiong-thm1-opt22")
+
+
+def run_xiong_n90(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bool = True) -> SweepOutcome:
+    """Paired n90 vs the perturbation against the three versions of Theorem 1.
+
+    Pre-registered design. Success: coverage error on [-1/2, 1/2] ``<= threshold``. Calibration seed,
+    eps = 0: n90 per threshold fixes each version's constant C (its predicted n equals the calibration
+    n90 at eps = 0). Test seed: every perturbation of the grid on the same candidate sets (paired), n90
+    with its Clopper-Pearson interval. Rules (:func:`theory.rules.pssp.shape_verdict`): a version is
+    contradicted where the measured n90 interval lies entirely above its predicted ``ceil(n(eps))``; an
+    eps is resolvable where the prediction lies below the n90(0) interval. Evidence:
+    ``xiong-thm1-aistats.eps-dependence``, ``xiong-thm1-slides``, ``xiong-thm1-opt22``.
+
+    Args:
+        cfg: A ``XiongN90Config``.
+        runs_root: The run root.
+        executor: An open executor.
+        quiet: Hide progress bars.
+
+    Returns:
+        The :class:`SweepOutcome`.
+    """
+    thrs = _check_etas(cfg.thresholds, "thresholds")
+    ps = sorted({check_range("perturbations", p, 0.0, None) for p in cfg.perturbations})
+    if ps[0] != 0.0:
+        raise ValueError("perturbations must include 0 (the paired baseline)")
+    level = check_range("level", cfg.level, 0.0, 1.0, lo_open=True, hi_open=True)
+    trials = check_int("trials", cfg.trials, 1)
+    cal_trials = check_int("calibration_trials", cfg.calibration_trials, 1)
+    check_seeds(cfg.seed, cfg.calibration_seed)
+    store = RunStore(runs_root, "xiong-n90", cfg).open()
+    outcome = SweepOutcome("xiong-n90", store.path, [])
+    test = PrefixSpec("coverage", cfg.distribution, cfg.lo, cfg.hi, cfg.n_max, cfg.seed)
+    calib = PrefixSpec("coverage", cfg.distribution, cfg.lo, cfg.hi, cfg.n_max, cfg.calibration_seed)
+    cal = run_paired(calib, cal_trials, thrs, [0.0], executor=executor, store=store, quiet=quiet)
+    res = run_paired(test, trials, thrs, ps, executor=executor, store=store, quiet=quiet)
+    for r, spec in ((cal, calib), (res, test)):
+        (outcome.computed if r.computed else outcome.reused).add(spec.key())
+    blocks, rows = [], []
+    for i, thr in enumerate(thrs):
+        cal_curve = cal.curve(i, 0)
+        curves = [{"perturbation": p, **res.curve(i, j)} for j, p in enumerate(ps)]
+        blocks.append(
+            {
+                "threshold": thr,
+                "trials": trials,
+                "calibration": {"trials": cal_trials, **cal_curve},
+                "curves": curves,
+            }
+        )
+        cal_n90 = pssp_rules.n90_interval(cal_curve["certain"], cal_curve["possible"], cal_trials, level)[
+            "n90"
+        ]
+        base = _n90_row(curves[0], trials, level)["n_min"]
+        for c in curves:
+            row = {"threshold": thr, "perturbation": c["perturbation"], "level": level, "trials": trials}
+            row |= _n90_row(c, trials, level)
+            row["n90_ratio"] = row["n_min"] / base if row["n_min"] != "" and base != "" else ""
+            row["calibration_n90"] = cal_n90 if cal_n90 is not None else ""
+            for v in pssp_rules.VERSIONS:
+                eta = thr / pssp_rules.APPROX[v]
+                if cal_n90 is None:
+                    row[f"predicted_{v}"] = ""
+                    continue
+                C = pssp_rules.calibrated_constant(v, eta, cal_n90)
+                row[f"predicted_{v}"] = pssp_rules.predicted_n(v, eta, c["perturbation"], C)
+            rows.append(row)
+    store.write_results(rows)
+    outcome.rows = rows
+    details = {
+        "level": level,
+        "seed": cfg.seed,
+        "calibration_seed": cfg.calibration_seed,
+        "window": [cfg.lo, cfg.hi],
+        "etas": blocks,
+    }
+    for claim in XIONG_SHAPE_IDS:
+        write_rule_evidence(outcome, runs_root, claim, details)
     return outcome

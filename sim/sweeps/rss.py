@@ -9,7 +9,6 @@ al. (NeurIPS 2020, arXiv:2006.07990), Corollary 3.3 form ``n >= C log(1/eps)`` a
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
 from dataclasses import asdict
@@ -22,7 +21,7 @@ from sim.coverage import counting_start, lueker_implied_constant, make_spec, sca
 from sim.distributions import get_distribution
 from sim.engine import EXACT_MAX_N, CellSpec, default_tol, run_cells, trial_inputs
 from sim.store import RunStore
-from sim.sweeps.common import SweepOutcome, attach_evidence, proportion_columns, track
+from sim.sweeps.common import SweepOutcome, check_seeds, proportion_columns, track, write_rule_evidence
 from theory.support.progress import progress
 from theory.support.validate import check_int, check_range
 
@@ -50,12 +49,11 @@ def _check_ns(ns: Any) -> list[int]:
 def run_rss_success(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bool = True) -> SweepOutcome:
     """Success probability vs n for each eta and window; evidence for ``pensia-rss-log``.
 
-    Evidence rule: Pensia et al.'s code uses ``n = 3 round(log2(1/eps))`` candidates and the Corollary 3.3
-    form promises failure probability <= eps on [-1, 1] for U[-1, 1] candidates. For every uniform,
-    window [-1, 1] row with ``n >= 3 round(log2(1/eta))`` the failure rate is compared with eta: the
-    claim is *inconsistent* if the Clopper-Pearson interval of the certified failures lies entirely
-    above eta in some row, *consistent* if at least one such row exists and none does, and
-    *inconclusive* if no row reaches the code's n.
+    Evidence ``pensia-rss-log`` (rule :func:`theory.rules.rss.pensia_rss_log`, stated before the data):
+    the restated C is calibrated on ``calibration_seed``, then ``test_trials`` trials at ``seed`` are run
+    at ``n = ceil(3 log2(1/eta))`` (code form, C from the source) and ``n = ceil(C log(2/eta))`` (restated
+    form) for every ``test_etas`` entry; see :func:`_pensia_evidence`. The success-vs-n grid above is the
+    figure's data, not the evidence.
 
     Args:
         cfg: A ``RssSuccessConfig``.
@@ -114,44 +112,63 @@ def run_rss_success(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bo
             )
     store.write_results(rows)
     outcome.rows = rows
-    _pensia_evidence(outcome, runs_root, rows)
+    _pensia_evidence(cfg, outcome, runs_root, store, executor)
     return outcome
 
 
-def _pensia_evidence(outcome: SweepOutcome, runs_root: str | Path, rows: list[dict]) -> None:
-    from theory.stats import clopper_pearson
+def _pensia_evidence(
+    cfg: Any, outcome: SweepOutcome, runs_root: str | Path, store: Any, executor: Any
+) -> None:
+    """Calibrate the restated C, then measure failures at ``n = ceil(bound(eta, C))`` (both forms).
 
-    tested, bad = [], []
-    for row in rows:
-        if row["distribution"] != "uniform" or row["lo"] != -1.0 or row["hi"] != 1.0 or row["perturbation"]:
-            continue
-        n_code = PENSIA_CODE_C * round(math.log2(1.0 / row["eta"]))
-        if row["n"] < n_code:
-            continue
-        fail_low, fail_high = clopper_pearson(row["failures"], row["trials"])
-        rec = {"eta": row["eta"], "n": row["n"], "failures": row["failures"], "trials": row["trials"]}
-        rec.update(fail_ci_low=fail_low, fail_ci_high=fail_high)
-        tested.append(rec)
-        if fail_low > row["eta"]:
-            bad.append(rec)
-    if not tested:
-        verdict = "inconclusive"
-        summary = "no uniform [-1,1] row reaches Pensia's code count n = 3 round(log2(1/eta)); extend ns"
-    elif bad:
-        verdict = "inconsistent"
-        summary = (
-            f"failure rate CI lies above eta in {len(bad)} of {len(tested)} rows "
-            "with n >= 3 round(log2(1/eta))"
+    Pre-registered (the rule is :func:`theory.rules.rss.pensia_rss_log`): calibration seed
+    ``calibration_seed``, window [-1, 1]: for every test eta with ``calibration_trials * eta >= 1`` the
+    smallest n whose measured failure rate is <= eta (:func:`sim.coverage.scan_min_n` at level
+    ``1 - eta``); C = the smallest constant with ``C log(2/eta) >= n`` at all of them. Test seed ``seed``:
+    ``test_trials`` trials at the code form's ``n = ceil(3 log2(1/eta))`` and the restated form's
+    ``n = ceil(C log(2/eta))`` for every test eta.
+    """
+    from theory.rules import rss as rules
+
+    etas = _check_etas(cfg.test_etas, "test_etas")
+    t_test = check_int("test_trials", cfg.test_trials, 1)
+    t_cal = check_int("calibration_trials", cfg.calibration_trials, 1)
+    check_seeds(cfg.seed, cfg.calibration_seed)
+    base = {"distribution": cfg.distribution, "lo": -1.0, "hi": 1.0, "seed": cfg.calibration_seed}
+    cal = []
+    for eta in etas:
+        if t_cal * eta < 1.0:
+            continue  # a failure rate <= eta is not resolved with fewer than 1/eta trials
+        scan = scan_min_n(
+            eta, level=1.0 - eta, trials=t_cal, base=base, executor=executor, store=store, n_max=64
         )
-    else:
-        verdict = "consistent"
-        summary = (
-            f"in all {len(tested)} rows with n >= 3 round(log2(1/eta)) the failure rate is compatible "
-            "with <= eta (Clopper-Pearson 95%)"
-        )
-    attach_evidence(
-        outcome, runs_root, "pensia-rss-log", verdict, summary, {"tested": tested, "violations": bad}
+        cal.append({"eta": eta, "n_min": scan.n_min})
+    calibration = {"seed": cfg.calibration_seed, "trials": t_cal, "etas": cal}
+    consts = rules.pensia_constants({"calibration": calibration})
+    plan = []
+    for form, C in consts.items():
+        if C is None:
+            continue
+        for eta in etas:
+            n = math.ceil(rules._pensia_n(form, eta, C) - 1e-9)
+            if n > 64:
+                continue  # beyond the certified solver's range: a limit of the design, not a failure
+            plan.append((form, eta, n, make_spec(n, eta, distribution=cfg.distribution, seed=cfg.seed)))
+    cells = run_cells(
+        [s for *_, s in plan],
+        t_test,
+        thresholds={s.key(): [eta] for _, eta, _, s in plan},
+        executor=executor,
+        store=store,
     )
+    track(outcome, cells)
+    rows = []
+    for form, eta, n, s in plan:
+        _, f, a = cells[s.key()].counts(eta)
+        rows.append({"form": form, "eta": eta, "n": n, "failures": f, "ambiguous": a, "trials": t_test})
+    details = {"distribution": cfg.distribution, "seed": cfg.seed, "calibration": calibration, "rows": rows}
+    store.write_json("pensia_test.json", details)
+    write_rule_evidence(outcome, runs_root, "pensia-rss-log", details)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -177,10 +194,9 @@ def run_rss_constant(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: b
     (:func:`sim.coverage.lueker_implied_constant`, natural log as in Corollary 2.5), and Pensia's code
     constant 3 (base-2 log).
 
-    Evidence rule for ``lueker-cor2.5`` (Lueker's C is never given numerically, so only the shape can be
-    tested): *consistent* when the implied constants at level 0.9 over >= 3 etas agree within a factor 2
-    (one constant explains n_min ~ log(1/eta)); *inconsistent* when they grow monotonically with
-    log(1/eta) by more than a factor 3 (super-logarithmic growth); *inconclusive* otherwise.
+    Evidence ``lueker-cor2.5`` (rule :func:`theory.rules.rss.lueker_cor25`, stated before the data): C
+    calibrated on ``calibration_seed`` from n90 at ``lueker_etas``, then ``lueker_trials`` trials at
+    ``seed`` at the solved ``n = ceil(lueker_min_n(eta, 1 - level, C))``; see :func:`_lueker_evidence`.
 
     Args:
         cfg: A ``RssConstantConfig``.
@@ -284,36 +300,55 @@ def run_rss_constant(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: b
         )
     store.write_results(rows)
     outcome.rows = rows
-    _lueker_evidence(outcome, runs_root, per_eta["level"], level)
+    _lueker_evidence(cfg, outcome, runs_root, store, executor)
     return outcome
 
 
-def _lueker_evidence(outcome: SweepOutcome, runs_root: str | Path, rows: list[dict], level: float) -> None:
-    pts = [(r["eta"], r["C_lueker"]) for r in rows if r["C_lueker"] != ""]
-    pts.sort(key=lambda t: -t[0])  # increasing log(1/eta)
-    cs = [c for _, c in pts]
-    details = {"level": level, "implied_C": [{"eta": e, "C": c} for e, c in pts]}
-    edge = 8.0 * math.log(1.0 / (1.0 - level))  # below this n the bound is < level for every C > 0
-    if len(cs) < 3 or min(cs) <= 0:
-        verdict = "inconclusive"
-        c_lo, c_hi = (min(cs), max(cs)) if cs else (math.nan, math.nan)
-        summary = (
-            f"untestable here: at n_min < 8 ln(1/(1-{level})) = {edge:.1f} Lueker's bound stays below "
-            f"{level} for every C > 0 (implied C {c_lo:.3g}..{c_hi:.3g}); use smaller eta"
+def _lueker_evidence(
+    cfg: Any, outcome: SweepOutcome, runs_root: str | Path, store: Any, executor: Any
+) -> None:
+    """Calibrate Lueker's C, then measure success at ``n = ceil(lueker_min_n(eta, 1 - level, C))``.
+
+    Pre-registered (the rule is :func:`theory.rules.rss.lueker_cor25`): window [-1/2, 1/2], U[-1, 1]
+    as in Corollary 2.5. Calibration seed: n90 per ``lueker_etas`` (:func:`sim.coverage.scan_min_n` at
+    ``level``); C = the smallest constant whose solved bound is >= every calibration n90. Test seed:
+    ``lueker_trials`` trials at the solved n for every eta.
+    """
+    from theory.bounds import lueker_min_n
+    from theory.rules import rss as rules
+
+    etas = _check_etas(cfg.lueker_etas, "lueker_etas")
+    trials = check_int("lueker_trials", cfg.lueker_trials, 1)
+    check_seeds(cfg.seed, cfg.calibration_seed)
+    base = {"distribution": "uniform", "lo": -0.5, "hi": 0.5, "seed": cfg.calibration_seed}
+    cal = []
+    for eta in etas:
+        scan = scan_min_n(
+            eta, level=cfg.level, trials=trials, base=base, executor=executor, store=store, n_max=64
         )
-    elif max(cs) / min(cs) <= 2.0:
-        verdict = "consistent"
-        summary = (
-            f"one constant fits: implied Lueker C in [{min(cs):.3g}, {max(cs):.3g}] over {len(cs)} etas "
-            f"(n_min at success level {level} grows like log(1/eta))"
-        )
-    elif all(b >= a for a, b in itertools.pairwise(cs)) and max(cs) / min(cs) > 3.0:
-        verdict = "inconsistent"
-        summary = f"implied Lueker C grows with log(1/eta) from {min(cs):.3g} to {max(cs):.3g}"
-    else:
-        verdict = "inconclusive"
-        summary = f"implied Lueker C varies in [{min(cs):.3g}, {max(cs):.3g}] without a clear trend"
-    attach_evidence(outcome, runs_root, "lueker-cor2.5", verdict, summary, details)
+        cal.append({"eta": eta, "n90": scan.n_min})
+    calibration = {"seed": cfg.calibration_seed, "trials": trials, "etas": cal}
+    C = rules.lueker_constant(calibration, cfg.level)
+    plan = []
+    for eta in etas if C is not None else []:
+        n = math.ceil(lueker_min_n(eta, 1.0 - cfg.level, C=C) - 1e-9)
+        if n <= 64:
+            plan.append((eta, n, make_spec(n, eta, lo=-0.5, hi=0.5, seed=cfg.seed)))
+    cells = run_cells(
+        [s for *_, s in plan],
+        trials,
+        thresholds={s.key(): [e] for e, _, s in plan},
+        executor=executor,
+        store=store,
+    )
+    track(outcome, cells)
+    rows = []
+    for eta, n, s in plan:
+        succ, _, a = cells[s.key()].counts(eta)
+        rows.append({"eta": eta, "n": n, "successes": succ, "ambiguous": a, "trials": trials})
+    details = {"level": cfg.level, "seed": cfg.seed, "calibration": calibration, "rows": rows}
+    store.write_json("lueker_test.json", details)
+    write_rule_evidence(outcome, runs_root, "lueker-cor2.5", details)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -322,27 +357,13 @@ def _lueker_evidence(outcome: SweepOutcome, runs_root: str | Path, rows: list[di
 def _batch_errors_and_sizes(
     x: np.ndarray, z: float, p: float, etas: list[float]
 ) -> tuple[np.ndarray, dict[float, np.ndarray]]:
-    import theory
+    from theory.batched import best_subsets
 
     targets = np.full(x.shape[0], z)
-    fn = getattr(theory, "best_subsets", None)
-    if fn is None:
-        try:
-            from theory.batched import best_subsets as fn
-        except ImportError:
-            fn = None
-    if fn is None:
-        from theory.oracle import ORACLE_MAX_N, brute_force_best_subsets
-
-        if x.shape[1] > ORACLE_MAX_N:
-            raise RuntimeError("rss-per-target needs theory.best_subsets for n > 16, which is not available")
-        err, _ = brute_force_best_subsets(x, targets, perturbation=p)
-        sizes = {e: brute_force_best_subsets(x, targets, perturbation=p, max_error=e)[1] for e in etas}
-        return err, sizes
-    err = np.asarray(fn(x, targets, perturbation=p).errors, dtype=np.float64)
+    err = np.asarray(best_subsets(x, targets, perturbation=p).errors, dtype=np.float64)
     sizes = {}
     for e in etas:
-        res = fn(x, targets, perturbation=p, max_error=e)
+        res = best_subsets(x, targets, perturbation=p, max_error=e)
         sizes[e] = np.asarray(res.masks).sum(axis=1)
     return err, sizes
 
