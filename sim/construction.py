@@ -65,15 +65,16 @@ class WidthConfig:
 
 SCALES = {
     "quick": WidthConfig(),
-    # Eleven eps over five decades and 20 seeds: the nearest power law (alpha = 0.25) then sits ~1.6
-    # candidates from a log law of the quick run's slope, against a seed-mean standard error ~0.5, so the
-    # width rules can decide (the quick grid, 2.5 decades and 4 seeds, cannot: ~0.5 vs ~1).
+    # Nine eps over four decades and 24 seeds: the nearest power law (alpha = 0.25) then sits ~1 candidate
+    # from a log law of the quick run's slope, against a seed-mean standard error ~0.4, so the width
+    # rules can decide (the quick grid, 2.5 decades and 4 seeds, cannot: ~0.5 vs ~1). Below ~1e-5 the
+    # minimal n passes 30 valid candidates, past the construction solver's exact range (censored cells).
     "full": WidthConfig(
-        eps=(1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6),
-        d_in=12,
-        d_out=12,
-        max_candidates=60,
-        seeds=20,
+        eps=(1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5),
+        d_in=6,
+        d_out=6,
+        max_candidates=40,
+        seeds=24,
         conv_channels=4,
         conv_side=6,
         cert_probes=20000,

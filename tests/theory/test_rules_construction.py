@@ -78,6 +78,9 @@ def test_width_law_rule_prefers_a_power_law_when_the_data_follow_one(rule_id):
     # Flat noise: neither law is preferred.
     d["n_min"] = [[10 + ((s * 7 + i * 3) % 5) for i in range(len(rc._EPS))] for s in range(6)]
     assert apply_rule(rule_id, d).verdict == "inconclusive"
+    # A width that falls as eps shrinks is no log growth, whichever law fits better.
+    d["n_min"] = [row[::-1] for row in rc._log_minima(4.0, 2.5, 6)]
+    assert apply_rule(rule_id, d).verdict != "consistent"
     # A power law buried in seed noise: the laws are closer than the noise, so neither verdict is reachable.
     d["n_min"] = [
         [v + (9 if (s * 5 + i) % 3 == 0 else -4) for i, v in enumerate(row)]

@@ -177,7 +177,7 @@ def _law_rule(details: Mapping[str, Any], claim: str, log_term, log_source: str)
         f"S = log((R_pow + q) / (R_log + q)) on the seed-mean n_min(eps), R = residual sum of squares of "
         f"n = a + b L(eps) (L from {log_source}) and of the best n = a + b (1/eps)^alpha, alpha in "
         f"[{ALPHA_GRID[0]}, {ALPHA_GRID[-1]}]; consistent if the {BOOTSTRAP_CONFIDENCE:.0%} seed-bootstrap "
-        f"interval of S > log 2, inconsistent if < -log 2, else inconclusive"
+        f"interval of S > log 2 and b > 0, inconsistent if < -log 2, else inconclusive"
     )
     constants = {
         "margin": {"value": LAW_MARGIN, "origin": "pre-registered: the preferred law halves the residual"},
@@ -243,7 +243,7 @@ def _law_rule(details: Mapping[str, Any], claim: str, log_term, log_source: str)
     separable = sep >= SEPARATION_FACTOR * se
     if not separable:
         verdict = "inconclusive"  # neither branch is reachable when the laws are closer than the noise
-    elif low > LAW_MARGIN:
+    elif low > LAW_MARGIN and coef[1] > 0:
         verdict = "consistent"
     elif high < -LAW_MARGIN:
         verdict = "inconsistent"
