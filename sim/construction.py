@@ -46,17 +46,19 @@ ACCURACY_TARGETS = ("digits-mlp", "digits-cnn")
 class WidthConfig:
     """Width-vs-eps sweep of the constructions and the certificate attack."""
 
-    eps: tuple[float, ...] = help_field((1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4), "per-weight tolerances")
-    d_in: int = help_field(6, "target layer input width")
-    d_out: int = help_field(6, "target layer output width")
+    eps: tuple[float, ...] = help_field(
+        (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5), "per-weight tolerances"
+    )
+    d_in: int = help_field(4, "target layer input width")
+    d_out: int = help_field(4, "target layer output width")
     max_candidates: int = help_field(40, "largest n tried")
     perturbation: float = help_field(
         0.2, "xiong perturbation of the perturbed arm (factor 1/(1+p) far enough from 1 to be tested)"
     )
     success_level: float = help_field(0.99, "success fraction needed")
-    seeds: int = help_field(4, "seeds per arm (target and source drawn from each)")
-    seed: int = help_field(0, "first seed")
-    conv_channels: int = help_field(2, "channels of the conv target of the dacunha arm (3x3 kernel)")
+    seeds: int = help_field(10, "seeds per arm (target and source drawn from each)")
+    seed: int = help_field(200, "first seed (0-199 were used to choose the design: disjoint)")
+    conv_channels: int = help_field(1, "channels of the conv target of the dacunha arm (3x3 kernel)")
     conv_side: int = help_field(4, "input side of the conv target (non-negative inputs)")
     cert_candidates: int = help_field(6, "n of the certificate cases (coarse: non-trivial errors)")
     cert_probes: int = help_field(2000, "random probes per certificate case")
@@ -64,20 +66,19 @@ class WidthConfig:
     cert_steps: int = help_field(40, "ascent steps per start")
 
 
+# Design of the width sweep. The law rules decide only when the nearest power law (alpha = 0.25) lies
+# >= 2 standard errors of the seed-mean curve from the fitted log law: that needs a wide eps range and
+# ~10 seeds (seed-to-seed spread of the minimal n is ~2). The range stops at 3e-5 because, for 16
+# weights, the minimal n there reaches ~24, where Pensia's product candidates pass the construction
+# solver's exact range (30 valid candidates per half): beyond it cells censor (no n succeeds) and the
+# rules say inconclusive. The design was chosen on exploratory runs with seeds 0-199 (d = 4 and 6);
+# the recorded runs use seeds from 200 (quick) and 300 (full), disjoint from them.
 SCALES = {
     "quick": WidthConfig(),
-    # Nine eps over four decades and 24 seeds: the nearest power law (alpha = 0.25) then sits ~1 candidate
-    # from a log law of the quick run's slope, against a seed-mean standard error ~0.4, so the width
-    # rules can decide (the quick grid, 2.5 decades and 4 seeds, cannot: ~0.5 vs ~1). Below ~1e-5 the
-    # minimal n passes 30 valid candidates, past the construction solver's exact range (censored cells).
     "full": WidthConfig(
-        eps=(1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5),
-        d_in=6,
-        d_out=6,
-        max_candidates=40,
-        seeds=24,
-        conv_channels=4,
-        conv_side=6,
+        eps=(1e-1, 5e-2, 2e-2, 1e-2, 5e-3, 2e-3, 1e-3, 5e-4, 2e-4, 1e-4, 5e-5, 3e-5),
+        seeds=30,
+        seed=300,
         cert_probes=20000,
         cert_starts=256,
         cert_steps=200,
@@ -365,13 +366,21 @@ def _certificate_case(case: dict, cfg: WidthConfig, index: int) -> dict:
 # --------------------------------------------------------------------------------------------------
 # The sweep
 # --------------------------------------------------------------------------------------------------
-def _minimal_n(cfg: WidthConfig, net, kind: str, method: str, p: float, seed: int, eps: float):
-    """Scan ``n = 1, 2, ...``: (first n reaching the success level or None, rows of every try)."""
+def _minimal_n(
+    cfg: WidthConfig, net, kind: str, method: str, p: float, seed: int, eps: float, start: int = 1
+):
+    """Scan ``n = start, start + 1, ...``: (first n reaching the success level or None, rows of every try).
+
+    ``start`` may be the minimal n of a larger eps for the same seed: for a fixed seed and n the random
+    draws do not depend on eps, and every weight within a smaller eps is within a larger one, so no
+    ``n`` below that minimum can succeed at the smaller eps. Starting there gives the same first ``n`` as
+    a scan from 1 (the sweep's statistic is unchanged) at a fraction of the cost.
+    """
     from networks.construct import construct_ticket
 
     conv_shape = (cfg.conv_channels, cfg.conv_side, cfg.conv_side)
     rows = []
-    for n in range(1, cfg.max_candidates + 1):
+    for n in range(start, cfg.max_candidates + 1):
         ticket = construct_ticket(
             net,
             eps=eps,
@@ -454,12 +463,24 @@ def _run_width(runs_root: str | Path, cfg: WidthConfig, scale: str, quiet: bool)
     state.setdefault("cells", {})
     state.setdefault("certificate", {})
     cells = [(m, p, kind, s, e) for m, p, kind, seeds in _arms(cfg) for s in seeds for e in cfg.eps]
-    for method, p, kind, seed, eps in progress(cells, desc="construct-width", quiet=quiet):
+    # Per (arm, seed), eps from the largest down: each scan starts at the previous eps's minimum.
+    desc = sorted(cfg.eps, reverse=True)
+    order = [(m, p, kind, s, e) for m, p, kind, seeds in _arms(cfg) for s in seeds for e in desc]
+    for method, p, kind, seed, eps in progress(order, desc="construct-width", quiet=quiet):
         key = f"{method}@{p}@{seed}@{eps}"
         if key in state["cells"]:
             continue
+        larger = [e for e in cfg.eps if e > eps]
+        start = 1
+        if larger:
+            prev = state["cells"][f"{method}@{p}@{seed}@{min(larger)}"]["minimal"]
+            if prev is None:  # no n <= max_candidates succeeded at a larger eps: none will here
+                state["cells"][key] = {"minimal": None, "rows": []}
+                atomic_write_json(state_path, state)
+                continue
+            start = prev
         net = _target(cfg, seed) if kind == "linear" else _conv_target(cfg, seed)
-        found, rows = _minimal_n(cfg, net, kind, method, p, seed, eps)
+        found, rows = _minimal_n(cfg, net, kind, method, p, seed, eps, start=start)
         state["cells"][key] = {"minimal": found, "rows": rows}
         atomic_write_json(state_path, state)
     cases = certificate_cases()

@@ -106,3 +106,21 @@ def test_width_sweep_resumes_finished_cells(tmp_run_root, monkeypatch):
 def test_bad_scale(tmp_run_root):
     with pytest.raises(ValueError, match="scale"):
         run_construct_width(tmp_run_root, scale="huge", quiet=True)
+
+
+def test_scan_from_a_larger_eps_minimum_gives_the_same_minimum():
+    # The sweep starts each scan at the minimum of the next larger eps (same seed): that must give the
+    # first n of a scan from 1, since a success at a smaller eps implies one at the larger eps.
+    import sim.construction as sc
+
+    cfg = WidthConfig(eps=(1e-1, 1e-2, 1e-3), d_in=2, d_out=2, max_candidates=30, seeds=2)
+    for method, p, kind, seeds in sc._arms(cfg):
+        for seed in seeds:
+            net = sc._target(cfg, seed) if kind == "linear" else sc._conv_target(cfg, seed)
+            prev = 1
+            for eps in cfg.eps:
+                full, _ = sc._minimal_n(cfg, net, kind, method, p, seed, eps)
+                fast, rows = sc._minimal_n(cfg, net, kind, method, p, seed, eps, start=prev)
+                assert fast == full
+                assert rows[0]["candidates"] == prev
+                prev = fast

@@ -200,7 +200,8 @@ def _law_rule(details: Mapping[str, Any], claim: str, log_term, log_source: str)
     if n is None:
         return RuleResult(
             "inconclusive",
-            f"some (seed, eps) cell reached no n <= {details.get('max_candidates')}: raise max_candidates",
+            f"censored: some (seed, eps) cell reached no n <= {details.get('max_candidates')} (the "
+            "construction solver's exact range or max_candidates), so the law cannot be fitted",
             rule,
             constants,
             "not evaluated: censored minima",
@@ -336,7 +337,8 @@ def xiong_factor_rule(details: Mapping[str, Any]) -> RuleResult:
     if n0 is None or n1 is None:
         return RuleResult(
             "inconclusive",
-            f"some (seed, eps) cell reached no n <= {details.get('max_candidates')}: raise max_candidates",
+            f"censored: some (seed, eps) cell reached no n <= {details.get('max_candidates')} (the "
+            "construction solver's exact range or max_candidates), so the law cannot be fitted",
             rule,
             constants,
             "not evaluated: censored minima",
