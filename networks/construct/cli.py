@@ -163,7 +163,8 @@ def run_construct(
     if not quiet:
         print(
             f"{cfg.method} eps={cfg.eps}: kept {report['kept_params']} of {report['source_params']} "
-            f"(kept_ratio {report['kept_ratio']:.3f}), certified {report['certified_bound']:.4g}, "
+            f"(kept_ratio {report['kept_ratio']:.3f}), certified {report['certified_bound']:.4g} on "
+            f"{report['input_domain']['description']}, "
             f"failed weights {report['num_failed_weights']}, target_acc {report['target_acc']}, "
             f"ticket_acc {report['ticket_acc']} -> {out}"
         )
@@ -198,8 +199,8 @@ def paired_accuracy(model, ticket, x, y) -> dict:
         "disagree": int((pt != pk).sum()),
     }
     return {
-        "target_acc": 100.0 * float(ct.float().mean()),
-        "ticket_acc": 100.0 * float(ck.float().mean()),
+        "target_acc": 100.0 * int(ct.sum()) / n,
+        "ticket_acc": 100.0 * int(ck.sum()) / n,
         "paired": paired,
     }
 
