@@ -2,7 +2,8 @@
 
 ``construct_ticket(target, eps=...)`` prunes a random network of depth 2L so that it approximates an
 L-layer target, and returns a :class:`~networks.construct.ticket.Ticket` with the masks, the per-weight
-errors, the failures (never hidden) and a certified bound on ``sup_{||x|| <= 1} ||target(x) - ticket(x)||``.
+errors, the failures (never hidden) and a certified bound on ``sup ||target(x) - ticket(x)||`` over the
+input domain ``||x|| <= 1`` (and ``x >= 0`` with ``nonnegative_input=True``), rounding included.
 
 Names are loaded lazily so that ``slth`` can register ``slth construct`` without importing torch.
 """

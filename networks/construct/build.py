@@ -38,6 +38,17 @@ def _spatial(specs, input_shape):
     return out
 
 
+def _kept_abs_products(out: dict, n_cols: int) -> torch.Tensor:
+    """``M_kj = sum_{kept i in block j} |a_i| |b_ki + p_ki|`` (float64, ``(d_out, n_cols)``).
+
+    The scale of the ticket's rounding errors (see :mod:`networks.construct.certificate`).
+    """
+    a = out["a"].detach().cpu().to(torch.float64).abs()
+    w2 = ((out["b"] + out["pert"]) * out["mask2"]).detach().cpu().to(torch.float64).abs()
+    m = torch.zeros(w2.shape[0], n_cols, dtype=torch.float64)
+    return m.index_add_(1, out["col"].detach().cpu(), w2 * a[None, :])
+
+
 def construct_ticket(
     target: nn.Module,
     *,
@@ -62,7 +73,9 @@ def construct_ticket(
     tolerance ``t / sqrt(d_out positions)``; ``t`` is found by bisection so that the composed bound
     (:func:`networks.construct.certificate.compose_bound` with ``eps_l = b_l = t``) equals ``eps``. The
     reported certificate is then recomputed from the actual error matrices (exact spectral norms), so it
-    is valid whether or not some weight failed.
+    is valid whether or not some weight failed; it adds the absolute rounding term of the two forward
+    passes (:mod:`networks.construct.certificate`), so it can exceed ``eps`` by that term (about 1e-14 in
+    float64 at these sizes). It covers ``||x||_2 <= 1``, and only ``x >= 0`` with ``nonnegative_input``.
 
     Args:
         target: ``nn.Sequential`` of Linear/Conv2d/ReLU/Flatten with weights in [-1, 1].
@@ -72,7 +85,8 @@ def construct_ticket(
         candidates_per_weight: ``n`` (blocks of ``2n`` units); default ``ceil(constant log2(1/tau_l))``.
         budget: ``"certified"`` or ``"per-weight"``.
         constant: The constant ``C`` of the default ``n``.
-        nonnegative_input: The network input is non-negative (only ``+`` halves in the first layer).
+        nonnegative_input: The network input is non-negative (only ``+`` halves in the first layer); the
+            certificate then covers ``x >= 0`` only and ``Ticket.measure`` refuses signed inputs.
         input_shape: ``(C, H, W)`` of one input; required for conv targets (the certificate counts
             output positions).
         seed: Seed of the random source network.
@@ -157,7 +171,23 @@ def construct_ticket(
         ep, em = out["e_plus"], out["e_minus"]
         reg = ep[:, :d_in] if em is None else torch.cat([ep[:, :d_in], -em[:, :d_in]], dim=1)
         err_bias = 0.0 if spec.bias is None else float(ep[:, -1].norm()) * math.sqrt(positions[li])
-        norms.append(LayerNorms(ops[li], bias_norms[li], spectral_norm(reg) * pf[li], err_bias))
+        m_abs = _kept_abs_products(out, ep.shape[1])
+        norms.append(
+            LayerNorms(
+                ops[li],
+                bias_norms[li],
+                spectral_norm(reg) * pf[li],
+                err_bias,
+                abs_op=spectral_norm(spec.weight.abs()) * pf[li],
+                terms=d_in,
+                ticket_abs_op=spectral_norm(m_abs[:, :d_in]) * pf[li],
+                ticket_abs_bias=0.0
+                if spec.bias is None
+                else float(m_abs[:, -1].norm()) * math.sqrt(positions[li]),
+                ticket_terms=int(out["a"].numel()),
+                realise_terms=2 * n,
+            )
+        )
         errors.append(out["errors"])
         emats.append((ep, em))
         bad = torch.nonzero(out["errors"] > out["tol"][None, :] * (1 + 1e-12))

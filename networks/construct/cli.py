@@ -22,7 +22,7 @@ from theory.support.configs import (
 )
 from theory.support.records import atomic_write_bytes, atomic_write_json, environment_info
 
-__all__ = ["ConstructConfig", "add_arguments", "run", "run_construct"]
+__all__ = ["ConstructConfig", "add_arguments", "paired_accuracy", "run", "run_construct"]
 
 DEFAULT_PENSIA_NPZ = Path(__file__).resolve().parents[3] / "shared" / "data" / "pensia_fc2_mnist.npz"
 
@@ -91,13 +91,17 @@ def run_construct(
     if (out / "report.json").exists():
         from theory.support.records import read_json
 
-        recorded = read_json(out / "report.json").get("target_sha256")
+        recorded_report = read_json(out / "report.json")
+        recorded = recorded_report.get("target_sha256")
         if recorded != digest:
             raise ValueError(
                 f"the target file {cfg.target} changed since the run in {out} was recorded "
                 f"(sha256 {recorded} -> {digest}); move that run directory away to construct again"
             )
-        return out
+        # A report from before the certificate carried its input domain (and the paired accuracy
+        # counts) is recomputed, not reused: the same config, a newer record.
+        if "input_domain" in recorded_report:
+            return out
     model, ds, in_shape = _target(cfg)
     ticket = construct_ticket(
         model,
@@ -115,11 +119,9 @@ def run_construct(
     report = ticket.report()
     if ds is not None:
         x = ds.x_test.reshape(len(ds.x_test), *ds.in_shape)
-        with torch.no_grad():
-            report["target_acc"] = 100.0 * float((model(x).argmax(1) == ds.y_test).float().mean())
-        report["ticket_acc"] = ticket.accuracy(x, ds.y_test)
-        report["measured_error"] = ticket.measure(model, x)
-        report["max_input_norm"] = float(x.flatten(1).norm(dim=1).max())
+        report.update(paired_accuracy(model, ticket, x, ds.y_test))
+        report["max_input_norm"] = float(x.flatten(1).to(torch.float64).norm(dim=1).max())
+        report["measured_error"] = ticket.measure(model, x, radius=report["max_input_norm"])
         report["certified_bound_at_max_input_norm"] = ticket.certified_bound(report["max_input_norm"])
     else:
         # MNIST accuracy only for the network trained on it; a user's file has no known test set.
@@ -128,6 +130,8 @@ def run_construct(
         )
         gen = torch.Generator().manual_seed(cfg.seed)
         probe = torch.randn(256, *in_shape, generator=gen, dtype=torch.float64)
+        if cfg.nonnegative_input:
+            probe = probe.abs()  # the certificate's domain is x >= 0 there
         probe = probe / probe.flatten(1).norm(dim=1).reshape(-1, *([1] * len(in_shape)))
         report["measured_error"] = ticket.measure(model, probe)
     report["config"] = config_to_dict(cfg)
@@ -146,7 +150,11 @@ def run_construct(
         out / "certificate.json",
         {
             "certified_bound": report["certified_bound"],
+            "certified_bound_float32": report["certified_bound_float32"],
+            "certified_bound_exact_arithmetic": report["certified_bound_exact_arithmetic"],
             "radius": 1.0,
+            "input_domain": report["input_domain"],
+            "rounding": "the bound includes the rounding of both forward passes (float64; float32 listed)",
             "layer_norms": report["layer_norms"],
             "derivation": "networks.construct.certificate (layer-wise Lipschitz composition)",
         },
@@ -155,11 +163,46 @@ def run_construct(
     if not quiet:
         print(
             f"{cfg.method} eps={cfg.eps}: kept {report['kept_params']} of {report['source_params']} "
-            f"(kept_ratio {report['kept_ratio']:.3f}), certified {report['certified_bound']:.4g}, "
+            f"(kept_ratio {report['kept_ratio']:.3f}), certified {report['certified_bound']:.4g} on "
+            f"{report['input_domain']['description']}, "
             f"failed weights {report['num_failed_weights']}, target_acc {report['target_acc']}, "
             f"ticket_acc {report['ticket_acc']} -> {out}"
         )
     return out
+
+
+def paired_accuracy(model, ticket, x, y) -> dict:
+    """Target and ticket predictions on the same test examples, as counts (the accuracy evidence).
+
+    Both run in float32 (the target as given, the ticket through :meth:`Ticket.accuracy`'s dtype).
+
+    Returns:
+        ``target_acc``, ``ticket_acc`` (percent) and ``paired``: ``n``, ``both_correct``,
+        ``target_only`` (target right, ticket wrong), ``ticket_only``, ``both_wrong``, ``disagree``
+        (different predicted classes).
+    """
+    import torch
+
+    dev = ticket.layers[0].b.device
+    with torch.no_grad():
+        pt = model(x.to(next(model.parameters()).dtype)).argmax(1).cpu()
+        pk = ticket(x.to(dev, torch.float32)).argmax(1).cpu()
+    y = y.cpu()
+    ct, ck = pt == y, pk == y
+    n = len(y)
+    paired = {
+        "n": n,
+        "both_correct": int((ct & ck).sum()),
+        "target_only": int((ct & ~ck).sum()),
+        "ticket_only": int((~ct & ck).sum()),
+        "both_wrong": int((~ct & ~ck).sum()),
+        "disagree": int((pt != pk).sum()),
+    }
+    return {
+        "target_acc": 100.0 * int(ct.sum()) / n,
+        "ticket_acc": 100.0 * int(ck.sum()) / n,
+        "paired": paired,
+    }
 
 
 def _mnist_accuracy(model, ticket) -> tuple[float | None, float | None]:

@@ -11,9 +11,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from networks.construct.certificate import LayerNorms, compose_bound
+from networks.construct.certificate import FLOAT32_ROUNDOFF, FLOAT64_ROUNDOFF, LayerNorms, compose_bound
 
-__all__ = ["ConstructedLayer", "Ticket"]
+__all__ = ["ConstructedLayer", "Ticket", "unit_roundoff"]
+
+#: Inputs may exceed the radius by this many unit roundoffs (a row normalised in floating point); the
+#: certificate is evaluated at the radius enlarged by the same slack, so the two always agree.
+DOMAIN_SLACK_ULPS = 4
+
+
+def unit_roundoff(dtype: torch.dtype) -> float:
+    """Unit roundoff ``u`` of a forward pass in ``dtype`` (float64 or float32).
+
+    Raises:
+        ValueError: For any other dtype (the certificate has no rounding model for it).
+    """
+    if dtype == torch.float64:
+        return FLOAT64_ROUNDOFF
+    if dtype == torch.float32:
+        return FLOAT32_ROUNDOFF
+    raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype}")
 
 
 class ConstructedLayer(nn.Module):
@@ -84,6 +101,11 @@ class ConstructedLayer(nn.Module):
 class Ticket:
     """A certified strong lottery ticket.
 
+    Its certificate (:meth:`certified_bound`) bounds ``||target(x) - ticket(x)||_2`` on the input domain
+    ``||x||_2 <= radius``, intersected with ``x >= 0`` when built with ``nonnegative_input=True`` (signed
+    inputs are then not covered); it includes the rounding of both forward passes in the dtype they run
+    in. :meth:`measure` refuses inputs outside the domain.
+
     Attributes:
         method: Construction name.
         eps: The requested accuracy (see ``budget``).
@@ -126,8 +148,50 @@ class Ticket:
         """Kept parameters / target parameters."""
         return self.kept_params / self.target_weights
 
-    def certified_bound(self, radius: float = 1.0) -> float:
-        """Certified ``sup_{||x||_2 <= radius} ||target(x) - ticket(x)||_2`` (see ``certificate``)."""
+    @property
+    def nonnegative_input(self) -> bool:
+        """Whether the certificate covers only ``x >= 0`` (the input was declared non-negative)."""
+        return bool(self.meta.get("nonnegative_input", False))
+
+    def input_domain(self, radius: float = 1.0) -> dict[str, Any]:
+        """The inputs the certificate covers: ``||x||_2 <= radius``, and ``x >= 0`` when non-negative."""
+        text = f"||x||_2 <= {radius:g}" + (
+            " and x >= 0 (nonnegative_input)" if self.nonnegative_input else ""
+        )
+        return {"radius": float(radius), "nonnegative": self.nonnegative_input, "description": text}
+
+    def certified_bound(self, radius: float = 1.0, *, dtype: torch.dtype = torch.float64) -> float:
+        """Certified ``sup ||target(x) - ticket(x)||_2`` over the input domain, both run in ``dtype``.
+
+        The domain is ``||x||_2 <= radius``, intersected with ``x >= 0`` when the ticket was built with
+        ``nonnegative_input`` (then signed inputs are not covered). The bound is the exact-arithmetic
+        composition plus the absolute rounding term of two forward passes in ``dtype`` (derivation in
+        :mod:`networks.construct.certificate`), so a measurement by :meth:`measure` never exceeds it.
+
+        Args:
+            radius: Input-norm radius (>= 0).
+            dtype: ``torch.float64`` (what :meth:`measure` uses by default) or ``torch.float32``.
+        """
+        u = unit_roundoff(dtype)
+        return compose_bound(
+            self.norms,
+            float(radius) * (1 + DOMAIN_SLACK_ULPS * u),
+            forward_roundoff=u,
+            realise_roundoff=FLOAT64_ROUNDOFF,
+        )
+
+    def _float32_bound(self) -> float | None:
+        """The float32 certificate, or None past the rounding model's limit (``N u >= 1``).
+
+        That is a limit of the bound (too many terms for float32's roundoff), reported as such.
+        """
+        try:
+            return self.certified_bound(1.0, dtype=torch.float32)
+        except ValueError:
+            return None
+
+    def exact_arithmetic_bound(self, radius: float = 1.0) -> float:
+        """The certificate without its rounding term (exact-arithmetic forward passes)."""
         return compose_bound(self.norms, radius)
 
     @property
@@ -144,14 +208,55 @@ class Ticket:
         """Ticket output on ``x``."""
         return self.as_module()(x)
 
+    def check_domain(
+        self, x: torch.Tensor, radius: float = 1.0, *, dtype: torch.dtype = torch.float64
+    ) -> None:
+        """Refuse inputs outside the certificate's domain (see :meth:`input_domain`).
+
+        Raises:
+            ValueError: Naming ``x`` and the domain, if a row has norm above ``radius`` (beyond
+                ``DOMAIN_SLACK_ULPS`` roundoffs), a negative entry when the input is non-negative, or a
+                non-finite entry; naming ``radius`` if it is negative.
+        """
+        if not radius >= 0:
+            raise ValueError(f"radius must be >= 0, got {radius!r}")
+        domain = self.input_domain(radius)["description"]
+        if x.ndim < 2 or x.shape[0] == 0:
+            raise ValueError(f"x must be a non-empty batch (rows = inputs), got shape {tuple(x.shape)}")
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"x must be finite; the certificate's domain is {domain}")
+        norms = x.flatten(1).to(torch.float64).norm(dim=1)
+        limit = float(radius) * (1 + DOMAIN_SLACK_ULPS * unit_roundoff(dtype))
+        worst = int(norms.argmax())
+        if float(norms[worst]) > limit:
+            raise ValueError(
+                f"x row {worst} has norm {float(norms[worst]):.6g}, outside the certificate's domain "
+                f"{domain}; pass radius= to measure on a larger ball"
+            )
+        if self.nonnegative_input and bool((x < 0).any()):
+            raise ValueError(
+                f"x has negative entries (min {float(x.min()):.3g}), outside the certificate's domain "
+                f"{domain}: the ticket was built with nonnegative_input=True"
+            )
+
     @torch.no_grad()
-    def measure(self, target: nn.Module, x: torch.Tensor) -> float:
-        """Largest ``||target(x_i) - ticket(x_i)||_2`` over the rows of ``x`` (float64)."""
+    def measure(
+        self, target: nn.Module, x: torch.Tensor, *, radius: float = 1.0, dtype: torch.dtype = torch.float64
+    ) -> float:
+        """Largest ``||target(x_i) - ticket(x_i)||_2`` over the rows of ``x``, both run in ``dtype``.
+
+        Compare with ``certified_bound(radius, dtype=dtype)``.
+
+        Raises:
+            ValueError: If a row of ``x`` is outside the certificate's domain (:meth:`check_domain`).
+        """
         dev = self.layers[0].b.device
-        x = x.to(dev, torch.float64)
-        t = copy.deepcopy(target).to(dev).double()(x)  # a copy: never change the caller's model
+        x = x.to(dev, dtype)
+        self.check_domain(x, radius, dtype=dtype)
+        t = copy.deepcopy(target).to(dev, dtype)(x)  # a copy: never change the caller's model
         y = self(x)
-        return float((t - y).flatten(1).norm(dim=1).max())
+        # Subtract in float64 (exact casts): the measured gap gets no rounding beyond float64's.
+        return float((t.to(torch.float64) - y.to(torch.float64)).flatten(1).norm(dim=1).max())
 
     @torch.no_grad()
     def accuracy(self, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
@@ -226,6 +331,9 @@ class Ticket:
             "budget": self.budget,
             "perturbation": self.perturbation,
             "certified_bound": self.certified_bound(1.0),
+            "certified_bound_float32": self._float32_bound(),
+            "certified_bound_exact_arithmetic": self.exact_arithmetic_bound(1.0),
+            "input_domain": self.input_domain(1.0),
             "max_weight_error": self.max_weight_error,
             "tolerances": self.tolerances,
             "candidates_per_weight": self.candidates_per_weight,

@@ -28,8 +28,8 @@ def test_trained_target_keeps_accuracy(preset, method):
     assert target_acc > 85
     assert abs(ticket.accuracy(x, ds.y_test) - target_acc) <= 0.1
     # Non-negative inputs: the certificate covers them; check on the (scaled) test images.
-    radius = float(x.flatten(1).norm(dim=1).max())
-    assert ticket.measure(model, x) <= ticket.certified_bound(radius)
+    radius = float(x.flatten(1).double().norm(dim=1).max())
+    assert ticket.measure(model, x, radius=radius) <= ticket.certified_bound(radius)
 
 
 def test_cli_run_directory_and_resume(tmp_run_root):
@@ -162,3 +162,33 @@ def test_cli_constructs_a_user_file_and_notices_changes(tmp_path, tmp_run_root):
     save_target(_small_mlp(1), path)  # same path, different network
     with pytest.raises(ValueError, match="changed since the run"):
         run_construct(cfg, runs_root=tmp_run_root, quiet=True)
+
+
+def test_cli_records_the_domain_and_paired_accuracy(tmp_run_root):
+    cfg = ConstructConfig(
+        target="digits-mlp", eps=0.01, budget="per-weight", candidates_per_weight=12, nonnegative_input=True
+    )
+    out = run_construct(cfg, runs_root=tmp_run_root, quiet=True)
+    cert = json.loads((out / "certificate.json").read_text())
+    assert cert["input_domain"]["nonnegative"] is True
+    assert "x >= 0" in cert["input_domain"]["description"]
+    assert (
+        cert["certified_bound_exact_arithmetic"] <= cert["certified_bound"] <= cert["certified_bound_float32"]
+    )
+    report = json.loads((out / "report.json").read_text())
+    p = report["paired"]
+    assert p["both_correct"] + p["target_only"] + p["ticket_only"] + p["both_wrong"] == p["n"]
+    assert report["target_acc"] == pytest.approx(100.0 * (p["both_correct"] + p["target_only"]) / p["n"])
+    assert report["ticket_acc"] == pytest.approx(100.0 * (p["both_correct"] + p["ticket_only"]) / p["n"])
+    assert report["measured_error"] <= report["certified_bound_at_max_input_norm"]
+
+
+def test_construct_targets_write_accuracy_evidence(tmp_run_root):
+    from sim.construction import run_construct_targets
+    from theory.ledger import read_evidence
+    from theory.rules import apply_rule
+
+    run_construct_targets(tmp_run_root, targets=("digits-mlp",), quiet=True)
+    rec = read_evidence(tmp_run_root)["construction-certificate.accuracy"]
+    assert [t["target"] for t in rec["details"]["targets"]] == ["digits-mlp"]
+    assert apply_rule(rec["rule_id"], rec["details"]).verdict == rec["verdict"]

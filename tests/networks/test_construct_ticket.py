@@ -240,3 +240,120 @@ def _bias_tols(ticket):
             ticket.tolerances, ticket.specs, [1 if s.nonneg_input else 2 for s in ticket.specs], strict=True
         )
     ]
+
+
+# --------------------------------------------------------------------------------------------------
+# The certificate's rounding term and input domain
+# --------------------------------------------------------------------------------------------------
+def _mlp(depth, bias, seed):
+    g = torch.Generator().manual_seed(seed)
+    dims = [6, 5, 4, 3][: depth + 1]
+    mods = []
+    for i in range(depth):
+        mods.append(nn.Linear(dims[i], dims[i + 1], bias=bias))
+        if i < depth - 1:
+            mods.append(nn.ReLU())
+    net = nn.Sequential(*mods).double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.rand(p.shape, generator=g, dtype=torch.float64) - 0.5)
+    return net
+
+
+def _exact_ticket(depth, bias, seed):
+    """A target whose weights are the realised weights of a first ticket, and its (exact) ticket."""
+    net = _mlp(depth, bias, seed)
+    kw = dict(budget="per-weight", candidates_per_weight=8, nonnegative_input=True, seed=seed)
+    first = construct_ticket(net, eps=0.05, **kw)
+    lin = [m for m in net if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for m, (ep, _em), spec in zip(lin, first.error_matrices, first.specs, strict=True):
+            d = spec.weight.shape[1]
+            m.weight.copy_(spec.weight + ep[:, :d])
+            if bias:
+                m.bias.copy_(spec.bias + ep[:, d])
+    return net, construct_ticket(net, eps=1e-300, **kw)
+
+
+def _nonneg_ball(n, d, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, d, generator=g, dtype=torch.float64)
+    return x / x.norm(dim=1, keepdim=True)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+@pytest.mark.parametrize("bias", [False, True])
+def test_certificate_covers_rounding_of_an_exact_ticket(depth, bias):
+    net, ticket = _exact_ticket(depth, bias, seed=depth)
+    x = _nonneg_ball(2000, 6, seed=1)
+    measured = ticket.measure(net, x)
+    assert measured > 0  # the two forward passes do round
+    assert measured <= ticket.certified_bound()
+    measured32 = ticket.measure(net, x, dtype=torch.float32)
+    assert measured32 <= ticket.certified_bound(dtype=torch.float32)
+    # The rounding term is a worst case, but not a vacuous one (gamma_N of the norms).
+    assert ticket.certified_bound() < 1e-10
+    if depth == 1:
+        # One layer: the realised weights equal the target's up to an ulp, so the exact-arithmetic part is
+        # (nearly) 0 and only the rounding term keeps the certificate above the measurement (the defect).
+        assert ticket.exact_arithmetic_bound() < measured
+
+
+def test_rounding_term_is_needed_and_grows_with_roundoff():
+    from networks.construct.certificate import FLOAT32_ROUNDOFF, compose_bound, gamma
+
+    _net, ticket = _exact_ticket(2, True, seed=0)
+    b64, b32 = ticket.certified_bound(), ticket.certified_bound(dtype=torch.float32)
+    assert ticket.exact_arithmetic_bound() < b64 < b32
+    assert compose_bound(ticket.norms, 1.0) == ticket.exact_arithmetic_bound()
+    assert (
+        compose_bound(ticket.norms, 1.0, forward_roundoff=FLOAT32_ROUNDOFF) > ticket.exact_arithmetic_bound()
+    )
+    assert gamma(3, 0.0) == 0.0
+    assert gamma(2, 0.25) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="k \\* u"):
+        gamma(10, 0.1)
+    with pytest.raises(ValueError, match="dtype"):
+        ticket.certified_bound(dtype=torch.float16)
+
+
+def test_measure_refuses_inputs_outside_the_domain():
+    net = _mlp(2, True, seed=0)
+    ticket = construct_ticket(net, eps=0.05, candidates_per_weight=6, nonnegative_input=True, seed=0)
+    x = _nonneg_ball(50, 6, seed=0)
+    assert ticket.measure(net, x) <= ticket.certified_bound()
+    with pytest.raises(ValueError, match=r"x has negative entries.*x >= 0"):
+        ticket.measure(net, -x)
+    with pytest.raises(ValueError, match=r"x row \d+ has norm 2.*\|\|x\|\|_2 <= 1"):
+        ticket.measure(net, 2 * x)
+    assert ticket.measure(net, 2 * x, radius=2.0) <= ticket.certified_bound(2.0)
+    with pytest.raises(ValueError, match="radius"):
+        ticket.measure(net, x, radius=-1.0)
+    with pytest.raises(ValueError, match="finite"):
+        ticket.measure(net, x * float("nan"))
+    rep = ticket.report()
+    assert rep["input_domain"] == {
+        "radius": 1.0,
+        "nonnegative": True,
+        "description": "||x||_2 <= 1 and x >= 0 (nonnegative_input)",
+    }
+    assert rep["certified_bound_exact_arithmetic"] <= rep["certified_bound"] <= rep["certified_bound_float32"]
+    signed = construct_ticket(net, eps=0.05, candidates_per_weight=6, seed=0)
+    assert signed.report()["input_domain"]["nonnegative"] is False
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(50, 6, generator=g, dtype=torch.float64)
+    assert signed.measure(net, z / z.norm(dim=1, keepdim=True)) <= signed.certified_bound()
+
+
+def test_nonnegative_certificate_does_not_cover_signed_inputs():
+    # Why measure refuses: on signed inputs a non-negative ticket's error is far above its certificate.
+    net = _mlp(2, False, seed=1)
+    ticket = construct_ticket(
+        net, eps=0.01, budget="per-weight", candidates_per_weight=21, nonnegative_input=True, seed=0
+    )
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(500, 6, generator=g, dtype=torch.float64)
+    x = x / x.norm(dim=1, keepdim=True)
+    with torch.no_grad():
+        gap = float((net(x) - ticket(x)).norm(dim=1).max())
+    assert gap > 10 * ticket.certified_bound()
