@@ -32,6 +32,7 @@ import dataclasses
 import multiprocessing
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -179,7 +180,7 @@ class ProcessExecutor:
 # --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SubmititConfig:
-    """submitit / SLURM job options (``--slurm-*`` flags); results never depend on them."""
+    """submitit / SLURM job options for --executor submitit (results never depend on them)."""
 
     folder: str = help_field("", "job folder: pickles and logs (empty: a new temporary folder)")
     cluster: Literal["auto", "slurm", "local", "debug"] = help_field(
@@ -283,12 +284,16 @@ class SubmititExecutor:
             return []
         groups = _split(len(items), self.array_size)
         jobs = self._executor.map_array(_run_group, [(fn, [items[i] for i in g]) for g in groups])
+        self.jobs.extend(jobs)
         if self.cluster != "slurm":
             # submitit waits up to 15 s for a missing result file to appear on a slow shared filesystem;
             # local jobs write to this machine's disk, so a missing file after the job ended is final.
             for job in jobs:
                 job._results_timeout_s = 0
-        self.jobs.extend(jobs)
+            # ``result()`` polls once a second; a local job's state is one ``poll()`` of its process, so
+            # poll faster (on SLURM the state comes from sacct, and submitit's own pace is kept).
+            while not all(job.done() for job in jobs):
+                time.sleep(0.02)
         results: list[Any] = []
         failures = []
         for job, group in zip(jobs, groups, strict=True):
@@ -329,7 +334,7 @@ class SubmititExecutor:
 # --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DaskConfig:
-    """dask.distributed options (``--dask-*`` flags); results never depend on them."""
+    """dask.distributed options for --executor dask (results never depend on them)."""
 
     address: str = help_field(
         "", "scheduler address (tcp://host:8786); empty: a LocalCluster of --workers processes"

@@ -288,3 +288,58 @@ def test_dask_reschedules_a_killed_worker_with_the_same_results(tmp_path) -> Non
     assert os.path.exists(marker)  # the kill did happen
     for s in CELLS:
         assert np.array_equal(out[s.key()].errors, reference[s.key()].errors)
+
+
+# --------------------------------------------------------------------------------------------------
+# One interface on the command line: `slth sim sweep ... --executor` and `slth reproduce --executor`.
+# --------------------------------------------------------------------------------------------------
+def test_sweep_cli_runs_on_every_executor_with_identical_results(tmp_path, capsys) -> None:
+    from figures.cli import main
+
+    sweep_args = ["sim", "sweep", "rss-per-target", "--ns", "4,6", "--trials", "70", "--quiet"]
+    files = {}
+    for name, extra in (
+        ("inprocess", []),
+        ("submitit", ["--slurm-cluster", "local", "--slurm-folder", str(tmp_path / "jobs")]),
+        ("dask", ["--dask-threads-per-worker", "1"]),
+    ):
+        root = tmp_path / name
+        code = main([*sweep_args, "--runs-root", str(root), "--executor", name, "--workers", "2", *extra])
+        assert code == 0, name
+        (results,) = root.glob("rss-per-target/*/results.csv")
+        files[name] = results.read_bytes()
+    assert files["submitit"] == files["inprocess"] == files["dask"]
+    assert list((tmp_path / "jobs").glob("*_log.out"))  # the submitit run really went through job files
+    # A --dask-* option with another executor is refused, not ignored.
+    bad = ["--runs-root", str(tmp_path / "x"), "--executor", "process", "--dask-address", "tcp://h:1"]
+    code = main([*sweep_args, *bad])
+    assert code == 2 and "only apply to --executor dask" in capsys.readouterr().err
+
+
+def test_reproduce_hands_its_executor_to_the_sweep_producers(tmp_path, monkeypatch) -> None:
+    import figures.reproduce as rep
+    from figures.cli import main
+    from sim.sweeps import Sweep
+
+    seen = {}
+
+    def fake_reproduce(**kwargs):
+        seen.update(kwargs)
+        return rep.ReproduceResult(0, [], [], [])
+
+    monkeypatch.setattr(rep, "reproduce", fake_reproduce)
+    args = ["reproduce", "--executor", "submitit", "--workers", "3", "--slurm-cluster", "local",
+            "--slurm-partition", "p", "--slurm-folder", str(tmp_path / "jobs")]
+    assert main(args) == 0
+    ex = seen["executor"]
+    assert ex.name == "submitit" and ex.workers == 3 and ex.config.partition == "p" and seen["workers"] == 3
+
+    # ... and the sweep producers hand it to Sweep.run unchanged (the name "process" when none is given).
+    calls = []
+    monkeypatch.setattr(Sweep, "run", lambda self, cfg, **kw: calls.append((self.name, kw)))
+    producer = rep.PRODUCERS["pssp-min-n"]
+    rep.call_with_supported(producer.run, tmp_path, scale="quick", workers=2, quiet=True, executor=ex)
+    rep.call_with_supported(producer.run, tmp_path, scale="quick", workers=2, quiet=True)
+    expected = {"runs_root": str(tmp_path), "executor": ex, "workers": 2, "quiet": True}
+    assert calls[0] == ("pssp-min-n", expected)
+    assert calls[1][1]["executor"] == "process"
