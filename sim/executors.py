@@ -182,7 +182,9 @@ class ProcessExecutor:
 class SubmititConfig:
     """submitit / SLURM job options for --executor submitit (results never depend on them)."""
 
-    folder: str = help_field("", "job folder: pickles and logs (empty: a new temporary folder)")
+    folder: str = help_field(
+        "", "job folder (pickles, logs), shared with the compute nodes (CLI default: <runs-root>/submitit)"
+    )
     cluster: Literal["auto", "slurm", "local", "debug"] = help_field(
         "auto", "auto: SLURM when sbatch is found, else local job processes; or force one"
     )
@@ -243,10 +245,11 @@ class SubmititExecutor:
     Args:
         workers: The default array size (``None``: every CPU of this machine).
         config: A :class:`SubmititConfig`.
-        **overrides: Fields of :class:`SubmititConfig` (e.g. ``cluster="local"``, ``folder=...``).
+        **overrides: Fields of :class:`SubmititConfig` (e.g. ``cluster="local"``, ``folder=...``). An empty
+            ``folder`` is a new temporary folder off SLURM and an error on SLURM (it must be shared).
 
     Raises:
-        ValueError: If submitit is not installed, or on a bad field.
+        ValueError: If submitit is not installed, on a bad field, or without a folder on SLURM.
     """
 
     name = "submitit"
@@ -261,8 +264,13 @@ class SubmititExecutor:
         self.config = _with_overrides(SubmititConfig, config, overrides)
         self.workers = default_workers() if workers is None else check_int("workers", workers, 1)
         self.array_size = self.config.array_size or self.workers
+        cluster = submitit.AutoExecutor.which() if self.config.cluster == "auto" else self.config.cluster
+        if not self.config.folder and cluster == "slurm":
+            raise ValueError(
+                "folder must be set for SLURM (--slurm-folder): jobs read their inputs and write results "
+                "and logs there, so it must be on a filesystem the compute nodes share"
+            )
         self.folder = self.config.folder or tempfile.mkdtemp(prefix="slth-submitit-")
-        cluster = None if self.config.cluster == "auto" else self.config.cluster
         self._executor = submitit.AutoExecutor(folder=self.folder, cluster=cluster)
         self._executor.update_parameters(**self.config.parameters(self.array_size))
         self.jobs: list[Any] = []  # every job submitted so far (ids, logs), for inspection
@@ -355,8 +363,8 @@ class DaskExecutor:
     computed separately, as with every other executor.
 
     Args:
-        workers: LocalCluster worker processes (``None``: every CPU); with an address, the number used
-            for the engine's wave size only.
+        workers: LocalCluster worker processes (``None``: every CPU); with an address, only how much work
+            callers hand over at once (``None``: the scheduler's total thread count).
         config: A :class:`DaskConfig`.
         **overrides: Fields of :class:`DaskConfig`.
 
@@ -374,9 +382,21 @@ class DaskExecutor:
                 "executor 'dask' needs the optional dependency: pip install 'slth-toolkit[dask]'"
             ) from None
         self.config = _with_overrides(DaskConfig, config, overrides)
-        self.workers = default_workers() if workers is None else check_int("workers", workers, 1)
+        if workers is not None:
+            check_int("workers", workers, 1)
+        elif not self.config.address:
+            workers = default_workers()
+        self._workers = workers  # None: ask the scheduler (see ``workers``)
         self._client = None
         self._cluster = None
+
+    @property
+    def workers(self) -> int:
+        """Worker count: as given, or (scheduler address, none given) the cluster's threads, on first use."""
+        if self._workers is None:
+            info = self._get_client().scheduler_info()
+            self._workers = max(1, sum(int(w.get("nthreads", 1)) for w in info["workers"].values()))
+        return self._workers
 
     def _get_client(self):
         if self._client is None:
@@ -387,7 +407,7 @@ class DaskExecutor:
             else:
                 mem = f"{self.config.memory_limit_gb}GB" if self.config.memory_limit_gb else "auto"
                 self._cluster = LocalCluster(
-                    n_workers=self.workers,
+                    n_workers=self._workers,
                     threads_per_worker=self.config.threads_per_worker,
                     processes=True,
                     dashboard_address=None,
@@ -512,6 +532,10 @@ def executor_from_args(args: argparse.Namespace) -> Any:
         given = [f.name for f in dataclasses.fields(cls) if getattr(args, prefix + f.name, None) is not None]
         if other == name:
             kwargs["config"] = config_from_namespace(cls, args, prefix=prefix)
+            if cls is SubmititConfig and not kwargs["config"].folder and getattr(args, "runs_root", None):
+                # Next to the runs: shared with the compute nodes wherever the runs are.
+                folder = os.path.join(str(args.runs_root), "submitit")
+                kwargs["config"] = dataclasses.replace(kwargs["config"], folder=folder)
         elif given:
             flags = ", ".join("--" + (prefix + g).replace("_", "-") for g in given)
             raise ValueError(f"{flags} only apply to --executor {other}, not {name!r}")

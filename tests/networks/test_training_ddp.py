@@ -152,14 +152,19 @@ def test_a_batch_too_small_for_every_rank_is_refused():
 
 @pytest.mark.slow
 def test_slth_train_ddp_entry_point(tmp_path):
-    # The entry point `slth train --ddp` runs: python -m torch.distributed.run ... -m networks.training.ddp
+    # The user's command: `slth train --ddp --nproc 2 ...` re-launches itself through torch.distributed.run
+    # (-m networks.training.ddp), with the config turned back into flags.
     flags = {"method": "rigl", "model": "mlp", "dataset": "digits", "hidden": "16", "epochs": "1",
-             "rigl-interval": "3", "density": "0.3"}
+             "rigl-interval": "3", "density": "0.3", "lr-schedule": "constant"}
     argv = [x for k, v in flags.items() for x in (f"--{k}", v)]
-    proc = _torchrun(["-m", "networks.training.ddp", *argv, "--runs-root", str(tmp_path / "ddp"),
-                      "--device", "cpu", "--quiet"], tmp_path)
+    cmd = [sys.executable, "-m", "figures.cli", "train", "--ddp", "--nproc", "2", *argv,
+           "--runs-root", str(tmp_path / "ddp"), "--device", "cpu", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ranks_identical=True" in proc.stdout
     (final_path,) = (tmp_path / "ddp").rglob("final.json")
     final = json.loads(final_path.read_text())
     assert final["world_size"] == 2 and final["ranks_identical"] is True and final["mask_updates"] >= 2
+    # The flags round-trip to the config of the parametrised rigl case (same run directory hash).
+    assert final_path.parent == run_path(tmp_path / "ddp", "train", config("rigl"))

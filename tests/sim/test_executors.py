@@ -120,6 +120,25 @@ def test_slurm_options_are_config_fields_that_reach_sbatch(tmp_path, monkeypatch
     text = plain._executor._executor._make_submission_file_text("CMD", "uid")
     assert "--partition" not in text and "--account" not in text
     assert plain._executor._executor.parameters["array_parallelism"] == 2
+    # SLURM jobs need a job folder the compute nodes share: no silent temporary folder there.
+    with pytest.raises(ValueError, match="folder must be set for SLURM"):
+        get_executor("submitit", 2, cluster="slurm")
+    # ... and the command line puts it next to the runs.
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs-root")
+    add_executor_arguments(parser)
+    args = parser.parse_args(["--runs-root", str(tmp_path / "runs"), "--executor", "submitit"])
+    assert executor_from_args(args).folder == str(tmp_path / "runs" / "submitit")
+
+
+def test_dask_connects_to_a_running_scheduler() -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        with get_executor("dask", address=cluster.scheduler_address) as ex:
+            assert ex.workers == 2  # the scheduler's thread count, since none was given
+            assert ex.map(operator.neg, [4, 2]) == [-4, -2]
+        assert len(cluster.scheduler_info["workers"]) == 2  # closing the client left the cluster up
 
 
 def test_submitit_groups_items_into_array_size_jobs(tmp_path) -> None:
@@ -255,25 +274,25 @@ class _StoreConfig:
     case: str
 
 
-CELLS = [CellSpec("coverage", n, "uniform", -1.0, 1.0, seed=2) for n in (3, 4, 5, 6, 7)]
+CELLS = [CellSpec("coverage", n, "uniform", -1.0, 1.0, seed=2) for n in range(3, 12)]
 
 
 @pytest.mark.parametrize(("name", "mode"), [("submitit", "kill"), ("dask", "raise")])
 def test_failed_job_is_named_and_resubmission_reuses_finished_cells(name, mode, tmp_path) -> None:
     reference = run_cells(CELLS, 20, executor="inprocess")
     store = RunStore(tmp_path / "runs", "resume", _StoreConfig(name)).open()
-    # One worker: the engine sends waves of 4 chunks, so cells n=3..6 finish (and are stored) in the
-    # first wave and n=7's chunk, alone in the second wave, fails.
-    with _make(name, 1, tmp_path) as ex:
+    # Two workers: the engine sends waves of 4 x 2 chunks (one chunk per cell here), so cells n=3..10
+    # finish (and are stored) in the first wave and n=11's chunk, alone in the second wave, fails.
+    with _make(name, 2, tmp_path) as ex:
         with pytest.raises(JobFailed) as info:
-            run_cells(CELLS, 20, executor=_Faulty(ex, 7, mode), store=store)
+            run_cells(CELLS, 20, executor=_Faulty(ex, 11, mode), store=store)
         err = info.value
         assert err.job_id and str(err.job_id) in str(err)
         if name == "submitit":
             assert err.logs and Path(err.logs[0]).exists() and err.logs[0] in str(err)
-        assert store.finished_keys() == {s.key() for s in CELLS[:4]}
+        assert store.finished_keys() == {s.key() for s in CELLS[:-1]}
         again = run_cells(CELLS, 20, executor=ex, store=store)
-    assert [again[s.key()].computed for s in CELLS] == [False, False, False, False, True]
+    assert [again[s.key()].computed for s in CELLS] == [False] * (len(CELLS) - 1) + [True]
     for s in CELLS:
         assert np.array_equal(again[s.key()].errors, reference[s.key()].errors)
 
