@@ -100,6 +100,19 @@ def _describe(fn: Callable[..., Any]) -> str:
     return f"{target.__module__}.{target.__qualname__}"
 
 
+def _failure_summary(text: str) -> str:
+    """One line from submitit's error text: its first line, plus the exception line of a traceback."""
+    lines = [ln.rstrip() for ln in text.splitlines()]
+    head = next((ln.strip() for ln in lines if ln.strip()), "")
+    if "Traceback (most recent call last):" not in lines:
+        # e.g. "Job 123 (task: 0) with path ... / has not produced any output (state: ...)"
+        return " ".join(ln.strip() for ln in lines[:2] if ln.strip())
+    block = lines[lines.index("Traceback (most recent call last):") + 1 :]
+    end = next((i for i, ln in enumerate(block) if ln and set(ln) == {"-"}), len(block))
+    exc = next((ln.strip() for ln in reversed(block[:end]) if ln.strip()), "")
+    return f"{head} {exc}".strip()
+
+
 def _run_group(payload: tuple[Callable[[Any], Any], list[Any]]) -> list[Any]:
     """Job body: apply ``fn`` to each item of one group, in order (top level, so it pickles by name)."""
     fn, items = payload
@@ -186,7 +199,7 @@ class SubmititConfig:
         "", "job folder (pickles, logs), shared with the compute nodes (CLI default: <runs-root>/submitit)"
     )
     cluster: Literal["auto", "slurm", "local", "debug"] = help_field(
-        "auto", "auto: SLURM when sbatch is found, else local job processes; or force one"
+        "auto", "auto: SLURM where srun is found, else local job processes; or force one"
     )
     partition: str = help_field("", "SLURM partition (empty: the cluster's default)")
     time_min: int = help_field(60, "time limit of one job, minutes")
@@ -314,8 +327,7 @@ class SubmititExecutor:
         if failures:
             job, group, err = failures[0]
             logs = [str(job.paths.stderr), str(job.paths.stdout)]
-            lines = [ln.strip() for ln in str(err).splitlines() if ln.strip() and set(ln.strip()) != {"-"}]
-            first_line = " ".join(lines[:2]) or type(err).__name__
+            first_line = _failure_summary(str(err)) or type(err).__name__
             raise JobFailed(
                 f"submitit job {job.job_id} (items {group.start}..{group.stop - 1} of {len(items)}, "
                 f"{_describe(fn)}) failed: {first_line}. Log: {logs[0]} (stdout "

@@ -277,7 +277,7 @@ class _StoreConfig:
 CELLS = [CellSpec("coverage", n, "uniform", -1.0, 1.0, seed=2) for n in range(3, 12)]
 
 
-@pytest.mark.parametrize(("name", "mode"), [("submitit", "kill"), ("dask", "raise")])
+@pytest.mark.parametrize(("name", "mode"), [("submitit", "kill"), ("submitit", "raise"), ("dask", "raise")])
 def test_failed_job_is_named_and_resubmission_reuses_finished_cells(name, mode, tmp_path) -> None:
     reference = run_cells(CELLS, 20, executor="inprocess")
     store = RunStore(tmp_path / "runs", "resume", _StoreConfig(name)).open()
@@ -290,6 +290,8 @@ def test_failed_job_is_named_and_resubmission_reuses_finished_cells(name, mode, 
         assert err.job_id and str(err.job_id) in str(err)
         if name == "submitit":
             assert err.logs and Path(err.logs[0]).exists() and err.logs[0] in str(err)
+        if mode == "raise":
+            assert "RuntimeError: injected failure on n=11" in str(err)  # the job's own exception
         assert store.finished_keys() == {s.key() for s in CELLS[:-1]}
         again = run_cells(CELLS, 20, executor=ex, store=store)
     assert [again[s.key()].computed for s in CELLS] == [False] * (len(CELLS) - 1) + [True]
