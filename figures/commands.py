@@ -53,7 +53,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rep.add_argument(
         "--out", default="figures/out", help="figures, report and timings.csv (default: figures/out)"
     )
-    rep.add_argument("--workers", type=int, default=None, help="worker processes for the producers")
+    from sim.executors import add_executor_arguments  # stdlib-only module: registration stays cheap
+
+    # --executor, --workers and the --slurm-*/--dask-* options, the same flags as `slth sim sweep`: the
+    # SubsetSum sweep producers run on that executor; the others receive --workers only.
+    add_executor_arguments(rep)
     rep.add_argument(
         "--device", default=None, help="torch device for training producers: cpu, cuda, auto (default: cpu)"
     )
@@ -120,18 +124,21 @@ def _figures(args: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     from figures.registry import resolve_names
     from figures.reproduce import reproduce
+    from sim.executors import executor_from_args
 
     only = resolve_names(args.only) if args.only else None
-    result = reproduce(
-        scale=args.scale,
-        only=only,
-        runs_root=args.runs_root,
-        out=args.out,
-        workers=args.workers,
-        quiet=bool(getattr(args, "quiet", False)),
-        skip_producers=args.skip_producers,
-        max_examples=args.max_examples,
-        device=args.device,
-        claim_files=args.claim_files,
-    )
+    with executor_from_args(args) as executor:  # started lazily: nothing runs before a producer needs it
+        result = reproduce(
+            scale=args.scale,
+            only=only,
+            runs_root=args.runs_root,
+            out=args.out,
+            workers=args.workers,
+            quiet=bool(getattr(args, "quiet", False)),
+            skip_producers=args.skip_producers,
+            max_examples=args.max_examples,
+            device=args.device,
+            claim_files=args.claim_files,
+            executor=executor,
+        )
     return result.exit_code

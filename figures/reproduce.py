@@ -43,7 +43,9 @@ class Producer:
     Attributes:
         name: Registry key (used in figure specs' ``producers``).
         description: What it runs.
-        run: ``run(runs_root, *, scale, workers, quiet[, device])``; must resume (reuse finished work).
+        run: ``run(runs_root, *, scale, workers, quiet[, device][, executor])``; must resume (reuse
+            finished work). ``executor`` (a ``sim.executors`` object) is passed only to producers that
+            accept it.
     """
 
     name: str
@@ -95,11 +97,23 @@ def _resolve(candidates: Sequence[tuple[str, str]]) -> Callable[..., Any]:
 
 def _sim_sweep(name: str) -> Callable[..., Any]:
     def run(
-        runs_root: Path, *, scale: str, workers: int | None, quiet: bool, device: str | None = None
+        runs_root: Path,
+        *,
+        scale: str,
+        workers: int | None,
+        quiet: bool,
+        device: str | None = None,
+        executor: Any = None,
     ) -> Any:
         sweeps = importlib.import_module("sim.sweeps")
         sweep = sweeps.get_sweep(name)
-        return sweep.run(sweep.config(scale), runs_root=str(runs_root), workers=workers, quiet=quiet)
+        return sweep.run(
+            sweep.config(scale),
+            runs_root=str(runs_root),
+            executor="process" if executor is None else executor,
+            workers=workers,
+            quiet=quiet,
+        )
 
     return run
 
@@ -207,6 +221,7 @@ def reproduce(
     max_examples: int = 50,
     device: str | None = None,
     claim_files: Sequence[str] = (),
+    executor: Any = None,
 ) -> ReproduceResult:
     """Run the whole reproduction; see the module docstring.
 
@@ -222,6 +237,8 @@ def reproduce(
         device: Torch device for the producers that train or take gradients (``cpu``, ``cuda``,
             ``auto``); None keeps each producer's default (CPU).
         claim_files: Extra claims (``.py`` files or modules calling ``theory.ledger.register_claim``).
+        executor: A ``sim.executors`` executor (kept open; the caller closes it) or name for the producers
+            that accept one (the SubsetSum sweeps); None keeps their default (a local process pool).
 
     Returns:
         A :class:`ReproduceResult`; ``exit_code`` is 1 when any stage failed.
@@ -255,8 +272,9 @@ def reproduce(
             continue
         _say(quiet, f"[reproduce] producer {pname}: {producer.description}")
         try:
+            extra = {} if executor is None else {"executor": executor}
             call_with_supported(
-                producer.run, runs_root, scale=scale, workers=workers, quiet=quiet, device=device
+                producer.run, runs_root, scale=scale, workers=workers, quiet=quiet, device=device, **extra
             )
             stages.append(StageEntry(f"producer {pname}", "ok", time.perf_counter() - start))
         except Exception as err:  # one producer failing must not lose the others' results

@@ -2,8 +2,8 @@
 
 * ``slth sim coverage --n 20 --eta 1e-2 --trials 1000``: success probability of one cell.
 * ``slth sim min-candidates --eta 1e-3 --level 0.9``: the fewest candidates reaching a success level.
-* ``slth sim sweep NAME [--scale quick|full] [--workers K] [--runs-root runs] [--quiet] [--FIELD ...]``:
-  a registered sweep (``rss-success``, ``rss-constant``, ``pssp-min-n``, ``rss-per-target``,
+* ``slth sim sweep NAME [--scale quick|full] [--executor E] [--workers K] [--runs-root runs] [--quiet]
+  [--FIELD ...]``: a registered sweep (``rss-success``, ``rss-constant``, ``pssp-min-n``, ``rss-per-target``,
   ``xiong-thm1``); config fields can be overridden one by one.
 * ``slth sim practice NAME|all [--scale quick|full]``: the training sweeps of the practice figures.
 * ``slth sim construct-width [--scale quick|full]``: minimal construction width vs eps (figure 5).
@@ -23,12 +23,10 @@ import sys
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all CPUs)")
-    p.add_argument(
-        "--executor",
-        default="process",
-        help="executor name: inprocess, process (default), submitit (needs the [cluster] extra)",
-    )
+    from sim.executors import add_executor_arguments  # stdlib-only module: registration stays cheap
+
+    # --executor, --workers and the --slurm-*/--dask-* options (the same flags as `slth reproduce`).
+    add_executor_arguments(p)
     # SUPPRESS: a subparser default would otherwise overwrite the global ``slth --quiet``.
     p.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
 
@@ -119,22 +117,26 @@ def _print_result(obj, as_json: bool) -> None:
 
 def _cell_kwargs(args: argparse.Namespace) -> dict:
     """The keyword arguments shared by ``coverage`` and ``min-candidates`` (see ``_add_cell_args``)."""
-    names = ("trials", "distribution", "lo", "hi", "perturbation", "seed", "workers", "executor", "statistic")
+    names = ("trials", "distribution", "lo", "hi", "perturbation", "seed", "statistic")
     return {**{k: getattr(args, k) for k in names}, "quiet": getattr(args, "quiet", False)}
 
 
 def _coverage(args: argparse.Namespace) -> int:
     from sim.coverage import coverage_probability
+    from sim.executors import executor_from_args
 
-    res = coverage_probability(args.n, args.eta, **_cell_kwargs(args))
+    with executor_from_args(args) as ex:
+        res = coverage_probability(args.n, args.eta, executor=ex, **_cell_kwargs(args))
     _print_result(res, args.json)
     return 0
 
 
 def _min_candidates(args: argparse.Namespace) -> int:
     from sim.coverage import min_candidates
+    from sim.executors import executor_from_args
 
-    res = min_candidates(args.eta, level=args.level, n_max=args.n_max, **_cell_kwargs(args))
+    with executor_from_args(args) as ex:
+        res = min_candidates(args.eta, level=args.level, n_max=args.n_max, executor=ex, **_cell_kwargs(args))
     if args.json:
         print(json.dumps(dataclasses.asdict(res), indent=2, default=str))
         return 0
@@ -145,13 +147,15 @@ def _min_candidates(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from sim.executors import executor_from_args
     from sim.sweeps import get_sweep
     from theory.support.configs import config_from_namespace
 
     sweep = get_sweep(args.sweep)
     cfg = config_from_namespace(sweep.config_cls, args, base=sweep.config(args.scale))
     quiet = getattr(args, "quiet", False)
-    out = sweep.run(cfg, runs_root=args.runs_root, executor=args.executor, workers=args.workers, quiet=quiet)
+    with executor_from_args(args) as ex:
+        out = sweep.run(cfg, runs_root=args.runs_root, executor=ex, quiet=quiet)
     if not quiet:
         print(
             f"{sweep.name}: {len(out.rows)} rows -> {out.path / 'results.csv'} "

@@ -1,27 +1,61 @@
 """Executors that run a picklable top-level function over a list of work items (a registry).
 
 Every executor has ``.map(fn, items) -> list`` that returns results in the order of ``items``, plus
-``close()`` and context-manager support. Results never depend on which executor runs them: the Monte
-Carlo engine derives each trial's random stream from a key, not from the worker (see ``sim.coverage``).
+``close()``, context-manager support and ``workers``. Results never depend on which executor runs them:
+the Monte Carlo engine derives each trial's random stream from a key, not from the worker or the order in
+which work is scheduled (see ``sim.engine``), and results travel back pickled (floats unchanged), so a sweep
+writes the same files byte for byte through every executor (``tests/sim/test_executors.py`` asserts it).
 
 * ``inprocess``: a plain loop in this process (debugging, tests, tiny jobs).
 * ``process`` (default): a ``concurrent.futures.ProcessPoolExecutor`` in a ``forkserver`` context
   (``spawn`` where forkserver is unavailable), never ``fork``: forking a process that holds threads
   (torch, BLAS) can deadlock. The pool is created on first use and reused until ``close()``.
-* ``submitit``: submitit's ``AutoExecutor`` (SLURM when available, otherwise its local executor); an
-  optional extra (``pip install slth-toolkit[cluster]``).
+* ``submitit``: submitit's ``AutoExecutor``: SLURM job arrays on a cluster, its local executor (real job
+  processes, results pickled to the job folder exactly as on SLURM) elsewhere. Options are the fields of
+  :class:`SubmititConfig` (partition, time limit, memory, array size, ...). Extra ``[cluster]``.
+* ``dask``: a ``dask.distributed`` client, for clusters without SLURM: a scheduler address, or a
+  ``LocalCluster`` of ``workers`` single-threaded worker processes. Options: :class:`DaskConfig`.
+  Extra ``[dask]``.
+
+A failed work item raises :class:`JobFailed`, naming the job (submitit job id and its log files; dask task
+key) and the items it held. Work already recorded by the caller survives: the engine stores every finished
+wave of chunks, so re-running the same command (resubmission) reuses the finished cells.
+
+On the command line every executor is chosen the same way (``--executor NAME --workers K`` plus the
+``--slurm-*`` and ``--dask-*`` fields): :func:`add_executor_arguments` and :func:`executor_from_args`.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import multiprocessing
 import os
 import tempfile
-from collections.abc import Callable, Iterable
-from typing import Any
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from theory.support.configs import add_config_arguments, config_from_namespace, help_field
 from theory.support.registry import lookup, register
-from theory.support.validate import check_int
+from theory.support.validate import check_int, check_range
+
+__all__ = [
+    "EXECUTORS",
+    "DaskConfig",
+    "DaskExecutor",
+    "InProcessExecutor",
+    "JobFailed",
+    "ProcessExecutor",
+    "SubmititConfig",
+    "SubmititExecutor",
+    "add_executor_arguments",
+    "default_workers",
+    "executor_from_args",
+    "get_executor",
+    "register_executor",
+]
 
 
 def default_workers() -> int:
@@ -30,6 +64,59 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+class JobFailed(RuntimeError):
+    """A job (or task) of a cluster executor failed; the message names it and where its log is.
+
+    Attributes:
+        job_id: The submitit job id or the dask task key.
+        logs: Paths of the job's log files (empty for dask, whose workers log to the scheduler).
+        items: Indices (in the ``map`` call's ``items``) of the work items the job held.
+    """
+
+    def __init__(self, message: str, *, job_id: str, logs: Sequence[str] = (), items: Sequence[int] = ()):
+        super().__init__(message)
+        self.job_id = job_id
+        self.logs = tuple(logs)
+        self.items = tuple(items)
+
+
+def _split(n: int, parts: int) -> list[range]:
+    """``range(n)`` cut into ``parts`` contiguous pieces whose sizes differ by at most one."""
+    parts = max(1, min(parts, n))
+    base, extra = divmod(n, parts)
+    out, start = [], 0
+    for p in range(parts):
+        stop = start + base + (1 if p < extra else 0)
+        out.append(range(start, stop))
+        start = stop
+    return out
+
+
+def _describe(fn: Callable[..., Any]) -> str:
+    """``module.qualname`` of a function, or its type's for a callable object."""
+    target = fn if hasattr(fn, "__qualname__") else type(fn)
+    return f"{target.__module__}.{target.__qualname__}"
+
+
+def _failure_summary(text: str) -> str:
+    """One line from submitit's error text: its first line, plus the exception line of a traceback."""
+    lines = [ln.rstrip() for ln in text.splitlines()]
+    head = next((ln.strip() for ln in lines if ln.strip()), "")
+    if "Traceback (most recent call last):" not in lines:
+        # e.g. "Job 123 (task: 0) with path ... / has not produced any output (state: ...)"
+        return " ".join(ln.strip() for ln in lines[:2] if ln.strip())
+    block = lines[lines.index("Traceback (most recent call last):") + 1 :]
+    end = next((i for i, ln in enumerate(block) if ln and set(ln) == {"-"}), len(block))
+    exc = next((ln.strip() for ln in reversed(block[:end]) if ln.strip()), "")
+    return f"{head} {exc}".strip()
+
+
+def _run_group(payload: tuple[Callable[[Any], Any], list[Any]]) -> list[Any]:
+    """Job body: apply ``fn`` to each item of one group, in order (top level, so it pickles by name)."""
+    fn, items = payload
+    return [fn(item) for item in items]
 
 
 class InProcessExecutor:
@@ -101,46 +188,156 @@ class ProcessExecutor:
         self.close()
 
 
+# --------------------------------------------------------------------------------------------------
+# submitit (SLURM)
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SubmititConfig:
+    """submitit / SLURM job options for --executor submitit (results never depend on them)."""
+
+    folder: str = help_field(
+        "", "job folder (pickles, logs), shared with the compute nodes (CLI default: <runs-root>/submitit)"
+    )
+    cluster: Literal["auto", "slurm", "local", "debug"] = help_field(
+        "auto", "auto: SLURM where srun is found, else local job processes; or force one"
+    )
+    partition: str = help_field("", "SLURM partition (empty: the cluster's default)")
+    time_min: int = help_field(60, "time limit of one job, minutes")
+    mem_gb: float = help_field(4.0, "memory of one job, GB")
+    cpus_per_task: int = help_field(1, "CPUs of one job")
+    gpus_per_node: int = help_field(0, "GPUs of one job")
+    array_size: int = help_field(0, "jobs each batch of work is split into (0: --workers)")
+    array_parallelism: int = help_field(0, "jobs of an array running at once (0: the array size)")
+    account: str = help_field("", "SLURM account (empty: none)")
+    qos: str = help_field("", "SLURM quality of service (empty: none)")
+    constraint: str = help_field("", "SLURM node constraint (empty: none)")
+
+    def __post_init__(self) -> None:
+        check_int("time_min", self.time_min, 1)
+        check_range("mem_gb", self.mem_gb, 0.0, None, lo_open=True)
+        check_int("cpus_per_task", self.cpus_per_task, 1)
+        check_int("gpus_per_node", self.gpus_per_node, 0)
+        check_int("array_size", self.array_size, 0)
+        check_int("array_parallelism", self.array_parallelism, 0)
+
+    def parameters(self, array_size: int) -> dict[str, Any]:
+        """Arguments of ``AutoExecutor.update_parameters`` (``slurm_*`` ones are ignored off SLURM)."""
+        params: dict[str, Any] = {
+            "timeout_min": self.time_min,
+            "mem_gb": self.mem_gb,
+            "cpus_per_task": self.cpus_per_task,
+            "slurm_array_parallelism": self.array_parallelism or array_size,
+        }
+        if self.gpus_per_node:
+            params["gpus_per_node"] = self.gpus_per_node
+        for name in ("partition", "account", "qos", "constraint"):
+            if getattr(self, name):
+                params[f"slurm_{name}"] = getattr(self, name)
+        return params
+
+
+def _with_overrides(cls: type, config: Any, overrides: dict[str, Any]) -> Any:
+    """``config`` (or the defaults) with keyword ``overrides``; an unknown name is a ValueError."""
+    base = cls() if config is None else config
+    if not isinstance(base, cls):
+        raise ValueError(f"config must be a {cls.__name__}, got {type(base).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; valid: {', '.join(sorted(names))}")
+    return dataclasses.replace(base, **overrides)
+
+
 class SubmititExecutor:
-    """submitit's ``AutoExecutor``: SLURM job arrays on a cluster, local processes elsewhere.
+    """submitit's ``AutoExecutor``: SLURM job arrays on a cluster, local job processes elsewhere.
+
+    Each ``map`` call cuts its items into ``array_size`` contiguous groups (default: ``workers``) and submits
+    one array job of that many tasks; a task applies ``fn`` to its group in order. So a SLURM array never
+    holds more tasks than asked, and local runs start ``array_size`` processes per call, not one per item.
 
     Args:
-        workers: Maximum number of array tasks running at once (``slurm_array_parallelism``).
-        folder: Where submitit keeps job logs and pickles (a temporary folder by default).
-        cluster: ``None`` lets submitit choose (SLURM if present); ``"local"`` or ``"debug"`` force one.
-        **parameters: Passed to ``update_parameters`` (e.g. ``timeout_min``, ``slurm_partition``).
+        workers: The default array size (``None``: every CPU of this machine).
+        config: A :class:`SubmititConfig`.
+        **overrides: Fields of :class:`SubmititConfig` (e.g. ``cluster="local"``, ``folder=...``). An empty
+            ``folder`` is a new temporary folder off SLURM and an error on SLURM (it must be shared).
+
+    Raises:
+        ValueError: If submitit is not installed, on a bad field, or without a folder on SLURM.
     """
 
     name = "submitit"
 
-    def __init__(
-        self,
-        workers: int | None = None,
-        *,
-        folder: str | None = None,
-        cluster: str | None = None,
-        **parameters,
-    ) -> None:
+    def __init__(self, workers: int | None = None, *, config: SubmititConfig | None = None, **overrides):
         try:
             import submitit
         except ImportError:
             raise ValueError(
                 "executor 'submitit' needs the optional dependency: pip install 'slth-toolkit[cluster]'"
             ) from None
+        self.config = _with_overrides(SubmititConfig, config, overrides)
         self.workers = default_workers() if workers is None else check_int("workers", workers, 1)
-        self.folder = folder or tempfile.mkdtemp(prefix="slth-submitit-")
+        self.array_size = self.config.array_size or self.workers
+        cluster = submitit.AutoExecutor.which() if self.config.cluster == "auto" else self.config.cluster
+        if not self.config.folder and cluster == "slurm":
+            raise ValueError(
+                "folder must be set for SLURM (--slurm-folder): jobs read their inputs and write results "
+                "and logs there, so it must be on a filesystem the compute nodes share"
+            )
+        self.folder = self.config.folder or tempfile.mkdtemp(prefix="slth-submitit-")
         self._executor = submitit.AutoExecutor(folder=self.folder, cluster=cluster)
-        params = {"timeout_min": 60, "slurm_array_parallelism": self.workers}
-        params.update(parameters)
-        self._executor.update_parameters(**params)
+        self._executor.update_parameters(**self.config.parameters(self.array_size))
+        self.jobs: list[Any] = []  # every job submitted so far (ids, logs), for inspection
+
+    @property
+    def cluster(self) -> str:
+        """The backend submitit chose: ``slurm``, ``local`` or ``debug``."""
+        return str(self._executor.cluster)
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-        """Submit one array job (one task per item) and wait for the results, in order."""
+        """Submit one array job over the items (``array_size`` tasks) and return results in order.
+
+        Raises:
+            JobFailed: When a job fails or is killed (after every job of the array has ended), naming
+                the job id, its log files and the items it held.
+        """
         items = list(items)
         if not items:
             return []
-        jobs = self._executor.map_array(fn, items)
-        return [job.result() for job in jobs]
+        groups = _split(len(items), self.array_size)
+        jobs = self._executor.map_array(_run_group, [(fn, [items[i] for i in g]) for g in groups])
+        self.jobs.extend(jobs)
+        if self.cluster != "slurm":
+            # submitit waits up to 15 s for a missing result file to appear on a slow shared filesystem;
+            # local jobs write to this machine's disk, so a missing file after the job ended is final.
+            for job in jobs:
+                job._results_timeout_s = 0
+            # ``result()`` polls once a second; a local job's state is one ``poll()`` of its process, so
+            # poll faster (on SLURM the state comes from sacct, and submitit's own pace is kept).
+            while not all(job.done() for job in jobs):
+                time.sleep(0.02)
+        results: list[Any] = []
+        failures = []
+        for job, group in zip(jobs, groups, strict=True):
+            try:
+                out = job.result()
+            except Exception as err:  # submitit raises FailedJobError / UncompletedJobError
+                failures.append((job, group, err))
+                continue
+            results.extend(out)
+        if failures:
+            job, group, err = failures[0]
+            logs = [str(job.paths.stderr), str(job.paths.stdout)]
+            first_line = _failure_summary(str(err)) or type(err).__name__
+            raise JobFailed(
+                f"submitit job {job.job_id} (items {group.start}..{group.stop - 1} of {len(items)}, "
+                f"{_describe(fn)}) failed: {first_line}. Log: {logs[0]} (stdout "
+                f"{logs[1]}). {len(failures)} of {len(jobs)} jobs failed; finished work recorded by the "
+                "caller is kept and the same command resumes.",
+                job_id=str(job.job_id),
+                logs=logs,
+                items=list(group),
+            ) from err
+        return results
 
     def close(self) -> None:
         """Nothing to release (jobs are awaited in ``map``)."""
@@ -152,6 +349,134 @@ class SubmititExecutor:
         self.close()
 
 
+# --------------------------------------------------------------------------------------------------
+# dask.distributed
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DaskConfig:
+    """dask.distributed options for --executor dask (results never depend on them)."""
+
+    address: str = help_field(
+        "", "scheduler address (tcp://host:8786); empty: a LocalCluster of --workers processes"
+    )
+    threads_per_worker: int = help_field(1, "LocalCluster: threads per worker process")
+    memory_limit_gb: float = help_field(0.0, "LocalCluster: memory limit per worker, GB (0: dask's default)")
+
+    def __post_init__(self) -> None:
+        check_int("threads_per_worker", self.threads_per_worker, 1)
+        check_range("memory_limit_gb", self.memory_limit_gb, 0.0, None)
+
+
+class DaskExecutor:
+    """A ``dask.distributed`` client; one task per item, results gathered in the order of the items.
+
+    The client (and, without an address, a ``LocalCluster`` of ``workers`` processes) starts on first use
+    and lives until ``close()``. Tasks are submitted with ``pure=False``: identical items are still
+    computed separately, as with every other executor.
+
+    Args:
+        workers: LocalCluster worker processes (``None``: every CPU); with an address, only how much work
+            callers hand over at once (``None``: the scheduler's total thread count).
+        config: A :class:`DaskConfig`.
+        **overrides: Fields of :class:`DaskConfig`.
+
+    Raises:
+        ValueError: If dask.distributed is not installed, or on a bad field.
+    """
+
+    name = "dask"
+
+    def __init__(self, workers: int | None = None, *, config: DaskConfig | None = None, **overrides):
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise ValueError(
+                "executor 'dask' needs the optional dependency: pip install 'slth-toolkit[dask]'"
+            ) from None
+        self.config = _with_overrides(DaskConfig, config, overrides)
+        if workers is not None:
+            check_int("workers", workers, 1)
+        elif not self.config.address:
+            workers = default_workers()
+        self._workers = workers  # None: ask the scheduler (see ``workers``)
+        self._client = None
+        self._cluster = None
+
+    @property
+    def workers(self) -> int:
+        """Worker count: as given, or (scheduler address, none given) the cluster's threads, on first use."""
+        if self._workers is None:
+            info = self._get_client().scheduler_info()
+            self._workers = max(1, sum(int(w.get("nthreads", 1)) for w in info["workers"].values()))
+        return self._workers
+
+    def _get_client(self):
+        if self._client is None:
+            from distributed import Client, LocalCluster
+
+            if self.config.address:
+                self._client = Client(self.config.address)
+            else:
+                mem = f"{self.config.memory_limit_gb}GB" if self.config.memory_limit_gb else "auto"
+                self._cluster = LocalCluster(
+                    n_workers=self._workers,
+                    threads_per_worker=self.config.threads_per_worker,
+                    processes=True,
+                    dashboard_address=None,
+                    memory_limit=mem,
+                )
+                self._client = Client(self._cluster)
+        return self._client
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        """Run one task per item on the cluster; results keep the order of ``items``.
+
+        Raises:
+            JobFailed: When a task raised (after every task has ended), naming its key and item.
+        """
+        from distributed import wait
+
+        items = list(items)
+        if not items:
+            return []
+        client = self._get_client()
+        futures = client.map(fn, items, pure=False)
+        wait(futures)
+        bad = [(i, f) for i, f in enumerate(futures) if f.status != "finished"]
+        if bad:
+            i, f = bad[0]
+            err = f.exception() if f.status == "error" else None
+            detail = f"{type(err).__name__}: {err}" if err is not None else f"status {f.status}"
+            where = self.config.address or "a LocalCluster"
+            raise JobFailed(
+                f"dask task {f.key} (item {i} of {len(items)}, {_describe(fn)}) failed "
+                f"on {where}: {detail}. Worker logs: client.get_worker_logs(). {len(bad)} of "
+                f"{len(items)} tasks failed; finished work recorded by the caller is kept and the same "
+                "command resumes.",
+                job_id=str(f.key),
+                items=[j for j, _ in bad],
+            ) from err
+        return client.gather(futures)
+
+    def close(self) -> None:
+        """Close the client and the LocalCluster it started (idempotent)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# Registry and command line
+# --------------------------------------------------------------------------------------------------
 EXECUTORS: dict[str, Callable[..., Any]] = {}
 
 
@@ -164,9 +489,10 @@ def get_executor(name: str = "process", workers: int | None = None, **kwargs: An
     """Build an executor by name.
 
     Args:
-        name: One of :data:`EXECUTORS` (``inprocess``, ``process``, ``submitit``).
+        name: One of :data:`EXECUTORS` (``inprocess``, ``process``, ``submitit``, ``dask``).
         workers: Number of workers (>= 1); ``None`` uses every CPU this process may use.
-        **kwargs: Passed to the executor's constructor.
+        **kwargs: Passed to the executor's constructor (``config=`` or config fields for the cluster
+            executors).
 
     Returns:
         An object with ``map(fn, items) -> list`` (order preserved), ``close()``, and ``workers``.
@@ -182,3 +508,47 @@ def get_executor(name: str = "process", workers: int | None = None, **kwargs: An
 register_executor("inprocess", InProcessExecutor)
 register_executor("process", ProcessExecutor)
 register_executor("submitit", SubmititExecutor)
+register_executor("dask", DaskExecutor)
+
+#: Options of the cluster executors, by executor name, with their flag prefix.
+EXECUTOR_CONFIGS: dict[str, tuple[type, str]] = {
+    "submitit": (SubmititConfig, "slurm_"),
+    "dask": (DaskConfig, "dask_"),
+}
+
+
+def add_executor_arguments(parser: argparse.ArgumentParser, *, workers: bool = True) -> None:
+    """Add ``--executor``, ``--workers`` (unless ``workers=False``), ``--slurm-*`` and ``--dask-*`` flags."""
+    parser.add_argument(
+        "--executor",
+        default="process",
+        help="where the work runs: process (default, a local pool), inprocess, submitit (SLURM, or local "
+        "job processes; extra [cluster]), dask (dask.distributed; extra [dask])",
+    )
+    if workers:
+        parser.add_argument("--workers", type=int, default=None, help="workers (default: all CPUs)")
+    for cls, prefix in EXECUTOR_CONFIGS.values():
+        add_config_arguments(parser, cls, prefix=prefix)
+
+
+def executor_from_args(args: argparse.Namespace) -> Any:
+    """The executor the flags of :func:`add_executor_arguments` describe (the caller closes it).
+
+    Raises:
+        ValueError: On an unknown name, bad ``--workers``, a bad option, or a ``--slurm-*``/``--dask-*``
+            flag given for another executor (it would be silently ignored).
+    """
+    name = args.executor
+    kwargs: dict[str, Any] = {}
+    for other, (cls, prefix) in EXECUTOR_CONFIGS.items():
+        given = [f.name for f in dataclasses.fields(cls) if getattr(args, prefix + f.name, None) is not None]
+        if other == name:
+            kwargs["config"] = config_from_namespace(cls, args, prefix=prefix)
+            if cls is SubmititConfig and not kwargs["config"].folder and getattr(args, "runs_root", None):
+                # Next to the runs: shared with the compute nodes wherever the runs are.
+                folder = os.path.join(str(args.runs_root), "submitit")
+                kwargs["config"] = dataclasses.replace(kwargs["config"], folder=folder)
+        elif given:
+            flags = ", ".join("--" + (prefix + g).replace("_", "-") for g in given)
+            raise ValueError(f"{flags} only apply to --executor {other}, not {name!r}")
+    return get_executor(name, getattr(args, "workers", None), **kwargs)

@@ -7,14 +7,22 @@ Launch (CPU, gloo backend; NCCL is used when the device is CUDA)::
 
 or ``slth train --ddp --nproc 2 ...``, which runs exactly that command. Every rank builds the same model
 from the same seed and walks the same global batch order (a pure function of seed and epoch); rank ``r``
-of ``R`` takes rows ``r::R`` of each global batch. After backward the gradients of the trainable tensors,
-the captured dense gradients (RigL) and any Hessian-vector products (second-order RigL) are averaged with
-``all_reduce``, so every rank applies the same update and computes the same top-k masks from identical
-scores; method randomness comes from identically seeded generators. BatchNorm running statistics (which
-only matter in eval mode) are broadcast from rank 0 before every evaluation. Rank 0 alone writes the run
-directory; ``final.json`` records ``world_size`` and ``ranks_identical`` (every parameter and mask compared
-across ranks at the end). With equal shard sizes the averaged gradient equals the full-batch gradient, so
-results match single-process training up to floating-point summation order.
+of ``R`` takes rows ``r::R`` of each global batch. After backward the gradients of the trainable tensors
+(scores, RigL's weights, PGD+EP's weights before the projection), the captured dense gradients (RigL) and
+any Hessian-vector products (second-order RigL) are combined with ``all_reduce``, each rank's shard mean
+weighted by its share of the global batch (``Trainer.all_reduce_mean``), so the result is the global-batch
+mean also when the last batch of an epoch splits unevenly. Every rank then applies the same update and
+computes the same top-k masks from identical scores; method randomness (IteRand, SET, Hutchinson probes)
+comes from identically seeded generators. BatchNorm running statistics (which only matter in eval mode)
+are broadcast from rank 0 before every evaluation; in training mode each rank normalises with its own
+shard's batch statistics, so models with BatchNorm (``resnet18``) do NOT reproduce a single process.
+
+Rank 0 alone writes the run directory; ``final.json`` records ``world_size``, every rank's
+``state_digests`` (SHA-256 of its scores, weights, masks and Dying Ratio tracker) and ``ranks_identical``
+(all ranks bit-identical, per part in ``ranks_identical_parts``). Results match single-process training up
+to floating-point summation order: ``tests/networks/test_training_ddp.py`` runs every registered method
+on 2 gloo processes and finds masks and Dying Ratios bit-identical to one process, scores and weights
+within 1e-6. Every batch must give every rank at least one row (checked at start).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ A non-finite training loss stops the run with :class:`TrainingDiverged`, leaving
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import math
 import time
@@ -48,7 +49,17 @@ from theory.support.records import (
     read_json,
 )
 
-__all__ = ["DistInfo", "TrainResult", "Trainer", "TrainingDiverged", "derive_seed", "run_path", "train"]
+__all__ = [
+    "DistInfo",
+    "TrainResult",
+    "Trainer",
+    "TrainingDiverged",
+    "derive_seed",
+    "run_path",
+    "state_digests",
+    "state_parts",
+    "train",
+]
 
 METRIC_FIELDS = ("step", "epoch", "cycle", "name", "value")
 _PURPOSES = {"init": 0, "data": 1, "method": 2}
@@ -161,9 +172,24 @@ class Trainer:
         self.batch_in_epoch = 0
         self.cycle_entered = False
         self.lr = cfg.lr
+        self.shard_weight = 1.0  # this rank's share of the current global batch, times world size
+        if self.dist.world_size > 1:
+            self._check_shards(n)
         self.rows: list[dict[str, Any]] = []
         self.cycle_summaries: list[dict[str, Any]] = []
         self._epoch_losses: list[float] = []
+
+    def _check_shards(self, n: int) -> None:
+        # Every rank needs at least one row of every global batch (an empty shard has no mean).
+        world, bs = self.dist.world_size, self.cfg.batch_size
+        sizes = {min(bs, n)} | ({n % bs} if n % bs else set())
+        if min(sizes) < world:
+            raise ValueError(
+                f"batch_size must give every one of the {world} DDP ranks at least one row of every batch: "
+                f"the smallest global batch of this dataset ({n} training rows, batch_size={bs}) has "
+                f"{min(sizes)} rows; choose batch_size so that both batch_size and {n} mod batch_size "
+                f"(when not 0) are >= {world}"
+            )
 
     # ------------------------------------------------------------------------------------ building
     def _build_model(self) -> torch.nn.Module:
@@ -232,12 +258,20 @@ class Trainer:
         )
 
     def all_reduce_mean(self, tensors: Sequence[torch.Tensor]) -> None:
-        """Average tensors in place across DDP ranks (no-op in a single process)."""
+        """Average per-shard means in place across DDP ranks into global-batch means (no-op alone).
+
+        Each rank's tensors are means over its shard of this step's global batch (a loss, its gradients,
+        Hessian-vector products of it). Shards may differ by one row (the last batch of an epoch), so
+        rank ``r`` contributes with weight ``R n_r / N`` (:attr:`shard_weight`; exactly 1 for equal
+        shards): ``sum_r (n_r / N) mean_r`` is the mean over the global batch, as in one process.
+        """
         if self.dist.world_size == 1 or not tensors:
             return
         import torch.distributed as tdist
 
         flat = torch.cat([t.reshape(-1) for t in tensors])
+        if self.shard_weight != 1.0:
+            flat *= self.shard_weight
         tdist.all_reduce(flat)
         flat /= self.dist.world_size
         offset = 0
@@ -460,7 +494,9 @@ class Trainer:
                 for b in range(self.batch_in_epoch, self.steps_per_epoch):
                     idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                     if self.dist.world_size > 1:
+                        full = len(idx)
                         idx = idx[self.dist.rank :: self.dist.world_size]
+                        self.shard_weight = len(idx) * self.dist.world_size / full
                     step_in_cycle = (self.epoch_in_cycle * self.steps_per_epoch) + b
                     self.lr = self.lr_at(cycle, step_in_cycle)
                     if self.optimizer is not None:
@@ -575,24 +611,53 @@ def train(
     if not trainer.fit(directory, stop_after_steps=stop_after_steps):
         return TrainResult(directory, "stopped", None)
     final = trainer.final(time.perf_counter() - start)
+    final["state_digests"] = state_digests(trainer)
     if dist.world_size > 1:
-        final.update(_rank_agreement(trainer))
+        final.update(_rank_agreement(trainer, final["state_digests"]))
     if dist.rank == 0:
         atomic_write_json(directory / "final.json", final)
         atomic_write_text(directory / "DONE", "done\n")
     return TrainResult(directory, "done", final)
 
 
-def _rank_agreement(trainer: Trainer) -> dict[str, Any]:
-    """Check across ranks that every parameter and mask is identical (DDP invariant)."""
+def state_parts(trainer: Trainer) -> dict[str, dict[str, torch.Tensor]]:
+    """The end state of a run by part.
+
+    ``scores``, ``weights`` (every other parameter), ``masks`` (the masks the next forward uses) and, with a
+    tracker, ``dying`` (the Dying Ratio tracker's ever-selected masks).
+    """
+    params = dict(trainer.model.named_parameters())
+    parts: dict[str, dict[str, torch.Tensor]] = {
+        "scores": {k: v for k, v in params.items() if k.rsplit(".", 1)[-1] == "scores"},
+        "weights": {k: v for k, v in params.items() if k.rsplit(".", 1)[-1] != "scores"},
+        "masks": trainer.current_masks(),
+    }
+    if trainer.tracker is not None:
+        parts["dying"] = dict(trainer.tracker.ever)
+    return parts
+
+
+def state_digests(trainer: Trainer) -> dict[str, str]:
+    """SHA-256 of each part of :func:`state_parts` (names, dtypes, shapes and raw bytes).
+
+    Equal digests mean bit-identical states, so runs (DDP ranks, resumed runs) compare from ``final.json``.
+    """
+    out = {}
+    for part, tensors in state_parts(trainer).items():
+        h = hashlib.sha256()
+        for name in sorted(tensors):
+            t = tensors[name].detach().cpu().contiguous()
+            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        out[part] = h.hexdigest()
+    return out
+
+
+def _rank_agreement(trainer: Trainer, digests: dict[str, str]) -> dict[str, Any]:
+    """Gather every rank's :func:`state_digests` and compare them part by part (the DDP invariant)."""
     import torch.distributed as tdist
 
-    with torch.no_grad():
-        parts = [p.detach().double().reshape(-1) for p in trainer.model.parameters()]
-        parts += [layer.mask().double().reshape(-1) for layer in trainer.layers.values()]
-        flat = torch.cat(parts)
-        lo, hi = flat.clone(), flat.clone()
-        tdist.all_reduce(lo, op=tdist.ReduceOp.MIN)
-        tdist.all_reduce(hi, op=tdist.ReduceOp.MAX)
-        identical = bool(torch.equal(lo, hi))
-    return {"ranks_identical": identical}
+    gathered: list[Any] = [None] * trainer.dist.world_size
+    tdist.all_gather_object(gathered, digests)
+    same = {part: all(d.get(part) == gathered[0].get(part) for d in gathered) for part in digests}
+    return {"ranks_identical": all(same.values()), "ranks_identical_parts": same, "rank_digests": gathered}

@@ -1,30 +1,54 @@
-"""Executors (registry contract, order) and the engine's bit-identical results across workers/order."""
+"""Executors: registry contract, order, options, failures, resume, and byte-identical sweeps on every one.
+
+The cluster executors run for real here: submitit through its local executor (job processes that pickle
+their results to the job folder exactly as SLURM jobs do) and dask through a ``LocalCluster`` of worker
+processes. Nothing is skipped: both packages are in the ``test`` extra.
+"""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import operator
+import os
 import random
+import signal
+import sys
+from pathlib import Path
 
+import cloudpickle
 import numpy as np
 import pytest
 
 from sim.engine import CellSpec, run_cells, trial_inputs
-from sim.executors import EXECUTORS, get_executor
+from sim.executors import (
+    EXECUTORS,
+    DaskConfig,
+    JobFailed,
+    SubmititConfig,
+    add_executor_arguments,
+    executor_from_args,
+    get_executor,
+)
+from sim.store import RunStore
+
+# The fault injectors below run inside job processes; pickle them by value so those processes need not
+# import this test module.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-def _make(name: str, workers: int | None = None):
+def _make(name: str, workers: int | None, tmp_path: Path):
     if name == "submitit":
-        pytest.importorskip("submitit")
-        return get_executor(name, workers, cluster="local")
+        return get_executor(name, workers, cluster="local", folder=str(tmp_path / "jobs"))
     return get_executor(name, workers)
 
 
 @pytest.mark.parametrize("name", sorted(EXECUTORS))
-def test_registry_contract(name: str) -> None:
-    with _make(name, 2) as ex:
-        assert ex.workers >= 1
+def test_registry_contract(name: str, tmp_path: Path) -> None:
+    with _make(name, 2, tmp_path) as ex:
+        assert ex.workers == (1 if name == "inprocess" else 2)
         assert ex.map(operator.neg, []) == []
-        assert ex.map(operator.neg, [3, 1, 2]) == [-3, -1, -2]
+        assert ex.map(operator.neg, [3, 1, 2, 7, 5]) == [-3, -1, -2, -7, -5]
 
 
 def test_process_pool_preserves_order_with_two_workers() -> None:
@@ -41,22 +65,105 @@ def test_one_process_worker_runs_in_process() -> None:
 
 
 def test_bad_names_and_workers() -> None:
-    with pytest.raises(ValueError, match="inprocess, process, submitit"):
+    with pytest.raises(ValueError, match="dask, inprocess, process, submitit"):
         get_executor("threads")
     with pytest.raises(ValueError, match="workers"):
         get_executor("process", 0)
     with pytest.raises(ValueError, match="workers"):
         get_executor("inprocess", 1.5)
+    with pytest.raises(ValueError, match="partitoin"):
+        get_executor("submitit", 1, partitoin="gpu")
+    with pytest.raises(ValueError, match="time_min"):
+        SubmititConfig(time_min=0)
+    with pytest.raises(ValueError, match="threads_per_worker"):
+        DaskConfig(threads_per_worker=0)
 
 
-def test_submitit_missing_is_a_clear_error() -> None:
-    try:
-        import submitit  # noqa: F401
-    except ImportError:
-        with pytest.raises(ValueError, match="cluster"):
-            get_executor("submitit")
-    else:
-        pytest.skip("submitit is installed")
+@pytest.mark.parametrize(
+    ("name", "module", "extra"), [("submitit", "submitit", "cluster"), ("dask", "distributed", "dask")]
+)
+def test_missing_optional_dependency_is_a_clear_error(name, module, extra, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # makes ``import module`` raise ImportError
+    with pytest.raises(ValueError, match=rf"slth-toolkit\[{extra}\]"):
+        get_executor(name, 1)
+
+
+def test_slurm_options_are_config_fields_that_reach_sbatch(tmp_path, monkeypatch) -> None:
+    # submitit's SLURM executor only needs ``srun`` to exist to build its sbatch file.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    cfg = SubmititConfig(
+        folder=str(tmp_path / "jobs"),
+        cluster="slurm",
+        partition="gpu",
+        time_min=30,
+        mem_gb=8.0,
+        cpus_per_task=2,
+        array_parallelism=3,
+        account="lab",
+        qos="high",
+        constraint="a100",
+    )
+    ex = get_executor("submitit", 5, config=cfg)
+    assert ex.cluster == "slurm" and ex.array_size == 5
+    inner = ex._executor._executor  # submitit's SlurmExecutor
+    assert inner.parameters["array_parallelism"] == 3
+    sbatch = inner._make_submission_file_text("CMD", "uid")
+    for line in ("--partition=gpu", "--time=30", "--mem=8GB", "--cpus-per-task=2", "--account=lab",
+                 "--qos=high", "--constraint=a100"):
+        assert f"#SBATCH {line}\n" in sbatch
+    # Unset options stay out of the script (the cluster's defaults apply).
+    plain = get_executor("submitit", 2, cluster="slurm", folder=str(tmp_path / "j2"))
+    text = plain._executor._executor._make_submission_file_text("CMD", "uid")
+    assert "--partition" not in text and "--account" not in text
+    assert plain._executor._executor.parameters["array_parallelism"] == 2
+    # SLURM jobs need a job folder the compute nodes share: no silent temporary folder there.
+    with pytest.raises(ValueError, match="folder must be set for SLURM"):
+        get_executor("submitit", 2, cluster="slurm")
+    # ... and the command line puts it next to the runs.
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs-root")
+    add_executor_arguments(parser)
+    args = parser.parse_args(["--runs-root", str(tmp_path / "runs"), "--executor", "submitit"])
+    assert executor_from_args(args).folder == str(tmp_path / "runs" / "submitit")
+
+
+def test_dask_connects_to_a_running_scheduler() -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        with get_executor("dask", address=cluster.scheduler_address) as ex:
+            assert ex.workers == 2  # the scheduler's thread count, since none was given
+            assert ex.map(operator.neg, [4, 2]) == [-4, -2]
+        assert len(cluster.scheduler_info["workers"]) == 2  # closing the client left the cluster up
+
+
+def test_submitit_groups_items_into_array_size_jobs(tmp_path) -> None:
+    with get_executor("submitit", 2, cluster="local", folder=str(tmp_path / "jobs")) as ex:
+        assert ex.map(operator.neg, list(range(7))) == [-i for i in range(7)]
+        assert len(ex.jobs) == 2  # 7 items, 2 jobs (4 + 3), not 7
+
+
+def test_executor_flags(tmp_path) -> None:
+    parser = argparse.ArgumentParser()
+    add_executor_arguments(parser)
+    args = parser.parse_args(
+        ["--executor", "submitit", "--workers", "3", "--slurm-cluster", "local", "--slurm-partition", "p",
+         "--slurm-folder", str(tmp_path / "jobs"), "--slurm-mem-gb", "2.5", "--slurm-array-size", "4"]
+    )
+    ex = executor_from_args(args)
+    assert ex.name == "submitit" and ex.workers == 3 and ex.array_size == 4
+    assert ex.config.partition == "p" and ex.config.mem_gb == 2.5 and ex.cluster == "local"
+    dask_args = parser.parse_args(["--executor", "dask", "--dask-threads-per-worker", "2"])
+    with executor_from_args(dask_args) as dx:
+        assert dx.config == DaskConfig(threads_per_worker=2) and dx._client is None  # started on first use
+    with pytest.raises(ValueError, match="--slurm-partition only apply to --executor submitit"):
+        executor_from_args(parser.parse_args(["--executor", "dask", "--slurm-partition", "p"]))
+    with pytest.raises(ValueError, match="dask, inprocess, process, submitit"):
+        executor_from_args(parser.parse_args(["--executor", "threads"]))
 
 
 SPECS = [
@@ -89,3 +196,171 @@ def test_trials_are_a_prefix_and_cells_are_independent() -> None:
     assert not np.array_equal(x0, other)
     # The same cell written with int or float window ends is the same stream.
     assert CellSpec("coverage", 5, "uniform", -1, 1).key() == spec.key()
+
+
+# --------------------------------------------------------------------------------------------------
+# The same sweep through every executor: the same files, byte for byte; a second run reuses every cell.
+# --------------------------------------------------------------------------------------------------
+def _sweep_files(path: Path) -> dict[str, bytes]:
+    files = {"results.csv": (path / "results.csv").read_bytes()}
+    files.update({f"cells/{p.name}": p.read_bytes() for p in sorted((path / "cells").glob("*.json"))})
+    return files
+
+
+def test_same_sweep_gives_byte_identical_files_on_every_executor(tmp_path) -> None:
+    from sim.sweeps import get_sweep
+
+    sweep = get_sweep("rss-per-target")
+    # 3 values of n x 3 chunks of 64 trials: 9 work items, more than either worker count.
+    cfg = dataclasses.replace(sweep.quick, ns=(4, 6, 8), trials=150)
+    reference = None
+    for name in ("inprocess", "process", "submitit", "dask"):
+        root = tmp_path / name
+        with _make(name, 2, tmp_path / f"{name}-jobs") as ex:
+            first = sweep.run(cfg, runs_root=str(root), executor=ex)
+            files = _sweep_files(first.path)
+            again = sweep.run(cfg, runs_root=str(root), executor=ex)
+        assert first.computed and not first.reused, name
+        assert again.reused == first.computed and not again.computed, name  # resume: nothing recomputed
+        assert _sweep_files(again.path) == files, name
+        if reference is None:
+            reference = files
+            assert len(files) == 4 and b"p_fail" in files["results.csv"]  # 3 cells + the results table
+        else:
+            assert files == reference, f"{name} wrote different files than inprocess"
+
+
+# --------------------------------------------------------------------------------------------------
+# Failures: a killed job or a raising task is named with its log; the same command then resumes.
+# --------------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class _Faulty:
+    """Wraps an executor; its ``fn`` misbehaves on the chunks of cells with ``n == bad_n``."""
+
+    inner: object
+    bad_n: int
+    mode: str  # "kill": SIGKILL the process running it; "raise": raise; "kill-once": kill on the first try
+    marker: str = ""
+
+    @property
+    def workers(self) -> int:
+        return self.inner.workers
+
+    def map(self, fn, items):
+        return self.inner.map(_Injected(fn, self.bad_n, self.mode, self.marker), items)
+
+
+@dataclasses.dataclass
+class _Injected:
+    fn: object
+    bad_n: int
+    mode: str
+    marker: str
+
+    def __call__(self, item):
+        if item[0]["n"] == self.bad_n:
+            if self.mode == "raise":
+                raise RuntimeError(f"injected failure on n={self.bad_n}")
+            if self.mode == "kill-once":
+                if os.path.exists(self.marker):
+                    return self.fn(item)
+                Path(self.marker).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.fn(item)
+
+
+@dataclasses.dataclass(frozen=True)
+class _StoreConfig:
+    case: str
+
+
+CELLS = [CellSpec("coverage", n, "uniform", -1.0, 1.0, seed=2) for n in range(3, 12)]
+
+
+@pytest.mark.parametrize(("name", "mode"), [("submitit", "kill"), ("submitit", "raise"), ("dask", "raise")])
+def test_failed_job_is_named_and_resubmission_reuses_finished_cells(name, mode, tmp_path) -> None:
+    reference = run_cells(CELLS, 20, executor="inprocess")
+    store = RunStore(tmp_path / "runs", "resume", _StoreConfig(name)).open()
+    # Two workers: the engine sends waves of 4 x 2 chunks (one chunk per cell here), so cells n=3..10
+    # finish (and are stored) in the first wave and n=11's chunk, alone in the second wave, fails.
+    with _make(name, 2, tmp_path) as ex:
+        with pytest.raises(JobFailed) as info:
+            run_cells(CELLS, 20, executor=_Faulty(ex, 11, mode), store=store)
+        err = info.value
+        assert err.job_id and str(err.job_id) in str(err)
+        if name == "submitit":
+            assert err.logs and Path(err.logs[0]).exists() and err.logs[0] in str(err)
+        if mode == "raise":
+            assert "RuntimeError: injected failure on n=11" in str(err)  # the job's own exception
+        assert store.finished_keys() == {s.key() for s in CELLS[:-1]}
+        again = run_cells(CELLS, 20, executor=ex, store=store)
+    assert [again[s.key()].computed for s in CELLS] == [False] * (len(CELLS) - 1) + [True]
+    for s in CELLS:
+        assert np.array_equal(again[s.key()].errors, reference[s.key()].errors)
+
+
+def test_dask_reschedules_a_killed_worker_with_the_same_results(tmp_path) -> None:
+    # A worker process dies mid-task; the scheduler reruns the task elsewhere. Trial streams are keyed,
+    # so where and in which order the task ran does not change a single bit.
+    reference = run_cells(CELLS, 20, executor="inprocess")
+    marker = str(tmp_path / "killed-once")
+    with get_executor("dask", 2) as ex:
+        out = run_cells(CELLS, 20, executor=_Faulty(ex, 5, "kill-once", marker))
+    assert os.path.exists(marker)  # the kill did happen
+    for s in CELLS:
+        assert np.array_equal(out[s.key()].errors, reference[s.key()].errors)
+
+
+# --------------------------------------------------------------------------------------------------
+# One interface on the command line: `slth sim sweep ... --executor` and `slth reproduce --executor`.
+# --------------------------------------------------------------------------------------------------
+def test_sweep_cli_runs_on_every_executor_with_identical_results(tmp_path, capsys) -> None:
+    from figures.cli import main
+
+    sweep_args = ["sim", "sweep", "rss-per-target", "--ns", "4,6", "--trials", "70", "--quiet"]
+    files = {}
+    for name, extra in (
+        ("inprocess", []),
+        ("submitit", ["--slurm-cluster", "local", "--slurm-folder", str(tmp_path / "jobs")]),
+        ("dask", ["--dask-threads-per-worker", "1"]),
+    ):
+        root = tmp_path / name
+        code = main([*sweep_args, "--runs-root", str(root), "--executor", name, "--workers", "2", *extra])
+        assert code == 0, name
+        (results,) = root.glob("rss-per-target/*/results.csv")
+        files[name] = results.read_bytes()
+    assert files["submitit"] == files["inprocess"] == files["dask"]
+    assert list((tmp_path / "jobs").glob("*_log.out"))  # the submitit run really went through job files
+    # A --dask-* option with another executor is refused, not ignored.
+    bad = ["--runs-root", str(tmp_path / "x"), "--executor", "process", "--dask-address", "tcp://h:1"]
+    code = main([*sweep_args, *bad])
+    assert code == 2 and "only apply to --executor dask" in capsys.readouterr().err
+
+
+def test_reproduce_hands_its_executor_to_the_sweep_producers(tmp_path, monkeypatch) -> None:
+    import figures.reproduce as rep
+    from figures.cli import main
+    from sim.sweeps import Sweep
+
+    seen = {}
+
+    def fake_reproduce(**kwargs):
+        seen.update(kwargs)
+        return rep.ReproduceResult(0, [], [], [])
+
+    monkeypatch.setattr(rep, "reproduce", fake_reproduce)
+    args = ["reproduce", "--executor", "submitit", "--workers", "3", "--slurm-cluster", "local",
+            "--slurm-partition", "p", "--slurm-folder", str(tmp_path / "jobs")]
+    assert main(args) == 0
+    ex = seen["executor"]
+    assert ex.name == "submitit" and ex.workers == 3 and ex.config.partition == "p" and seen["workers"] == 3
+
+    # ... and the sweep producers hand it to Sweep.run unchanged (the name "process" when none is given).
+    calls = []
+    monkeypatch.setattr(Sweep, "run", lambda self, cfg, **kw: calls.append((self.name, kw)))
+    producer = rep.PRODUCERS["pssp-min-n"]
+    rep.call_with_supported(producer.run, tmp_path, scale="quick", workers=2, quiet=True, executor=ex)
+    rep.call_with_supported(producer.run, tmp_path, scale="quick", workers=2, quiet=True)
+    expected = {"runs_root": str(tmp_path), "executor": ex, "workers": 2, "quiet": True}
+    assert calls[0] == ("pssp-min-n", expected)
+    assert calls[1][1]["executor"] == "process"
