@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from theory.support.records import read_csv
+from theory.plumbing.records import read_csv
 
 _NUMPY_REPR = re.compile(r"np\.(?:float|int|uint|bool)\w*\((.*)\)")
 

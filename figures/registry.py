@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from theory.support.records import atomic_write_csv
-from theory.support.registry import lookup, register
+from theory.plumbing.records import atomic_write_csv
+from theory.registry import lookup, register
 
 BUILTIN_MODULES: tuple[str, ...] = (
     "figures.fig01_rss",

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from theory.ledger import claim_verdict
-from theory.support.records import atomic_write_text
+from theory.plumbing.records import atomic_write_text
 
 VERDICTS = ("consistent", "inconsistent", "inconclusive")
 

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from figures.report import ClaimEntry, FigureEntry, StageEntry, claim_entries, write_report
-from theory.support.records import atomic_write_csv
-from theory.support.registry import register
-from theory.support.validate import check_choice, check_int
+from theory.plumbing.records import atomic_write_csv
+from theory.registry import register
+from theory.validate import check_choice, check_int
 
 SCALES = ("quick", "full")
 
@@ -247,7 +247,7 @@ def reproduce(
         ValueError: On an unknown scale or figure name, or a bad ``workers``.
     """
     from figures.registry import all_figures, get_figure, render
-    from theory.support.progress import progress
+    from theory.plumbing.progress import progress
 
     check_choice("scale", scale, SCALES)
     if workers is not None:

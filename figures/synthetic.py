@@ -326,7 +326,7 @@ def render_demo(
 
     from figures.registry import render
     from figures.style import SYNTHETIC_NOTE, mark_synthetic, save_figure
-    from theory.support.records import atomic_write_csv
+    from theory.plumbing.records import atomic_write_csv
 
     rendered, result = render(name, runs_root, out_dir, formats=())
     mark_synthetic(result.figure)

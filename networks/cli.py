@@ -26,7 +26,7 @@ __all__ = [
 def add_train_arguments(parser: argparse.ArgumentParser, *, ddp: bool = True) -> None:
     """Add the TrainConfig flags and the run options to ``parser``."""
     from networks.training.config import TrainConfig
-    from theory.support.configs import add_config_arguments
+    from theory.plumbing.configs import add_config_arguments
 
     add_config_arguments(parser, TrainConfig)
     run = parser.add_argument_group("run options")
@@ -50,7 +50,7 @@ def add_train_arguments(parser: argparse.ArgumentParser, *, ddp: bool = True) ->
 def train_config_from_args(args: argparse.Namespace) -> Any:
     """The TrainConfig given by parsed flags (unset flags keep their defaults)."""
     from networks.training.config import TrainConfig
-    from theory.support.configs import config_from_namespace
+    from theory.plumbing.configs import config_from_namespace
 
     return config_from_namespace(TrainConfig, args)
 
@@ -77,7 +77,7 @@ def run_train(args: argparse.Namespace) -> int:
     cfg = train_config_from_args(args)
     quiet = bool(getattr(args, "quiet", False))
     if getattr(args, "ddp", False):
-        from theory.support.validate import check_int
+        from theory.validate import check_int
 
         nproc = check_int("nproc", args.nproc, 1, 1024)
         cmd = [

@@ -39,9 +39,9 @@ import numpy as np
 import torch
 
 from networks.loaders import CIFAR10_FILES, IDX_FILES, find_file, load_cifar10_arrays, load_idx_pair
-from theory.support.records import atomic_write_bytes
-from theory.support.registry import lookup, register
-from theory.support.validate import check_int, check_range
+from theory.plumbing.records import atomic_write_bytes
+from theory.registry import lookup, register
+from theory.validate import check_int, check_range
 
 __all__ = [
     "DATASETS",

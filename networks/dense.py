@@ -17,8 +17,8 @@ from torch import nn
 
 from networks.data import Dataset, batches
 from networks.devices import resolve_device
-from theory.support.progress import progress
-from theory.support.validate import check_choice, check_int, check_range
+from theory.plumbing.progress import progress
+from theory.validate import check_choice, check_int, check_range
 
 __all__ = ["evaluate", "train_dense"]
 

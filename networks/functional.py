@@ -29,7 +29,7 @@ from networks.layers import (
     check_density,
     topk_mask,
 )
-from theory.support.validate import check_choice
+from theory.validate import check_choice
 
 __all__ = [
     "compute_mask",

@@ -526,7 +526,7 @@ def hutchinson_diagonal(
     Raises:
         ValueError: If ``samples`` < 1.
     """
-    from theory.support.validate import check_int
+    from theory.validate import check_int
 
     samples = check_int("samples", samples, 1)
     dev, _ = _resolve(model, device)

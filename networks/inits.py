@@ -35,8 +35,8 @@ from collections.abc import Callable
 
 import torch
 
-from theory.support.registry import lookup, register
-from theory.support.validate import check_range
+from theory.registry import lookup, register
+from theory.validate import check_range
 
 __all__ = [
     "RELU_GAIN",

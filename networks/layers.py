@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from networks.inits import init_scores, init_weight
-from theory.support.validate import check_choice, check_range
+from theory.validate import check_choice, check_range
 
 __all__ = [
     "MASK_MODES",

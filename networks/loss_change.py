@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from networks.hvp import dot, effective_params, loss_grad_hvp, masked_modules
-from theory.support.validate import check_int
+from theory.validate import check_int
 
 __all__ = [
     "allocate",

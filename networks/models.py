@@ -41,8 +41,8 @@ from torch import nn
 from networks.functional import masked as to_masked
 from networks.inits import init_weight
 from networks.layers import NonAffineBatchNorm2d
-from theory.support.registry import lookup, register
-from theory.support.validate import check_int, check_range
+from theory.registry import lookup, register
+from theory.validate import check_int, check_range
 
 __all__ = ["MODELS", "build_model", "register_model"]
 

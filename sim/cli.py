@@ -52,7 +52,7 @@ def _add_cell_args(p: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``slth sim ...`` to the ``slth`` parser (cheap: no heavy imports here)."""
     from sim.sweeps import SCALES, SWEEPS
-    from theory.support.configs import add_config_arguments
+    from theory.plumbing.configs import add_config_arguments
 
     sim = subparsers.add_parser(
         "sim", help="Monte Carlo: SubsetSum success probabilities, sweeps, Taylor experiments"
@@ -149,7 +149,7 @@ def _min_candidates(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from sim.executors import executor_from_args
     from sim.sweeps import get_sweep
-    from theory.support.configs import config_from_namespace
+    from theory.plumbing.configs import config_from_namespace
 
     sweep = get_sweep(args.sweep)
     cfg = config_from_namespace(sweep.config_cls, args, base=sweep.config(args.scale))

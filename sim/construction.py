@@ -27,9 +27,9 @@ import contextlib
 import dataclasses
 from pathlib import Path
 
-from theory.support.configs import config_to_dict, help_field, run_dir
-from theory.support.progress import progress
-from theory.support.records import atomic_write_csv, atomic_write_json, environment_info, read_json
+from theory.plumbing.configs import config_to_dict, help_field, run_dir
+from theory.plumbing.progress import progress
+from theory.plumbing.records import atomic_write_csv, atomic_write_json, environment_info, read_json
 
 __all__ = ["WidthConfig", "certificate_cases", "run_construct_targets", "run_construct_width"]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sim.engine import EXACT_MAX_N, TOL_FRACTION, CellSpec, run_cells
 from theory.stats import clopper_pearson
-from theory.support.validate import check_choice, check_int, check_range
+from theory.validate import check_choice, check_int, check_range
 
 #: Largest candidate count a scan goes to by default.
 DEFAULT_N_MAX = 48

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.support.registry import lookup, register
+from theory.registry import lookup, register
 
 
 @dataclass(frozen=True)

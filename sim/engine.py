@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 
 from sim.distributions import get_distribution
-from theory.support.progress import progress
-from theory.support.validate import check_choice, check_int, check_range
+from theory.plumbing.progress import progress
+from theory.validate import check_choice, check_int, check_range
 
 STATISTICS = ("coverage", "target")
 #: Exact enumeration of all ``2^n`` sums is used up to this ``n``; the certified solver beyond.

@@ -37,9 +37,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from theory.support.configs import add_config_arguments, config_from_namespace, help_field
-from theory.support.registry import lookup, register
-from theory.support.validate import check_int, check_range
+from theory.plumbing.configs import add_config_arguments, config_from_namespace, help_field
+from theory.registry import lookup, register
+from theory.validate import check_int, check_range
 
 __all__ = [
     "EXECUTORS",

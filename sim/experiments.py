@@ -24,10 +24,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from theory.support.records import read_json
-from theory.support.registry import lookup, register
-from theory.support.rundir import RunDir
-from theory.support.validate import check_choice
+from theory.plumbing.records import read_json
+from theory.plumbing.rundir import RunDir
+from theory.registry import lookup, register
+from theory.validate import check_choice
 
 #: Scale names, smallest first. ``default`` is what ``slth reproduce`` runs without ``--scale``.
 SCALES = ("quick", "default", "full")

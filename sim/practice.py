@@ -36,9 +36,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from theory.support.registry import lookup
-from theory.support.registry import register as _register
-from theory.support.validate import check_choice
+from theory.registry import lookup
+from theory.registry import register as _register
+from theory.validate import check_choice
 
 __all__ = [
     "PRACTICE_SWEEPS",
@@ -249,7 +249,7 @@ def _run_cell(item: tuple[dict[str, Any], str, str, bool]) -> dict[str, Any]:
     import torch
 
     from networks.training import TrainConfig, TrainingDiverged, train
-    from theory.support.configs import config_from_dict
+    from theory.plumbing.configs import config_from_dict
 
     cfg_dict, runs_root, experiment, quiet = item
     torch.set_num_threads(1)
@@ -265,8 +265,8 @@ def _run_cell(item: tuple[dict[str, Any], str, str, bool]) -> dict[str, Any]:
 
 def _finished(runs_root: Path, experiment: str, cfg: Any) -> dict[str, Any] | None:
     """The record of an already finished run with exactly this config, read without importing torch."""
-    from theory.support.configs import config_to_dict, run_dir
-    from theory.support.records import read_json
+    from theory.plumbing.configs import config_to_dict, run_dir
+    from theory.plumbing.records import read_json
 
     directory = run_dir(runs_root, experiment, dataclasses.replace(cfg, seed=0), seed=cfg.seed)
     if not (directory / "DONE").exists() or not (directory / "final.json").exists():
@@ -332,8 +332,8 @@ def run_sweep(
         The run directories, in config order.
     """
     from sim.executors import get_executor
-    from theory.support.configs import config_to_dict
-    from theory.support.records import atomic_write_csv
+    from theory.plumbing.configs import config_to_dict
+    from theory.plumbing.records import atomic_write_csv
 
     sweep = lookup(PRACTICE_SWEEPS, "practice sweep", name)
     runs_root = Path(runs_root)
@@ -386,7 +386,7 @@ def _per_seed(rows: list[dict[str, Any]], fields: Sequence[str]) -> list[dict[st
 def _write(runs_root: Path, evidence_id: str, run: Path, details: dict[str, Any]) -> None:
     """Write evidence decided by the pre-registered rule of the same name (:mod:`theory.rules.practice`)."""
     from theory.ledger import write_evidence
-    from theory.support.records import read_json
+    from theory.plumbing.records import read_json
 
     if not details["per_seed"]:
         return  # every run failed: nothing to decide on (the failures are in summary.csv)
@@ -448,7 +448,7 @@ def _pgd_grid_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _extra_pgd(runs_root: Path, rows: list[dict[str, Any]]) -> None:
-    from theory.support.records import atomic_write_csv
+    from theory.plumbing.records import atomic_write_csv
 
     atomic_write_csv(runs_root / "pgd-ep" / "grid.csv", _pgd_grid_rows(rows))
 
@@ -464,7 +464,7 @@ def _evidence_pgd(runs_root: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _extra_iep(runs_root: Path, rows: list[dict[str, Any]]) -> None:
-    from theory.support.records import atomic_write_csv
+    from theory.plumbing.records import atomic_write_csv
 
     out = []
     for r in _ok(rows):

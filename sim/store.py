@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from theory.support import configs, records
+from theory.plumbing import configs, records
 
 _PART = re.compile(r"^(?P<key>.+)\.part-(?P<start>\d+)-(?P<stop>\d+)\.json$")
 

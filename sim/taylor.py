@@ -34,7 +34,7 @@ the per-seed loss decreases of both swap rules on the same model) and the verdic
 pre-registered rules of :mod:`theory.rules.taylor` (stated there with their constants), applied by
 ``theory.ledger.write_evidence`` here and again by ``slth verify``.
 
-Records (``theory.support.records``, atomic): per experiment ``config.json``, ``env.json``,
+Records (``theory.plumbing.records``, atomic): per experiment ``config.json``, ``env.json``,
 ``results.csv``, per-cell files ``cells/<model>_seed<s>.json`` (re-running skips finished cells).
 Evidence for the ledger claims ``taylor-first-order``, ``taylor-second-order`` and
 ``second-order-swaps-better`` goes to ``<runs_root>/evidence/`` via ``theory.ledger.write_evidence``.
@@ -51,16 +51,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from theory.support.configs import config_hash, config_to_dict, help_field, run_dir
-from theory.support.progress import progress
-from theory.support.records import (
+from theory.plumbing.configs import config_hash, config_to_dict, help_field, run_dir
+from theory.plumbing.progress import progress
+from theory.plumbing.records import (
     atomic_write_csv,
     atomic_write_json,
     environment_info,
     read_json,
 )
-from theory.support.registry import lookup, register
-from theory.support.validate import check_choice, check_int, check_range
+from theory.registry import lookup, register
+from theory.validate import check_choice, check_int, check_range
 
 __all__ = [
     "EXPERIMENT_INTERDEPENDENCY",

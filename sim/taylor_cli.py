@@ -13,7 +13,7 @@ def register(sim_subparsers: argparse._SubParsersAction) -> None:
     overriding the preset.
     """
     from sim.taylor import TaylorConfig
-    from theory.support.configs import add_config_arguments
+    from theory.plumbing.configs import add_config_arguments
 
     parser = sim_subparsers.add_parser(
         "taylor",
@@ -38,7 +38,7 @@ def register(sim_subparsers: argparse._SubParsersAction) -> None:
 
 def _handle(args: argparse.Namespace) -> int:
     from sim.taylor import SCALES, TaylorConfig, run_taylor, taylor_config
-    from theory.support.configs import config_from_namespace
+    from theory.plumbing.configs import config_from_namespace
 
     cfg = config_from_namespace(TaylorConfig, args, base=SCALES[args.scale])
     cfg = taylor_config(args.scale, **{k: getattr(cfg, k) for k in TaylorConfig.__dataclass_fields__})

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from theory.support.rundir import RunDir
+from theory.plumbing.rundir import RunDir
 
 
 @dataclasses.dataclass(frozen=True)

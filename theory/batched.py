@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from theory.inputs import check_perturbation, to_numpy
-from theory.support.validate import check_int, check_range
+from theory.validate import check_int, check_range
 
 #: Largest ``n`` accepted (two halves of at most ``2^16`` sums per row).
 MAX_N = 32

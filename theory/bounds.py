@@ -23,7 +23,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from theory.support import registry, validate
+from theory import registry, validate
 
 #: Pensia et al.'s code (``subset-sum/``, acnagle/optimal-lottery-tickets) uses
 #: ``n = int(c * np.round(np.log2(1 / eps)))`` with ``c = 3`` [PRIMARY].

@@ -98,7 +98,7 @@ def _flatten(groups: list[Any]) -> list[str]:
 
 def _run_verify(args: argparse.Namespace) -> int:
     from theory import ledger
-    from theory.support import records
+    from theory.plumbing import records
 
     added: list[str] = []
     for target in _flatten(args.claim_files):

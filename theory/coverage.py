@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from theory.inputs import check_candidates, check_perturbation, check_real
-from theory.support.validate import check_int, check_range
+from theory.validate import check_int, check_range
 
 #: Largest ``n`` for the exact mode (``2^24`` intervals, a few hundred MB).
 EXACT_MAX_N = 24

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from theory.support.validate import check_range
+from theory.validate import check_range
 
 
 def to_numpy(value: Any) -> np.ndarray:

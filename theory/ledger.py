@@ -61,7 +61,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from theory.support import records, registry, validate
+from theory import registry, validate
+from theory.plumbing import records
 
 VERDICTS = ("consistent", "inconsistent", "inconclusive")
 #: Check statuses. ``verified``: a check ran that would have failed had the claim been false (a property

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from theory.support.validate import check_int, check_range
+from theory.validate import check_int, check_range
 
 
 def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:

@@ -12,8 +12,8 @@ from networks.construct.certificate import LayerNorms, compose_bound
 from networks.construct.methods import METHODS, build_layer, default_n
 from networks.construct.targets import parse_target
 from networks.construct.ticket import ConstructedLayer, Ticket, patch_factor, spectral_norm
-from theory.support.registry import lookup
-from theory.support.validate import check_choice, check_int, check_range
+from theory.registry import lookup
+from theory.validate import check_choice, check_int, check_range
 
 __all__ = ["construct_ticket"]
 

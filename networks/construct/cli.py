@@ -13,14 +13,14 @@ import io
 from pathlib import Path
 from typing import Literal
 
-from theory.support.configs import (
+from theory.plumbing.configs import (
     add_config_arguments,
     config_from_namespace,
     config_to_dict,
     help_field,
     run_dir,
 )
-from theory.support.records import atomic_write_bytes, atomic_write_json, environment_info
+from theory.plumbing.records import atomic_write_bytes, atomic_write_json, environment_info
 
 __all__ = ["ConstructConfig", "add_arguments", "paired_accuracy", "run", "run_construct"]
 
@@ -89,7 +89,7 @@ def run_construct(
     out = run_dir(runs_root, "construct", cfg, seed=cfg.seed)
     digest = _file_digest(cfg.target) if cfg.target != "pensia-fc2" else _file_digest(str(DEFAULT_PENSIA_NPZ))
     if (out / "report.json").exists():
-        from theory.support.records import read_json
+        from theory.plumbing.records import read_json
 
         recorded_report = read_json(out / "report.json")
         recorded = recorded_report.get("target_sha256")

@@ -42,7 +42,7 @@ from collections.abc import Callable
 import torch
 
 from networks.construct.subsets import solve_subsets
-from theory.support.registry import register
+from theory.registry import register
 
 __all__ = ["METHODS", "build_layer", "register_method"]
 

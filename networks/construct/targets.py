@@ -166,7 +166,7 @@ def save_target(
     """
     import io
 
-    from theory.support.records import atomic_write_bytes
+    from theory.plumbing.records import atomic_write_bytes
 
     parse_target(model)  # refuse unsupported layers before writing anything
     layers = []

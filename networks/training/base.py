@@ -23,7 +23,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from theory.support.registry import lookup, register
+from theory.registry import lookup, register
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

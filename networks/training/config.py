@@ -2,7 +2,7 @@
 
 Every field of :class:`TrainConfig` becomes a ``slth train`` flag (``--iep-cycles`` for ``iep_cycles``), is
 written to the run's ``config.json``, and, when it differs from its default, enters the run hash
-(``theory.support.configs.config_hash``). The seed is *not* part of the hash: the seeds of one config share
+(``theory.plumbing.configs.config_hash``). The seed is *not* part of the hash: the seeds of one config share
 ``runs/<experiment>/<hash>/`` and differ in ``seed_<s>/``.
 
 Runtime choices that do not change the result (device, quiet, the data root) are not fields.
@@ -15,8 +15,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from theory.support.configs import help_field
-from theory.support.validate import check_choice, check_int, check_range
+from theory.plumbing.configs import help_field
+from theory.validate import check_choice, check_int, check_range
 
 __all__ = ["TrainConfig", "validate_config"]
 

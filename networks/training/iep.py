@@ -39,7 +39,7 @@ def iep_densities(density: float, cycles: int) -> list[float]:
     Raises:
         ValueError: If ``density`` is not in (0, 1] or ``cycles < 1``.
     """
-    from theory.support.validate import check_int, check_range
+    from theory.validate import check_int, check_range
 
     check_range("density", density, 0.0, 1.0, lo_open=True)
     check_int("cycles", cycles, 1)

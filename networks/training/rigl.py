@@ -41,7 +41,7 @@ def uniform_densities(shapes: Sequence[Sequence[int]], density: float) -> list[f
     Raises:
         ValueError: If ``density`` is not in (0, 1].
     """
-    from theory.support.validate import check_range
+    from theory.validate import check_range
 
     check_range("density", density, 0.0, 1.0, lo_open=True)
     return [float(density)] * len(shapes)
@@ -68,7 +68,7 @@ def erk_densities(shapes: Sequence[Sequence[int]], density: float, *, power: flo
     Raises:
         ValueError: If ``density`` is not in (0, 1] or a shape is empty.
     """
-    from theory.support.validate import check_range
+    from theory.validate import check_range
 
     check_range("density", density, 0.0, 1.0, lo_open=True)
     sizes = [math.prod(s) for s in shapes]

@@ -38,9 +38,9 @@ import torch.nn.functional as F
 from networks.training.base import Cycle, Method, get_method, masked_layers
 from networks.training.config import TrainConfig, validate_config
 from networks.training.dying import DyingRatioTracker
-from theory.support.configs import config_diff, config_from_dict, config_to_dict, run_dir
-from theory.support.progress import progress
-from theory.support.records import (
+from theory.plumbing.configs import config_diff, config_from_dict, config_to_dict, run_dir
+from theory.plumbing.progress import progress
+from theory.plumbing.records import (
     atomic_write_bytes,
     atomic_write_csv,
     atomic_write_json,

@@ -23,7 +23,7 @@ from sim.sweeps.configs import (
     XiongN90Config,
     XiongThm1Config,
 )
-from theory.support.registry import lookup, register
+from theory.registry import lookup, register
 
 SCALES = ("quick", "full")
 
@@ -53,7 +53,7 @@ class Sweep:
 
     def config(self, scale: str = "quick", **overrides: Any) -> Any:
         """The config at ``scale`` with ``overrides`` applied."""
-        from theory.support.validate import check_choice
+        from theory.validate import check_choice
 
         base = self.quick if check_choice("scale", scale, SCALES) == "quick" else self.full
         return dataclasses.replace(base, **overrides)

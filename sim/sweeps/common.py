@@ -50,7 +50,7 @@ def proportion_columns(successes: int, ambiguous: int, trials: int, confidence: 
 
 def check_seeds(seed: int, calibration_seed: int) -> None:
     """Refuse a calibration seed equal to the test seed (their random streams must be disjoint)."""
-    from theory.support.validate import check_int
+    from theory.validate import check_int
 
     check_int("seed", seed, 0)
     check_int("calibration_seed", calibration_seed, 0)
@@ -70,7 +70,7 @@ def write_rule_evidence(outcome: SweepOutcome, runs_root: str | Path, evidence_i
         The verdict.
     """
     from theory.ledger import write_evidence
-    from theory.support import records
+    from theory.plumbing import records
 
     path = write_evidence(runs_root, evidence_id, run=str(outcome.path), details=details, rule_id=evidence_id)
     verdict = records.read_json(path)["verdict"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from theory.support.configs import help_field
+from theory.plumbing.configs import help_field
 
 _ETAS_RSS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 

@@ -31,8 +31,8 @@ import numpy as np
 from sim.coverage import counting_start
 from sim.distributions import get_distribution
 from sim.engine import EXACT_MAX_N, REFINE_FACTOR, REFINE_FLOOR, STATISTICS, TOL_FRACTION
-from theory.support.progress import progress
-from theory.support.validate import check_choice, check_int, check_range
+from theory.plumbing.progress import progress
+from theory.validate import check_choice, check_int, check_range
 
 #: Trials per worker task.
 CHUNK = 8

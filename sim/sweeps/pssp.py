@@ -24,10 +24,10 @@ from sim.store import RunStore
 from sim.sweeps.common import SweepOutcome, check_seeds, proportion_columns, track, write_rule_evidence
 from sim.sweeps.paired import PrefixSpec, run_paired
 from sim.sweeps.rss import _check_etas, _check_ns
+from theory.plumbing.progress import progress
 from theory.rules import pssp as pssp_rules
 from theory.stats import clopper_pearson
-from theory.support.progress import progress
-from theory.support.validate import check_choice, check_int, check_range
+from theory.validate import check_choice, check_int, check_range
 
 
 def _n90_row(curve: dict[str, list[int]], trials: int, level: float) -> dict[str, Any]:

@@ -22,8 +22,8 @@ from sim.distributions import get_distribution
 from sim.engine import EXACT_MAX_N, CellSpec, default_tol, run_cells, trial_inputs
 from sim.store import RunStore
 from sim.sweeps.common import SweepOutcome, check_seeds, proportion_columns, track, write_rule_evidence
-from theory.support.progress import progress
-from theory.support.validate import check_int, check_range
+from theory.plumbing.progress import progress
+from theory.validate import check_int, check_range
 
 #: The multiplier of Pensia et al.'s code, ``n = 3 round(log2(1/eps))`` (acnagle/optimal-lottery-tickets).
 PENSIA_CODE_C = 3

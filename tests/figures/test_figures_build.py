@@ -12,7 +12,7 @@ from figures.records import MissingRecordsError, parse_rows
 from figures.registry import FIGURES, all_figures, get_figure, register_figure, render, resolve_names
 from figures.style import figure_style
 from figures.synthetic import write_synthetic_runs
-from theory.support.records import read_csv
+from theory.plumbing.records import read_csv
 
 NAMES = list(all_figures())
 

@@ -16,7 +16,7 @@ import sys
 import torch.distributed as tdist
 
 from networks.training import DistInfo, TrainConfig, train
-from theory.support.configs import config_from_dict
+from theory.plumbing.configs import config_from_dict
 
 
 def main(spec_path: str, runs_root: str) -> int:

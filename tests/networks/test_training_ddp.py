@@ -29,7 +29,7 @@ import torch
 
 from networks.training import METHODS, DistInfo, TrainConfig, Trainer, train
 from networks.training.trainer import run_path, state_digests
-from theory.support.configs import config_to_dict
+from theory.plumbing.configs import config_to_dict
 
 REPO = Path(__file__).resolve().parents[2]
 # A constant LR keeps the step of the last (unequal, 15 / 14) batch of an epoch at full size, so a wrongly

@@ -357,7 +357,7 @@ def test_soft_iep_can_revive_pruned_edges_and_rewinds(tmp_run_root):
     cyc = res.final["cycles"]
     assert [c["target_density"] for c in cyc] == pytest.approx([0.2**0.5, 0.2])
     # Learning rate rewound: the first logged lr of each cycle equals the base lr.
-    from theory.support.records import read_csv
+    from theory.plumbing.records import read_csv
 
     rows = read_csv(res.run_dir / "metrics.csv")
     first_lr = {}

@@ -11,7 +11,7 @@ import torch
 from figures.cli import main as slth
 from networks.training import TrainConfig, TrainingDiverged, train
 from networks.training import trainer as trainer_mod
-from theory.support.records import read_csv
+from theory.plumbing.records import read_csv
 
 TINY = dict(model="mlp", dataset="digits", hidden=(24, 16), batch_size=256, epochs=2, log_every=1)
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from sim import practice
+from theory.plumbing.configs import config_hash
+from theory.plumbing.records import read_csv
 from theory.rules import apply_rule
 from theory.rules import practice as rules_practice
-from theory.support.configs import config_hash
-from theory.support.records import read_csv
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 
 from figures.cli import main
 from sim.sweeps import SWEEPS, get_sweep
-from theory.support import records
+from theory.plumbing import records
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -264,7 +264,7 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path: Path) -> None:
         test_trials=trials,
         calibration_trials=20,
     )
-    from theory.support.configs import run_dir
+    from theory.plumbing.configs import run_dir
 
     cells = run_dir(killed_root, "rss-success", cfg) / "cells"
     deadline = time.monotonic() + 90

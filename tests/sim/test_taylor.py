@@ -15,9 +15,9 @@ from torch import nn
 import networks.hvp as H
 import networks.loss_change as LC
 from sim import taylor as T
+from theory.plumbing.records import read_csv
 from theory.rules import apply_rule
 from theory.rules import taylor as rules_taylor
-from theory.support.records import read_csv
 
 
 def tiny_model(activation="gelu", seed=0):

@@ -30,7 +30,7 @@ import pkgutil
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from theory.support import registry
+from theory import registry
 
 VERDICTS = ("consistent", "inconsistent", "inconclusive")
 

@@ -12,7 +12,7 @@ its files in a :class:`RunDir` at ``<runs_root>/<experiment>/<config hash>/[seed
   complete, so a re-run returns at once. Work that is not done resumes from whatever the producer saved
   (checkpoints, finished cells).
 
-All writes go through :mod:`theory.support.records` (temporary file + rename), so a record is either
+All writes go through :mod:`theory.plumbing.records` (temporary file + rename), so a record is either
 the old one or the new one, never half written.
 """
 
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from theory.support import configs, records
+from theory.plumbing import configs, records
 
 DONE = "DONE"
 CONFIG = "config.json"

@@ -1,4 +1,4 @@
-"""Tests for the shared plumbing in theory.support."""
+"""Tests for the shared plumbing in theory.plumbing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Literal
 
 import pytest
 
-from theory.support import configs, records, registry, validate
+from theory import registry, validate
+from theory.plumbing import configs, records
 
 
 @dataclasses.dataclass(frozen=True)
