@@ -79,7 +79,6 @@ _DEEPEN_CHUNK = 1 << 22
 # Steps a window walk may take on each side before its row goes to the size table.
 _WALK_STEPS = 64
 _FLAG = np.uint64(1 << 31)
-_BIG = 1 << 14  # larger than any subset size; fits int16
 
 
 @dataclass(frozen=True)
@@ -201,140 +200,10 @@ class _NumpyChunk:
         return b_vals, b_mask, b_size, rank
 
 
-# ----------------------------------------------------------------------------------------------------
-# shared reduction (written against a tiny array interface so both back ends use the same logic)
-
-
-class _Ops:
-    """The handful of array operations the reduction needs, for numpy or torch."""
-
-    def __init__(self, torch_module: Any = None):
-        self.t = torch_module
-
-    def take(self, arr: Any, idx: Any) -> Any:
-        if self.t is not None:
-            return self.t.gather(arr, 1, idx)
-        # Flat indexing is several times faster than take_along_axis for (rows, k) index arrays.
-        offsets = (np.arange(arr.shape[0]) * arr.shape[1])[:, None]
-        return arr.reshape(-1)[idx + offsets]
-
-    def rowmin(self, arr: Any) -> Any:
-        return arr.min(axis=1) if self.t is None else arr.amin(dim=1)
-
-    def first_true(self, cond: Any) -> Any:
-        if self.t is None:
-            return np.argmax(cond, axis=1)
-        return self.t.argmax(cond.to(self.t.uint8), dim=1)
-
-    def where(self, cond: Any, a: Any, b: Any) -> Any:
-        return np.where(cond, a, b) if self.t is None else self.t.where(cond, a, b)
-
-    def f64(self, arr: Any) -> Any:
-        return arr.astype(np.float64) if self.t is None else arr.double()
-
-    def abs(self, arr: Any) -> Any:
-        return np.abs(arr) if self.t is None else arr.abs()
-
-    def relu(self, arr: Any) -> Any:
-        return np.maximum(arr, np.float32(0.0)) if self.t is None else arr.clamp(min=0.0)
-
-
-def _reduce(ops: _Ops, err: Any, size: Any, mask_of: Any, max_error: float | None, best: dict) -> None:
-    """Fold one set of candidates ``(rows, k)`` into the running per-row bests of both ranking modes.
-
-    ``mask_of(j)`` returns the full bitmask of candidate column ``j[r]`` of every row ``r``; masks are
-    only materialised for the winners.
-    """
-    inf = float("inf")
-    e1 = ops.rowmin(err)
-    tie = err == e1[:, None]
-    s1 = ops.rowmin(ops.where(tie, size, _BIG))
-    m1 = mask_of(ops.first_true(tie & (size == s1[:, None])))
-    better = (e1 < best["err"]) | ((e1 == best["err"]) & (s1 < best["size"]))
-    best["err"] = ops.where(better, ops.f64(e1), best["err"])
-    best["size"] = ops.where(better, s1, best["size"])
-    best["mask"] = ops.where(better, m1, best["mask"])
-    if max_error is None:
-        return
-    prim = ops.where(err <= max_error, size, _BIG)
-    s2 = ops.rowmin(prim)
-    tie = prim == s2[:, None]
-    e2 = ops.rowmin(ops.where(tie, err, inf))
-    m2 = mask_of(ops.first_true(tie & (err == e2[:, None])))
-    better = (s2 < best["csize"]) | ((s2 == best["csize"]) & (e2 < best["cerr"]))
-    best["cerr"] = ops.where(better, ops.f64(e2), best["cerr"])
-    best["csize"] = ops.where(better, s2, best["csize"])
-    best["cmask"] = ops.where(better, m2, best["cmask"])
-
-
-def _fold_group(
-    ops: _Ops,
-    a_vals: Any,
-    a_mask: Any,
-    a_size: Any,
-    b_vals: Any,
-    b_mask: Any,
-    b_size: Any,
-    rank: Any,
-    z32: Any,
-    p: Any,
-    n_a: int,
-    max_error: float | None,
-    best: dict,
-    run_first: Any = None,
-) -> None:
-    """Score both neighbours of every query in one group (float32) and fold them into ``best``.
-
-    Scores use float32 ``|a + b - z|``: exact when the sums are (dyadic inputs), otherwise within the
-    float32 slack documented in the module docstring; the winners' errors are recomputed in float64.
-    """
-    count = b_vals.shape[1]
-    for side, idx in enumerate((rank, rank - 1)):
-        ok = (idx >= 0) & (idx < count)
-        idx = idx.clip(0, count - 1)
-        if side == 1 and run_first is not None:
-            # The successor is the first of its run of equal sums, the predecessor the last; sizes may
-            # differ inside a run (zero candidates, equal sums), so move to the run's first element,
-            # which has the smallest size (B is ordered by value, then size).
-            idx = ops.take(run_first, idx)
-        size = a_size + (ops.take(b_size, idx) if hasattr(b_size, "shape") else b_size)
-        dist = ops.abs(a_vals + ops.take(b_vals, idx) - z32[:, None])
-        err = ops.where(ok, ops.relu(dist - size * p) if p else dist, float("inf"))
-
-        def mask_of(j: Any, idx: Any = idx) -> Any:
-            col = j[:, None]
-            return ops.take(a_mask, col)[:, 0] | (ops.take(b_mask, ops.take(idx, col))[:, 0] << n_a)
-
-        _reduce(ops, err, size, mask_of, max_error, best)
-
-
-def _run_first(xp: Any, vals: Any, cummax: Any) -> Any:
-    """Per position of a row-sorted array, the index of the first element of its run of equal values."""
-    cols = xp.arange(vals.shape[1], device=vals.device) if xp is not np else np.arange(vals.shape[1])
-    new = (
-        xp.ones(vals.shape, dtype=xp.bool, device=vals.device) if xp is not np else np.ones(vals.shape, bool)
-    )
-    new[:, 1:] = vals[:, 1:] != vals[:, :-1]
-    starts = xp.where(new, cols, 0)
-    return cummax(starts, axis=1) if xp is np else cummax(starts, dim=1).values
-
-
-def _popcount_table(bits: int) -> np.ndarray:
-    table = np.zeros(1, dtype=np.int16)
-    for _ in range(bits):
-        table = np.concatenate([table, table + 1])
-    return table
-
-
-def _init_best(rows: int, full: Any, int_dtype: Any, float_dtype: Any, **kw: Any) -> dict:
-    return {
-        "err": full(rows, np.inf, dtype=float_dtype, **kw),
-        "size": full(rows, _BIG, dtype=int_dtype, **kw),
-        "mask": full(rows, 0, dtype=int_dtype, **kw),
-        "cerr": full(rows, np.inf, dtype=float_dtype, **kw),
-        "csize": full(rows, _BIG, dtype=int_dtype, **kw),
-        "cmask": full(rows, 0, dtype=int_dtype, **kw),
-    }
+def _take(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``take_along_axis(arr, idx, 1)`` by flat indexing (several times faster for (rows, k) indices)."""
+    offsets = (np.arange(arr.shape[0]) * arr.shape[1])[:, None]
+    return arr.reshape(-1)[idx + offsets]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -553,6 +422,30 @@ def _table_chunks(xp: _Xp, x: np.ndarray, z: np.ndarray, p: float) -> tuple[np.n
     return np.concatenate([e for e, _ in parts]), np.concatenate([c for _, c in parts])
 
 
+def _float32_stage(x: np.ndarray, z: np.ndarray) -> tuple:
+    """The float32 search: per row the best neighbour pair by float32 distance (NOT exact on its own).
+
+    Returns the sorted half-sums and the signed float32 distances of both neighbours of every query,
+    which the window walk of :func:`_prune_min_error` reuses, and the chosen pair's bitmask per row.
+    """
+    rows, w = x.shape
+    n_a = w // 2
+    chunk = _NumpyChunk(x.astype(np.float32), z.astype(np.float32), n_a)
+    b_vals, b_mask, _, rank = chunk.group(None)
+    nb = b_vals.shape[1]
+    # Signed float32 distances of both neighbours of every query (dense over rows x queries).
+    starts = (rank - 1, rank)
+    exists = [(j >= 0) & (j < nb) for j in starts]
+    fs = [(chunk.a_vals + _take(b_vals, j.clip(0, nb - 1))) - chunk.zq[:, None] for j in starts]
+    d32 = np.minimum(*(np.where(ok, np.abs(f), np.inf) for ok, f in zip(exists, fs, strict=True)))
+    q_best = np.argmin(d32, axis=1)
+    r_all = np.arange(rows)
+    left_best = np.where(exists[0], np.abs(fs[0]), np.inf)[r_all, q_best] == d32[r_all, q_best]
+    j_best = np.where(left_best, starts[0][r_all, q_best], starts[1][r_all, q_best])
+    up_codes = chunk.a_mask[r_all, q_best] | (b_mask[r_all, j_best] << n_a)
+    return chunk, b_vals, b_mask, starts, exists, fs, up_codes
+
+
 def _prune_min_error(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Minimal-error subsets for ``p = 0`` (numpy): float32 search, float64 decision (module docstring).
 
@@ -562,23 +455,10 @@ def _prune_min_error(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """
     rows, w = x.shape
     n_a = w // 2
-    xs32 = x.astype(np.float32)
-    chunk = _NumpyChunk(xs32, z.astype(np.float32), n_a)
-    b_vals, b_mask, _, rank = chunk.group(None)
+    chunk, b_vals, b_mask, starts, exists, fs, up_codes = _float32_stage(x, z)
     nb = b_vals.shape[1]
     a_vals, zq = chunk.a_vals, chunk.zq
-    ops = _Ops()
-    # Signed float32 distances of both neighbours of every query (dense over rows x queries).
-    starts = (rank - 1, rank)
-    exists = [(j >= 0) & (j < nb) for j in starts]
-    fs = [(a_vals + ops.take(b_vals, j.clip(0, nb - 1))) - zq[:, None] for j in starts]
-    # Upper bound: the float32-best neighbour pair of each row, scored in canonical float64.
-    d32 = np.minimum(*(np.where(ok, np.abs(f), np.inf) for ok, f in zip(exists, fs, strict=True)))
-    q_best = np.argmin(d32, axis=1)
-    r_all = np.arange(rows)
-    left_best = np.where(exists[0], np.abs(fs[0]), np.inf)[r_all, q_best] == d32[r_all, q_best]
-    j_best = np.where(left_best, starts[0][r_all, q_best], starts[1][r_all, q_best])
-    up_codes = chunk.a_mask[r_all, q_best] | (b_mask[r_all, j_best] << n_a)
+    # Upper bound: the float32-best pair of each row, scored in canonical float64.
     _, e_up = _canonical(x, z, _bits(up_codes, w), 0.0)
     win = (e_up + _delta(x, z)).astype(np.float32)
     # float32 rounding of the window itself: round it up so that no pair inside is cut off.
@@ -620,6 +500,23 @@ def _prune_min_error(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarr
     order = np.lexsort((masks.sum(axis=1), err, cr))
     first = order[np.unique(cr[order], return_index=True)[1]]
     return masks[first], done
+
+
+def float32_search(candidates: Any, targets: Any, *, num_threads: int | None = None) -> np.ndarray:
+    """The float32 pass alone, for benchmarks: NOT exact (it may return a suboptimal subset).
+
+    ``p = 0``, every candidate valid, ``n <= 32``; returns the bool masks the pass picks. The exact
+    engine runs this pass and then decides in float64 (:func:`_prune_min_error`).
+    """
+    x, z = to_numpy(candidates), to_numpy(targets)
+    w = x.shape[1]
+    step = max(16, min(1024, (1 << 21) >> (w - w // 2)))
+
+    def work(s: int) -> np.ndarray:
+        return _bits(_float32_stage(x[s : s + step], z[s : s + step])[-1], w)
+
+    with ThreadPoolExecutor(max_workers=num_threads or os.cpu_count() or 1) as pool:
+        return np.concatenate(list(pool.map(work, range(0, x.shape[0], step))))
 
 
 def _row_best_subset(x: np.ndarray, z: np.ndarray, p: float) -> np.ndarray:

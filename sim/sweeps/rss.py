@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+import theory
 from sim.coverage import counting_start, lueker_implied_constant, make_spec, scan_min_n
 from sim.distributions import get_distribution
 from sim.engine import EXACT_MAX_N, CellSpec, default_tol, run_cells, trial_inputs
@@ -322,29 +323,13 @@ def _lueker_evidence(outcome: SweepOutcome, runs_root: str | Path, rows: list[di
 def _batch_errors_and_sizes(
     x: np.ndarray, z: float, p: float, etas: list[float]
 ) -> tuple[np.ndarray, dict[float, np.ndarray]]:
-    import theory
-
     targets = np.full(x.shape[0], z)
-    fn = getattr(theory, "best_subsets", None)
-    if fn is None:
-        try:
-            from theory.batched import best_subsets as fn
-        except ImportError:
-            fn = None
-    if fn is None:
-        from theory.oracle import ORACLE_MAX_N, brute_force_best_subsets
-
-        if x.shape[1] > ORACLE_MAX_N:
-            raise RuntimeError("rss-per-target needs theory.best_subsets for n > 16, which is not available")
-        err, _ = brute_force_best_subsets(x, targets, perturbation=p)
-        sizes = {e: brute_force_best_subsets(x, targets, perturbation=p, max_error=e)[1] for e in etas}
-        return err, sizes
-    err = np.asarray(fn(x, targets, perturbation=p).errors, dtype=np.float64)
-    sizes = {}
-    for e in etas:
-        res = fn(x, targets, perturbation=p, max_error=e)
-        sizes[e] = np.asarray(res.masks).sum(axis=1)
-    return err, sizes
+    runs = [theory.best_subsets(x, targets, perturbation=p)]
+    runs += [theory.best_subsets(x, targets, perturbation=p, max_error=e) for e in etas]
+    if not all(np.all(r.exact) for r in runs):
+        raise RuntimeError(f"rss-per-target: n = {x.shape[1]} is beyond theory.best_subsets' exact limits")
+    sizes = {e: np.asarray(r.sizes) for e, r in zip(etas, runs[1:], strict=True)}
+    return np.asarray(runs[0].errors, dtype=np.float64), sizes
 
 
 def per_target_chunk(task: tuple[dict, int, int, float, list[float]]) -> dict[str, Any]:

@@ -16,17 +16,13 @@ from sim.coverage import (
 from sim.distributions import DISTRIBUTIONS, get_distribution, register_distribution
 from sim.engine import (
     CellSpec,
-    _enumerated_coverage_error,
     classify,
     coverage_statistic,
     run_cells,
-    solver_coverage_error,
     trial_inputs,
 )
+from theory import coverage_error
 from theory.oracle import brute_force_best_subset, brute_force_coverage_error
-
-HAS_CERTIFIED = solver_coverage_error() is not None
-needs_certified = pytest.mark.skipif(not HAS_CERTIFIED, reason="theory.coverage_error not available yet")
 
 
 @pytest.mark.parametrize(
@@ -37,7 +33,6 @@ def test_trial_statistic_equals_the_rational_oracle(n, lo, hi, p) -> None:
     for t in range(5):
         x, _ = trial_inputs(CellSpec("coverage", n, "uniform", lo, hi, p, seed=7), t)
         want = brute_force_coverage_error(x, lo=lo, hi=hi, perturbation=p)
-        assert _enumerated_coverage_error(x, lo, hi, p) == pytest.approx(want, abs=1e-12)
         e, w = coverage_statistic(x, lo, hi, p, 0.0)
         assert w == 0.0
         assert e == pytest.approx(want, abs=1e-12)
@@ -78,14 +73,13 @@ def test_classify_certificate_rules() -> None:
     assert classify(errors, tols, 0.9) == (1, 2, 1)  # 1.0 - 0.2 <= 0.9 < 1.0 is ambiguous
 
 
-@needs_certified
 def test_certified_decisions_match_exact_ones() -> None:
     eta = 2e-5
     spec = CellSpec("coverage", 21, "uniform", -0.5, 0.5, tol=0.5 * eta)
     cert = run_cells([spec], 4, thresholds=[eta], executor="inprocess")[spec.key()]
     for t in range(4):
         x, _ = trial_inputs(spec, t)
-        exact = float(solver_coverage_error()(x, lo=-0.5, hi=0.5, tol=0.0))
+        exact = float(coverage_error(x, lo=-0.5, hi=0.5, tol=0.0))
         e, w = cert.errors[t], cert.tols[t]
         assert e - w <= exact + 1e-15 <= e + 2e-15
         s, f, _ = classify(np.array([e]), np.array([w]), eta)
@@ -169,7 +163,6 @@ def test_distribution_registry_refuses_duplicates() -> None:
         register_distribution("uniform", "again", lambda rng, size: rng.uniform(size=size))
 
 
-@needs_certified
 def test_ambiguous_trials_are_refined_not_guessed() -> None:
     # A certificate far wider than eta leaves trials undecided; they must be re-decided (exactly for
     # n <= REFINE_EXACT_MAX_N), never silently counted as successes or failures.
@@ -180,11 +173,10 @@ def test_ambiguous_trials_are_refined_not_guessed() -> None:
     refined = run_cells([spec], 3, thresholds=[eta], executor="inprocess")[spec.key()]
     s, f, a = refined.counts(eta)
     assert a == 0
-    exact = [solver_coverage_error()(trial_inputs(spec, t)[0], lo=-0.5, hi=0.5) for t in range(3)]
+    exact = [coverage_error(trial_inputs(spec, t)[0], lo=-0.5, hi=0.5) for t in range(3)]
     assert s == sum(e <= eta for e in exact) and f == 3 - s
 
 
-@needs_certified
 def test_large_n_refinement_shrinks_the_certificate() -> None:
     # n = 24 > REFINE_EXACT_MAX_N: an ambiguous trial (here a deliberately loose stored certificate,
     # E = 1 with width 5 against eta = 0.01) is re-measured with tol / 10 until it is decided.
@@ -200,5 +192,5 @@ def test_large_n_refinement_shrinks_the_certificate() -> None:
         assert 0 < w < 5.0
         assert e <= eta or e - w > eta
         # An independent, much tighter certificate gives the same decision (E_true is far from eta).
-        tight = solver_coverage_error()(trial_inputs(spec, t)[0], lo=-0.5, hi=0.5, tol=1e-4)
+        tight = coverage_error(trial_inputs(spec, t)[0], lo=-0.5, hi=0.5, tol=1e-4)
         assert (e <= eta) == (tight <= eta)
