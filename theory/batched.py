@@ -432,11 +432,8 @@ def _float32_stage(x: np.ndarray, z: np.ndarray) -> tuple:
     n_a = w // 2
     chunk = _NumpyChunk(x.astype(np.float32), z.astype(np.float32), n_a)
     b_vals, b_mask, _, rank = chunk.group(None)
-    nb = b_vals.shape[1]
     # Signed float32 distances of both neighbours of every query (dense over rows x queries).
-    starts = (rank - 1, rank)
-    exists = [(j >= 0) & (j < nb) for j in starts]
-    fs = [(chunk.a_vals + _take(b_vals, j.clip(0, nb - 1))) - chunk.zq[:, None] for j in starts]
+    starts, exists, fs = _neighbours(chunk.a_vals, b_vals, chunk.zq, rank)
     d32 = np.minimum(*(np.where(ok, np.abs(f), np.inf) for ok, f in zip(exists, fs, strict=True)))
     q_best = np.argmin(d32, axis=1)
     r_all = np.arange(rows)
@@ -446,28 +443,30 @@ def _float32_stage(x: np.ndarray, z: np.ndarray) -> tuple:
     return chunk, b_vals, b_mask, starts, exists, fs, up_codes
 
 
-def _prune_min_error(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Minimal-error subsets for ``p = 0`` (numpy): float32 search, float64 decision (module docstring).
+def _window_pairs(
+    a_vals: np.ndarray,
+    b_vals: np.ndarray,
+    zq: np.ndarray,
+    win: np.ndarray,
+    starts: tuple,
+    exists: list,
+    fs: list,
+) -> tuple[list, list, list, np.ndarray]:
+    """Every (row, query, B position) whose float32 signed distance ``f`` satisfies ``|f| <= win[row]``.
+
+    ``f = fl(fl(T_a + T_b) - zq)`` is non-decreasing along the sorted ``b_vals``, so the pairs of one query
+    inside the window are a contiguous run through its neighbours ``starts = (rank - 1, rank)`` (whose
+    ``f`` are ``fs``): walk left while ``f >= -win`` and right while ``f <= win``. The first step is dense;
+    only the few (row, query) pairs still inside walk on, at most :data:`_WALK_STEPS` steps.
 
     Returns:
-        ``(masks, done)``: bool ``(R, w)`` and bool ``(R,)``; rows with ``done = False`` had a window
-        walk that did not end within :data:`_WALK_STEPS` steps and must be solved otherwise.
+        ``(rows, queries, positions, done)``: lists of index arrays and bool ``(R,)``, False where a walk
+        did not end (the row's window is not exhausted).
     """
-    rows, w = x.shape
-    n_a = w // 2
-    chunk, b_vals, b_mask, starts, exists, fs, up_codes = _float32_stage(x, z)
     nb = b_vals.shape[1]
-    a_vals, zq = chunk.a_vals, chunk.zq
-    # Upper bound: the float32-best pair of each row, scored in canonical float64.
-    _, e_up = _canonical(x, z, _bits(up_codes, w), 0.0)
-    win = (e_up + _delta(x, z)).astype(np.float32)
-    # float32 rounding of the window itself: round it up so that no pair inside is cut off.
-    win = np.nextafter(win, np.float32(np.inf))
     cand_r, cand_q, cand_j = [], [], []
-    done = np.ones(rows, dtype=bool)
+    done = np.ones(a_vals.shape[0], dtype=bool)
     for side, start, ok, f in zip((-1, 1), starts, exists, fs, strict=True):
-        # -1: walk left from rank - 1 (f decreases), +1: right from rank (f increases); the first step is
-        # dense, only the few (row, query) pairs still inside the window walk on.
         wr = win[:, None]
         r_i, q_i = np.nonzero(ok & (np.abs(f) <= wr))
         cand_r.append(r_i)
@@ -491,6 +490,75 @@ def _prune_min_error(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarr
             go_on &= (pos >= 0) & (pos < nb)
             r_i, q_i, pos = r_i[go_on], q_i[go_on], pos[go_on]
         done[r_i] = False
+    return cand_r, cand_q, cand_j, done
+
+
+def _neighbours(a_vals: np.ndarray, b_vals: np.ndarray, zq: np.ndarray, rank: np.ndarray) -> tuple:
+    """Both neighbour positions of every query, whether they exist, and their float32 signed distances."""
+    nb = b_vals.shape[1]
+    starts = (rank - 1, rank)
+    exists = [(j >= 0) & (j < nb) for j in starts]
+    fs = [(a_vals + _take(b_vals, j.clip(0, nb - 1))) - zq[:, None] for j in starts]
+    return starts, exists, fs
+
+
+def _window(e_ref: np.ndarray, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """float32 window ``e_ref + delta``, rounded up so that no pair inside it is cut off."""
+    return np.nextafter((e_ref + _delta(x, z)).astype(np.float32), np.float32(np.inf))
+
+
+def _prune_fewest(x: np.ndarray, z: np.ndarray, budget: np.ndarray, m_min: np.ndarray) -> tuple:
+    """Fewest-candidates subsets for ``p = 0`` rows whose minimal-error subset ``m_min`` qualifies.
+
+    Every qualifying subset (canonical error ``<= budget``) has ``|f| <= budget + delta``; per size group
+    ``g`` of B the window walk lists all of them, and the lexicographic minimum of ``(size, error)``
+    among those that qualify in canonical float64 is the answer (float32 prunes, float64 decides).
+
+    Returns:
+        ``(masks, done)`` as in :func:`_prune_min_error`.
+    """
+    rows, w = x.shape
+    n_a = w // 2
+    chunk = _NumpyChunk(x.astype(np.float32), z.astype(np.float32), n_a)
+    win = _window(budget, x, z)
+    all_r, all_codes = [np.arange(rows)], [_codes(m_min)]
+    done = np.ones(rows, dtype=bool)
+    for g in range(w - n_a + 1):
+        b_vals, b_mask, _, rank = chunk.group(g)
+        starts, exists, fs = _neighbours(chunk.a_vals, b_vals, chunk.zq, rank)
+        cr, cq, cj, ok = _window_pairs(chunk.a_vals, b_vals, chunk.zq, win, starts, exists, fs)
+        done &= ok
+        cr, cq, cj = np.concatenate(cr), np.concatenate(cq), np.concatenate(cj)
+        all_r.append(cr)
+        all_codes.append(chunk.a_mask[cr, cq] | (b_mask[cr, cj] << n_a))
+    cr, codes = np.concatenate(all_r), np.concatenate(all_codes)
+    masks = _bits(codes, w)
+    _, err = _canonical(x[cr], z[cr], masks, 0.0)
+    size = np.where(err <= budget[cr], masks.sum(axis=1), w + 1)
+    order = np.lexsort((err, size, cr))
+    first = order[np.unique(cr[order], return_index=True)[1]]
+    return masks[first], done
+
+
+def _codes(masks: np.ndarray) -> np.ndarray:
+    return (masks.astype(np.int64) << np.arange(masks.shape[1])).sum(axis=1)
+
+
+def _prune_min_error(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Minimal-error subsets for ``p = 0`` (numpy): float32 search, float64 decision (module docstring).
+
+    Returns:
+        ``(masks, done)``: bool ``(R, w)`` and bool ``(R,)``; rows with ``done = False`` had a window
+        walk that did not end within :data:`_WALK_STEPS` steps and must be solved otherwise.
+    """
+    rows, w = x.shape
+    n_a = w // 2
+    chunk, b_vals, b_mask, starts, exists, fs, up_codes = _float32_stage(x, z)
+    a_vals, zq = chunk.a_vals, chunk.zq
+    # Upper bound: the float32-best pair of each row, scored in canonical float64.
+    _, e_up = _canonical(x, z, _bits(up_codes, w), 0.0)
+    win = _window(e_up, x, z)
+    cand_r, cand_q, cand_j, done = _window_pairs(a_vals, b_vals, zq, win, starts, exists, fs)
     cr = np.concatenate([*cand_r, np.arange(rows)])
     cq = np.concatenate(cand_q)
     cj = np.concatenate(cand_j)
@@ -598,6 +666,10 @@ def _solve_bucket(
     settled = (e_min > budget[left]) | (s_min <= k_done + 1)
     out[left[settled]] = m_min[settled]
     rest = left[~settled]
+    if rest.size and w <= MITM_MAX_VALID and fast and p == 0.0:
+        masks, done = _prune_fewest(x[rest], z[rest], budget[rest], m_min[~settled])
+        out[rest] = masks
+        rest = rest[~done]
     if rest.size and w <= MITM_MAX_VALID:
         table, codes = _table_chunks(xp, x[rest], z[rest], p)
         out[rest] = _pick(table, codes, budget[rest], w)
