@@ -16,12 +16,13 @@ of valid candidates; each bucket is solved by the engines below.
 * **Deepening by cardinality** (fewest-candidates mode, any ``w``): for ``k = 0, 1, 2, ...`` all
   ``C(w, k)`` subsets of size ``k`` are summed at once (canonical sums); a row is resolved at the first
   ``k`` whose best size-``k`` error is within its budget, which is exactly "the fewest elements, ties
-  toward the smaller error". Stops once ``C(w, k)`` exceeds :data:`DEEPEN_MAX_COMBOS` (``w <= 32``: a
-  smaller cap, the meet in the middle takes over).
+  toward the smaller error". Stops once ``C(w, k)`` exceeds :data:`DEEPEN_MAX_COMBOS` or a level would
+  sum more than ``2^26`` elements over the rows left (``w <= 32``: a cap of ``2^12`` subsets, the meet
+  in the middle takes over).
 * **Size table** (``w <= MITM_MAX_VALID``): an exact float64 meet in the middle over cardinality groups
   of both halves gives, per row and total size ``K``, the minimal error over subsets of size ``K``; both
   ranking modes are read off it (first minimal ``K``; first ``K`` within the budget).
-* **float32 prune + float64 decision** (numpy, ``p = 0``, minimal error: the Pensia workload): the fast
+* **float32 prune + float64 decision** (numpy, ``p = 0``: the Pensia workload): the fast
   packed-key float32 merge (:func:`_np_sorted_keys`) picks one subset per row; its canonical float64
   error ``e_up`` bounds the optimum. With the float32 rounding bound ``delta`` below, every pair of half
   subsets whose canonical error is ``<= e_up`` has float32 signed distance ``|f| <= e_up + delta``.
@@ -29,7 +30,9 @@ of valid candidates; each bucket is solved by the engines below.
   pairs in that window are a contiguous run next to its neighbour rank: it is walked outwards until ``f``
   leaves the window (at most :data:`_WALK_STEPS` steps; rows where a walk does not end go to the size
   table), every pair in it is scored in canonical float64, and the lexicographic minimum of
-  ``(error, size)`` is taken. float32 prunes, float64 decides.
+  ``(error, size)`` is taken. float32 prunes, float64 decides. The fewest-candidates mode does the same
+  per size group of B with the window ``budget + delta`` (:func:`_prune_fewest`): every subset within
+  the budget is listed, and the fewest elements (ties: smaller error) among them win.
 * Rows with ``32 < w <= 48`` in the minimal-error mode (or to settle the fewest mode) use
   :func:`theory.subset_sum.best_subset` row by row; beyond that a row is at the engine's limit.
 

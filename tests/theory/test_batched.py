@@ -254,3 +254,26 @@ def test_cuda_equals_numpy(p, e):
     assert res.masks.device.type == "cuda"
     np.testing.assert_array_equal(res.errors.cpu().numpy(), ref.errors)
     np.testing.assert_array_equal(res.masks.sum(dim=1).cpu().numpy(), ref.masks.sum(axis=1))
+
+
+@pytest.mark.parametrize("e", [None, 1 / 16])
+def test_windows_not_exhausted_fall_back_to_the_exact_table(e, monkeypatch):
+    # Multiples of 1/8: long runs of equal half-sums, so some windows hold more pairs than a walk may
+    # visit (here at most 2 steps); those rows must go to the float64 size table and stay exact.
+    import theory.batched as batched
+
+    calls = []
+    table = batched._table_chunks
+    monkeypatch.setattr(batched, "_WALK_STEPS", 2)
+    monkeypatch.setattr(batched, "_DEEPEN_MAX_COMBOS_MITM", 1)  # deepening stops after size 0
+    monkeypatch.setattr(batched, "_table_chunks", lambda *a: calls.append(a[1].shape[0]) or table(*a))
+    rng = np.random.default_rng(9)
+    x = rng.integers(-8, 9, (12, 22)) / 8
+    z = rng.integers(-4, 5, 12) / 8 + 1 / 16
+    res = best_subsets(x, z, max_error=e)
+    assert calls, "no row reached the fallback"
+    want_e, want_s = _reference(x, z, 0.0, None)
+    if e is not None:
+        want_e, want_s = _fewest_reference(x, z, 0.0, np.full(12, e), want_e, want_s)
+    np.testing.assert_array_equal(res.errors, want_e)
+    np.testing.assert_array_equal(res.sizes, want_s)
