@@ -417,7 +417,8 @@ def _size_table(xp: _Xp, x: Any, z: Any, p: float) -> tuple[np.ndarray, np.ndarr
 def _table_chunks(xp: _Xp, x: np.ndarray, z: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_size_table` over row chunks of bounded memory (about ``2^20`` half-sums per chunk)."""
     w = x.shape[1]
-    step = max(1, (1 << 20) >> (w - w // 2))
+    accel = xp.t is not None and xp.device.type != "cpu"
+    step = max(1, (1 << (25 if accel else 20)) >> (w - w // 2))  # half-sums of B per chunk
     parts = [
         _size_table(xp, xp.asarray(x[s : s + step]), xp.asarray(z[s : s + step]), p)
         for s in range(0, x.shape[0], step)
@@ -723,7 +724,8 @@ def best_subsets(
             by sign pruning in a construction).
         device: ``None`` for the numpy back end, or a torch device (``"cpu"``, ``"cuda"``) for the torch
             back end; then the result fields are tensors on that device.
-        chunk_rows: Rows per chunk of the numpy back end (default: about ``2^21`` half-sums per chunk).
+        chunk_rows: Rows per chunk (default: about ``2^21`` half-sums per chunk for numpy, 8192 rows for
+            torch on CPU, 65536 on an accelerator).
         num_threads: Threads for the numpy back end (default: the CPU count).
 
     Returns:
@@ -788,7 +790,11 @@ def best_subsets(
         idx = np.flatnonzero(counts == w)
         if w == 0:
             continue  # only the empty subset
-        default = max(16, min(1024, (1 << 21) >> (w - w // 2)))
+        # Rows per chunk: about 2^21 half-sums of B (numpy), larger for torch (fewer kernel launches).
+        if xp.t is None:
+            default = max(16, min(1024, (1 << 21) >> (w - w // 2)))
+        else:
+            default = 8192 if xp.device.type == "cpu" else 65536
         step = chunk_rows or default
         starts = list(range(0, idx.size, step))
 
