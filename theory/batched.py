@@ -16,9 +16,8 @@ of valid candidates; each bucket is solved by the engines below.
 * **Deepening by cardinality** (fewest-candidates mode, any ``w``): for ``k = 0, 1, 2, ...`` all
   ``C(w, k)`` subsets of size ``k`` are summed at once (canonical sums); a row is resolved at the first
   ``k`` whose best size-``k`` error is within its budget, which is exactly "the fewest elements, ties
-  toward the smaller error". Stops once ``C(w, k)`` exceeds :data:`DEEPEN_MAX_COMBOS` or a level would
-  sum more than ``2^26`` elements over the rows left (``w <= 32``: a cap of ``2^12`` subsets, the meet
-  in the middle takes over).
+  toward the smaller error". Stops once ``C(w, k)`` exceeds :data:`DEEPEN_MAX_COMBOS` (``w <= 32``: a
+  cap of ``2^12`` subsets, the meet in the middle takes over).
 * **Size table** (``w <= MITM_MAX_VALID``): an exact float64 meet in the middle over cardinality groups
   of both halves gives, per row and total size ``K``, the minimal error over subsets of size ``K``; both
   ranking modes are read off it (first minimal ``K``; first ``K`` within the budget).
@@ -73,8 +72,6 @@ from theory.support.validate import check_int, check_range
 MITM_MAX_VALID = 32
 #: Deepening stops once one size class has more subsets than this (rows wider than ``MITM_MAX_VALID``).
 DEEPEN_MAX_COMBOS = 1 << 23
-# ... or once a level would sum more elements than this over all rows still unresolved.
-_DEEPEN_WORK = 1 << 26
 # Below the meet-in-the-middle limit the size table is cheaper than deep enumeration.
 _DEEPEN_MAX_COMBOS_MITM = 1 << 12
 # Elements (rows x subsets x k) materialised at once by the deepening.
@@ -640,10 +637,9 @@ def _solve_bucket(
     k_done = -1
     xd, zd = xp.asarray(x), xp.asarray(z)
     for k in range(w + 1):
-        combos = math.comb(w, k)
-        # Per row at most ``cap`` subsets; beyond the meet in the middle also at most _DEEPEN_WORK summed
-        # elements per level in all, so that the few rows left over can still go deep.
-        if left.size == 0 or combos > cap or (w > MITM_MAX_VALID and left.size * combos * k > _DEEPEN_WORK):
+        # Per row at most ``cap`` subsets of one size (beyond the meet in the middle, 2^23 subsets of k
+        # elements still cost less than one row of best_subset at w = 42: 2 x 2^21 sums, sorted).
+        if left.size == 0 or math.comb(w, k) > cap:
             break
         sel = xp.index(left)
         err, masks = _deepen_level(xp, xd[sel], zd[sel], p, k)

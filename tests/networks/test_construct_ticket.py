@@ -273,3 +273,17 @@ def _bias_tols(ticket):
             ticket.tolerances, ticket.specs, [1 if s.nonneg_input else 2 for s in ticket.specs], strict=True
         )
     ]
+
+
+def test_rows_beyond_the_engine_are_listed_as_limits_not_failures():
+    # About 60 valid candidates per half (> 48: beyond the per-row exact search) and a tolerance that no
+    # small subset meets: the construction cannot prove these weights unreachable, so it lists them
+    # under limit_weights and keeps them out of failed_weights.
+    net = nn.Sequential(nn.Linear(2, 1, bias=False)).double()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([[0.3, -0.7]], dtype=torch.float64))
+    ticket = construct_ticket(net, eps=1e-13, budget="per-weight", candidates_per_weight=60, seed=0)
+    limits = ticket.meta["limit_weights"]
+    assert limits, "expected rows at the engine's limit"
+    assert not {(li, k, j) for li, k, j, _ in limits} & {(li, k, j) for li, k, j, _ in ticket.failed_weights}
+    assert ticket.report()["limit_weights"] == limits
