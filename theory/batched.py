@@ -596,13 +596,25 @@ def _row_best_subset(x: np.ndarray, z: np.ndarray, p: float) -> np.ndarray:
     return masks
 
 
-def _pick(table: np.ndarray, codes: np.ndarray, budget: np.ndarray | None, w: int) -> np.ndarray:
-    """Read a size table: first minimal size (``budget=None``) or first size within the budget."""
-    size = np.argmin(table, axis=1)
+def _pick(
+    x: np.ndarray, z: np.ndarray, p: float, table: np.ndarray, codes: np.ndarray, budget: np.ndarray | None
+) -> np.ndarray:
+    """Read a size table: first minimal size (``budget=None``) or first size within the budget.
+
+    The table ranks subsets by ``a + b`` (half sums added once, within a few ulps of the canonical sum);
+    each size's minimiser is re-scored in canonical float64 and the choice is made on those values, so
+    the returned error is the one the ``<= budget`` test saw.
+    """
+    rows, w = x.shape
+    found = np.isfinite(table)
+    masks = _bits(codes, w)  # (R, w + 1, w)
+    _, err = _canonical(np.repeat(x, w + 1, axis=0), np.repeat(z, w + 1), masks.reshape(-1, w), p)
+    err = np.where(found, err.reshape(rows, w + 1), np.inf)
+    size = np.argmin(err, axis=1)
     if budget is not None:
-        ok = table <= budget[:, None]
+        ok = err <= budget[:, None]
         size = np.where(ok.any(axis=1), np.argmax(ok, axis=1), size)
-    return _bits(codes[np.arange(table.shape[0]), size], w)
+    return masks[np.arange(rows), size]
 
 
 def _solve_bucket(
@@ -622,10 +634,10 @@ def _solve_bucket(
             if not done.all():
                 rest = np.flatnonzero(~done)
                 table, codes = _table_chunks(xp, x[sel][rest], z[sel][rest], p)
-                masks[rest] = _pick(table, codes, None, w)
+                masks[rest] = _pick(x[sel][rest], z[sel][rest], p, table, codes, None)
             return masks
         table, codes = _table_chunks(xp, x[sel], z[sel], p)
-        return _pick(table, codes, None, w)
+        return _pick(x[sel], z[sel], p, table, codes, None)
 
     if budget is None and w <= SINGLE_MAX_N:
         return min_error(np.arange(rows)), exact
@@ -656,7 +668,7 @@ def _solve_bucket(
         return out, exact
     if w <= MITM_MAX_VALID and not (fast and p == 0.0):
         table, codes = _table_chunks(xp, x[left], z[left], p)
-        out[left] = _pick(table, codes, budget[left], w)
+        out[left] = _pick(x[left], z[left], p, table, codes, budget[left])
         return out, exact
     # The minimal-error subset settles a row when it misses the budget (then no subset qualifies) or
     # when its size is the first one not enumerated; otherwise the fewest size lies in between.
@@ -672,7 +684,7 @@ def _solve_bucket(
         rest = rest[~done]
     if rest.size and w <= MITM_MAX_VALID:
         table, codes = _table_chunks(xp, x[rest], z[rest], p)
-        out[rest] = _pick(table, codes, budget[rest], w)
+        out[rest] = _pick(x[rest], z[rest], p, table, codes, budget[rest])
     elif rest.size:
         out[rest] = m_min[~settled]  # qualifies, but a smaller qualifying subset may exist
         exact[rest] = False
