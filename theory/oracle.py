@@ -63,7 +63,7 @@ def brute_force_best_subsets(
     targets: Any,
     *,
     perturbation: float = 0.0,
-    max_error: float | None = None,
+    max_error: Any = None,
     valid: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-row optimal errors and subset sizes for the contract of :func:`theory.best_subsets`.
@@ -76,7 +76,7 @@ def brute_force_best_subsets(
         candidates: ``(m, n)`` candidates, ``n <= 16``.
         targets: ``(m,)`` targets.
         perturbation: ``p >= 0``.
-        max_error: ``None`` or the error budget ``e >= 0``.
+        max_error: ``None``, the error budget ``e >= 0``, or an array ``(m,)`` of per-row budgets.
         valid: Optional ``(m, n)`` boolean array.
 
     Returns:
@@ -90,6 +90,7 @@ def brute_force_best_subsets(
     if n > ORACLE_MAX_N:
         raise ValueError(f"candidates must have at most {ORACLE_MAX_N} columns for the oracle, got {n}")
     ok = np.ones((m, n), dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    budgets = None if max_error is None else np.broadcast_to(np.asarray(max_error, dtype=np.float64), (m,))
     bits = all_masks(n)
     out_err = np.empty(m)
     out_size = np.empty(m, dtype=np.int64)
@@ -97,8 +98,8 @@ def brute_force_best_subsets(
         err, sizes, _ = _errors(x[r], float(z[r]), p)
         allowed = ~np.any(bits[:, ~ok[r]] == 1, axis=1)
         err = np.where(allowed, err, np.inf)
-        if max_error is not None and np.any(err <= max_error):
-            within = err <= max_error
+        if budgets is not None and np.any(err <= budgets[r]):
+            within = err <= budgets[r]
             j = int(np.lexsort((err, np.where(within, sizes, n + 1)))[0])
         else:
             j = int(np.lexsort((sizes, err))[0])

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+import theory
 from sim.coverage import counting_start, lueker_implied_constant, make_spec, scan_min_n
 from sim.distributions import get_distribution
 from sim.engine import EXACT_MAX_N, CellSpec, default_tol, run_cells, trial_inputs
@@ -357,15 +358,13 @@ def _lueker_evidence(
 def _batch_errors_and_sizes(
     x: np.ndarray, z: float, p: float, etas: list[float]
 ) -> tuple[np.ndarray, dict[float, np.ndarray]]:
-    from theory.batched import best_subsets
-
     targets = np.full(x.shape[0], z)
-    err = np.asarray(best_subsets(x, targets, perturbation=p).errors, dtype=np.float64)
-    sizes = {}
-    for e in etas:
-        res = best_subsets(x, targets, perturbation=p, max_error=e)
-        sizes[e] = np.asarray(res.masks).sum(axis=1)
-    return err, sizes
+    runs = [theory.best_subsets(x, targets, perturbation=p)]
+    runs += [theory.best_subsets(x, targets, perturbation=p, max_error=e) for e in etas]
+    if not all(np.all(r.exact) for r in runs):
+        raise RuntimeError(f"rss-per-target: n = {x.shape[1]} is beyond theory.best_subsets' exact limits")
+    sizes = {e: np.asarray(r.sizes) for e, r in zip(etas, runs[1:], strict=True)}
+    return np.asarray(runs[0].errors, dtype=np.float64), sizes
 
 
 def per_target_chunk(task: tuple[dict, int, int, float, list[float]]) -> dict[str, Any]:
