@@ -3,7 +3,7 @@
 Public names (imported on first use, so ``import sim`` and ``slth --help`` stay cheap):
 
 * ``coverage_probability``, ``min_candidates``, ``CoverageResult``, ``MinCandidatesResult``
-  (:mod:`sim.coverage`);
+  (:mod:`sim.monte_carlo`);
 * ``clopper_pearson``, ``bootstrap_interval`` (:mod:`theory.stats`);
 * ``get_executor``, ``register_executor``, ``EXECUTORS`` (:mod:`sim.executors`);
 * ``DISTRIBUTIONS``, ``register_distribution``, ``get_distribution`` (:mod:`sim.distributions`);
@@ -17,10 +17,10 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "coverage_probability": "sim.coverage",
-    "min_candidates": "sim.coverage",
-    "CoverageResult": "sim.coverage",
-    "MinCandidatesResult": "sim.coverage",
+    "coverage_probability": "sim.monte_carlo",
+    "min_candidates": "sim.monte_carlo",
+    "CoverageResult": "sim.monte_carlo",
+    "MinCandidatesResult": "sim.monte_carlo",
     "clopper_pearson": "theory.stats",
     "bootstrap_interval": "theory.stats",
     "get_executor": "sim.executors",

@@ -1,6 +1,6 @@
 """Brute-force oracles for the SubsetSum solvers: every one of the ``2^n`` subsets, no cleverness.
 
-These exist to test :mod:`theory.subset_sum`, :mod:`theory.batched` and :mod:`theory.coverage` against
+These exist to test :mod:`theory.subset_sum` (single target and the engine) and :mod:`theory.coverage` against
 code that shares none of their search logic: subset sums come from a dense 0/1 matrix product instead of
 half-sum enumeration, and the coverage oracle works in exact rational arithmetic
 (:class:`fractions.Fraction`) with a plain sweep. Meant for ``n <= 16`` (the coverage oracle for

@@ -416,7 +416,7 @@ def test_unguarded_script_runs_and_its_top_level_runs_once(how, tmp_path) -> Non
     assert int(trials) == 30 and 0 <= int(successes) <= 30 and n_min != ""
     assert log.read_text() == "top level ran\n"  # once: no worker re-imported the script
     # The same numbers as this process computes (and as any executor would).
-    from sim.coverage import coverage_probability
+    from sim.monte_carlo import coverage_probability
 
     assert int(successes) == coverage_probability(6, 0.1, trials=30, seed=1).successes
 

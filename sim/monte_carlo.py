@@ -1,4 +1,4 @@
-"""Success probability of random SubsetSum, and the fewest candidates that reach a success level.
+"""Monte Carlo success probability of random SubsetSum, and the fewest candidates that reach a level.
 
 A trial draws ``n`` i.i.d. candidates and succeeds when every target ``z`` in ``[lo, hi]`` is within
 ``eta`` of a subset sum (``statistic="coverage"``: Lueker 1998, Corollary 2.5; Pensia et al. 2020,
