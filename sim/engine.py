@@ -33,7 +33,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -435,7 +434,3 @@ def default_tol(thresholds: Sequence[float]) -> float:
     """
     return TOL_FRACTION * max(float(t) for t in thresholds) if len(thresholds) else 0.0
 
-
-def log2_inverse(eta: float) -> float:
-    """``log2(1/eta)``, the scale on which the SubsetSum bounds are linear."""
-    return math.log2(1.0 / eta)
