@@ -38,13 +38,15 @@ On the command line every executor is chosen the same way (``--executor NAME --w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import multiprocessing
 import os
 import signal
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -214,6 +216,28 @@ class InProcessExecutor:
         self.close()
 
 
+@contextlib.contextmanager
+def _unimportable_main_hidden() -> Iterator[None]:
+    """Hide a ``__main__.__file__`` that names no file (``python - < script.py`` sets ``"<stdin>"``).
+
+    A spawn or forkserver worker re-runs the main module from ``__main__.__file__`` before it takes
+    work; for a script read from standard input that path does not exist and every worker dies at
+    start-up. Such a main module cannot be re-imported anyway (its functions cannot be sent to a worker
+    by name), so the workers are started without it, as for ``python -c`` or a notebook. Workers start
+    inside ``submit`` (start methods other than fork), which is where this is used.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    hide = isinstance(path, str) and not os.path.isfile(path)
+    if hide:
+        del main.__file__
+    try:
+        yield
+    finally:
+        if hide:
+            main.__file__ = path
+
+
 class ProcessExecutor:
     """A reusable process pool (forkserver or spawn start method)."""
 
@@ -250,7 +274,8 @@ class ProcessExecutor:
             # same either way (keyed random streams).
             return [fn(item) for item in items]
         pool = self._get_pool()
-        futures = [pool.submit(fn, item) for item in items]
+        with _unimportable_main_hidden():
+            futures = [pool.submit(fn, item) for item in items]
         # The pool's Process objects, kept so that a death can be reported with its exit code (the pool
         # forgets them once it is broken). Processes are started by ``submit``, so all exist now.
         processes = list(getattr(pool, "_processes", {}).values())

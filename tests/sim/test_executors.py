@@ -474,3 +474,29 @@ def test_dead_pool_worker_is_named_and_leaves_no_half_written_cell(how, cause, t
     assert [again[s.key()].computed for s in CELLS] == [False] * (len(CELLS) - 1) + [True]
     for s in CELLS:
         assert np.array_equal(again[s.key()].errors, reference[s.key()].errors)
+
+
+_GUARDED_POOL = """
+import sim
+if __name__ == "__main__":
+    pooled = sim.coverage_probability(8, 0.1, trials=40, seed=3, executor="process", workers=2)
+    print(pooled.successes)
+"""
+
+
+@pytest.mark.parametrize("how", ["script", "stdin"])
+def test_a_pool_asked_for_explicitly_works_from_a_file_and_from_stdin(how, tmp_path) -> None:
+    import subprocess
+
+    script = tmp_path / "pooled.py"
+    script.write_text(_GUARDED_POOL)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    if how == "script":
+        cmd, stdin = [sys.executable, str(script)], None
+    else:
+        cmd, stdin = [sys.executable, "-"], _GUARDED_POOL
+    out = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    from sim.monte_carlo import coverage_probability
+
+    assert int(out.stdout) == coverage_probability(8, 0.1, trials=40, seed=3).successes
