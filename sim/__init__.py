@@ -1,5 +1,9 @@
 """sim: Monte Carlo evidence for the bounds and checks of the Taylor loss-change formulas.
 
+Called from Python, everything runs in this process unless the caller names another executor
+(``executor="process"``, ``"submitit"``, ``"dask"``): a plain script, a script on standard input and a
+notebook all work and run their top level once. The command line uses a process pool by default.
+
 Public names (imported on first use, so ``import sim`` and ``slth --help`` stay cheap):
 
 * ``coverage_probability``, ``min_candidates``, ``CoverageResult``, ``MinCandidatesResult``
