@@ -276,8 +276,9 @@ class ProcessExecutor:
         pool = self._get_pool()
         with _unimportable_main_hidden():
             futures = [pool.submit(fn, item) for item in items]
-        # The pool's Process objects, kept so that a death can be reported with its exit code (the pool
-        # forgets them once it is broken). Processes are started by ``submit``, so all exist now.
+        # The pool's Process objects (``_processes``, private to CPython's ProcessPoolExecutor, which has
+        # no public way to name a dead worker), kept so that a death can be reported with its exit code:
+        # the pool forgets them once it is broken. Workers are started by ``submit``, so all exist now.
         processes = list(getattr(pool, "_processes", {}).values())
         results = []
         for i, f in enumerate(futures):
