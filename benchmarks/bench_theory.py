@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from theory import best_subset, best_subsets, coverage_error
-from theory.batched import _canonical, float32_search
+from theory.subset_sum.engine import _canonical, float32_search
 
 ROWS: list[tuple[str, str, str, str, str]] = []
 

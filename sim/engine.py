@@ -33,7 +33,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -42,6 +41,7 @@ import numpy as np
 
 import theory
 from sim.distributions import get_distribution
+from sim.executors import open_executor
 from theory.plumbing.progress import progress
 from theory.validate import check_choice, check_int, check_range
 
@@ -303,7 +303,7 @@ def run_cells(
     trials: int,
     *,
     thresholds: Mapping[str, Sequence[float]] | Sequence[float] | None = None,
-    executor: Any = "process",
+    executor: Any = "inprocess",
     workers: int | None = None,
     store: Any = None,
     chunk_size: int | None = None,
@@ -317,8 +317,9 @@ def run_cells(
         trials: Trials per cell (>= 1).
         thresholds: Thresholds the cells will be compared with (one list for all, or per cell key);
             ambiguous certified trials are refined against them.
-        executor: An executor object (kept open) or a name for ``sim.executors.get_executor``.
-        workers: Workers when ``executor`` is a name.
+        executor: An executor object (kept open) or a name for ``sim.executors.get_executor`` (default
+            ``inprocess``: this process; ask for ``process`` explicitly, see ``sim.executors``).
+        workers: Workers when ``executor`` is a name (more than 1 needs a parallel executor).
         store: A ``sim.store.RunStore`` (opened) for resumable cells, or None (nothing written).
         chunk_size: Trials per task; default :func:`default_chunk_size`.
         quiet: Hide the progress bar.
@@ -327,8 +328,6 @@ def run_cells(
     Returns:
         ``{cell key: CellSamples}``.
     """
-    from sim.executors import get_executor
-
     trials = check_int("trials", trials, 1)
     if chunk_size is not None:
         check_int("chunk_size", chunk_size, 1)
@@ -357,8 +356,7 @@ def run_cells(
         if have:
             parts[key][(0, have)] = {"errors": errors[key].tolist(), "tols": tols[key].tolist()}
 
-    own = isinstance(executor, str)
-    ex = get_executor(executor, workers) if own else executor
+    ex, own = open_executor(executor, workers)
     try:
         if tasks:
             wave = max(1, 4 * int(getattr(ex, "workers", 1)))
@@ -436,7 +434,3 @@ def default_tol(thresholds: Sequence[float]) -> float:
     """
     return TOL_FRACTION * max(float(t) for t in thresholds) if len(thresholds) else 0.0
 
-
-def log2_inverse(eta: float) -> float:
-    """``log2(1/eta)``, the scale on which the SubsetSum bounds are linear."""
-    return math.log2(1.0 / eta)

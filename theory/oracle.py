@@ -1,6 +1,6 @@
 """Brute-force oracles for the SubsetSum solvers: every one of the ``2^n`` subsets, no cleverness.
 
-These exist to test :mod:`theory.subset_sum`, :mod:`theory.batched` and :mod:`theory.coverage` against
+These exist to test :mod:`theory.subset_sum` (single target and the engine) and :mod:`theory.coverage` against
 code that shares none of their search logic: subset sums come from a dense 0/1 matrix product instead of
 half-sum enumeration, and the coverage oracle works in exact rational arithmetic
 (:class:`fractions.Fraction`) with a plain sweep. Meant for ``n <= 16`` (the coverage oracle for
@@ -164,32 +164,3 @@ def brute_force_coverage_error(
     best = max(best, tent_sup(reach, None))
     return float(best)
 
-
-def grid_coverage_error(
-    candidates: Any, *, lo: float = -1.0, hi: float = 1.0, perturbation: float = 0.0, points: int = 2001
-) -> float:
-    """A lower bound on the coverage error: the worst best-subset error over an even grid of targets.
-
-    Independent of the sweep: for each grid target it takes the minimum error over all ``2^n`` subsets.
-
-    Args:
-        candidates: 1-D candidates, ``n <= 16``.
-        lo: Left end of the window.
-        hi: Right end.
-        perturbation: ``p >= 0``.
-        points: Number of grid targets (including both ends).
-
-    Returns:
-        ``max_{z in grid} min_S error(S, z) <= coverage_error``.
-    """
-    x = check_candidates(candidates, max_n=ORACLE_MAX_N)
-    p = check_perturbation(perturbation)
-    bits = all_masks(x.size)
-    sums = bits.astype(np.float64) @ x
-    sizes = bits.sum(axis=1)
-    grid = np.linspace(check_real("lo", lo), check_real("hi", hi), points)
-    worst = 0.0
-    for chunk in np.array_split(grid, max(1, points // 256)):
-        err = np.maximum(0.0, np.abs(sums[None, :] - chunk[:, None]) - sizes[None, :] * p)
-        worst = max(worst, float(err.min(axis=1).max()))
-    return worst

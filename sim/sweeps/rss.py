@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 import theory
-from sim.coverage import counting_start, lueker_implied_constant, make_spec, scan_min_n
 from sim.distributions import get_distribution
 from sim.engine import EXACT_MAX_N, CellSpec, default_tol, run_cells, trial_inputs
+from sim.monte_carlo import counting_start, lueker_implied_constant, make_spec, scan_min_n
 from sim.store import RunStore
 from sim.sweeps.common import SweepOutcome, check_seeds, proportion_columns, track, write_rule_evidence
 from theory.plumbing.progress import progress
@@ -124,7 +124,7 @@ def _pensia_evidence(
 
     Pre-registered (the rule is :func:`theory.rules.rss.pensia_rss_log`): calibration seed
     ``calibration_seed``, window [-1, 1]: for every test eta with ``calibration_trials * eta >= 1`` the
-    smallest n whose measured failure rate is <= eta (:func:`sim.coverage.scan_min_n` at level
+    smallest n whose measured failure rate is <= eta (:func:`sim.monte_carlo.scan_min_n` at level
     ``1 - eta``); C = the smallest constant with ``C log(2/eta) >= n`` at all of them. Test seed ``seed``:
     ``test_trials`` trials at the code form's ``n = ceil(3 log2(1/eta))`` and the restated form's
     ``n = ceil(C log(2/eta))`` for every test eta.
@@ -192,7 +192,7 @@ def run_rss_constant(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: b
     with ``L = log2(1/eta)``. Intervals: percentile bootstrap (each cell's trials resampled
     independently, the scan's decision rule re-applied, censored at ``n_last + 1``).
     Comparison columns: ``C_lueker``, the largest Lueker constant consistent with n_min at that level
-    (:func:`sim.coverage.lueker_implied_constant`, natural log as in Corollary 2.5), and Pensia's code
+    (:func:`sim.monte_carlo.lueker_implied_constant`, natural log as in Corollary 2.5), and Pensia's code
     constant 3 (base-2 log).
 
     Evidence ``lueker-cor2.5`` (rule :func:`theory.rules.rss.lueker_cor25`, stated before the data): C
@@ -311,7 +311,7 @@ def _lueker_evidence(
     """Calibrate Lueker's C, then measure success at ``n = ceil(lueker_min_n(eta, 1 - level, C))``.
 
     Pre-registered (the rule is :func:`theory.rules.rss.lueker_cor25`): window [-1/2, 1/2], U[-1, 1]
-    as in Corollary 2.5. Calibration seed: n90 per ``lueker_etas`` (:func:`sim.coverage.scan_min_n` at
+    as in Corollary 2.5. Calibration seed: n90 per ``lueker_etas`` (:func:`sim.monte_carlo.scan_min_n` at
     ``level``); C = the smallest constant whose solved bound is >= every calibration n90. Test seed:
     ``lueker_trials`` trials at the solved n for every eta.
     """

@@ -29,7 +29,7 @@ def _brute(c, t, valid, budget, p):
 def test_solver_matches_brute_force(mode, perturbation, force_mitm, monkeypatch):
     # The constructions' solver is theory.best_subsets; here with per-row validity and budgets as the
     # constructions pass them, with and without the deepening (force_mitm: the size table decides).
-    import theory.batched as batched
+    import theory.subset_sum.engine as batched
 
     if force_mitm:
         monkeypatch.setattr(batched, "_DEEPEN_MAX_COMBOS_MITM", 0)

@@ -33,7 +33,7 @@ of valid candidates; each bucket is solved by the engines below.
   per size group of B with the window ``budget + delta`` (:func:`_prune_fewest`): every subset within
   the budget is listed, and the fewest elements (ties: smaller error) among them win.
 * Rows with ``32 < w <= 48`` in the minimal-error mode (or to settle the fewest mode) use
-  :func:`theory.subset_sum.best_subset` row by row; beyond that a row is at the engine's limit.
+  :func:`theory.subset_sum.single.best_subset` row by row; beyond that a row is at the engine's limit.
 
 Rounding bound (derivation; ``u = 2^-24``, ``S = sum |x| + |z|`` of the row, first order, the factor 1.01
 covers the ``(1 - k u)^-1`` terms for ``k <= 64``). In the shifted coordinates of
@@ -64,8 +64,8 @@ from typing import Any
 import numpy as np
 
 from theory.inputs import check_perturbation, to_numpy
-from theory.subset_sum import MAX_N as SINGLE_MAX_N
-from theory.subset_sum import best_subset
+from theory.subset_sum.single import MAX_N as SINGLE_MAX_N
+from theory.subset_sum.single import best_subset
 from theory.validate import check_int, check_range
 
 #: Largest number of valid candidates per row solved by the batched meet in the middle.
@@ -589,7 +589,7 @@ def float32_search(candidates: Any, targets: Any, *, num_threads: int | None = N
 
 
 def _row_best_subset(x: np.ndarray, z: np.ndarray, p: float) -> np.ndarray:
-    """Minimal-error masks row by row with :func:`theory.subset_sum.best_subset` (``w <= 48``)."""
+    """Minimal-error masks row by row with :func:`theory.subset_sum.single.best_subset` (``w <= 48``)."""
     masks = np.zeros(x.shape, dtype=bool)
     for r in range(x.shape[0]):
         masks[r, list(best_subset(x[r], float(z[r]), perturbation=p).indices)] = True

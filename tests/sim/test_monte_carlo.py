@@ -7,12 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from sim.coverage import (
-    counting_start,
-    coverage_probability,
-    lueker_implied_constant,
-    min_candidates,
-)
 from sim.distributions import DISTRIBUTIONS, get_distribution, register_distribution
 from sim.engine import (
     CellSpec,
@@ -20,6 +14,12 @@ from sim.engine import (
     coverage_statistic,
     run_cells,
     trial_inputs,
+)
+from sim.monte_carlo import (
+    counting_start,
+    coverage_probability,
+    lueker_implied_constant,
+    min_candidates,
 )
 from theory import coverage_error
 from theory.oracle import brute_force_best_subset, brute_force_coverage_error

@@ -260,7 +260,7 @@ def test_cuda_equals_numpy(p, e):
 def test_windows_not_exhausted_fall_back_to_the_exact_table(e, monkeypatch):
     # Multiples of 1/8: long runs of equal half-sums, so some windows hold more pairs than a walk may
     # visit (here at most 2 steps); those rows must go to the float64 size table and stay exact.
-    import theory.batched as batched
+    import theory.subset_sum.engine as batched
 
     calls = []
     table = batched._table_chunks
