@@ -164,8 +164,9 @@ def test_certificate_holds_sampled_and_adversarial(kind, method, perturbation, b
     with torch.no_grad():
         worst = (net(z) - module(z)).flatten(1).norm(dim=1).max().item()
     assert worst <= cert
-    # The certificate is not vacuous by construction: it is at most a few times the observed error.
-    assert cert < 1e3 * max(worst, 1e-6)
+    # The certificate is not vacuous by construction: it is at most a few times the adversarial error
+    # (measured ratios 2.1 to 9.3 over these cases; 20 leaves room for other seeds, not for a loose bound).
+    assert cert < 20 * worst
 
 
 @pytest.mark.parametrize("method", ["pensia", "xiong"])

@@ -77,15 +77,6 @@ def clean_registry():
     CLAIMS.update(saved)
 
 
-def _has_solver() -> bool:
-    import theory
-
-    return hasattr(theory, "best_subset") and hasattr(theory, "coverage_error")
-
-
-needs_solver = pytest.mark.skipif(not _has_solver(), reason="theory.best_subset not available yet")
-
-
 # --------------------------------------------------------------------------------------------------
 # Contract over the built-in registry
 # --------------------------------------------------------------------------------------------------
@@ -201,7 +192,6 @@ def _small_error(example):
     return theory.best_subset(cands, target).error <= 0.25
 
 
-@needs_solver
 def test_false_solver_claim_fails_with_a_real_counterexample(clean_registry, tmp_path):
     register_claim(
         Claim(
@@ -462,7 +452,6 @@ def test_cli_bound(capsys):
     assert "lueker-min-n" in capsys.readouterr().out
 
 
-@needs_solver
 def test_cli_solve(capsys):
     from figures.cli import main
 
@@ -517,7 +506,6 @@ PROPERTY_CLAIMS = [
 ]
 
 
-@needs_solver
 def test_builtin_property_checks_hold(tmp_path):
     results = ledger.verify(PROPERTY_CLAIMS, runs_root=tmp_path, max_examples=15)
     props = [r for r in results if r.check.startswith("hypothesis")]
@@ -525,7 +513,6 @@ def test_builtin_property_checks_hold(tmp_path):
     assert all(r.status == "verified" for r in props), [(r.claim, r.evidence) for r in props]
 
 
-@needs_solver
 def test_builtin_predicates_can_fail(monkeypatch):
     # A solver that always returns the empty subset but claims zero error must be caught.
     import theory
@@ -545,19 +532,13 @@ def test_builtin_predicates_can_fail(monkeypatch):
     assert not claims.xiong_block_error(([0.5, 0.25, -0.5, 0.125], 0.5, 0.0, [0.3]))
 
 
-@needs_solver
 def test_example_user_claim_file(clean_registry, tmp_path):
-    import theory
-
-    if not hasattr(theory, "best_subsets"):
-        pytest.skip("theory.best_subsets not available yet")
     ids = ledger.load_claims(REPO / "examples" / "my_claim.py")
     assert ids == ["perturbation-sparser-tickets"]
     results = ledger.verify(ids, runs_root=tmp_path, max_examples=15)
     assert [r.status for r in results] == ["verified", "derivation-checked"], [r.evidence for r in results]
 
 
-@needs_solver
 def test_whole_builtin_ledger_passes_without_evidence(tmp_path):
     results = ledger.verify(runs_root=tmp_path, max_examples=5)
     bad = [(r.claim, r.check, r.evidence) for r in results if r.status in ("failed", "error")]

@@ -53,7 +53,7 @@ def test_numpy_equals_oracle(problem):
 
 @given(problems())
 def test_torch_cpu_equals_oracle_and_numpy(problem):
-    torch = pytest.importorskip("torch")
+    import torch
     x, z, p, e, valid = problem
     res = best_subsets(x, z, perturbation=p, max_error=e, valid=valid, device="cpu")
     assert isinstance(res.masks, torch.Tensor) and res.masks.dtype == torch.bool
@@ -120,8 +120,6 @@ def test_min_error_is_the_float64_optimum(kind, n):
 @pytest.mark.parametrize("device", [None, "cpu"])
 @pytest.mark.parametrize("p", [0.0, 0.004])
 def test_perturbation_and_valid_masks_are_exact(device, p):
-    if device is not None:
-        pytest.importorskip("torch")
     rng = np.random.default_rng(11 + int(p * 1000))
     x, z = _draw(rng, "product", 6, 22)
     valid = rng.random((6, 22)) < 0.8
@@ -138,8 +136,6 @@ def test_perturbation_and_valid_masks_are_exact(device, p):
 def test_budgets_scalar_per_row_and_tiny(device, p, n):
     # Per-row budgets mixing 1e-6 (where the float32 search wrongly missed the budget in 64 rows), 1e-3
     # and 0.05; each row's answer against the plain enumeration of sizes.
-    if device is not None:
-        pytest.importorskip("torch")
     rng = np.random.default_rng([n, 3, int(p * 1000)])
     x, z = _draw(rng, "uniform", 9, n)
     budget = np.array([1e-6, 1e-3, 0.05] * 3)
@@ -239,7 +235,7 @@ def test_bad_input_is_refused(args, kwargs, match):
 @pytest.mark.gpu
 @pytest.mark.parametrize(("p", "e"), [(0.0, None), (0.0, 0.01), (0.02, 0.01)])
 def test_cuda_equals_numpy(p, e):
-    torch = pytest.importorskip("torch")
+    import torch
     rng = np.random.default_rng(5)
     x = rng.integers(-64, 65, (500, 15)) / 64
     z = rng.integers(-32, 33, 500) / 64
