@@ -24,8 +24,9 @@ import torch
 import torch.nn.functional as F
 
 from networks.devices import resolve_device
+from networks.masks import masked_layers
 from networks.models import build_model
-from networks.training import DyingRatioTracker, TrainConfig, masked_layers
+from networks.training import DyingRatioTracker, TrainConfig
 from networks.training.rigl import RigL
 from networks.training.second_order_rigl import SecondOrderRigL
 

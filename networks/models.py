@@ -3,7 +3,7 @@
 Models are built on the ``meta`` device and then materialised, so building never draws from torch's
 global generator: every weight comes from the ``generator`` passed in (dense models: the
 ``weight_init`` registry, default ``kaiming_normal``; biases ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``;
-masked models: :func:`networks.functional.masked`).
+masked models: :func:`networks.convert.masked`).
 
 Registered architectures (all layers without bias unless stated, ReLU activations):
 
@@ -38,7 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from networks.functional import masked as to_masked
+from networks.convert import masked as to_masked
 from networks.inits import init_weight
 from networks.layers import NonAffineBatchNorm2d
 from theory.registry import lookup, register
@@ -304,7 +304,7 @@ def build_model(
         name: A key of ``MODELS``.
         in_shape: Shape of one input (e.g. ``Dataset.in_shape``).
         num_classes: Output size.
-        masked: Convert every linear/conv layer to a masked layer (:func:`networks.functional.masked`).
+        masked: Convert every linear/conv layer to a masked layer (:func:`networks.convert.masked`).
         density: Fraction of weights kept per masked layer, in ``(0, 1]``.
         weight_init: A ``networks.inits.WEIGHT_INITS`` name (dense and masked models).
         score_init: A ``networks.inits.SCORE_INITS`` name (masked models).

@@ -37,9 +37,7 @@ __all__ = [
     "Method",
     "get_method",
     "load_builtin_methods",
-    "masked_layers",
     "register_method",
-    "top_count_mask",
 ]
 
 METHODS: dict[str, type[Method]] = {}
@@ -95,40 +93,6 @@ class Cycle:
     lr: float
     schedule: str = "cosine"
     kind: str = "train"
-
-
-def masked_layers(model: torch.nn.Module) -> dict[str, torch.nn.Module]:
-    """The masked layers of ``model`` (``networks.layers.MaskedLayer``), keyed by module name, in order."""
-    from networks.layers import MaskedLayer
-
-    return {name: m for name, m in model.named_modules() if isinstance(m, MaskedLayer)}
-
-
-def top_count_mask(score: torch.Tensor, k: int) -> torch.Tensor:
-    """Bool mask of the ``k`` largest entries of ``score`` (any shape), ties to the lowest flat index.
-
-    Selection by ``torch.kthvalue`` plus one cumulative sum for exact tie handling; never sorts the whole
-    tensor. ``k = 0`` gives all False; ``-inf`` entries are chosen only when ``k`` exceeds the finite ones.
-
-    Raises:
-        ValueError: If ``k`` is not in ``[0, numel]``.
-    """
-    import torch
-
-    flat = score.detach().reshape(-1)
-    n = flat.numel()
-    if not 0 <= int(k) <= n:
-        raise ValueError(f"k must be in [0, {n}], got {k}")
-    k = int(k)
-    if k == 0:
-        return torch.zeros_like(score, dtype=torch.bool)
-    if k == n:
-        return torch.ones_like(score, dtype=torch.bool)
-    threshold = torch.kthvalue(flat, n - k + 1).values
-    above = flat > threshold
-    at = flat == threshold
-    take = at & (torch.cumsum(at, dim=0) <= k - above.sum())
-    return (above | take).reshape(score.shape)
 
 
 class Method:

@@ -30,7 +30,8 @@ from typing import Any
 
 import torch
 
-from networks.training.base import Method, register_method, top_count_mask
+from networks.masks import top_count_mask
+from networks.training.base import Method, register_method
 
 __all__ = ["DENSITY_ALLOCATIONS", "SET", "RigL", "erk_densities", "uniform_densities"]
 
@@ -122,7 +123,7 @@ class SET(Method):
     # ----------------------------------------------------------------------------------------- hooks
     def setup(self, tr: Any) -> None:
         """Allocate per-layer densities (ERK or uniform) and draw exact-count random masks."""
-        from networks.layers import kept_count
+        from networks.masks import kept_count
 
         shapes = [tuple(layer.weight.shape) for layer in tr.layers.values()]
         alloc = DENSITY_ALLOCATIONS[self.cfg.rigl_distribution](shapes, self.cfg.density)

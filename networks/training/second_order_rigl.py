@@ -3,14 +3,11 @@ r"""Second-order RigL: drop/grow choices that account for interactions through H
 Our PROPOSAL (``algorithms.md`` §5.2; no published "second-order RigL" was found). With effective weights
 ``w~ = W * M``, dense gradient ``g`` and Hessian ``H`` (both w.r.t. ``w~``), the loss change of a move
 ``v`` is
-``dL ~ g.v + 1/2 v.H v`` (second-order Taylor expansion). For a quadratic model the exact marginal effect of
-candidate ``i`` on a proposed change set ``S`` with direction ``v_S`` and ``u = H v_S`` is
-
-    s_i = g_i v_i + v_i u_i - 1/2 h_i v_i^2     if i in S    (= dL(S) - dL(S \ i))
-    s_i = g_i v_i + v_i u_i + 1/2 h_i v_i^2     if i not in S (= dL(S + i) - dL(S))
-
-with ``h_i = H_ii`` (Hutchinson estimate ``mean(z * Hz)``, z Rademacher, when ``rigl2_hutchinson > 0``;
-cheap mode ``h_i := 0``). Moves: dropping active ``i`` gives ``v_i = -w_i``; growing inactive ``j`` (zero
+``dL ~ g.v + 1/2 v.H v`` (second-order Taylor expansion). Candidates are scored by the one swap rule of the
+toolkit, :func:`networks.loss_change.marginal_scores` (the quadratic model's exact marginal effect of
+candidate ``i`` on a proposed change set ``S`` with ``u = H v_S``), with ``h_i = H_ii`` (Hutchinson estimate
+``mean(z * Hz)``, z Rademacher, when ``rigl2_hutchinson > 0``; cheap mode ``h_i := 0``). Moves: dropping
+active ``i`` gives ``v_i = -w_i``; growing inactive ``j`` (zero
 init, then one SGD step of size ``eta`` = the current LR) gives ``v_j = -eta g_j`` (RigL's one-step view).
 
 At a RigL update step (same schedule, counts and bookkeeping as :class:`~networks.training.rigl.RigL`):
@@ -36,36 +33,12 @@ from typing import Any
 
 import torch
 
-from networks.training.base import register_method, top_count_mask
+from networks.loss_change import marginal_scores
+from networks.masks import bottom_count_mask, top_count_mask
+from networks.training.base import register_method
 from networks.training.rigl import RigL
 
-__all__ = ["SecondOrderRigL", "second_order_scores"]
-
-
-def second_order_scores(
-    g: torch.Tensor, v: torch.Tensor, u: torch.Tensor, in_set: torch.Tensor, h: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Marginal quadratic-model loss change of each candidate (see the module docstring).
-
-    Args:
-        g: Dense gradient.
-        v: Each candidate's own move (``-w`` for a drop, ``-eta g`` for a grow).
-        u: ``H v_S`` for the proposed set ``S``.
-        in_set: Bool, membership in ``S``.
-        h: Diagonal Hessian estimate, or None for ``h := 0``.
-
-    Returns:
-        ``s`` with the shape of ``g`` (lower = more loss decrease).
-    """
-    s = g * v + v * u
-    if h is not None:
-        sign = torch.where(in_set, -0.5, 0.5).to(v.dtype)
-        s = s + sign * h * v * v
-    return s
-
-
-def _lowest(score: torch.Tensor, pool: torch.Tensor, k: int) -> torch.Tensor:
-    return top_count_mask(torch.where(pool, -score, torch.full_like(score, -math.inf)), k)
+__all__ = ["SecondOrderRigL"]
 
 
 @register_method("rigl2")
@@ -155,10 +128,9 @@ class SecondOrderRigL(RigL):
             (u_drop,) = self._products(tr, x, y, [v_of(d0, None)])
         chosen_drop = {}
         for name, it in info.items():
-            s = second_order_scores(
-                it["g"], -it["w"], u_drop[keys[name]], it["d0"], None if h is None else h[name]
-            )
-            chosen_drop[name] = _lowest(s, it["dpool"], it["n"])
+            h_l = None if h is None else h[name]
+            s = marginal_scores(it["g"], -it["w"], u_drop[keys[name]], it["d0"], h_l)
+            chosen_drop[name] = bottom_count_mask(s, it["n"], it["dpool"])
         if self.cfg.rigl2_hvps == 2:
             (u_grow,) = self._products(tr, x, y, [v_of(chosen_drop, g0)])
         new_masks = {}
@@ -166,8 +138,8 @@ class SecondOrderRigL(RigL):
             if it["n"] == 0:
                 continue
             v = -eta * it["g"]
-            s = second_order_scores(it["g"], v, u_grow[keys[name]], it["g0"], None if h is None else h[name])
-            grown = _lowest(s, it["gpool"], it["n"])
+            s = marginal_scores(it["g"], v, u_grow[keys[name]], it["g0"], None if h is None else h[name])
+            grown = bottom_count_mask(s, it["n"], it["gpool"])
             new_masks[name] = ((it["old"] & ~chosen_drop[name]) | grown, grown)
         self.apply_masks(tr, new_masks)
 

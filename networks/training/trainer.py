@@ -35,7 +35,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from networks.training.base import Cycle, Method, get_method, masked_layers
+from networks.masks import masked_layers
+from networks.training.base import Cycle, Method, get_method
 from networks.training.config import TrainConfig, validate_config
 from networks.training.dying import DyingRatioTracker
 from theory.plumbing.configs import config_diff, config_from_dict, config_to_dict, run_dir

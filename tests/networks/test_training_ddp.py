@@ -154,11 +154,32 @@ def test_a_batch_too_small_for_every_rank_is_refused():
 def test_slth_train_ddp_entry_point(tmp_path):
     # The user's command: `slth train --ddp --nproc 2 ...` re-launches itself through torch.distributed.run
     # (-m networks.training.ddp), with the config turned back into flags.
-    flags = {"method": "rigl", "model": "mlp", "dataset": "digits", "hidden": "16", "epochs": "1",
-             "rigl-interval": "3", "density": "0.3", "lr-schedule": "constant"}
+    flags = {
+        "method": "rigl",
+        "model": "mlp",
+        "dataset": "digits",
+        "hidden": "16",
+        "epochs": "1",
+        "rigl-interval": "3",
+        "density": "0.3",
+        "lr-schedule": "constant",
+    }
     argv = [x for k, v in flags.items() for x in (f"--{k}", v)]
-    cmd = [sys.executable, "-m", "figures.cli", "train", "--ddp", "--nproc", "2", *argv,
-           "--runs-root", str(tmp_path / "ddp"), "--device", "cpu", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "figures.cli",
+        "train",
+        "--ddp",
+        "--nproc",
+        "2",
+        *argv,
+        "--runs-root",
+        str(tmp_path / "ddp"),
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from networks.layers import kept_count
+from networks.loss_change import marginal_scores
+from networks.masks import bottom_count_mask, kept_count, top_count_mask
 from networks.training import (
     METHODS,
     TrainConfig,
@@ -18,8 +20,6 @@ from networks.training import (
     train,
     uniform_densities,
 )
-from networks.training.base import top_count_mask
-from networks.training.second_order_rigl import second_order_scores
 
 TINY = dict(model="mlp", dataset="digits", hidden=(24, 16), batch_size=256, epochs=1, log_every=1)
 
@@ -213,7 +213,7 @@ def test_rigl_grows_by_dense_gradient_and_set_by_chance():
 
 
 # ------------------------------------------------------------------------------ second-order RigL
-def test_second_order_scores_are_exact_marginals_of_a_quadratic():
+def test_marginal_scores_are_exact_marginals_of_a_quadratic():
     torch.manual_seed(0)
     n = 6
     a = torch.randn(n, n, dtype=torch.float64)
@@ -227,7 +227,7 @@ def test_second_order_scores_are_exact_marginals_of_a_quadratic():
         return g @ vs + 0.5 * vs @ h_full @ vs
 
     u = h_full @ torch.where(s_set, v, torch.zeros_like(v))
-    s = second_order_scores(g, v, u, s_set, torch.diagonal(h_full))
+    s = marginal_scores(g, v, u, s_set, torch.diagonal(h_full))
     for i in range(n):
         other = s_set.clone()
         other[i] = ~other[i]
@@ -432,9 +432,8 @@ def test_pgd_perturbation_stays_within_eps_and_grid_is_recorded(tmp_run_root):
 
 # --------------------------------------------------------------------------------- fast selection
 @pytest.mark.parametrize("density", [0.01, 0.3, 0.5, 0.97])
-def test_bracketed_topk_mask_equals_topk_mask(density):
-    from networks.layers import topk_mask
-    from networks.training.select import bracketed_topk_mask
+def test_topk_mask_on_large_tied_tensors_equals_a_stable_sort(density):
+    from networks.masks import topk_mask
 
     g = torch.Generator().manual_seed(3)
     cases = [
@@ -444,8 +443,20 @@ def test_bracketed_topk_mask_equals_topk_mask(density):
         torch.full((66000,), 2.0),  # all tied: ties to the lowest index
     ]
     for x in cases:
-        assert torch.equal(bracketed_topk_mask(x, density), topk_mask(x, density))
-        assert torch.equal(bracketed_topk_mask(x, density, sample=16), topk_mask(x, density))  # may fall back
+        k = kept_count(x.numel(), density)
+        # Oracle: a stable descending sort puts ties in index order, so its first k are the lowest indices.
+        order = np.argsort(-x.reshape(-1).numpy(), kind="stable")[:k]
+        expected = np.zeros(x.numel(), dtype=bool)
+        expected[order] = True
+        assert np.array_equal(topk_mask(x, density).reshape(-1).numpy(), expected)
+
+
+def test_bottom_count_mask_takes_the_smallest_eligible_with_ties_to_the_lowest_index():
+    s = torch.tensor([3.0, 1.0, 1.0, 0.5, 1.0, -2.0])
+    eligible = torch.tensor([True, True, True, True, True, False])
+    assert bottom_count_mask(s, 2, eligible).tolist() == [False, True, False, True, False, False]
+    assert bottom_count_mask(s, 2).tolist() == [False, False, False, True, False, True]
+    assert bottom_count_mask(s, 0, eligible).sum() == 0
 
 
 @pytest.mark.gpu

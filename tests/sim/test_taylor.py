@@ -200,7 +200,7 @@ def test_second_order_rule_is_a_valid_swap_never_predicted_worse(k):
 
 @pytest.mark.parametrize("name", sorted(T.TAYLOR_MODELS))
 def test_taylor_models_contract(name):
-    from networks.layers import kept_count
+    from networks.masks import kept_count
 
     dataset, _ = T.TAYLOR_MODELS[name]
     in_shape = {"mnist1d": (40,), "digits": (1, 8, 8)}.get(dataset, (1, 8, 8))
