@@ -1,4 +1,4 @@
-"""The algorithm base class and the ``METHODS`` registry.
+"""The algorithm base class and the ``TRAINING_METHODS`` registry.
 
 A training *method* is a set of hooks on the shared trainer (:mod:`networks.training.trainer`), in the
 style of jaxpruner's ``BaseUpdater``: the trainer owns the loop, the data order, logging and checkpoints;
@@ -14,7 +14,7 @@ resume in :meth:`Method.state_dict` (tensors, numbers, lists and dicts only, so 
 ``torch.load(..., weights_only=True)``).
 
 Add a method with :func:`register_method`; the contract tests in ``tests/networks/test_training_methods.py``
-are parametrised over ``METHODS`` and check every registered method automatically.
+are parametrised over ``TRAINING_METHODS`` and check every registered method automatically.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from networks.training.trainer import Trainer
 
 __all__ = [
-    "METHODS",
+    "TRAINING_METHODS",
     "Cycle",
     "Method",
     "get_method",
@@ -40,15 +40,15 @@ __all__ = [
     "register_method",
 ]
 
-METHODS: dict[str, type[Method]] = {}
+TRAINING_METHODS: dict[str, type[Method]] = {}
 
 
 def register_method(name: str) -> Callable[[type[Method]], type[Method]]:
-    """Class decorator adding a :class:`Method` subclass to ``METHODS`` as ``name`` (refuses duplicates)."""
+    """Class decorator adding a :class:`Method` subclass to ``TRAINING_METHODS`` as ``name`` (unique)."""
 
     def deco(cls: type[Method]) -> type[Method]:
         cls.name = name
-        return register(METHODS, "method", name, cls)
+        return register(TRAINING_METHODS, "method", name, cls)
 
     return deco
 
@@ -57,7 +57,7 @@ _BUILTIN_MODULES = ("ep", "iep", "iterand", "pgd_ep", "rigl", "second_order_rigl
 
 
 def load_builtin_methods() -> dict[str, type[Method]]:
-    """Import the built-in method modules (which register themselves) and return ``METHODS``.
+    """Import the built-in method modules (which register themselves) and return ``TRAINING_METHODS``.
 
     Kept out of import time so that ``import networks.training.config`` (CLI registration) needs no torch.
     """
@@ -65,13 +65,13 @@ def load_builtin_methods() -> dict[str, type[Method]]:
 
     for mod in _BUILTIN_MODULES:
         importlib.import_module(f"networks.training.{mod}")
-    return METHODS
+    return TRAINING_METHODS
 
 
 def get_method(name: str) -> type[Method]:
     """The registered method class ``name``; the error lists the valid names."""
     load_builtin_methods()
-    return lookup(METHODS, "method", name)
+    return lookup(TRAINING_METHODS, "method", name)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,7 +25,7 @@ __all__ = ["TrainConfig", "validate_config"]
 class TrainConfig:
     """Mask or weight training of one model on one dataset (EP, iEP, IteRand, PGD+EP, RigL, dense)."""
 
-    method: str = help_field("ep", "training method (see networks.training.METHODS)")
+    method: str = help_field("ep", "training method (see networks.training.TRAINING_METHODS)")
     model: str = help_field("mlp", "model name (see networks.models.MODELS)")
     dataset: str = help_field("mnist1d", "dataset name (see networks.data.DATASETS)")
     density: float = help_field(0.5, "target fraction of prunable weights KEPT, in (0, 1]")

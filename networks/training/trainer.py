@@ -290,24 +290,17 @@ class Trainer:
             if b.dtype.is_floating_point:
                 tdist.broadcast(b, src=0)
 
-    @torch.no_grad()
     def evaluate(self, split: str = "test", batch_size: int = 1024) -> tuple[int, int, float]:
         """Correct count, total and mean cross-entropy on ``split`` ("test" or "train"), in eval mode."""
+        from networks.evaluation import evaluate
+
         x, y = (
             (self.data.x_test, self.data.y_test)
             if split == "test"
             else (self.data.x_train, self.data.y_train)
         )
         self._sync_buffers()
-        was = self.model.training
-        self.model.eval()
-        correct, loss_sum = 0, 0.0
-        for i in range(0, len(y), batch_size):
-            out = self.model(x[i : i + batch_size])
-            loss_sum += float(F.cross_entropy(out, y[i : i + batch_size], reduction="sum"))
-            correct += int((out.argmax(dim=1) == y[i : i + batch_size]).sum())
-        self.model.train(was)
-        return correct, len(y), loss_sum / len(y)
+        return evaluate(self.model, x, y, device=self.device, batch_size=batch_size)
 
     def lr_at(self, cycle: Cycle, step_in_cycle: int) -> float:
         """Learning rate at a step of a cycle (cosine restarts from the cycle's ``lr`` each cycle)."""

@@ -12,7 +12,7 @@ import torch
 from networks.loss_change import marginal_scores
 from networks.masks import bottom_count_mask, kept_count, top_count_mask
 from networks.training import (
-    METHODS,
+    TRAINING_METHODS,
     TrainConfig,
     Trainer,
     erk_densities,
@@ -55,7 +55,7 @@ def masks(tr: Trainer) -> dict[str, torch.Tensor]:
 
 
 # ------------------------------------------------------------------------------------- contracts
-@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("name", sorted(TRAINING_METHODS))
 def test_every_method_trains_keeps_density_and_logs_dying_ratio(name, tmp_run_root):
     cfg = tiny(
         method=name,
@@ -76,7 +76,7 @@ def test_every_method_trains_keeps_density_and_logs_dying_ratio(name, tmp_run_ro
     assert final["test_acc"] == final["test_correct"] / final["test_total"]
     tr = Trainer(cfg, device="cpu", quiet=True)
     tr.load_state(torch.load(res.run_dir / "checkpoint.pt", weights_only=True))
-    if not METHODS[name].masked:
+    if not TRAINING_METHODS[name].masked:
         assert final["density"] == 1.0 and final["dying_ratio"] == 0.0
         return
     if name in ("rigl", "rigl2", "set"):
