@@ -36,19 +36,13 @@ import torch
 import torch.nn.functional as F
 
 from networks.masks import masked_layers
-from networks.training.base import Cycle, Method, get_method
+from networks.training.base import Cycle, Method, StepContext, get_method
 from networks.training.config import TrainConfig, validate_config
 from networks.training.dying import DyingRatioTracker
 from theory.plumbing.configs import config_diff, config_from_dict, config_to_dict, run_dir
 from theory.plumbing.progress import progress
-from theory.plumbing.records import (
-    atomic_write_bytes,
-    atomic_write_csv,
-    atomic_write_json,
-    atomic_write_text,
-    environment_info,
-    read_json,
-)
+from theory.plumbing.records import atomic_write_bytes, atomic_write_csv
+from theory.plumbing.rundir import RunDir
 
 __all__ = [
     "DistInfo",
@@ -174,6 +168,8 @@ class Trainer:
         self.cycle_entered = False
         self.lr = cfg.lr
         self.shard_weight = 1.0  # this rank's share of the current global batch, times world size
+        self.batch: tuple[torch.Tensor, torch.Tensor] | None = None  # this step's (x, y) shard
+        self.ctx = StepContext(self)  # all the methods see of the trainer
         if self.dist.world_size > 1:
             self._check_shards(n)
         self.rows: list[dict[str, Any]] = []
@@ -225,7 +221,7 @@ class Trainer:
 
     def new_optimizer(self) -> None:
         """A fresh SGD optimizer over the method's trainable parameters (None if there are none)."""
-        params = self.method.trainable(self)
+        params = self.method.trainable(self.ctx)
         if not params:
             self.optimizer = None
             return
@@ -363,7 +359,7 @@ class Trainer:
         self._epoch_losses = list(state["epoch_losses"])
         self.lr = float(state["scheduler"]["lr"])
         if self.cycle < len(self.plan) and self.cycle_entered:
-            self.method.configure_cycle(self, self.plan[self.cycle])
+            self.method.configure_cycle(self.ctx, self.plan[self.cycle])
             self.new_optimizer()
             if self.optimizer is not None and state["optimizer"] is not None:
                 self.optimizer.load_state_dict(state["optimizer"])
@@ -385,8 +381,9 @@ class Trainer:
 
     # -------------------------------------------------------------------------------------- loop
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        method = self.method
-        method.before_step(self, x, y)
+        method, ctx = self.method, self.ctx
+        self.batch = (x, y)
+        method.before_step(ctx)
         self.model.train()
         self.model.zero_grad(set_to_none=True)
         loss = _loss_fn(self.model(x), y)
@@ -409,10 +406,11 @@ class Trainer:
             )
         if self.tracker is not None:
             self.tracker.update({k: layer.weight_mask for k, layer in self.layers.items()})
-        method.after_backward(self, x, y)
-        if self.optimizer is not None and method.should_step_optimizer(self):
+        method.after_backward(ctx)
+        if self.optimizer is not None and method.should_step_optimizer(ctx):
             self.optimizer.step()
-        method.after_step(self)
+        method.after_step(ctx)
+        self.batch = None
         self._epoch_losses.append(loss_value)
         if self.step % self.cfg.log_every == 0:
             self.log("train_loss", loss_value)
@@ -437,8 +435,8 @@ class Trainer:
                 self.log(f"dying_ratio/{name}", value)
 
     def _enter_cycle(self, cycle: Cycle) -> None:
-        self.method.on_cycle_start(self, cycle)
-        self.method.configure_cycle(self, cycle)
+        self.method.on_cycle_start(self.ctx, cycle)
+        self.method.configure_cycle(self.ctx, cycle)
         self.new_optimizer()
         if self.tracker is None or self.method.reset_tracker_each_cycle:
             self.reset_tracker()
@@ -467,7 +465,7 @@ class Trainer:
                 "end_step": self.step,
             }
         )
-        self.method.on_cycle_end(self, cycle)
+        self.method.on_cycle_end(self.ctx, cycle)
 
     def fit(self, directory: Path, *, stop_after_steps: int | None = None) -> bool:
         """Train from the current position to the end; returns False if stopped by ``stop_after_steps``."""
@@ -538,7 +536,7 @@ class Trainer:
             "device": str(self.device),
             "wall_time_s": wall_time,
         }
-        out.update(self.method.summary(self))
+        out.update(self.method.summary(self.ctx))
         return out
 
 
@@ -580,28 +578,18 @@ def train(
     resolve_device(device)  # a bad device fails now, even for a finished run
     dist = dist or DistInfo()
     directory = run_path(runs_root, experiment, cfg)
-    config_path = directory / "config.json"
-    if config_path.exists():
-        saved = config_from_dict(TrainConfig, read_json(config_path))
-        if saved != cfg:
-            raise ValueError(
-                f"{directory} holds a run of a different config; refusing to reuse it. Differences "
-                "(stored -> requested): " + "; ".join(config_diff(saved, cfg))
-            )
-    if (directory / "DONE").exists():
-        return TrainResult(directory, "skipped", read_json(directory / "final.json"))
+    rundir = RunDir(directory, cfg)
+    rundir.check_config()
+    if rundir.done:
+        return TrainResult(directory, "skipped", rundir.read_json("final.json"))
     start = time.perf_counter()
     trainer = Trainer(cfg, device=device, data_root=data_root, quiet=quiet, dist=dist)
     ckpt = directory / "checkpoint.pt"
     if ckpt.exists():
         trainer.load_state(torch.load(ckpt, map_location="cpu", weights_only=True))
     else:
-        trainer.method.setup(trainer)
-        if dist.rank == 0:
-            atomic_write_json(config_path, config_to_dict(cfg))
-            env = environment_info()
-            env.update({"device": str(trainer.device), "world_size": dist.world_size})
-            atomic_write_json(directory / "env.json", env)
+        trainer.method.setup(trainer.ctx)
+    rundir.open(write=dist.rank == 0, env={"device": str(trainer.device), "world_size": dist.world_size})
     if not trainer.fit(directory, stop_after_steps=stop_after_steps):
         return TrainResult(directory, "stopped", None)
     final = trainer.final(time.perf_counter() - start)
@@ -609,8 +597,8 @@ def train(
     if dist.world_size > 1:
         final.update(_rank_agreement(trainer, final["state_digests"]))
     if dist.rank == 0:
-        atomic_write_json(directory / "final.json", final)
-        atomic_write_text(directory / "DONE", "done\n")
+        rundir.write_json("final.json", final)
+        rundir.mark_done()
     return TrainResult(directory, "done", final)
 
 
