@@ -24,6 +24,8 @@ Registered architectures (all layers without bias unless stated, ReLU activation
   stages 64-128-256-512 of two basic blocks, global average pool, linear head); BatchNorm is
   non-affine when ``masked=True`` (Edge-Popup's ``NonAffineBatchNorm``), affine otherwise.
   ``width_mult`` scales every width. Inputs as for the conv nets.
+* ``target-mlp`` / ``target-cnn``: the small trained targets of the constructions
+  (``networks.construct.targets``), with biases: flatten-32-ReLU-classes and conv3x3(4, stride 2)-ReLU-linear.
 * ``conv1d``: a small 1-D CNN for MNIST-1D: three convolutions (``channels``, default 32 each,
   kernel 5, stride 2, padding 2), flatten, linear head. In the spirit of the CNN baseline of
   Greydanus (arXiv 2011.14439), not a copy of it.
@@ -164,6 +166,28 @@ def _make_frankle(depth: int) -> Builder:
 
 for _depth in (2, 4, 6, 8):
     register_model(f"conv{_depth}")(_make_frankle(_depth))
+
+
+# ------------------------------------------------------------------ small targets (constructions)
+@register_model("target-mlp")
+def _target_mlp(in_shape: tuple[int, ...], num_classes: int, *, masked: bool, hidden: int = 32) -> nn.Module:
+    """Flatten, Linear(d, hidden), ReLU, Linear(hidden, classes) with bias (a construction target)."""
+    d = math.prod(in_shape)
+    h = check_int("hidden", hidden, 1)
+    return nn.Sequential(nn.Flatten(), nn.Linear(d, h), nn.ReLU(), nn.Linear(h, num_classes))
+
+
+@register_model("target-cnn")
+def _target_cnn(in_shape: tuple[int, ...], num_classes: int, *, masked: bool, channels: int = 4) -> nn.Module:
+    """Conv2d(C, channels, 3, stride 2, padding 1) with bias, ReLU, Flatten, Linear: a construction target."""
+    c, h, w = _image_shape(in_shape)
+    ch = check_int("channels", channels, 1)
+    return nn.Sequential(
+        nn.Conv2d(c, ch, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(ch * math.ceil(h / 2) * math.ceil(w / 2), num_classes),
+    )
 
 
 # ---------------------------------------------------------------------------------------- ResNet

@@ -98,7 +98,7 @@ def register_method(name: str) -> Callable[[type[Method]], type[Method]]:
     return deco
 
 
-_BUILTIN_MODULES = ("ep", "iep", "iterand", "pgd_ep", "rigl", "second_order_rigl")
+_BUILTIN_MODULES = ("ep", "iep", "iterand", "pgd_ep", "rigl", "second_order_rigl", "bounded_adam")
 
 
 def load_builtin_methods() -> dict[str, type[Method]]:
@@ -309,6 +309,15 @@ class Method:
     def trainable(self, ctx: StepContext) -> list[torch.nn.Parameter]:
         """The parameters the optimizer updates (those with ``requires_grad``)."""
         return [p for p in ctx.model.parameters() if p.requires_grad]
+
+    def make_optimizer(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        """The optimizer of a cycle: SGD with the config's momentum, Nesterov flag and weight decay."""
+        import torch
+
+        c = self.cfg
+        return torch.optim.SGD(
+            params, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov, weight_decay=c.weight_decay
+        )
 
     def before_step(self, ctx: StepContext) -> None:
         """Before the forward pass of a step (``ctx.batch`` is the step's batch)."""

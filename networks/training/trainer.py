@@ -10,7 +10,8 @@ One :class:`Trainer` runs one :class:`~networks.training.config.TrainConfig` for
   per cycle ``cycle_test_acc``, ``cycle_dying_ratio``, ``cycle_density``;
 * ``checkpoint.pt``: model, optimizer, schedule position, step, every RNG state (the method's
   ``torch.Generator``, torch's global state), the Dying Ratio tracker, method state and the metrics so
-  far, written atomically at every epoch end (so also at every cycle end) and on a requested stop;
+  far, written atomically at every epoch end (every ``checkpoint_every`` epochs, and the last) and on a
+  requested stop;
 * ``final.json`` and ``DONE`` at the end.
 
 Re-running the same command resumes from the checkpoint (or returns at once when ``DONE`` exists). The data
@@ -43,6 +44,7 @@ from theory.plumbing.configs import config_diff, config_from_dict, config_to_dic
 from theory.plumbing.progress import progress
 from theory.plumbing.records import atomic_write_bytes, atomic_write_csv
 from theory.plumbing.rundir import RunDir
+from theory.validate import check_int
 
 __all__ = [
     "DistInfo",
@@ -220,15 +222,12 @@ class Trainer:
         )
 
     def new_optimizer(self) -> None:
-        """A fresh SGD optimizer over the method's trainable parameters (None if there are none)."""
+        """A fresh optimizer (the method's, SGD by default) over its trainable parameters (None if none)."""
         params = self.method.trainable(self.ctx)
         if not params:
             self.optimizer = None
             return
-        c = self.cfg
-        self.optimizer = torch.optim.SGD(
-            params, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov, weight_decay=c.weight_decay
-        )
+        self.optimizer = self.method.make_optimizer(params)
 
     def current_masks(self) -> dict[str, torch.Tensor]:
         """The masks the next forward pass uses, by layer name."""
@@ -467,8 +466,12 @@ class Trainer:
         )
         self.method.on_cycle_end(self.ctx, cycle)
 
-    def fit(self, directory: Path, *, stop_after_steps: int | None = None) -> bool:
-        """Train from the current position to the end; returns False if stopped by ``stop_after_steps``."""
+    def fit(self, directory: Path, *, stop_after_steps: int | None = None, checkpoint_every: int = 1) -> bool:
+        """Train from the current position to the end; returns False if stopped by ``stop_after_steps``.
+
+        A checkpoint is written every ``checkpoint_every`` epochs and after the last one (resuming replays
+        the epochs since, bit-identically: each epoch's data order is a function of the seed and epoch).
+        """
         cfg = self.cfg
         bar = progress(
             range(self.step, self.total_steps),
@@ -510,7 +513,8 @@ class Trainer:
                     self.cycle = ci + 1
                     self.epoch_in_cycle = 0
                     self.cycle_entered = False
-                self.save_checkpoint(directory)
+                if self.epoch % checkpoint_every == 0 or self.step >= self.total_steps:
+                    self.save_checkpoint(directory)
         return True
 
     def final(self, wall_time: float) -> dict[str, Any]:
@@ -550,6 +554,7 @@ def train(
     quiet: bool = False,
     stop_after_steps: int | None = None,
     dist: DistInfo | None = None,
+    checkpoint_every: int = 1,
 ) -> TrainResult:
     """Train ``cfg`` in its run directory, resuming from a checkpoint there; skip if already done.
 
@@ -563,6 +568,8 @@ def train(
         stop_after_steps: Debug/preemption aid: stop once this many global steps are done, writing a
             checkpoint at that exact step (the same command later resumes there).
         dist: Data-parallel position (set by :mod:`networks.training.ddp`).
+        checkpoint_every: Epochs between checkpoints (the last epoch always writes one); more saves
+            less work to redo after an interruption, fewer save time on runs of many tiny epochs.
 
     Returns:
         A :class:`TrainResult`.
@@ -590,7 +597,8 @@ def train(
     else:
         trainer.method.setup(trainer.ctx)
     rundir.open(write=dist.rank == 0, env={"device": str(trainer.device), "world_size": dist.world_size})
-    if not trainer.fit(directory, stop_after_steps=stop_after_steps):
+    check_int("checkpoint_every", checkpoint_every, 1)
+    if not trainer.fit(directory, stop_after_steps=stop_after_steps, checkpoint_every=checkpoint_every):
         return TrainResult(directory, "stopped", None)
     final = trainer.final(time.perf_counter() - start)
     final["state_digests"] = state_digests(trainer)
