@@ -182,7 +182,10 @@ def _target_cnn(in_shape: tuple[int, ...], num_classes: int, *, masked: bool, ch
     """Conv2d(C, channels, 3, stride 2, padding 1) with bias, ReLU, Flatten, Linear: a construction target."""
     c, h, w = _image_shape(in_shape)
     ch = check_int("channels", channels, 1)
+    # Image inputs go straight in (the layout the constructions parse); others are viewed as (C, H, W).
+    view = [] if len(in_shape) == 3 else [nn.Unflatten(1, (c, h, w))]
     return nn.Sequential(
+        *view,
         nn.Conv2d(c, ch, 3, stride=2, padding=1),
         nn.ReLU(),
         nn.Flatten(),
