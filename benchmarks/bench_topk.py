@@ -3,7 +3,7 @@
 Two tables, all numbers from the same run:
 
 1. Mask time for score tensors of 1e4..4e6 entries at density 0.5: the cold selection
-   (:func:`networks.layers.topk_mask`), the warm-started one (:class:`networks.layers.WarmTopk`)
+   (:func:`networks.masks.topk_mask`), the warm-started one (:class:`networks.masks.WarmTopk`)
    after a small SGD-like update of the scores (relative step ``--step``), and the unchanged-scores
    shortcut ("hit"). The update itself is not timed. Every warm mask is checked equal to the cold one.
 2. One training step of ``fc2`` (784-500-10, no bias) at density 0.5: Edge-Popup (forward + straight-
@@ -28,7 +28,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from networks.layers import MaskedLayer, WarmTopk, topk_mask
+from networks.layers import MaskedLayer
+from networks.masks import WarmTopk, topk_mask
 from networks.models import build_model
 
 

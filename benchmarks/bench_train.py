@@ -24,8 +24,10 @@ import torch
 import torch.nn.functional as F
 
 from networks.devices import resolve_device
+from networks.masks import masked_layers
 from networks.models import build_model
-from networks.training import DyingRatioTracker, TrainConfig, masked_layers
+from networks.training import DyingRatioTracker, TrainConfig
+from networks.training.base import StepContext
 from networks.training.rigl import RigL
 from networks.training.second_order_rigl import SecondOrderRigL
 
@@ -106,10 +108,12 @@ def bench(name: str, device: torch.device, repeats: int) -> dict[str, float]:
 
     rigl_step()
     cfg = TrainConfig(method="rigl", density=0.1)
+    # A stand-in for the trainer's StepContext: what drop_and_grow reads (hvps as the context computes them).
     tr = types.SimpleNamespace(
         model=rg, layers=rl, optimizer=opt_r, generator=torch.Generator().manual_seed(2), lr=0.01,
-        all_reduce_mean=lambda tensors: None, step=1,
+        all_reduce_mean=lambda tensors: None, step=1, batch=(x, y),
     )  # fmt: skip
+    tr.hvps = lambda vectors: StepContext.hvps(tr, vectors)
     first, second = RigL(cfg), SecondOrderRigL(TrainConfig(method="rigl2", density=0.1))
     saved = {k: (v.weight_mask.clone(), v.weight.detach().clone()) for k, v in rl.items()}
 
@@ -121,11 +125,11 @@ def bench(name: str, device: torch.device, repeats: int) -> dict[str, float]:
 
     def first_update():
         restore()
-        first.drop_and_grow(tr, 0.3, x, y)
+        first.drop_and_grow(tr, 0.3)
 
     def second_update():
         restore()
-        second.drop_and_grow(tr, 0.3, x, y)
+        second.drop_and_grow(tr, 0.3)
 
     def restore_only():
         restore()

@@ -36,7 +36,6 @@ Batches are tuples ``(x, y, ...)``; the loss is ``loss_fn(model(x), y, ...)`` wi
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -44,8 +43,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from networks.masks import masked_layers
+
 __all__ = [
-    "apply_swap",
     "check_effective_forward",
     "dot",
     "effective_params",
@@ -56,9 +56,7 @@ __all__ = [
     "loss_and_grad",
     "loss_grad_hvp",
     "masked_modules",
-    "predict_loss_change",
     "preserved_state",
-    "swap_direction",
     "unflatten",
 ]
 
@@ -70,12 +68,6 @@ LossFn = Callable[..., torch.Tensor]
 # ----------------------------------------------------------------------------------------------------
 # Discovering masked layers and their effective weights
 # ----------------------------------------------------------------------------------------------------
-
-
-def _is_masked(module: nn.Module) -> bool:
-    return callable(getattr(module, "effective_weight", None)) and isinstance(
-        getattr(module, "weight", None), torch.Tensor
-    )
 
 
 def _key(module_name: str) -> str:
@@ -92,15 +84,16 @@ def masked_modules(model: nn.Module) -> dict[str, nn.Module]:
     Returns:
         An insertion-ordered dict (module traversal order) from weight name to module.
     """
-    return {_key(name): mod for name, mod in model.named_modules() if _is_masked(mod)}
+    return {_key(name): mod for name, mod in masked_layers(model).items()}
 
 
 def _plain_modules(model: nn.Module) -> dict[str, nn.Module]:
     plain_types = (nn.Linear, nn.modules.conv._ConvNd)
+    masked = set(masked_layers(model))
     return {
         _key(name): mod
         for name, mod in model.named_modules()
-        if isinstance(mod, plain_types) and not _is_masked(mod) and isinstance(mod.weight, torch.Tensor)
+        if isinstance(mod, plain_types) and name not in masked and isinstance(mod.weight, torch.Tensor)
     }
 
 
@@ -576,7 +569,7 @@ def check_effective_forward(model: nn.Module, x: torch.Tensor, *, atol: float = 
 
 
 # ----------------------------------------------------------------------------------------------------
-# Vectors and loss-change predictions
+# Weight-dict vectors
 # ----------------------------------------------------------------------------------------------------
 
 
@@ -605,169 +598,3 @@ def unflatten(vec: torch.Tensor, like: Mapping[str, torch.Tensor]) -> Params:
         out[k] = vec[start : start + t.numel()].reshape(t.shape)
         start += t.numel()
     return out
-
-
-def predict_loss_change(
-    g: Mapping[str, torch.Tensor],
-    v: Mapping[str, torch.Tensor],
-    Hv: Mapping[str, torch.Tensor] | None = None,
-    *,
-    order: int | None = None,
-) -> float:
-    """Taylor prediction of ``L(w_eff + v) - L(w_eff)``.
-
-    First order: ``g.v``; second order: ``g.v + 1/2 v.(H v)`` (algorithms.md §5.1). Pass ``Hv`` by
-    keyword when in doubt: the positional order is ``(g, v, Hv)``.
-
-    Args:
-        g: Dense gradient dict (from :func:`loss_and_grad`).
-        v: Direction dict (e.g. :func:`swap_direction`).
-        Hv: ``H v`` (from :func:`hvp`); needed for second order.
-        order: 1 or 2; default 2 when ``Hv`` is given, else 1.
-
-    Returns:
-        The predicted loss change (float64).
-
-    Raises:
-        ValueError: If ``order`` is not 1 or 2, or order 2 is asked without ``Hv``.
-    """
-    order = (2 if Hv is not None else 1) if order is None else order
-    if order not in (1, 2):
-        raise ValueError(f"order must be 1 or 2, got {order!r}")
-    first = dot(g, v)
-    if order == 1:
-        return first
-    if Hv is None:
-        raise ValueError("order=2 needs Hv (the Hessian-vector product H v)")
-    return first + 0.5 * dot(v, Hv)
-
-
-def _as_bool_mask(sel: Any, shape: torch.Size, device: torch.device, what: str) -> torch.Tensor:
-    t = torch.as_tensor(sel, device=device)
-    if t.numel() == 0:
-        return torch.zeros(shape, dtype=torch.bool, device=device)
-    if t.dtype == torch.bool:
-        if t.shape != shape:
-            raise ValueError(f"{what}: bool mask has shape {tuple(t.shape)}, expected {tuple(shape)}")
-        return t
-    if t.is_floating_point():
-        raise ValueError(f"{what}: give flat integer indices or a bool mask, got dtype {t.dtype}")
-    idx = t.reshape(-1).long()
-    n = math.prod(shape)
-    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n):
-        raise ValueError(f"{what}: flat indices must lie in [0, {n - 1}]")
-    if torch.unique(idx).numel() != idx.numel():
-        raise ValueError(f"{what}: repeated indices")
-    out = torch.zeros(n, dtype=torch.bool, device=device)
-    out[idx] = True
-    return out.reshape(shape)
-
-
-def _swap_masks(
-    model: nn.Module, drop: Mapping[str, Any], grow: Mapping[str, Any]
-) -> dict[str, tuple[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor]]:
-    masked = masked_modules(model)
-    unknown = sorted((set(drop) | set(grow)) - set(masked))
-    if unknown:
-        raise ValueError(f"unknown masked weights {unknown}; valid names: {sorted(masked)}")
-    out = {}
-    for name, mod in masked.items():
-        with torch.no_grad():
-            current = mod.mask() if callable(getattr(mod, "mask", None)) else mod.effective_weight() != 0
-        current = current.to(torch.bool)
-        dev = current.device
-        d = _as_bool_mask(drop.get(name, []), current.shape, dev, f"drop[{name!r}]")
-        gr = _as_bool_mask(grow.get(name, []), current.shape, dev, f"grow[{name!r}]")
-        if bool((d & ~current).any()):
-            raise ValueError(f"drop[{name!r}] names weights that are not in the current mask")
-        if bool((gr & current).any()):
-            raise ValueError(f"grow[{name!r}] names weights that are already in the current mask")
-        out[name] = (mod, current, d, gr)
-    return out
-
-
-def swap_direction(model: nn.Module, drop: Mapping[str, Any], grow: Mapping[str, Any]) -> Params:
-    """The effective-weight move ``v = dm * w`` of a mask change (drop: ``dm = -1``, grow: ``dm = +1``).
-
-    Args:
-        model: The model; ``w`` is each masked layer's raw (frozen) ``weight``.
-        drop: Weight-name -> flat indices or bool mask of currently kept weights to remove.
-        grow: Weight-name -> flat indices or bool mask of currently removed weights to add.
-
-    Returns:
-        Dict over ALL masked layers (zeros where nothing changes), so ``effective_params + v`` is the
-        effective weight after :func:`apply_swap`.
-
-    Raises:
-        ValueError: On unknown names, bad indices, dropping an unkept or growing a kept weight.
-    """
-    out = {}
-    for name, (mod, _, d, gr) in _swap_masks(model, drop, grow).items():
-        w = mod.weight.detach()
-        out[name] = torch.where(d, -w, torch.where(gr, w, torch.zeros_like(w)))
-    return out
-
-
-def apply_swap(model: nn.Module, drop: Mapping[str, Any], grow: Mapping[str, Any]) -> None:
-    """Change the masks in place: remove ``drop``, add ``grow``.
-
-    ``mask_mode == "fixed"`` layers get their bool mask buffer edited (through ``set_mask`` when the
-    layer has one). ``mask_mode == "scores"`` layers (Edge-Popup: mask = per-layer top-k of ``|scores|``)
-    need as many grows as drops per layer; the scores of each dropped/grown pair are exchanged, which
-    keeps the multiset of scores, hence the top-k threshold, and moves exactly those weights across it.
-    The resulting ``mask()`` is checked against the intended one.
-
-    Args:
-        model: The model.
-        drop: As in :func:`swap_direction`.
-        grow: As in :func:`swap_direction`.
-
-    Raises:
-        ValueError: On invalid selections or unbalanced counts in a scores-mode layer.
-        RuntimeError: If the layer's mask afterwards is not the intended one (ties in the scores).
-    """
-    plan = _swap_masks(model, drop, grow)
-    with torch.no_grad():
-        for name, (mod, current, d, gr) in plan.items():
-            if not (d.any() or gr.any()):
-                continue
-            target = (current & ~d) | gr
-            mode = getattr(mod, "mask_mode", None)
-            if mode == "scores":
-                nd, ng = int(d.sum()), int(gr.sum())
-                if nd != ng:
-                    raise ValueError(
-                        f"{name}: a scores-mode layer keeps its density, "
-                        f"so drops ({nd}) must equal grows ({ng})"
-                    )
-                scores = mod.scores
-                flat = scores.data.view(-1)
-                di = torch.nonzero(d.reshape(-1)).squeeze(1)
-                gi = torch.nonzero(gr.reshape(-1)).squeeze(1)
-                sd, sg = flat[di].clone(), flat[gi].clone()
-                flat[di], flat[gi] = sg, sd
-            elif callable(getattr(mod, "set_mask", None)):
-                mod.set_mask(target)
-            else:
-                buf = _mask_buffer(mod)
-                if buf is None:
-                    raise ValueError(
-                        f"{name}: cannot change the mask of {type(mod).__name__} (mask_mode={mode!r}); "
-                        "supported: mask_mode 'scores', a set_mask() method, "
-                        "or one bool buffer shaped like weight"
-                    )
-                buf.copy_(target)
-            now = mod.mask() if callable(getattr(mod, "mask", None)) else mod.effective_weight() != 0
-            if not torch.equal(now.to(torch.bool), target):
-                raise RuntimeError(
-                    f"{name}: mask after the swap differs from the intended one (tied scores?)"
-                )
-
-
-def _mask_buffer(mod: nn.Module) -> torch.Tensor | None:
-    cands = [
-        b
-        for _, b in mod.named_buffers(recurse=False)
-        if b is not None and b.dtype == torch.bool and b.shape == mod.weight.shape
-    ]
-    return cands[0] if len(cands) == 1 else None

@@ -192,6 +192,10 @@ def kaiming_uniform_a_sqrt5(
     return _fill(tensor, generator, _uniform(-bound, bound))
 
 
+# The same law as a weight init: PyTorch's default layer init (the small construction targets).
+register_weight_init("kaiming_uniform_a_sqrt5")(kaiming_uniform_a_sqrt5)
+
+
 @register_score_init("kaiming_uniform_relu")
 def kaiming_uniform_relu(
     tensor: torch.Tensor, *, generator: torch.Generator, density: float = 1.0

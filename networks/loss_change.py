@@ -1,4 +1,4 @@
-"""Choosing mask swaps by their predicted loss change: first-order, random and interaction-aware rules.
+"""Mask swaps and their predicted loss change: directions, Taylor predictions, and the swap rules.
 
 A swap set flips kept weights out and removed weights in; flipping weight ``i`` moves the effective
 weight by ``c_i = (1 - 2 m_i) w_i`` (``-w_i`` to remove, ``+w_i`` to add), so a set ``S`` moves it by
@@ -12,6 +12,14 @@ Edge-Popup and RigL do.
 * :func:`second_order_swaps`: prune set first, then the regrow set given the pruned set, greedily in
   chunks using ``H v_S`` (one HVP per chunk), kept only when the quadratic model prefers it.
 * :func:`random_swaps`: uniformly random swaps with the same per-layer counts (a control).
+* :func:`marginal_scores`: THE second-order swap rule, the quadratic model's marginal loss change of
+  each candidate given a proposed set; :func:`second_order_swaps` and second-order RigL
+  (``networks.training.second_order_rigl``) both choose their sets by it.
+* :func:`swap_direction`, :func:`apply_swap`, :func:`predict_loss_change`: the move of a mask change,
+  the change itself, and its first- or second-order Taylor prediction.
+
+Every set is chosen by :func:`networks.masks.bottom_count_mask` (the lowest scores, ties to the lowest
+flat index).
 """
 
 from __future__ import annotations
@@ -22,18 +30,24 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
-from networks.hvp import dot, effective_params, loss_grad_hvp, masked_modules
+from networks.hvp import Params, dot, effective_params, loss_grad_hvp, masked_modules
+from networks.masks import bottom_count_mask
 from theory.validate import check_int
 
 __all__ = [
     "allocate",
+    "apply_swap",
     "candidate_directions",
     "first_order_swaps",
+    "marginal_scores",
+    "predict_loss_change",
     "random_swaps",
     "second_order_swaps",
     "selection_direction",
     "swap_capacities",
+    "swap_direction",
 ]
 
 
@@ -83,15 +97,37 @@ def swap_capacities(masks: Mapping[str, Any]) -> list[int]:
 
 def _smallest(score: Any, eligible: Any, count: int) -> Any:
     """Bool mask of the ``count`` smallest ``score`` entries among ``eligible`` (ties by index)."""
-    out = torch.zeros(score.numel(), dtype=torch.bool, device=score.device)
-    if count <= 0:
-        return out.view(score.shape)
-    masked = torch.where(
-        eligible.reshape(-1), score.reshape(-1), torch.full_like(score.reshape(-1), math.inf)
-    )
-    idx = torch.topk(masked, count, largest=False, sorted=False).indices
-    out[idx] = True
-    return out.view(score.shape)
+    return bottom_count_mask(score, max(int(count), 0), eligible)
+
+
+def marginal_scores(
+    g: torch.Tensor, v: torch.Tensor, u: torch.Tensor, in_set: torch.Tensor, h: torch.Tensor | None = None
+) -> torch.Tensor:
+    r"""The quadratic model's marginal loss change of each candidate move, given a proposed set ``S``.
+
+    With ``Q(S) = g.v_S + 1/2 v_S.H v_S`` and ``u = H v_S`` (algorithms.md §5.1-5.2, this toolkit's
+    PROPOSAL), the exact marginal effect of candidate ``i`` with its own move ``v_i`` is
+
+        s_i = g_i v_i + v_i u_i - 1/2 h_i v_i^2     if i in S      (= Q(S) - Q(S \ i))
+        s_i = g_i v_i + v_i u_i + 1/2 h_i v_i^2     if i not in S  (= Q(S + i) - Q(S))
+
+    with ``h_i = H_ii`` (e.g. a Hutchinson estimate), or ``h_i := 0`` (cheap mode) when ``h`` is None.
+
+    Args:
+        g: Dense gradient.
+        v: Each candidate's own move (``-w`` to drop, ``+w`` to add, ``-eta g`` for a one-step grow).
+        u: ``H v_S`` for the proposed set ``S``.
+        in_set: Bool, membership in ``S``.
+        h: Diagonal Hessian estimate, or None for ``h := 0``.
+
+    Returns:
+        ``s`` with the shape of ``g`` (lower = more loss decrease).
+    """
+    s = g * v + v * u
+    if h is not None:
+        sign = torch.where(in_set, -0.5, 0.5).to(v.dtype)
+        s = s + sign * h * v * v
+    return s
 
 
 def first_order_swaps(model: Any, g: Mapping[str, Any], k: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -190,7 +226,7 @@ def second_order_swaps(
             if not any(plan[n][c] for n in masks):
                 continue
             for n, m in masks.items():
-                score = g[n] * dirs[n] + dirs[n] * u[n]
+                score = marginal_scores(g[n], dirs[n], u[n], chosen[n])
                 eligible = phase_mask(m) & ~chosen[n]
                 chosen[n] |= _smallest(score, eligible, plan[n][c])
             u = hv_of({n: dirs[n] * chosen[n].to(dirs[n].dtype) for n in dirs})
@@ -218,3 +254,169 @@ def second_order_swaps(
         "fallback": bool(fallback),
         "hvps": hvps,
     }
+
+
+def predict_loss_change(
+    g: Mapping[str, torch.Tensor],
+    v: Mapping[str, torch.Tensor],
+    Hv: Mapping[str, torch.Tensor] | None = None,
+    *,
+    order: int | None = None,
+) -> float:
+    """Taylor prediction of ``L(w_eff + v) - L(w_eff)``.
+
+    First order: ``g.v``; second order: ``g.v + 1/2 v.(H v)`` (algorithms.md §5.1). Pass ``Hv`` by
+    keyword when in doubt: the positional order is ``(g, v, Hv)``.
+
+    Args:
+        g: Dense gradient dict (from :func:`loss_and_grad`).
+        v: Direction dict (e.g. :func:`swap_direction`).
+        Hv: ``H v`` (from :func:`hvp`); needed for second order.
+        order: 1 or 2; default 2 when ``Hv`` is given, else 1.
+
+    Returns:
+        The predicted loss change (float64).
+
+    Raises:
+        ValueError: If ``order`` is not 1 or 2, or order 2 is asked without ``Hv``.
+    """
+    order = (2 if Hv is not None else 1) if order is None else order
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
+    first = dot(g, v)
+    if order == 1:
+        return first
+    if Hv is None:
+        raise ValueError("order=2 needs Hv (the Hessian-vector product H v)")
+    return first + 0.5 * dot(v, Hv)
+
+
+def _as_bool_mask(sel: Any, shape: torch.Size, device: torch.device, what: str) -> torch.Tensor:
+    t = torch.as_tensor(sel, device=device)
+    if t.numel() == 0:
+        return torch.zeros(shape, dtype=torch.bool, device=device)
+    if t.dtype == torch.bool:
+        if t.shape != shape:
+            raise ValueError(f"{what}: bool mask has shape {tuple(t.shape)}, expected {tuple(shape)}")
+        return t
+    if t.is_floating_point():
+        raise ValueError(f"{what}: give flat integer indices or a bool mask, got dtype {t.dtype}")
+    idx = t.reshape(-1).long()
+    n = math.prod(shape)
+    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n):
+        raise ValueError(f"{what}: flat indices must lie in [0, {n - 1}]")
+    if torch.unique(idx).numel() != idx.numel():
+        raise ValueError(f"{what}: repeated indices")
+    out = torch.zeros(n, dtype=torch.bool, device=device)
+    out[idx] = True
+    return out.reshape(shape)
+
+
+def _swap_masks(
+    model: nn.Module, drop: Mapping[str, Any], grow: Mapping[str, Any]
+) -> dict[str, tuple[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    masked = masked_modules(model)
+    unknown = sorted((set(drop) | set(grow)) - set(masked))
+    if unknown:
+        raise ValueError(f"unknown masked weights {unknown}; valid names: {sorted(masked)}")
+    out = {}
+    for name, mod in masked.items():
+        with torch.no_grad():
+            current = mod.mask() if callable(getattr(mod, "mask", None)) else mod.effective_weight() != 0
+        current = current.to(torch.bool)
+        dev = current.device
+        d = _as_bool_mask(drop.get(name, []), current.shape, dev, f"drop[{name!r}]")
+        gr = _as_bool_mask(grow.get(name, []), current.shape, dev, f"grow[{name!r}]")
+        if bool((d & ~current).any()):
+            raise ValueError(f"drop[{name!r}] names weights that are not in the current mask")
+        if bool((gr & current).any()):
+            raise ValueError(f"grow[{name!r}] names weights that are already in the current mask")
+        out[name] = (mod, current, d, gr)
+    return out
+
+
+def swap_direction(model: nn.Module, drop: Mapping[str, Any], grow: Mapping[str, Any]) -> Params:
+    """The effective-weight move ``v = dm * w`` of a mask change (drop: ``dm = -1``, grow: ``dm = +1``).
+
+    Args:
+        model: The model; ``w`` is each masked layer's raw (frozen) ``weight``.
+        drop: Weight-name -> flat indices or bool mask of currently kept weights to remove.
+        grow: Weight-name -> flat indices or bool mask of currently removed weights to add.
+
+    Returns:
+        Dict over ALL masked layers (zeros where nothing changes), so ``effective_params + v`` is the
+        effective weight after :func:`apply_swap`.
+
+    Raises:
+        ValueError: On unknown names, bad indices, dropping an unkept or growing a kept weight.
+    """
+    out = {}
+    for name, (mod, _, d, gr) in _swap_masks(model, drop, grow).items():
+        w = mod.weight.detach()
+        out[name] = torch.where(d, -w, torch.where(gr, w, torch.zeros_like(w)))
+    return out
+
+
+def apply_swap(model: nn.Module, drop: Mapping[str, Any], grow: Mapping[str, Any]) -> None:
+    """Change the masks in place: remove ``drop``, add ``grow``.
+
+    ``mask_mode == "fixed"`` layers get their bool mask buffer edited (through ``set_mask`` when the
+    layer has one). ``mask_mode == "scores"`` layers (Edge-Popup: mask = per-layer top-k of ``|scores|``)
+    need as many grows as drops per layer; the scores of each dropped/grown pair are exchanged, which
+    keeps the multiset of scores, hence the top-k threshold, and moves exactly those weights across it.
+    The resulting ``mask()`` is checked against the intended one.
+
+    Args:
+        model: The model.
+        drop: As in :func:`swap_direction`.
+        grow: As in :func:`swap_direction`.
+
+    Raises:
+        ValueError: On invalid selections or unbalanced counts in a scores-mode layer.
+        RuntimeError: If the layer's mask afterwards is not the intended one (ties in the scores).
+    """
+    plan = _swap_masks(model, drop, grow)
+    with torch.no_grad():
+        for name, (mod, current, d, gr) in plan.items():
+            if not (d.any() or gr.any()):
+                continue
+            target = (current & ~d) | gr
+            mode = getattr(mod, "mask_mode", None)
+            if mode == "scores":
+                nd, ng = int(d.sum()), int(gr.sum())
+                if nd != ng:
+                    raise ValueError(
+                        f"{name}: a scores-mode layer keeps its density, "
+                        f"so drops ({nd}) must equal grows ({ng})"
+                    )
+                scores = mod.scores
+                flat = scores.data.view(-1)
+                di = torch.nonzero(d.reshape(-1)).squeeze(1)
+                gi = torch.nonzero(gr.reshape(-1)).squeeze(1)
+                sd, sg = flat[di].clone(), flat[gi].clone()
+                flat[di], flat[gi] = sg, sd
+            elif callable(getattr(mod, "set_mask", None)):
+                mod.set_mask(target)
+            else:
+                buf = _mask_buffer(mod)
+                if buf is None:
+                    raise ValueError(
+                        f"{name}: cannot change the mask of {type(mod).__name__} (mask_mode={mode!r}); "
+                        "supported: mask_mode 'scores', a set_mask() method, "
+                        "or one bool buffer shaped like weight"
+                    )
+                buf.copy_(target)
+            now = mod.mask() if callable(getattr(mod, "mask", None)) else mod.effective_weight() != 0
+            if not torch.equal(now.to(torch.bool), target):
+                raise RuntimeError(
+                    f"{name}: mask after the swap differs from the intended one (tied scores?)"
+                )
+
+
+def _mask_buffer(mod: nn.Module) -> torch.Tensor | None:
+    cands = [
+        b
+        for _, b in mod.named_buffers(recurse=False)
+        if b is not None and b.dtype == torch.bool and b.shape == mod.weight.shape
+    ]
+    return cands[0] if len(cands) == 1 else None

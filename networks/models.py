@@ -3,7 +3,7 @@
 Models are built on the ``meta`` device and then materialised, so building never draws from torch's
 global generator: every weight comes from the ``generator`` passed in (dense models: the
 ``weight_init`` registry, default ``kaiming_normal``; biases ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``;
-masked models: :func:`networks.functional.masked`).
+masked models: :func:`networks.convert.masked`).
 
 Registered architectures (all layers without bias unless stated, ReLU activations):
 
@@ -24,6 +24,8 @@ Registered architectures (all layers without bias unless stated, ReLU activation
   stages 64-128-256-512 of two basic blocks, global average pool, linear head); BatchNorm is
   non-affine when ``masked=True`` (Edge-Popup's ``NonAffineBatchNorm``), affine otherwise.
   ``width_mult`` scales every width. Inputs as for the conv nets.
+* ``target-mlp`` / ``target-cnn``: the small trained targets of the constructions
+  (``networks.construct.targets``), with biases: flatten-32-ReLU-classes and conv3x3(4, stride 2)-ReLU-linear.
 * ``conv1d``: a small 1-D CNN for MNIST-1D: three convolutions (``channels``, default 32 each,
   kernel 5, stride 2, padding 2), flatten, linear head. In the spirit of the CNN baseline of
   Greydanus (arXiv 2011.14439), not a copy of it.
@@ -38,7 +40,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from networks.functional import masked as to_masked
+from networks.convert import masked as to_masked
 from networks.inits import init_weight
 from networks.layers import NonAffineBatchNorm2d
 from theory.registry import lookup, register
@@ -164,6 +166,31 @@ def _make_frankle(depth: int) -> Builder:
 
 for _depth in (2, 4, 6, 8):
     register_model(f"conv{_depth}")(_make_frankle(_depth))
+
+
+# ------------------------------------------------------------------ small targets (constructions)
+@register_model("target-mlp")
+def _target_mlp(in_shape: tuple[int, ...], num_classes: int, *, masked: bool, hidden: int = 32) -> nn.Module:
+    """Flatten, Linear(d, hidden), ReLU, Linear(hidden, classes) with bias (a construction target)."""
+    d = math.prod(in_shape)
+    h = check_int("hidden", hidden, 1)
+    return nn.Sequential(nn.Flatten(), nn.Linear(d, h), nn.ReLU(), nn.Linear(h, num_classes))
+
+
+@register_model("target-cnn")
+def _target_cnn(in_shape: tuple[int, ...], num_classes: int, *, masked: bool, channels: int = 4) -> nn.Module:
+    """Conv2d(C, channels, 3, stride 2, padding 1) with bias, ReLU, Flatten, Linear: a construction target."""
+    c, h, w = _image_shape(in_shape)
+    ch = check_int("channels", channels, 1)
+    # Image inputs go straight in (the layout the constructions parse); others are viewed as (C, H, W).
+    view = [] if len(in_shape) == 3 else [nn.Unflatten(1, (c, h, w))]
+    return nn.Sequential(
+        *view,
+        nn.Conv2d(c, ch, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(ch * math.ceil(h / 2) * math.ceil(w / 2), num_classes),
+    )
 
 
 # ---------------------------------------------------------------------------------------- ResNet
@@ -304,7 +331,7 @@ def build_model(
         name: A key of ``MODELS``.
         in_shape: Shape of one input (e.g. ``Dataset.in_shape``).
         num_classes: Output size.
-        masked: Convert every linear/conv layer to a masked layer (:func:`networks.functional.masked`).
+        masked: Convert every linear/conv layer to a masked layer (:func:`networks.convert.masked`).
         density: Fraction of weights kept per masked layer, in ``(0, 1]``.
         weight_init: A ``networks.inits.WEIGHT_INITS`` name (dense and masked models).
         score_init: A ``networks.inits.SCORE_INITS`` name (masked models).

@@ -24,7 +24,7 @@ def register(sim_subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--scale",
-        choices=("quick", "full"),
+        choices=("quick", "default", "full"),
         default="quick",
         help="preset (default: quick); the flags below override single fields",
     )
@@ -37,15 +37,14 @@ def register(sim_subparsers: argparse._SubParsersAction) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from sim.taylor import SCALES, TaylorConfig, run_taylor, taylor_config
+    from sim.taylor import TAYLOR, TaylorConfig, run_taylor, taylor_config
     from theory.plumbing.configs import config_from_namespace
 
-    cfg = config_from_namespace(TaylorConfig, args, base=SCALES[args.scale])
+    cfg = config_from_namespace(TaylorConfig, args, base=TAYLOR.preset(args.scale))
     cfg = taylor_config(args.scale, **{k: getattr(cfg, k) for k in TaylorConfig.__dataclass_fields__})
     quiet = bool(getattr(args, "quiet", False))
     out = run_taylor(cfg, runs_root=args.runs_root, device=args.device, quiet=quiet)
-    print(f"taylor-swaps:           {out['swaps_dir']}")
-    print(f"taylor-interdependency: {out['interdependency_dir']}")
+    print(f"taylor: {out['rundir']}")
     print(f"cells computed {out['computed']}, reused {out['reused']}")
     for claim, verdict in out["verdicts"].items():
         line = f"{claim}: {verdict}"

@@ -13,7 +13,6 @@ few epochs of Adam (small, so that construction tests stay fast).
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 import numpy as np
@@ -322,64 +321,56 @@ def _mlp_from_state_dict(state: dict, path: Path) -> tuple[nn.Sequential, tuple[
     return nn.Sequential(*mods).eval(), (int(weights[order[0]]["weight"].shape[1]),)
 
 
-def _mlp(d_in: int, hidden: int, classes: int) -> nn.Sequential:
-    return nn.Sequential(nn.Flatten(), nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, classes))
-
-
-def _cnn(channels: int, classes: int, side: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(1, channels, 3, stride=2, padding=1),
-        nn.ReLU(),
-        nn.Flatten(),
-        nn.Linear(channels * math.ceil(side / 2) ** 2, classes),
-    )
-
-
-#: preset name -> (dataset, architecture builder taking (in_shape, num_classes))
+#: preset name -> (dataset, ``networks.models`` architecture)
 PRESETS = {
-    "digits-mlp": ("digits", lambda shape, k: _mlp(int(np.prod(shape)), 32, k)),
-    "mnist1d-mlp": ("mnist1d", lambda shape, k: _mlp(int(np.prod(shape)), 32, k)),
-    "digits-cnn": ("digits", lambda shape, k: _cnn(4, k, shape[-1])),
+    "digits-mlp": ("digits", "target-mlp"),
+    "mnist1d-mlp": ("mnist1d", "target-mlp"),
+    "digits-cnn": ("digits", "target-cnn"),
 }
 
 
 def train_preset(name: str, *, seed: int = 0, epochs: int = 60) -> tuple[nn.Sequential, object]:
     """Train a small target preset on CPU (full-batch Adam), keeping weights inside [-1/2, 1/2].
 
-    Weights are clipped to [-1/2, 1/2] after every step: the SubsetSum results cover that range (Lueker 1998)
-    (Pensia et al. Thm 1 assumes bounded weights); the trained accuracy is what it is with that constraint.
+    Trained by the shared trainer (``networks.training``, method ``bounded_adam``: Adam at lr 0.02 with
+    every weight clipped to [-1/2, 1/2] after every step; the SubsetSum results cover that range, Lueker
+    1998, and Pensia et al. Thm 1 assumes bounded weights), from PyTorch's default layer init drawn from
+    ``seed``, in a temporary run directory. The data are the dataset's standard split.
 
     Args:
         name: ``digits-mlp``, ``mnist1d-mlp`` or ``digits-cnn``.
-        seed: Seed for the data split and the initialisation.
-        epochs: Full-batch Adam steps.
+        seed: Seed of the initialisation and the (full-batch) data order.
+        epochs: Training length; ``5 * epochs`` full-batch Adam steps.
 
     Returns:
-        ``(model, dataset)``.
+        ``(model, dataset)``: the trained ``nn.Sequential`` in eval mode and the dataset.
     """
+    import tempfile
+
     from networks.data import load_dataset
+    from networks.training import TrainConfig, Trainer, train
 
     if name not in PRESETS:
         raise ValueError(f"unknown target preset {name!r}; valid presets: pensia-fc2, {', '.join(PRESETS)}")
-    ds_name, build = PRESETS[name]
-    ds = load_dataset(ds_name, seed=seed)
-    gen = torch.Generator().manual_seed(seed)
-    torch_state = torch.random.get_rng_state()
-    model = build(tuple(ds.in_shape), ds.num_classes)
-    # Initialise from the explicit generator (module constructors use the global one).
-    with torch.no_grad():
-        for p in model.parameters():
-            bound = 1.0 / math.sqrt(max(1, p.shape[-1] if p.ndim == 2 else int(np.prod(p.shape[1:])) or 1))
-            p.copy_((torch.rand(p.shape, generator=gen) * 2 - 1) * bound)
-    torch.random.set_rng_state(torch_state)
-    x = ds.x_train.reshape(len(ds.x_train), *ds.in_shape)
-    opt = torch.optim.Adam(model.parameters(), lr=0.02)
-    for _ in range(epochs * 5):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), ds.y_train)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            for p in model.parameters():
-                p.clamp_(-0.5, 0.5)
-    return model.eval(), ds
+    ds_name, arch = PRESETS[name]
+    n_train = len(load_dataset(ds_name, seed=0).y_train)
+    cfg = TrainConfig(
+        method="bounded_adam",
+        model=arch,
+        dataset=ds_name,
+        epochs=5 * epochs,
+        batch_size=n_train,
+        lr=0.02,
+        lr_schedule="constant",
+        weight_decay=0.0,
+        weight_init="kaiming_uniform_a_sqrt5",
+        box_bound=0.5,
+        seed=seed,
+        log_every=1000,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        # Full-batch epochs are single steps: a checkpoint per epoch would dominate the time.
+        res = train(cfg, tmp, experiment="target", quiet=True, checkpoint_every=cfg.epochs)
+        trainer = Trainer(cfg, device="cpu", quiet=True)
+        trainer.load_state(torch.load(res.run_dir / "checkpoint.pt", map_location="cpu", weights_only=True))
+    return trainer.model.eval(), trainer.data

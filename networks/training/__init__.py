@@ -2,8 +2,8 @@
 
 Entry points: :func:`train` (one config, one seed, resumable run directory), ``slth train`` (the CLI),
 :mod:`networks.training.ddp` (torchrun). Names are resolved lazily (PEP 562) so that importing
-``networks.training.config`` for CLI registration does not import torch; reading ``METHODS`` from here
-registers every built-in method first.
+``networks.training.config`` for CLI registration does not import torch; reading ``TRAINING_METHODS``
+from here registers every built-in method first.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import importlib
 from typing import Any
 
 __all__ = [
-    "METHODS",
+    "TRAINING_METHODS",
     "Cycle",
     "DistInfo",
     "DyingRatioTracker",
@@ -26,7 +26,6 @@ __all__ = [
     "get_method",
     "iep_densities",
     "load_builtin_methods",
-    "masked_layers",
     "register_method",
     "run_path",
     "train",
@@ -39,7 +38,6 @@ _WHERE = {
     "Method": "base",
     "get_method": "base",
     "load_builtin_methods": "base",
-    "masked_layers": "base",
     "register_method": "base",
     "TrainConfig": "config",
     "validate_config": "config",
@@ -58,7 +56,7 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> Any:
-    if name == "METHODS":
+    if name == "TRAINING_METHODS":
         from networks.training.base import load_builtin_methods
 
         return load_builtin_methods()

@@ -3,7 +3,7 @@
 Edge-Popup (Ramanujan, Wortsman, Kembhavi, Farhadi, Rastegari, "What's Hidden in a Randomly Weighted Neural
 Network?", CVPR 2020, arXiv 1911.13299, Sec. 3; repo ``allenai/hidden-networks`` ``utils/conv_type.py``):
 weights stay at their random init; each masked layer keeps the exact per-layer top-k of ``|scores|``
-(``networks.layers.topk_mask``) and the scores are trained by SGD through the straight-through estimator.
+(``networks.masks.topk_mask``) and the scores are trained by SGD through the straight-through estimator.
 Weight decay applies to the scores, as in the reference optimizer. All the work is in the masked layers and
 the shared trainer; the method is the base class's defaults.
 

@@ -24,13 +24,14 @@ The Dying Ratio accumulates across all cycles and is also logged at every cycle 
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, ClassVar, Literal
 
-import torch
+from networks.training.base import Cycle, Method, StepContext, register_method
+from theory.plumbing.configs import help_field
+from theory.validate import check_choice, check_int, check_range
 
-from networks.training.base import Cycle, Method, register_method
-
-__all__ = ["IterativeEdgePopup", "iep_densities"]
+__all__ = ["IEPParams", "IterativeEdgePopup", "iep_densities"]
 
 
 def iep_densities(density: float, cycles: int) -> list[float]:
@@ -39,8 +40,6 @@ def iep_densities(density: float, cycles: int) -> list[float]:
     Raises:
         ValueError: If ``density`` is not in (0, 1] or ``cycles < 1``.
     """
-    from theory.validate import check_int, check_range
-
     check_range("density", density, 0.0, 1.0, lo_open=True)
     check_int("cycles", cycles, 1)
     out = [density ** (c / cycles) for c in range(1, cycles + 1)]
@@ -48,73 +47,108 @@ def iep_densities(density: float, cycles: int) -> list[float]:
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class IEPParams:
+    """iterative Edge-Popup (Iwasawa et al.)."""
+
+    prefix: ClassVar[str] = "iep_"
+
+    cycles: int = help_field(3, "iEP: number of cycles K; density of cycle c is density**(c/K)")
+    mode: Literal["soft", "hard"] = help_field(
+        "soft", "iEP: soft searches the full space each cycle, hard only inside the previous mask"
+    )
+    rewind: Literal["lr_rewind", "finetune", "score_rewind", "score_reinit"] = help_field(
+        "lr_rewind",
+        "iEP: what happens at a cycle start (scores kept + LR rewound; low constant LR; "
+        "scores rewound to init; scores re-drawn)",
+    )
+    budget: Literal["per_cycle", "total"] = help_field(
+        "per_cycle",
+        "iEP: --epochs per cycle, or --epochs in total split evenly over cycles (matched compute)",
+    )
+    finetune_lr: float = help_field(0.01, "iEP finetune: the constant LR of cycles after the first")
+
+    def __post_init__(self) -> None:
+        check_int("iep_cycles", self.cycles, 1, 100)
+        check_choice("iep_mode", self.mode, ("soft", "hard"))
+        check_choice("iep_rewind", self.rewind, ("lr_rewind", "finetune", "score_rewind", "score_reinit"))
+        check_choice("iep_budget", self.budget, ("per_cycle", "total"))
+        check_range("iep_finetune_lr", self.finetune_lr, 0.0, None, lo_open=True)
+
+
+@dataclasses.dataclass
+class IEPState:
+    """Initial scores (for ``score_rewind``) and, in hard mode, the previous cycle's mask per layer."""
+
+    init_scores: dict = dataclasses.field(default_factory=dict)
+    allowed: dict = dataclasses.field(default_factory=dict)
+
+
 @register_method("iep")
 class IterativeEdgePopup(Method):
     """iEP: K cycles of EP at geometrically decreasing density (soft or hard; four rewinding variants)."""
 
-    def __init__(self, cfg: Any) -> None:
-        super().__init__(cfg)
-        self.init_scores: dict[str, torch.Tensor] = {}
-        self.allowed: dict[str, torch.Tensor] = {}
+    Params = IEPParams
+    State = IEPState
+
+    @classmethod
+    def check_config(cls, cfg: Any) -> None:
+        """``iep_budget="total"`` needs ``epochs`` divisible by ``iep_cycles``."""
+        if cfg.iep_budget == "total" and cfg.epochs % cfg.iep_cycles:
+            raise ValueError(
+                f"iep_budget 'total' needs epochs divisible by iep_cycles, got epochs={cfg.epochs}, "
+                f"iep_cycles={cfg.iep_cycles}"
+            )
 
     def cycles(self) -> list[Cycle]:
         """K cycles at ``density ** (c/K)``; epochs per cycle from the budget; LR per rewind variant."""
-        c = self.cfg
-        epochs = c.epochs if c.iep_budget == "per_cycle" else c.epochs // c.iep_cycles
+        c, p = self.cfg, self.params
+        epochs = c.epochs if p.budget == "per_cycle" else c.epochs // p.cycles
         out = []
-        for i, d in enumerate(iep_densities(c.density, c.iep_cycles)):
-            if i > 0 and c.iep_rewind == "finetune":
-                out.append(Cycle(i, epochs, d, c.iep_finetune_lr, "constant", "finetune"))
+        for i, d in enumerate(iep_densities(c.density, p.cycles)):
+            if i > 0 and p.rewind == "finetune":
+                out.append(Cycle(i, epochs, d, p.finetune_lr, "constant", "finetune"))
             else:
-                out.append(Cycle(i, epochs, d, c.lr, c.lr_schedule, c.iep_mode))
+                out.append(Cycle(i, epochs, d, c.lr, c.lr_schedule, p.mode))
         return out
 
-    def setup(self, tr: Any) -> None:
+    def setup(self, ctx: StepContext) -> None:
         """Remember the initial scores (for ``score_rewind``)."""
-        self.init_scores = {k: layer.scores.detach().clone() for k, layer in tr.layers.items()}
+        self.state.init_scores = {k: layer.scores.detach().clone() for k, layer in ctx.layers.items()}
 
-    def on_cycle_start(self, tr: Any, cycle: Cycle) -> None:
+    def on_cycle_start(self, ctx: StepContext, cycle: Cycle) -> None:
         """Rewind or re-draw scores (cycles after the first); restrict hard iEP to the previous mask."""
         if cycle.index == 0:
             return
+        import torch
+
         from networks.inits import init_scores
 
+        p = self.params
         with torch.no_grad():
-            for k, layer in tr.layers.items():
-                if self.cfg.iep_rewind == "score_rewind":
-                    layer.scores.copy_(self.init_scores[k])
-                elif self.cfg.iep_rewind == "score_reinit":
+            for k, layer in ctx.layers.items():
+                if p.rewind == "score_rewind":
+                    layer.scores.copy_(self.state.init_scores[k])
+                elif p.rewind == "score_reinit":
                     fresh = torch.empty(layer.scores.shape, dtype=layer.scores.dtype)
-                    init_scores(fresh, self.cfg.score_init, generator=tr.generator, density=cycle.density)
+                    init_scores(fresh, self.cfg.score_init, generator=ctx.generator, density=cycle.density)
                     layer.scores.copy_(fresh.to(layer.scores.device))
-                if self.cfg.iep_mode == "hard":
-                    layer.scores.mul_(self.allowed[k])
+                if p.mode == "hard":
+                    layer.scores.mul_(self.state.allowed[k])
 
-    def after_backward(self, tr: Any, x: torch.Tensor, y: torch.Tensor) -> None:
+    def after_backward(self, ctx: StepContext) -> None:
         """Hard iEP: no gradient outside the allowed set (so those scores stay exactly 0)."""
-        if self.cfg.iep_mode != "hard" or not self.allowed:
+        if self.params.mode != "hard" or not self.state.allowed:
             return
-        for k, layer in tr.layers.items():
+        for k, layer in ctx.layers.items():
             if layer.scores.grad is not None:
-                layer.scores.grad.mul_(self.allowed[k])
+                layer.scores.grad.mul_(self.state.allowed[k])
 
-    def on_cycle_end(self, tr: Any, cycle: Cycle) -> None:
+    def on_cycle_end(self, ctx: StepContext, cycle: Cycle) -> None:
         """Hard iEP: the cycle's final mask becomes the next cycle's search space."""
-        if self.cfg.iep_mode == "hard":
-            self.allowed = {k: layer.mask().detach().clone() for k, layer in tr.layers.items()}
+        if self.params.mode == "hard":
+            self.state.allowed = {k: layer.mask().detach().clone() for k, layer in ctx.layers.items()}
 
-    def summary(self, tr: Any) -> dict[str, Any]:
+    def summary(self, ctx: StepContext) -> dict[str, Any]:
         """The cycle densities."""
         return {"cycle_densities": [c.density for c in self.cycles()]}
-
-    def state_dict(self) -> dict[str, Any]:
-        """Initial scores and the hard-mode allowed masks."""
-        return {
-            "init_scores": {k: v.cpu() for k, v in self.init_scores.items()},
-            "allowed": {k: v.cpu() for k, v in self.allowed.items()},
-        }
-
-    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
-        """Restore initial scores and allowed masks."""
-        self.init_scores = {k: v.to(device) for k, v in state["init_scores"].items()}
-        self.allowed = {k: v.to(device) for k, v in state["allowed"].items()}

@@ -15,47 +15,63 @@ ranks raw scores, we rank ``|scores|`` as our EP does, so the only difference fr
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, ClassVar
 
-import torch
+from networks.training.base import Method, StepContext, register_method
+from theory.plumbing.configs import help_field
+from theory.validate import check_int, check_range
 
-from networks.training.base import Method, register_method
+__all__ = ["IteRand", "IteRandParams"]
 
-__all__ = ["IteRand"]
+
+@dataclasses.dataclass(frozen=True)
+class IteRandParams:
+    """IteRand (Chijiwa et al.)."""
+
+    prefix: ClassVar[str] = "iterand_"
+
+    lambda_: float = help_field(0.1, "IteRand: probability of re-drawing each pruned weight")
+    period: int = help_field(300, "IteRand: re-randomise every this many steps (K_per)")
+
+    def __post_init__(self) -> None:
+        check_range("iterand_lambda", self.lambda_, 0.0, 1.0)
+        check_int("iterand_period", self.period, 1)
+
+
+@dataclasses.dataclass
+class IteRandState:
+    """How many re-randomisations happened."""
+
+    redraws: int = 0
 
 
 @register_method("iterand")
 class IteRand(Method):
     """EP plus a Bernoulli(lambda) re-draw of pruned weights every ``iterand_period`` steps."""
 
-    def __init__(self, cfg: Any) -> None:
-        super().__init__(cfg)
-        self.redraws = 0
+    Params = IteRandParams
+    State = IteRandState
 
-    def before_step(self, tr: Any, x: torch.Tensor, y: torch.Tensor) -> None:
+    def before_step(self, ctx: StepContext) -> None:
         """Re-randomise pruned weights when the step count is a positive multiple of the period."""
-        if tr.step == 0 or tr.step % self.cfg.iterand_period or self.cfg.iterand_lambda == 0.0:
+        p = self.params
+        if ctx.step == 0 or ctx.step % p.period or p.lambda_ == 0.0:
             return
+        import torch
+
         from networks.inits import init_weight
 
         with torch.no_grad():
-            for layer in tr.layers.values():
+            for layer in ctx.layers.values():
                 w = layer.weight
                 fresh = torch.empty(w.shape, dtype=torch.float32)
-                init_weight(fresh, self.cfg.weight_init, generator=tr.generator, density=layer.density)
-                coin = torch.rand(w.shape, generator=tr.generator) < self.cfg.iterand_lambda
+                init_weight(fresh, self.cfg.weight_init, generator=ctx.generator, density=layer.density)
+                coin = torch.rand(w.shape, generator=ctx.generator) < p.lambda_
                 replace = coin.to(w.device) & ~layer.mask()
                 w.copy_(torch.where(replace, fresh.to(device=w.device, dtype=w.dtype), w))
-        self.redraws += 1
+        self.state.redraws += 1
 
-    def summary(self, tr: Any) -> dict[str, Any]:
+    def summary(self, ctx: StepContext) -> dict[str, Any]:
         """How many re-randomisations happened."""
-        return {"iterand_redraws": self.redraws}
-
-    def state_dict(self) -> dict[str, Any]:
-        """The re-draw count."""
-        return {"redraws": self.redraws}
-
-    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
-        """Restore the re-draw count."""
-        self.redraws = int(state["redraws"])
+        return {"iterand_redraws": self.state.redraws}

@@ -24,15 +24,19 @@ Initial masks are uniformly random with exact per-layer counts (the method's gen
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import torch
+from networks.training.base import Cycle, Method, StepContext, register_method
+from theory.plumbing.configs import help_field
+from theory.validate import check_choice, check_int, check_range
 
-from networks.training.base import Method, register_method, top_count_mask
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
-__all__ = ["DENSITY_ALLOCATIONS", "SET", "RigL", "erk_densities", "uniform_densities"]
+__all__ = ["DENSITY_ALLOCATIONS", "SET", "RigL", "RigLParams", "erk_densities", "uniform_densities"]
 
 
 def uniform_densities(shapes: Sequence[Sequence[int]], density: float) -> list[float]:
@@ -41,8 +45,6 @@ def uniform_densities(shapes: Sequence[Sequence[int]], density: float) -> list[f
     Raises:
         ValueError: If ``density`` is not in (0, 1].
     """
-    from theory.validate import check_range
-
     check_range("density", density, 0.0, 1.0, lo_open=True)
     return [float(density)] * len(shapes)
 
@@ -68,8 +70,6 @@ def erk_densities(shapes: Sequence[Sequence[int]], density: float, *, power: flo
     Raises:
         ValueError: If ``density`` is not in (0, 1] or a shape is empty.
     """
-    from theory.validate import check_range
-
     check_range("density", density, 0.0, 1.0, lo_open=True)
     sizes = [math.prod(s) for s in shapes]
     if not sizes or min(sizes) < 1:
@@ -93,74 +93,110 @@ def erk_densities(shapes: Sequence[Sequence[int]], density: float, *, power: flo
 DENSITY_ALLOCATIONS = {"erk": erk_densities, "uniform": uniform_densities}
 
 
+@dataclasses.dataclass(frozen=True)
+class RigLParams:
+    """RigL (Evci et al.) and SET: the mask-update schedule and the density allocation."""
+
+    prefix: ClassVar[str] = "rigl_"
+
+    distribution: Literal["erk", "uniform"] = help_field(
+        "erk", "RigL: per-layer density allocation (Erdos-Renyi-kernel or uniform)"
+    )
+    alpha: float = help_field(0.3, "RigL: initial update fraction alpha (cosine-annealed)")
+    interval: int = help_field(100, "RigL: steps between mask updates (Delta T)")
+    end_fraction: float = help_field(0.75, "RigL: no mask updates after this fraction of training")
+
+    def __post_init__(self) -> None:
+        check_choice("rigl_distribution", self.distribution, tuple(DENSITY_ALLOCATIONS))
+        check_range("rigl_alpha", self.alpha, 0.0, 1.0, hi_open=True)
+        check_int("rigl_interval", self.interval, 1)
+        check_range("rigl_end_fraction", self.end_fraction, 0.0, 1.0)
+
+
+@dataclasses.dataclass
+class RigLState:
+    """Per-layer densities as allocated, and the number of mask updates so far."""
+
+    layer_densities: dict = dataclasses.field(default_factory=dict)
+    updates: int = 0
+
+
 @register_method("set")
 class SET(Method):
     """SET (Mocanu et al., Nature Communications 2018): magnitude drop, random regrowth, RigL's schedule."""
 
+    Params: ClassVar[type] = RigLParams
+    State: ClassVar[type] = RigLState
     mask_mode = "fixed"
 
     def __init__(self, cfg: Any) -> None:
         super().__init__(cfg)
-        self.updating = False
-        self.updates = 0
-        self.layer_densities: dict[str, float] = {}
+        self.updating = False  # within one step only: whether this step updates the masks
 
     # ------------------------------------------------------------------------------------- schedule
-    def end_step(self, tr: Any) -> int:
+    def end_step(self, ctx: StepContext) -> int:
         """``T_end``: no updates from this step on."""
-        return int(self.cfg.rigl_end_fraction * tr.total_steps)
+        return int(self.params.end_fraction * ctx.total_steps)
 
-    def is_update_step(self, tr: Any) -> bool:
+    def is_update_step(self, ctx: StepContext) -> bool:
         """``0 < t < T_end`` and ``t`` a multiple of ``rigl_interval``."""
-        t = tr.step
-        return 0 < t < self.end_step(tr) and t % self.cfg.rigl_interval == 0
+        t = ctx.step
+        return 0 < t < self.end_step(ctx) and t % self.params.interval == 0
 
-    def update_fraction(self, tr: Any) -> float:
+    def update_fraction(self, ctx: StepContext) -> float:
         """Cosine-annealed ``alpha_t = alpha/2 (1 + cos(pi t / T_end))``."""
-        return self.cfg.rigl_alpha * 0.5 * (1.0 + math.cos(math.pi * tr.step / max(self.end_step(tr), 1)))
+        return self.params.alpha * 0.5 * (1.0 + math.cos(math.pi * ctx.step / max(self.end_step(ctx), 1)))
 
     # ----------------------------------------------------------------------------------------- hooks
-    def setup(self, tr: Any) -> None:
+    def setup(self, ctx: StepContext) -> None:
         """Allocate per-layer densities (ERK or uniform) and draw exact-count random masks."""
-        from networks.layers import kept_count
+        import torch
 
-        shapes = [tuple(layer.weight.shape) for layer in tr.layers.values()]
-        alloc = DENSITY_ALLOCATIONS[self.cfg.rigl_distribution](shapes, self.cfg.density)
-        self.layer_densities = dict(zip(tr.layers, alloc, strict=True))
-        for (name, layer), d in zip(tr.layers.items(), alloc, strict=True):
+        from networks.masks import kept_count
+
+        shapes = [tuple(layer.weight.shape) for layer in ctx.layers.values()]
+        alloc = DENSITY_ALLOCATIONS[self.params.distribution](shapes, self.cfg.density)
+        self.state.layer_densities = dict(zip(ctx.layers, alloc, strict=True))
+        for (name, layer), d in zip(ctx.layers.items(), alloc, strict=True):
             k = kept_count(layer.weight.numel(), d)
-            order = torch.randperm(layer.weight.numel(), generator=tr.generator)
+            order = torch.randperm(layer.weight.numel(), generator=ctx.generator)
             mask = torch.zeros(layer.weight.numel(), dtype=torch.bool)
             mask[order[:k]] = True
             layer.density = d
             layer.set_mask(mask.reshape(layer.weight.shape).to(layer.weight.device))
-            self.layer_densities[name] = d
+            self.state.layer_densities[name] = d
 
-    def configure_cycle(self, tr: Any, cycle: Any) -> None:
+    def configure_cycle(self, ctx: StepContext, cycle: Cycle) -> None:
         """Per-layer densities stay as allocated; capture dense gradients for the grow criterion."""
-        for name, layer in tr.layers.items():
-            if name in self.layer_densities:
-                layer.density = self.layer_densities[name]
+        for name, layer in ctx.layers.items():
+            if name in self.state.layer_densities:
+                layer.density = self.state.layer_densities[name]
             layer.capture_dense_grad = True
 
-    def grow_scores(self, tr: Any, name: str, layer: Any) -> torch.Tensor:
+    def grow_scores(self, ctx: StepContext, name: str, layer: Any) -> torch.Tensor:
         """SET: uniform random scores from the method's generator."""
-        return torch.rand(layer.weight.shape, generator=tr.generator).to(layer.weight.device)
+        import torch
 
-    def after_backward(self, tr: Any, x: torch.Tensor, y: torch.Tensor) -> None:
+        return torch.rand(layer.weight.shape, generator=ctx.generator).to(layer.weight.device)
+
+    def after_backward(self, ctx: StepContext) -> None:
         """On an update step: drop by magnitude, grow by :meth:`grow_scores`, zero-init, reset momentum."""
-        self.updating = self.is_update_step(tr)
+        self.updating = self.is_update_step(ctx)
         if not self.updating:
             return
-        alpha = self.update_fraction(tr)
-        self.drop_and_grow(tr, alpha, x, y)
-        self.updates += 1
-        tr.log("rigl_update_fraction", alpha)
+        alpha = self.update_fraction(ctx)
+        self.drop_and_grow(ctx, alpha)
+        self.state.updates += 1
+        ctx.log("rigl_update_fraction", alpha)
 
-    def drop_and_grow(self, tr: Any, alpha: float, x: torch.Tensor, y: torch.Tensor) -> None:
+    def drop_and_grow(self, ctx: StepContext, alpha: float) -> None:
         """The first-order update of every layer (overridden by second-order RigL)."""
+        import torch
+
+        from networks.masks import top_count_mask
+
         new_masks = {}
-        for name, layer in tr.layers.items():
+        for name, layer in ctx.layers.items():
             old = layer.weight_mask
             nnz = int(old.sum())
             n_prune = int(alpha * nnz)
@@ -170,47 +206,40 @@ class SET(Method):
                 old, layer.weight.detach().abs(), torch.full_like(layer.weight, -math.inf)
             )
             survivors = top_count_mask(drop_score, nnz - n_prune)
-            grow = self.grow_scores(tr, name, layer).to(layer.weight.dtype)
+            grow = self.grow_scores(ctx, name, layer).to(layer.weight.dtype)
             grow = torch.where(survivors, torch.full_like(grow, -math.inf), grow)
             grown = top_count_mask(grow, n_prune)
             new_masks[name] = (survivors | grown, grown & ~old)
-        self.apply_masks(tr, new_masks)
+        self.apply_masks(ctx, new_masks)
 
-    def apply_masks(self, tr: Any, new_masks: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
+    def apply_masks(self, ctx: StepContext, new_masks: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
         """Set masks; truly new connections get ``W = 0`` and zero momentum."""
-        opt_state = tr.optimizer.state if tr.optimizer is not None else {}
+        import torch
+
+        opt_state = ctx.optimizer.state if ctx.optimizer is not None else {}
         with torch.no_grad():
             for name, (mask, new) in new_masks.items():
-                layer = tr.layers[name]
+                layer = ctx.layers[name]
                 layer.weight.masked_fill_(new, 0.0)
                 buf = opt_state.get(layer.weight, {}).get("momentum_buffer")
                 if buf is not None:
                     buf.masked_fill_(new, 0.0)
                 layer.set_mask(mask)
 
-    def should_step_optimizer(self, tr: Any) -> bool:
+    def should_step_optimizer(self, ctx: StepContext) -> bool:
         """No optimizer step on a mask-update iteration."""
         return not self.updating
 
-    def summary(self, tr: Any) -> dict[str, Any]:
+    def summary(self, ctx: StepContext) -> dict[str, Any]:
         """Per-layer densities and the number of mask updates."""
-        return {"layer_densities": self.layer_densities, "mask_updates": self.updates}
-
-    def state_dict(self) -> dict[str, Any]:
-        """Per-layer densities and the update count."""
-        return {"layer_densities": dict(self.layer_densities), "updates": self.updates}
-
-    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
-        """Restore per-layer densities and the update count."""
-        self.layer_densities = {k: float(v) for k, v in state["layer_densities"].items()}
-        self.updates = int(state["updates"])
+        return {"layer_densities": self.state.layer_densities, "mask_updates": self.state.updates}
 
 
 @register_method("rigl")
 class RigL(SET):
     """RigL: SET with the grow score overridden by the dense gradient magnitude ``|dL/d(W*M)|``."""
 
-    def grow_scores(self, tr: Any, name: str, layer: Any) -> torch.Tensor:
+    def grow_scores(self, ctx: StepContext, name: str, layer: Any) -> torch.Tensor:
         """``|dense gradient|`` of this step's batch (all-reduced across DDP ranks)."""
         if layer.dense_grad is None:
             raise RuntimeError(

@@ -3,14 +3,11 @@ r"""Second-order RigL: drop/grow choices that account for interactions through H
 Our PROPOSAL (``algorithms.md`` §5.2; no published "second-order RigL" was found). With effective weights
 ``w~ = W * M``, dense gradient ``g`` and Hessian ``H`` (both w.r.t. ``w~``), the loss change of a move
 ``v`` is
-``dL ~ g.v + 1/2 v.H v`` (second-order Taylor expansion). For a quadratic model the exact marginal effect of
-candidate ``i`` on a proposed change set ``S`` with direction ``v_S`` and ``u = H v_S`` is
-
-    s_i = g_i v_i + v_i u_i - 1/2 h_i v_i^2     if i in S    (= dL(S) - dL(S \ i))
-    s_i = g_i v_i + v_i u_i + 1/2 h_i v_i^2     if i not in S (= dL(S + i) - dL(S))
-
-with ``h_i = H_ii`` (Hutchinson estimate ``mean(z * Hz)``, z Rademacher, when ``rigl2_hutchinson > 0``;
-cheap mode ``h_i := 0``). Moves: dropping active ``i`` gives ``v_i = -w_i``; growing inactive ``j`` (zero
+``dL ~ g.v + 1/2 v.H v`` (second-order Taylor expansion). Candidates are scored by the one swap rule of the
+toolkit, :func:`networks.loss_change.marginal_scores` (the quadratic model's exact marginal effect of
+candidate ``i`` on a proposed change set ``S`` with ``u = H v_S``), with ``h_i = H_ii`` (Hutchinson estimate
+``mean(z * Hz)``, z Rademacher, when ``rigl2_hutchinson > 0``; cheap mode ``h_i := 0``). Moves: dropping
+active ``i`` gives ``v_i = -w_i``; growing inactive ``j`` (zero
 init, then one SGD step of size ``eta`` = the current LR) gives ``v_j = -eta g_j`` (RigL's one-step view).
 
 At a RigL update step (same schedule, counts and bookkeeping as :class:`~networks.training.rigl.RigL`):
@@ -31,88 +28,87 @@ Differences from first-order RigL, by construction: grow candidates are previous
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import torch
+from networks.training.base import StepContext, register_method
+from networks.training.rigl import RigL, RigLParams, RigLState
+from theory.plumbing.configs import help_field
+from theory.validate import check_int, check_range
 
-from networks.training.base import register_method, top_count_mask
-from networks.training.rigl import RigL
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
-__all__ = ["SecondOrderRigL", "second_order_scores"]
-
-
-def second_order_scores(
-    g: torch.Tensor, v: torch.Tensor, u: torch.Tensor, in_set: torch.Tensor, h: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Marginal quadratic-model loss change of each candidate (see the module docstring).
-
-    Args:
-        g: Dense gradient.
-        v: Each candidate's own move (``-w`` for a drop, ``-eta g`` for a grow).
-        u: ``H v_S`` for the proposed set ``S``.
-        in_set: Bool, membership in ``S``.
-        h: Diagonal Hessian estimate, or None for ``h := 0``.
-
-    Returns:
-        ``s`` with the shape of ``g`` (lower = more loss decrease).
-    """
-    s = g * v + v * u
-    if h is not None:
-        sign = torch.where(in_set, -0.5, 0.5).to(v.dtype)
-        s = s + sign * h * v * v
-    return s
+__all__ = ["RigL2Params", "SecondOrderRigL"]
 
 
-def _lowest(score: torch.Tensor, pool: torch.Tensor, k: int) -> torch.Tensor:
-    return top_count_mask(torch.where(pool, -score, torch.full_like(score, -math.inf)), k)
+@dataclasses.dataclass(frozen=True)
+class RigL2Params(RigLParams):
+    """Second-order RigL: RigL's schedule (``rigl_*``) plus the candidate pool and the HVP plan."""
+
+    prefix: ClassVar[str] = "rigl2_"
+
+    pool: float = help_field(3.0, "second-order RigL: candidate pool size as a multiple of the update count")
+    hvps: int = help_field(2, "second-order RigL: 1 (joint) or 2 (prune first, then grow) HVPs per update")
+    hutchinson: int = help_field(0, "second-order RigL: Hutchinson samples for diag(H) (0: h_i := 0)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_range("rigl2_pool", self.pool, 1.0, None)
+        check_int("rigl2_hvps", self.hvps, 1, 2)
+        check_int("rigl2_hutchinson", self.hutchinson, 0, 64)
+
+
+@dataclasses.dataclass
+class RigL2State(RigLState):
+    """RigL's state plus the number of Hessian-vector products."""
+
+    hvp_calls: int = 0
 
 
 @register_method("rigl2")
 class SecondOrderRigL(RigL):
     """RigL whose drop and grow sets are chosen by the second-order marginal scores (1-2 HVPs per update)."""
 
-    def __init__(self, cfg: Any) -> None:
-        super().__init__(cfg)
-        self.hvp_calls = 0
+    Params: ClassVar[type] = RigL2Params
+    State: ClassVar[type] = RigL2State
 
-    def _products(
-        self, tr: Any, x: torch.Tensor, y: torch.Tensor, vectors: list[dict[str, torch.Tensor]]
-    ) -> list:
-        from networks import hvp as hvp_mod
+    def _products(self, ctx: StepContext, vectors: list[dict[str, torch.Tensor]]) -> list:
+        self.state.hvp_calls += len(vectors)
+        return ctx.hvps(vectors)
 
-        _, _, prods = hvp_mod.loss_grad_hvp(tr.model, (x, y), vectors, train=True)
-        self.hvp_calls += len(vectors)
-        flat = [t for p in prods for t in p.values()]
-        tr.all_reduce_mean(flat)
-        return prods
+    def _hutchinson(self, ctx: StepContext, keys: dict[str, str]) -> dict[str, torch.Tensor] | None:
+        import torch
 
-    def _hutchinson(
-        self, tr: Any, x: torch.Tensor, y: torch.Tensor, keys: dict[str, str]
-    ) -> dict[str, torch.Tensor] | None:
-        n = self.cfg.rigl2_hutchinson
+        n = self.params.hutchinson
         if n == 0:
             return None
         zs = []
         for _ in range(n):
             z = {}
             for name, key in keys.items():
-                w = tr.layers[name].weight
-                bits = torch.randint(0, 2, w.shape, generator=tr.generator)
+                w = ctx.layers[name].weight
+                bits = torch.randint(0, 2, w.shape, generator=ctx.generator)
                 z[key] = (bits * 2 - 1).to(device=w.device, dtype=w.dtype)
             zs.append(z)
-        prods = self._products(tr, x, y, zs)
+        prods = self._products(ctx, zs)
         return {
             name: sum(z[key] * p[key] for z, p in zip(zs, prods, strict=True)) / n
             for name, key in keys.items()
         }
 
-    def drop_and_grow(self, tr: Any, alpha: float, x: torch.Tensor, y: torch.Tensor) -> None:
+    def drop_and_grow(self, ctx: StepContext, alpha: float) -> None:
         """Second-order drop, then second-order grow given the drops (see the module docstring)."""
-        keys = {name: (f"{name}.weight" if name else "weight") for name in tr.layers}
-        eta = tr.lr
+        import torch
+
+        from networks.loss_change import marginal_scores
+        from networks.masks import bottom_count_mask, top_count_mask
+
+        keys = {name: (f"{name}.weight" if name else "weight") for name in ctx.layers}
+        eta = ctx.lr
         info = {}
-        for name, layer in tr.layers.items():
+        for name, layer in ctx.layers.items():
             old = layer.weight_mask.clone()
             nnz = int(old.sum())
             n = min(int(alpha * nnz), old.numel() - nnz)
@@ -120,7 +116,7 @@ class SecondOrderRigL(RigL):
             g = layer.dense_grad
             if g is None:
                 raise RuntimeError(f"layer {name!r} has no captured dense gradient")
-            pool = math.ceil(self.cfg.rigl2_pool * n)
+            pool = math.ceil(self.params.pool * n)
             drop_key = torch.where(old, -w.abs(), torch.full_like(w, -math.inf))
             grow_key = torch.where(old, torch.full_like(w, -math.inf), g.abs())
             info[name] = {
@@ -147,39 +143,29 @@ class SecondOrderRigL(RigL):
 
         d0 = {k: it["d0"] for k, it in info.items()}
         g0 = {k: it["g0"] for k, it in info.items()}
-        h = self._hutchinson(tr, x, y, keys)
-        if self.cfg.rigl2_hvps == 1:
-            (u,) = self._products(tr, x, y, [v_of(d0, g0)])
+        h = self._hutchinson(ctx, keys)
+        if self.params.hvps == 1:
+            (u,) = self._products(ctx, [v_of(d0, g0)])
             u_drop = u_grow = u
         else:
-            (u_drop,) = self._products(tr, x, y, [v_of(d0, None)])
+            (u_drop,) = self._products(ctx, [v_of(d0, None)])
         chosen_drop = {}
         for name, it in info.items():
-            s = second_order_scores(
-                it["g"], -it["w"], u_drop[keys[name]], it["d0"], None if h is None else h[name]
-            )
-            chosen_drop[name] = _lowest(s, it["dpool"], it["n"])
-        if self.cfg.rigl2_hvps == 2:
-            (u_grow,) = self._products(tr, x, y, [v_of(chosen_drop, g0)])
+            h_l = None if h is None else h[name]
+            s = marginal_scores(it["g"], -it["w"], u_drop[keys[name]], it["d0"], h_l)
+            chosen_drop[name] = bottom_count_mask(s, it["n"], it["dpool"])
+        if self.params.hvps == 2:
+            (u_grow,) = self._products(ctx, [v_of(chosen_drop, g0)])
         new_masks = {}
         for name, it in info.items():
             if it["n"] == 0:
                 continue
             v = -eta * it["g"]
-            s = second_order_scores(it["g"], v, u_grow[keys[name]], it["g0"], None if h is None else h[name])
-            grown = _lowest(s, it["gpool"], it["n"])
+            s = marginal_scores(it["g"], v, u_grow[keys[name]], it["g0"], None if h is None else h[name])
+            grown = bottom_count_mask(s, it["n"], it["gpool"])
             new_masks[name] = ((it["old"] & ~chosen_drop[name]) | grown, grown)
-        self.apply_masks(tr, new_masks)
+        self.apply_masks(ctx, new_masks)
 
-    def summary(self, tr: Any) -> dict[str, Any]:
+    def summary(self, ctx: StepContext) -> dict[str, Any]:
         """RigL's summary plus the number of Hessian-vector products."""
-        return {**super().summary(tr), "hvp_calls": self.hvp_calls}
-
-    def state_dict(self) -> dict[str, Any]:
-        """RigL's state plus the HVP count."""
-        return {**super().state_dict(), "hvp_calls": self.hvp_calls}
-
-    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
-        """Restore RigL's state and the HVP count."""
-        super().load_state_dict(state, device)
-        self.hvp_calls = int(state["hvp_calls"])
+        return {**super().summary(ctx), "hvp_calls": self.state.hvp_calls}

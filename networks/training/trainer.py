@@ -10,7 +10,8 @@ One :class:`Trainer` runs one :class:`~networks.training.config.TrainConfig` for
   per cycle ``cycle_test_acc``, ``cycle_dying_ratio``, ``cycle_density``;
 * ``checkpoint.pt``: model, optimizer, schedule position, step, every RNG state (the method's
   ``torch.Generator``, torch's global state), the Dying Ratio tracker, method state and the metrics so
-  far, written atomically at every epoch end (so also at every cycle end) and on a requested stop;
+  far, written atomically at every epoch end (every ``checkpoint_every`` epochs, and the last) and on a
+  requested stop;
 * ``final.json`` and ``DONE`` at the end.
 
 Re-running the same command resumes from the checkpoint (or returns at once when ``DONE`` exists). The data
@@ -35,19 +36,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from networks.training.base import Cycle, Method, get_method, masked_layers
+from networks.masks import masked_layers
+from networks.training.base import Cycle, Method, StepContext, get_method
 from networks.training.config import TrainConfig, validate_config
 from networks.training.dying import DyingRatioTracker
 from theory.plumbing.configs import config_diff, config_from_dict, config_to_dict, run_dir
 from theory.plumbing.progress import progress
-from theory.plumbing.records import (
-    atomic_write_bytes,
-    atomic_write_csv,
-    atomic_write_json,
-    atomic_write_text,
-    environment_info,
-    read_json,
-)
+from theory.plumbing.records import atomic_write_bytes, atomic_write_csv
+from theory.plumbing.rundir import RunDir
+from theory.validate import check_int
 
 __all__ = [
     "DistInfo",
@@ -173,6 +170,8 @@ class Trainer:
         self.cycle_entered = False
         self.lr = cfg.lr
         self.shard_weight = 1.0  # this rank's share of the current global batch, times world size
+        self.batch: tuple[torch.Tensor, torch.Tensor] | None = None  # this step's (x, y) shard
+        self.ctx = StepContext(self)  # all the methods see of the trainer
         if self.dist.world_size > 1:
             self._check_shards(n)
         self.rows: list[dict[str, Any]] = []
@@ -223,15 +222,12 @@ class Trainer:
         )
 
     def new_optimizer(self) -> None:
-        """A fresh SGD optimizer over the method's trainable parameters (None if there are none)."""
-        params = self.method.trainable(self)
+        """A fresh optimizer (the method's, SGD by default) over its trainable parameters (None if none)."""
+        params = self.method.trainable(self.ctx)
         if not params:
             self.optimizer = None
             return
-        c = self.cfg
-        self.optimizer = torch.optim.SGD(
-            params, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov, weight_decay=c.weight_decay
-        )
+        self.optimizer = self.method.make_optimizer(params)
 
     def current_masks(self) -> dict[str, torch.Tensor]:
         """The masks the next forward pass uses, by layer name."""
@@ -289,24 +285,17 @@ class Trainer:
             if b.dtype.is_floating_point:
                 tdist.broadcast(b, src=0)
 
-    @torch.no_grad()
     def evaluate(self, split: str = "test", batch_size: int = 1024) -> tuple[int, int, float]:
         """Correct count, total and mean cross-entropy on ``split`` ("test" or "train"), in eval mode."""
+        from networks.evaluation import evaluate
+
         x, y = (
             (self.data.x_test, self.data.y_test)
             if split == "test"
             else (self.data.x_train, self.data.y_train)
         )
         self._sync_buffers()
-        was = self.model.training
-        self.model.eval()
-        correct, loss_sum = 0, 0.0
-        for i in range(0, len(y), batch_size):
-            out = self.model(x[i : i + batch_size])
-            loss_sum += float(F.cross_entropy(out, y[i : i + batch_size], reduction="sum"))
-            correct += int((out.argmax(dim=1) == y[i : i + batch_size]).sum())
-        self.model.train(was)
-        return correct, len(y), loss_sum / len(y)
+        return evaluate(self.model, x, y, device=self.device, batch_size=batch_size)
 
     def lr_at(self, cycle: Cycle, step_in_cycle: int) -> float:
         """Learning rate at a step of a cycle (cosine restarts from the cycle's ``lr`` each cycle)."""
@@ -369,7 +358,7 @@ class Trainer:
         self._epoch_losses = list(state["epoch_losses"])
         self.lr = float(state["scheduler"]["lr"])
         if self.cycle < len(self.plan) and self.cycle_entered:
-            self.method.configure_cycle(self, self.plan[self.cycle])
+            self.method.configure_cycle(self.ctx, self.plan[self.cycle])
             self.new_optimizer()
             if self.optimizer is not None and state["optimizer"] is not None:
                 self.optimizer.load_state_dict(state["optimizer"])
@@ -391,8 +380,9 @@ class Trainer:
 
     # -------------------------------------------------------------------------------------- loop
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        method = self.method
-        method.before_step(self, x, y)
+        method, ctx = self.method, self.ctx
+        self.batch = (x, y)
+        method.before_step(ctx)
         self.model.train()
         self.model.zero_grad(set_to_none=True)
         loss = _loss_fn(self.model(x), y)
@@ -415,10 +405,11 @@ class Trainer:
             )
         if self.tracker is not None:
             self.tracker.update({k: layer.weight_mask for k, layer in self.layers.items()})
-        method.after_backward(self, x, y)
-        if self.optimizer is not None and method.should_step_optimizer(self):
+        method.after_backward(ctx)
+        if self.optimizer is not None and method.should_step_optimizer(ctx):
             self.optimizer.step()
-        method.after_step(self)
+        method.after_step(ctx)
+        self.batch = None
         self._epoch_losses.append(loss_value)
         if self.step % self.cfg.log_every == 0:
             self.log("train_loss", loss_value)
@@ -443,8 +434,8 @@ class Trainer:
                 self.log(f"dying_ratio/{name}", value)
 
     def _enter_cycle(self, cycle: Cycle) -> None:
-        self.method.on_cycle_start(self, cycle)
-        self.method.configure_cycle(self, cycle)
+        self.method.on_cycle_start(self.ctx, cycle)
+        self.method.configure_cycle(self.ctx, cycle)
         self.new_optimizer()
         if self.tracker is None or self.method.reset_tracker_each_cycle:
             self.reset_tracker()
@@ -473,10 +464,14 @@ class Trainer:
                 "end_step": self.step,
             }
         )
-        self.method.on_cycle_end(self, cycle)
+        self.method.on_cycle_end(self.ctx, cycle)
 
-    def fit(self, directory: Path, *, stop_after_steps: int | None = None) -> bool:
-        """Train from the current position to the end; returns False if stopped by ``stop_after_steps``."""
+    def fit(self, directory: Path, *, stop_after_steps: int | None = None, checkpoint_every: int = 1) -> bool:
+        """Train from the current position to the end; returns False if stopped by ``stop_after_steps``.
+
+        A checkpoint is written every ``checkpoint_every`` epochs and after the last one (resuming replays
+        the epochs since, bit-identically: each epoch's data order is a function of the seed and epoch).
+        """
         cfg = self.cfg
         bar = progress(
             range(self.step, self.total_steps),
@@ -518,7 +513,8 @@ class Trainer:
                     self.cycle = ci + 1
                     self.epoch_in_cycle = 0
                     self.cycle_entered = False
-                self.save_checkpoint(directory)
+                if self.epoch % checkpoint_every == 0 or self.step >= self.total_steps:
+                    self.save_checkpoint(directory)
         return True
 
     def final(self, wall_time: float) -> dict[str, Any]:
@@ -544,7 +540,7 @@ class Trainer:
             "device": str(self.device),
             "wall_time_s": wall_time,
         }
-        out.update(self.method.summary(self))
+        out.update(self.method.summary(self.ctx))
         return out
 
 
@@ -558,6 +554,7 @@ def train(
     quiet: bool = False,
     stop_after_steps: int | None = None,
     dist: DistInfo | None = None,
+    checkpoint_every: int = 1,
 ) -> TrainResult:
     """Train ``cfg`` in its run directory, resuming from a checkpoint there; skip if already done.
 
@@ -571,6 +568,8 @@ def train(
         stop_after_steps: Debug/preemption aid: stop once this many global steps are done, writing a
             checkpoint at that exact step (the same command later resumes there).
         dist: Data-parallel position (set by :mod:`networks.training.ddp`).
+        checkpoint_every: Epochs between checkpoints (the last epoch always writes one); more saves
+            less work to redo after an interruption, fewer save time on runs of many tiny epochs.
 
     Returns:
         A :class:`TrainResult`.
@@ -586,37 +585,28 @@ def train(
     resolve_device(device)  # a bad device fails now, even for a finished run
     dist = dist or DistInfo()
     directory = run_path(runs_root, experiment, cfg)
-    config_path = directory / "config.json"
-    if config_path.exists():
-        saved = config_from_dict(TrainConfig, read_json(config_path))
-        if saved != cfg:
-            raise ValueError(
-                f"{directory} holds a run of a different config; refusing to reuse it. Differences "
-                "(stored -> requested): " + "; ".join(config_diff(saved, cfg))
-            )
-    if (directory / "DONE").exists():
-        return TrainResult(directory, "skipped", read_json(directory / "final.json"))
+    rundir = RunDir(directory, cfg)
+    rundir.check_config()
+    if rundir.done:
+        return TrainResult(directory, "skipped", rundir.read_json("final.json"))
     start = time.perf_counter()
     trainer = Trainer(cfg, device=device, data_root=data_root, quiet=quiet, dist=dist)
     ckpt = directory / "checkpoint.pt"
     if ckpt.exists():
         trainer.load_state(torch.load(ckpt, map_location="cpu", weights_only=True))
     else:
-        trainer.method.setup(trainer)
-        if dist.rank == 0:
-            atomic_write_json(config_path, config_to_dict(cfg))
-            env = environment_info()
-            env.update({"device": str(trainer.device), "world_size": dist.world_size})
-            atomic_write_json(directory / "env.json", env)
-    if not trainer.fit(directory, stop_after_steps=stop_after_steps):
+        trainer.method.setup(trainer.ctx)
+    rundir.open(write=dist.rank == 0, env={"device": str(trainer.device), "world_size": dist.world_size})
+    check_int("checkpoint_every", checkpoint_every, 1)
+    if not trainer.fit(directory, stop_after_steps=stop_after_steps, checkpoint_every=checkpoint_every):
         return TrainResult(directory, "stopped", None)
     final = trainer.final(time.perf_counter() - start)
     final["state_digests"] = state_digests(trainer)
     if dist.world_size > 1:
         final.update(_rank_agreement(trainer, final["state_digests"]))
     if dist.rank == 0:
-        atomic_write_json(directory / "final.json", final)
-        atomic_write_text(directory / "DONE", "done\n")
+        rundir.write_json("final.json", final)
+        rundir.mark_done()
     return TrainResult(directory, "done", final)
 
 

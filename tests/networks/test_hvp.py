@@ -15,6 +15,7 @@ from torch import nn
 
 from networks import hvp as H
 from networks import layers
+from networks import loss_change as LC
 
 
 class _TopK(torch.autograd.Function):
@@ -229,20 +230,20 @@ def test_swap_prediction_and_apply_swap_agree_with_the_model():
     mask = model[2].mask().reshape(-1)
     drop = {name: torch.nonzero(mask)[:1, 0]}
     grow = {name: torch.nonzero(~mask)[:1, 0]}
-    v = H.swap_direction(model, drop, grow)
+    v = LC.swap_direction(model, drop, grow)
     assert int((H.flatten(v) != 0).sum()) == 2
     loss0, g, (hv,) = H.loss_grad_hvp(model, batch, [v])
     before = H.effective_params(model)
     after_pred = {k: before[k] + v[k] for k in before}
     actual_f = float(H.functional_loss(model, after_pred, batch)) - float(loss0)
-    H.apply_swap(model, drop, grow)
+    LC.apply_swap(model, drop, grow)
     after = H.effective_params(model)
     assert all(torch.equal(after[k], after_pred[k]) for k in after)
     with torch.no_grad():
         actual = float(F.cross_entropy(model(batch[0]), batch[1])) - float(loss0)
     assert abs(actual - actual_f) < 1e-14
-    p1 = H.predict_loss_change(g, v)
-    p2 = H.predict_loss_change(g, v, hv)
+    p1 = LC.predict_loss_change(g, v)
+    p2 = LC.predict_loss_change(g, v, hv)
     assert p1 == H.dot(g, v) and p2 == pytest.approx(p1 + 0.5 * H.dot(v, hv), rel=1e-15)
     # A one-weight swap: the second-order prediction is closer than the first.
     assert abs(actual - p2) < abs(actual - p1)
@@ -265,7 +266,7 @@ def test_apply_swap_fixed_mode_uses_the_bool_buffer():
             return F.linear(x, self.effective_weight())
 
     layer = FixedLinear()
-    H.apply_swap(layer, {"weight": [0]}, {"weight": torch.tensor([1, 3])})
+    LC.apply_swap(layer, {"weight": [0]}, {"weight": torch.tensor([1, 3])})
     assert layer.mask_bits.tolist() == [[False, True, True], [True, True, False]]
 
 
@@ -278,15 +279,15 @@ def test_bad_inputs_raise_value_errors():
     with pytest.raises(ValueError, match="shape"):
         H.hvp(model, batch, {k: torch.zeros(2) for k in params})
     with pytest.raises(ValueError, match="order must be 1 or 2"):
-        H.predict_loss_change(params, params, order=3)
+        LC.predict_loss_change(params, params, order=3)
     with pytest.raises(ValueError, match="needs Hv"):
-        H.predict_loss_change(params, params, order=2)
+        LC.predict_loss_change(params, params, order=2)
     with pytest.raises(ValueError, match="not in the current mask"):
-        H.swap_direction(model, {"2.weight": torch.nonzero(~model[2].mask().reshape(-1))[:1, 0]}, {})
+        LC.swap_direction(model, {"2.weight": torch.nonzero(~model[2].mask().reshape(-1))[:1, 0]}, {})
     with pytest.raises(ValueError, match="valid names"):
-        H.swap_direction(model, {"nope.weight": [0]}, {})
+        LC.swap_direction(model, {"nope.weight": [0]}, {})
     with pytest.raises(ValueError, match="drops"):
-        H.apply_swap(model, {"2.weight": torch.nonzero(model[2].mask().reshape(-1))[:1, 0]}, {})
+        LC.apply_swap(model, {"2.weight": torch.nonzero(model[2].mask().reshape(-1))[:1, 0]}, {})
     with pytest.raises(ValueError, match="no masked layers"):
         H.effective_params(nn.Sequential(nn.Linear(2, 2)))
     with pytest.raises(ValueError, match="batch"):
@@ -331,9 +332,9 @@ def test_with_the_toolkit_masked_layers():
     # apply_swap on the toolkit's scores-mode layer moves exactly the chosen weights.
     mask = first.mask().reshape(-1)
     drop, grow = {"0.weight": torch.nonzero(mask)[:2, 0]}, {"0.weight": torch.nonzero(~mask)[-2:, 0]}
-    v = H.swap_direction(model, drop, grow)
+    v = LC.swap_direction(model, drop, grow)
     before = H.effective_params(model)
-    H.apply_swap(model, drop, grow)
+    LC.apply_swap(model, drop, grow)
     after = H.effective_params(model)
     assert all(torch.equal(after[k], before[k] + v[k]) for k in after)
 
@@ -363,9 +364,9 @@ def test_apply_swap_on_toolkit_layers_in_other_modes(mask_mode, rank_by):
     layer = layers.MaskedLinear(6, 4, density=0.5, mask_mode=mask_mode, rank_by=rank_by, generator=gen)
     mask = layer.mask().reshape(-1).clone()
     drop, grow = {"weight": torch.nonzero(mask)[:3, 0]}, {"weight": torch.nonzero(~mask)[:3, 0]}
-    v = H.swap_direction(layer, drop, grow)
+    v = LC.swap_direction(layer, drop, grow)
     before = H.effective_params(layer)
-    H.apply_swap(layer, drop, grow)
+    LC.apply_swap(layer, drop, grow)
     after = H.effective_params(layer)
     assert torch.equal(after["weight"], before["weight"] + v["weight"])
     assert int(layer.mask().sum()) == int(mask.sum())

@@ -20,10 +20,8 @@ from networks.layers import (
     MaskedLinear,
     NonAffineBatchNorm1d,
     NonAffineBatchNorm2d,
-    WarmTopk,
-    kept_count,
-    topk_mask,
 )
+from networks.masks import WarmTopk, kept_count, topk_mask
 
 
 def gen(seed: int = 0) -> torch.Generator:

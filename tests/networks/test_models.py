@@ -1,4 +1,4 @@
-"""Model registry contract, masked conversion and export (networks.models, networks.functional)."""
+"""Model registry contract, masked conversion and export (networks.models, networks.convert)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ import pytest
 import torch
 from torch import nn
 
-from networks.functional import (
+from networks.convert import (
     compute_mask,
     export_dense,
     masked,
-    masked_layers,
     model_density,
     set_dense_grad_capture,
     set_density,
     to_torch_prune,
 )
-from networks.layers import MaskedLayer, NonAffineBatchNorm2d, kept_count
+from networks.layers import MaskedLayer, NonAffineBatchNorm2d
+from networks.masks import kept_count, masked_layers
 from networks.models import MODELS, build_model, register_model
 
 SHAPES = [(1, 8, 8), (40,)]
@@ -45,7 +45,7 @@ def test_model_contract_dense_and_masked(name, in_shape):
     assert out.shape == (3, 7) and torch.isfinite(out).all()
     layers = masked_layers(net)
     assert layers and not _plain_layers(net)  # every linear/conv layer became masked
-    for _, layer in layers:
+    for layer in layers.values():
         assert int(layer.mask().sum()) == kept_count(layer.weight.numel(), 0.3)
     # Edge-Popup: the scores are the only trainable tensors.
     assert all(n.endswith("scores") for n, p in net.named_parameters() if p.requires_grad)
@@ -134,7 +134,7 @@ def test_export_dense_reproduces_outputs_and_loads_into_unmasked_architecture(na
     plain.load_state_dict(dense.state_dict(), strict=True)
     torch.testing.assert_close(plain(x), net(x))
     # Zeros exactly where pruned.
-    for (lname, layer), m in zip(masked_layers(net), _plain_layers(dense), strict=True):
+    for (lname, layer), m in zip(masked_layers(net).items(), _plain_layers(dense), strict=True):
         assert torch.equal(m.weight != 0, layer.mask() & (layer.weight != 0)), lname
 
 
@@ -176,9 +176,9 @@ def test_density_helpers_and_dense_grad_switch():
     assert net.fc2.density == 0.25
     set_dense_grad_capture(net, True)
     net(torch.randn(2, 10, generator=gen(1))).sum().backward()
-    assert all(layer.dense_grad is not None for _, layer in masked_layers(net))
+    assert all(layer.dense_grad is not None for layer in masked_layers(net).values())
     set_dense_grad_capture(net, False)
-    assert all(layer.dense_grad is None for _, layer in masked_layers(net))
+    assert all(layer.dense_grad is None for layer in masked_layers(net).values())
     with pytest.raises(ValueError, match="no masked layers"):
         model_density(nn.Linear(2, 2))
 

@@ -1,7 +1,7 @@
 """Data-parallel training: every registered method on 2 CPU processes (gloo) via torch.distributed.run.
 
-One torchrun launch trains every method of ``networks.training.METHODS`` (``ddp_driver.py``); each method's
-case then checks, from the run records:
+One torchrun launch trains every method of ``networks.training.TRAINING_METHODS`` (``ddp_driver.py``); each
+method's case then checks, from the run records:
 
 * the ranks agree bit for bit: each rank hashes its own scores, weights, masks and Dying Ratio tracker
   (``state_digests``) and rank 0 records all of them in ``final.json``;
@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from networks.training import METHODS, DistInfo, TrainConfig, Trainer, train
+from networks.training import TRAINING_METHODS, DistInfo, TrainConfig, Trainer, train
 from networks.training.trainer import run_path, state_digests
 from theory.plumbing.configs import config_to_dict
 
@@ -77,7 +77,7 @@ def _torchrun(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.Comp
 def ddp_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ddp")
     spec = root / "spec.json"
-    spec.write_text(json.dumps({m: config_to_dict(config(m)) for m in sorted(METHODS)}))
+    spec.write_text(json.dumps({m: config_to_dict(config(m)) for m in sorted(TRAINING_METHODS)}))
     driver = REPO / "tests" / "networks" / "ddp_driver.py"
     proc = _torchrun([str(driver), str(spec), str(root / "runs")], root)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -89,14 +89,14 @@ def _losses(run: Path) -> list[float]:
         return [float(r["value"]) for r in csv.DictReader(fh) if r["name"] == "train_loss"]
 
 
-@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("method", sorted(TRAINING_METHODS))
 def test_method_under_torchrun_is_rank_identical_and_matches_one_process(method, ddp_root, tmp_path):
     cfg = config(method)
     ddp_dir = run_path(ddp_root, method, cfg)
     ddp = json.loads((ddp_dir / "final.json").read_text())
     assert ddp["world_size"] == 2
     rank0, rank1 = ddp["rank_digests"]
-    masked = METHODS[method].masked
+    masked = TRAINING_METHODS[method].masked
     assert set(rank0) >= ({"scores", "weights", "masks"} if masked else {"weights"})
     if masked and method != "pgd_ep":  # PGD+EP reports per-grid-point dying ratios instead of a tracker
         assert "dying" in rank0
@@ -154,11 +154,32 @@ def test_a_batch_too_small_for_every_rank_is_refused():
 def test_slth_train_ddp_entry_point(tmp_path):
     # The user's command: `slth train --ddp --nproc 2 ...` re-launches itself through torch.distributed.run
     # (-m networks.training.ddp), with the config turned back into flags.
-    flags = {"method": "rigl", "model": "mlp", "dataset": "digits", "hidden": "16", "epochs": "1",
-             "rigl-interval": "3", "density": "0.3", "lr-schedule": "constant"}
+    flags = {
+        "method": "rigl",
+        "model": "mlp",
+        "dataset": "digits",
+        "hidden": "16",
+        "epochs": "1",
+        "rigl-interval": "3",
+        "density": "0.3",
+        "lr-schedule": "constant",
+    }
     argv = [x for k, v in flags.items() for x in (f"--{k}", v)]
-    cmd = [sys.executable, "-m", "figures.cli", "train", "--ddp", "--nproc", "2", *argv,
-           "--runs-root", str(tmp_path / "ddp"), "--device", "cpu", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "figures.cli",
+        "train",
+        "--ddp",
+        "--nproc",
+        "2",
+        *argv,
+        "--runs-root",
+        str(tmp_path / "ddp"),
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

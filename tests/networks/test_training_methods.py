@@ -5,12 +5,14 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from networks.layers import kept_count
+from networks.loss_change import marginal_scores
+from networks.masks import bottom_count_mask, kept_count, top_count_mask
 from networks.training import (
-    METHODS,
+    TRAINING_METHODS,
     TrainConfig,
     Trainer,
     erk_densities,
@@ -18,8 +20,6 @@ from networks.training import (
     train,
     uniform_densities,
 )
-from networks.training.base import top_count_mask
-from networks.training.second_order_rigl import second_order_scores
 
 TINY = dict(model="mlp", dataset="digits", hidden=(24, 16), batch_size=256, epochs=1, log_every=1)
 
@@ -30,7 +30,7 @@ def tiny(**kw) -> TrainConfig:
 
 def started(cfg: TrainConfig) -> Trainer:
     tr = Trainer(cfg, device="cpu", quiet=True)
-    tr.method.setup(tr)
+    tr.method.setup(tr.ctx)
     tr._enter_cycle(tr.plan[0])
     return tr
 
@@ -55,7 +55,7 @@ def masks(tr: Trainer) -> dict[str, torch.Tensor]:
 
 
 # ------------------------------------------------------------------------------------- contracts
-@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("name", sorted(TRAINING_METHODS))
 def test_every_method_trains_keeps_density_and_logs_dying_ratio(name, tmp_run_root):
     cfg = tiny(
         method=name,
@@ -76,7 +76,7 @@ def test_every_method_trains_keeps_density_and_logs_dying_ratio(name, tmp_run_ro
     assert final["test_acc"] == final["test_correct"] / final["test_total"]
     tr = Trainer(cfg, device="cpu", quiet=True)
     tr.load_state(torch.load(res.run_dir / "checkpoint.pt", weights_only=True))
-    if not METHODS[name].masked:
+    if not TRAINING_METHODS[name].masked:
         assert final["density"] == 1.0 and final["dying_ratio"] == 0.0
         return
     if name in ("rigl", "rigl2", "set"):
@@ -171,7 +171,7 @@ def test_rigl_updates_keep_nnz_zero_new_weights_and_momentum_and_skip_the_optimi
     for i in range(10):
         before_w = {k: layer.weight.detach().clone() for k, layer in tr.layers.items()}
         before_m = masks(tr)
-        will_update = tr.method.is_update_step(tr)
+        will_update = tr.method.is_update_step(tr.ctx)
         step(tr, i)
         after_m = masks(tr)
         for k, layer in tr.layers.items():
@@ -203,9 +203,10 @@ def test_rigl_grows_by_dense_gradient_and_set_by_chance():
     torch.nn.functional.cross_entropy(tr.model(x), y).backward()
     g = layer.dense_grad.clone()
     w = layer.weight.detach().clone()
-    tr.method.after_backward(tr, x, y)
+    tr.batch = (x, y)
+    tr.method.after_backward(tr.ctx)
     new = layer.weight_mask
-    n_prune = int(tr.method.update_fraction(tr) * int(old.sum()))
+    n_prune = int(tr.method.update_fraction(tr.ctx) * int(old.sum()))
     survivors = top_count_mask(torch.where(old, w.abs(), torch.tensor(-math.inf)), int(old.sum()) - n_prune)
     grown = top_count_mask(torch.where(survivors, torch.tensor(-math.inf), g.abs()), n_prune)
     assert torch.equal(new, survivors | grown)
@@ -213,7 +214,7 @@ def test_rigl_grows_by_dense_gradient_and_set_by_chance():
 
 
 # ------------------------------------------------------------------------------ second-order RigL
-def test_second_order_scores_are_exact_marginals_of_a_quadratic():
+def test_marginal_scores_are_exact_marginals_of_a_quadratic():
     torch.manual_seed(0)
     n = 6
     a = torch.randn(n, n, dtype=torch.float64)
@@ -227,7 +228,7 @@ def test_second_order_scores_are_exact_marginals_of_a_quadratic():
         return g @ vs + 0.5 * vs @ h_full @ vs
 
     u = h_full @ torch.where(s_set, v, torch.zeros_like(v))
-    s = second_order_scores(g, v, u, s_set, torch.diagonal(h_full))
+    s = marginal_scores(g, v, u, s_set, torch.diagonal(h_full))
     for i in range(n):
         other = s_set.clone()
         other[i] = ~other[i]
@@ -269,7 +270,8 @@ def test_second_order_rigl_uses_hvp_and_matches_an_explicit_hessian(monkeypatch)
     ws = {k: layer.weight.detach().clone() for k, layer in tr.layers.items()}
     gs = {k: layer.dense_grad.clone() for k, layer in tr.layers.items()}
     eta = tr.lr
-    tr.method.after_backward(tr, x, y)
+    tr.batch = (x, y)
+    tr.method.after_backward(tr.ctx)
     assert calls == [1]
     # Explicit Hessian of the loss w.r.t. all effective weights jointly.
     names = list(tr.layers)
@@ -290,7 +292,7 @@ def test_second_order_rigl_uses_hvp_and_matches_an_explicit_hessian(monkeypatch)
     g = torch.cat([gs[k].reshape(-1) for k in names])
     w = torch.cat([ws[k].reshape(-1) for k in names])
     o = torch.cat([old[k].reshape(-1) for k in names])
-    alpha = tr.method.update_fraction(tr)
+    alpha = tr.method.update_fraction(tr.ctx)
     d0, g0, dpool, gpool, ns = [], [], [], [], []
     for k in names:
         n = min(int(alpha * int(old[k].sum())), old[k].numel() - int(old[k].sum()))
@@ -339,7 +341,7 @@ def test_hard_iep_searches_only_inside_the_previous_mask(rewind, tmp_run_root):
     prev = None
     for c, cycle in enumerate(tr.plan):
         if c > 0:
-            tr.method.on_cycle_end(tr, tr.plan[c - 1])
+            tr.method.on_cycle_end(tr.ctx, tr.plan[c - 1])
             tr.cycle = c
             tr._enter_cycle(cycle)
         for i in range(4):
@@ -375,7 +377,7 @@ def test_score_rewind_and_reinit_change_scores_as_documented():
         init = {k: layer.scores.detach().clone() for k, layer in tr.layers.items()}
         for i in range(3):
             step(tr, i)
-        tr.method.on_cycle_end(tr, tr.plan[0])
+        tr.method.on_cycle_end(tr.ctx, tr.plan[0])
         tr.cycle = 1
         tr._enter_cycle(tr.plan[1])
         same = all(torch.equal(layer.scores, init[k]) for k, layer in tr.layers.items())
@@ -393,7 +395,8 @@ def test_iterand_redraws_only_pruned_weights():
     step(tr, 1)
     before = {k: layer.weight.detach().clone() for k, layer in tr.layers.items()}
     kept = masks(tr)
-    tr.method.before_step(tr, *batch(tr, 2))  # step 2: re-randomise
+    tr.batch = batch(tr, 2)
+    tr.method.before_step(tr.ctx)  # step 2: re-randomise
     changed_any = False
     for k, layer in tr.layers.items():
         assert torch.equal(layer.weight[kept[k]], before[k][kept[k]])
@@ -419,9 +422,9 @@ def test_pgd_perturbation_stays_within_eps_and_grid_is_recorded(tmp_run_root):
     tr.load_state(torch.load(res.run_dir / "checkpoint.pt", weights_only=True))
     for k, layer in tr.layers.items():
         # The projection is exact in the weights' dtype (float32(eps) is the bound there).
-        assert tr.method.delta[k].abs().max() <= torch.tensor(eps, dtype=torch.float32)
-        assert torch.equal(layer.weight, tr.method.w0[k] + tr.method.delta[k])
-        delta = tr.method.delta[k]
+        assert tr.method.state.delta[k].abs().max() <= torch.tensor(eps, dtype=torch.float32)
+        assert torch.equal(layer.weight, tr.method.state.w0[k] + tr.method.state.delta[k])
+        delta = tr.method.state.delta[k]
         assert float(delta.abs().max()) >= 0.5 * eps  # the steps did move the weights
     grid = res.final["grid"]
     assert [p["density"] for p in grid] == [0.5, 0.2]
@@ -432,9 +435,8 @@ def test_pgd_perturbation_stays_within_eps_and_grid_is_recorded(tmp_run_root):
 
 # --------------------------------------------------------------------------------- fast selection
 @pytest.mark.parametrize("density", [0.01, 0.3, 0.5, 0.97])
-def test_bracketed_topk_mask_equals_topk_mask(density):
-    from networks.layers import topk_mask
-    from networks.training.select import bracketed_topk_mask
+def test_topk_mask_on_large_tied_tensors_equals_a_stable_sort(density):
+    from networks.masks import topk_mask
 
     g = torch.Generator().manual_seed(3)
     cases = [
@@ -444,8 +446,20 @@ def test_bracketed_topk_mask_equals_topk_mask(density):
         torch.full((66000,), 2.0),  # all tied: ties to the lowest index
     ]
     for x in cases:
-        assert torch.equal(bracketed_topk_mask(x, density), topk_mask(x, density))
-        assert torch.equal(bracketed_topk_mask(x, density, sample=16), topk_mask(x, density))  # may fall back
+        k = kept_count(x.numel(), density)
+        # Oracle: a stable descending sort puts ties in index order, so its first k are the lowest indices.
+        order = np.argsort(-x.reshape(-1).numpy(), kind="stable")[:k]
+        expected = np.zeros(x.numel(), dtype=bool)
+        expected[order] = True
+        assert np.array_equal(topk_mask(x, density).reshape(-1).numpy(), expected)
+
+
+def test_bottom_count_mask_takes_the_smallest_eligible_with_ties_to_the_lowest_index():
+    s = torch.tensor([3.0, 1.0, 1.0, 0.5, 1.0, -2.0])
+    eligible = torch.tensor([True, True, True, True, True, False])
+    assert bottom_count_mask(s, 2, eligible).tolist() == [False, True, False, True, False, False]
+    assert bottom_count_mask(s, 2).tolist() == [False, False, False, True, False, True]
+    assert bottom_count_mask(s, 0, eligible).sum() == 0
 
 
 @pytest.mark.gpu
@@ -460,3 +474,143 @@ def test_cuda_run_matches_cpu_initialisation_and_trains(name, tmp_path):
     ref = train(cfg, tmp_path / "cpu", device="cpu", quiet=True)
     assert res.final["device"].startswith("cuda")
     assert abs(res.final["test_acc"] - ref.final["test_acc"]) <= 0.05
+
+
+# ------------------------------------------------------------------------------- adding a method
+TOY_METHOD = '''
+"""A toy method: Edge-Popup whose scores shrink by a factor after every optimizer step."""
+
+import dataclasses
+from typing import ClassVar
+
+from networks.training.base import Method, register_method
+from theory.plumbing.configs import help_field
+from theory.validate import check_range
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyParams:
+    prefix: ClassVar[str] = "toy_"
+    shrink: float = help_field(1.0, "toy: multiply the scores by this after every step")
+
+    def __post_init__(self):
+        check_range("toy_shrink", self.shrink, 0.0, 1.0, lo_open=True)
+
+
+@dataclasses.dataclass
+class ToyState:
+    shrinks: int = 0
+
+
+@register_method("toy")
+class Toy(Method):
+    Params = ToyParams
+    State = ToyState
+
+    def after_step(self, ctx):
+        import torch
+
+        with torch.no_grad():
+            for layer in ctx.layers.values():
+                layer.scores.mul_(self.params.shrink)
+        self.state.shrinks += 1
+
+    def summary(self, ctx):
+        return {"toy_shrinks": self.state.shrinks}
+'''
+
+TOY_DRIVER = """
+import argparse, json, sys
+sys.path.insert(0, sys.argv[1])
+import toy_method  # the registration: imported before networks.training.config generates TrainConfig
+
+from networks.training import TRAINING_METHODS, TrainConfig, train
+from theory.plumbing.configs import add_config_arguments
+
+tiny = dict(model="mlp", dataset="digits", hidden=(24, 16), batch_size=256, epochs=2, log_every=1)
+cfg = TrainConfig(method="toy", toy_shrink=0.5, **tiny)
+parser = argparse.ArgumentParser()
+add_config_arguments(parser, TrainConfig)
+try:
+    train(TrainConfig(method="toy", toy_shrink=0.0, **tiny), sys.argv[2], quiet=True)
+    bad = None
+except ValueError as err:
+    bad = str(err)
+stopped = train(cfg, sys.argv[2], quiet=True, stop_after_steps=3)
+resumed = train(cfg, sys.argv[2], quiet=True)
+straight = train(cfg, sys.argv[2] + "/straight", quiet=True)
+print(json.dumps({
+    "registered": "toy" in TRAINING_METHODS,
+    "flag": "--toy-shrink" in parser.format_help(),
+    "bad": bad,
+    "stopped": stopped.status,
+    "shrinks": resumed.final["toy_shrinks"],
+    "steps": resumed.final["steps"],
+    "same": resumed.final["state_digests"] == straight.final["state_digests"],
+}))
+"""
+
+
+def test_adding_a_method_is_one_file_plus_its_registration(tmp_path):
+    # One new file (params, state, hooks) and its registration (an import before TrainConfig is used)
+    # give the flag, config validation, training and a bit-identical resume with the method's own state.
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "toy_method.py").write_text(TOY_METHOD)
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", TOY_DRIVER, str(tmp_path), str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["registered"] and res["flag"]
+    assert res["bad"] is not None and "toy_shrink" in res["bad"]
+    assert res["stopped"] == "stopped"
+    assert res["shrinks"] == res["steps"] > 3  # the state counted every step across the resume
+    assert res["same"]
+
+
+def test_a_method_with_params_registered_after_trainconfig_exists_is_refused():
+    import dataclasses
+    from typing import ClassVar
+
+    from networks.training.base import Method, register_method
+
+    @dataclasses.dataclass(frozen=True)
+    class LateParams:
+        prefix: ClassVar[str] = "late_"
+        knob: int = 1
+
+    class Late(Method):
+        Params = LateParams
+
+    with pytest.raises(ValueError, match="after TrainConfig was generated"):
+        register_method("late")(Late)
+    assert "late" not in TRAINING_METHODS
+
+
+def test_method_params_validate_themselves_and_map_to_the_flat_fields():
+    from networks.training.base import flat_fields
+    from networks.training.iterand import IteRandParams
+    from networks.training.second_order_rigl import RigL2Params
+
+    assert flat_fields(IteRandParams) == {"lambda_": "iterand_lambda", "period": "iterand_period"}
+    flat = flat_fields(RigL2Params)
+    assert flat["alpha"] == "rigl_alpha" and flat["pool"] == "rigl2_pool"  # inherited: parent prefix
+    with pytest.raises(ValueError, match="rigl2_hvps"):
+        RigL2Params(hvps=3)
+    from networks.training import validate_config
+
+    with pytest.raises(ValueError, match="iep_cycles"):
+        validate_config(tiny(method="ep", iep_cycles=0))  # every method's params are checked
+    m = TRAINING_METHODS["iep"](tiny(method="iep", iep_cycles=4, iep_mode="hard"))
+    assert (m.params.cycles, m.params.mode) == (4, "hard")

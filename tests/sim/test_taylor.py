@@ -109,7 +109,7 @@ def test_single_swaps_are_predicted_to_second_order():
     params = H.effective_params(model)
     ratios1, ratios2, better = [], [], 0
     for i, j in zip(kept[:6].tolist(), removed[:6].tolist(), strict=True):
-        v = H.swap_direction(model, {name: [i]}, {name: [j]})
+        v = LC.swap_direction(model, {name: [i]}, {name: [j]})
         loss0, g, (hv,) = H.loss_grad_hvp(model, batch, [v])
         errs = {}
         for t in (1.0, 0.02, 0.01):
@@ -184,15 +184,15 @@ def test_second_order_rule_is_a_valid_swap_never_predicted_worse(k):
         assert not (res["drop"][n] & ~m).any() and not (res["grow"][n] & m).any()
         assert int(res["drop"][n].sum()) == int(res["grow"][n].sum())
     assert sum(int(d.sum()) for d in res["drop"].values()) == k
-    v = H.swap_direction(model, res["drop"], res["grow"])
+    v = LC.swap_direction(model, res["drop"], res["grow"])
     assert all(torch.equal(v[n], res["v"][n]) for n in v)
     _, _, (hv,) = H.loss_grad_hvp(model, batch, [v], params=params)
-    q = H.predict_loss_change(g, v, hv)
+    q = LC.predict_loss_change(g, v, hv)
     assert res["predicted_second"] == pytest.approx(q, rel=1e-10, abs=1e-14)
     d1, g1 = LC.first_order_swaps(model, g, k)
-    v1 = H.swap_direction(model, d1, g1)
+    v1 = LC.swap_direction(model, d1, g1)
     _, _, (hv1,) = H.loss_grad_hvp(model, batch, [v1], params=params)
-    assert q <= H.predict_loss_change(g, v1, hv1) + 1e-12
+    assert q <= LC.predict_loss_change(g, v1, hv1) + 1e-12
 
 
 # ------------------------------------------------------------------------------------ model registry
@@ -200,7 +200,7 @@ def test_second_order_rule_is_a_valid_swap_never_predicted_worse(k):
 
 @pytest.mark.parametrize("name", sorted(T.TAYLOR_MODELS))
 def test_taylor_models_contract(name):
-    from networks.layers import kept_count
+    from networks.masks import kept_count
 
     dataset, _ = T.TAYLOR_MODELS[name]
     in_shape = {"mnist1d": (40,), "digits": (1, 8, 8)}.get(dataset, (1, 8, 8))
@@ -266,17 +266,21 @@ def test_pipeline_writes_records_evidence_and_resumes(tmp_run_root, capsys):
     cfg = T.taylor_config("quick", **TINY)
     out = T.run_taylor(cfg, runs_root=tmp_run_root, quiet=True)
     assert out["computed"] == 2 and out["reused"] == 0
-    swaps = read_csv(out["swaps_dir"] / "results.csv")
-    inter = read_csv(out["interdependency_dir"] / "results.csv")
+    swaps = read_csv(out["rundir"] / "swaps.csv")
+    inter = read_csv(out["rundir"] / "interdependency.csv")
     assert list(swaps[0])[:6] == ["model", "order", "k", "predicted", "actual", "seed"]
     assert list(inter[0])[:5] == ["model", "rule", "k", "loss_decrease", "seed"]
     # 2 models x 2 k x 2 selections x 2 orders; 2 models x 2 k x 2 rules.
     assert len(swaps) == 16 and len(inter) == 8
     assert {r["rule"] for r in inter} == {"first-order", "second-order"}
-    for d in (out["swaps_dir"], out["interdependency_dir"]):
-        assert json.loads((d / "config.json").read_text())["seeds"] == [0]
-        assert "python" in json.loads((d / "env.json").read_text())
-    assert out["swaps_dir"].parent.name == "taylor-swaps"
+    d = out["rundir"]
+    assert json.loads((d / "config.json").read_text())["seeds"] == [0]
+    assert "python" in json.loads((d / "env.json").read_text())
+    assert d.parent.name == "taylor" and (d / "DONE").exists() and (d / "slopes.csv").exists()
+    from sim.experiments import get_experiment
+
+    assert get_experiment("taylor") is T.TAYLOR and set(T.TAYLOR.claims) == set(out["verdicts"])
+    assert set(T.TAYLOR.presets) == {"quick", "default", "full"}
     for claim in ("taylor-first-order", "taylor-second-order", "second-order-swaps-better"):
         ev = json.loads((tmp_run_root / "evidence" / f"{claim}.json").read_text())
         assert ev["claim"] == claim and ev["rule_id"] == claim and ev["verdict"] == out["verdicts"][claim]
@@ -291,7 +295,7 @@ def test_pipeline_writes_records_evidence_and_resumes(tmp_run_root, capsys):
         )
         == 4
     )
-    before = (out["swaps_dir"] / "results.csv").read_bytes()
+    before = (out["rundir"] / "swaps.csv").read_bytes()
 
     # Re-running the same configuration through the CLI reuses every cell and rewrites identical records.
     argv = ["taylor", "--runs-root", str(tmp_run_root), "--models", "mlp,cnn", "--seeds", "0"]
@@ -300,7 +304,14 @@ def test_pipeline_writes_records_evidence_and_resumes(tmp_run_root, capsys):
     assert _cli(argv) == 0
     printed = capsys.readouterr().out
     assert "computed 0, reused 2" in printed and "second-order-swaps-better" in printed
-    assert (out["swaps_dir"] / "results.csv").read_bytes() == before
+    assert (out["rundir"] / "swaps.csv").read_bytes() == before
+
+    # An interrupted run (no DONE, one cell missing) recomputes that cell only, to the same records.
+    (out["rundir"] / "DONE").unlink()
+    (out["rundir"] / "cells" / "cnn_seed0.json").unlink()
+    again = T.run_taylor(cfg, runs_root=tmp_run_root, quiet=True)
+    assert (again["computed"], again["reused"]) == (1, 1) and again["verdicts"] == out["verdicts"]
+    assert (out["rundir"] / "swaps.csv").read_bytes() == before
 
 
 # ------------------------------------------------------------------------------------------ verdicts
@@ -316,7 +327,7 @@ def _pairs(gap_of_k, seeds=(0, 1, 2, 3)):
             rows.append(
                 {"model": "m", "rule": "second-order", "k": k, "loss_decrease": base + gap, "seed": seed}
             )
-    return {"pairs": T._interdependency_pairs(rows), "confidence": 0.95}
+    return {"pairs": T.interdependency_pairs(rows), "confidence": 0.95}
 
 
 def _swaps_verdict(gap_of_k, seeds=(0, 1, 2, 3)):

@@ -1,4 +1,4 @@
-"""Whole-model operations on masked networks: conversion, export, queries.
+"""Model conversion between dense and masked networks, export, and whole-model mask queries.
 
 * :func:`masked` turns a model's ``nn.Linear`` / ``nn.Conv1d`` / ``nn.Conv2d`` layers into
   :mod:`networks.layers` masked layers (a new model; the input is left untouched).
@@ -26,16 +26,14 @@ from networks.layers import (
     MaskedLinear,
     NonAffineBatchNorm1d,
     NonAffineBatchNorm2d,
-    check_density,
-    topk_mask,
 )
+from networks.masks import check_density, masked_layers, topk_mask
 from theory.validate import check_choice
 
 __all__ = [
     "compute_mask",
     "export_dense",
     "masked",
-    "masked_layers",
     "model_density",
     "set_dense_grad_capture",
     "set_density",
@@ -46,15 +44,10 @@ __all__ = [
 def compute_mask(scores: torch.Tensor, density: float, *, rank_by: str = "abs") -> torch.Tensor:
     """The Edge-Popup mask: exact top-k of ``|scores|`` (or of raw ``scores`` with ``rank_by="raw"``).
 
-    See :func:`networks.layers.topk_mask` for the count and the tie rule.
+    See :func:`networks.masks.topk_mask` for the count and the tie rule.
     """
     check_choice("rank_by", rank_by, ("abs", "raw"))
     return topk_mask(scores.detach().abs() if rank_by == "abs" else scores.detach(), density)
-
-
-def masked_layers(model: nn.Module) -> list[tuple[str, MaskedLayer]]:
-    """``(name, layer)`` for every masked layer of ``model``, in module order."""
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, MaskedLayer)]
 
 
 def model_density(model: nn.Module) -> float:
@@ -63,7 +56,7 @@ def model_density(model: nn.Module) -> float:
     Raises:
         ValueError: If the model has no masked layers.
     """
-    layers = masked_layers(model)
+    layers = list(masked_layers(model).items())
     if not layers:
         raise ValueError("model has no masked layers")
     kept = sum(int(m.mask().sum()) for _, m in layers)
@@ -76,7 +69,7 @@ def set_density(model: nn.Module, density: float | Mapping[str, float]) -> None:
     Raises:
         ValueError: On an invalid density or an unknown layer name (the message lists the names).
     """
-    layers = dict(masked_layers(model))
+    layers = masked_layers(model)
     per_layer = _per_layer(density, layers)
     for name, d in per_layer.items():
         layers[name].density = d
@@ -84,7 +77,7 @@ def set_density(model: nn.Module, density: float | Mapping[str, float]) -> None:
 
 def set_dense_grad_capture(model: nn.Module, on: bool = True) -> None:
     """Turn dense-gradient capture (``layer.dense_grad`` = dL/d(W*M) after backward) on or off."""
-    for _, m in masked_layers(model):
+    for m in masked_layers(model).values():
         m.capture_dense_grad = bool(on)
         if not on:
             m.dense_grad = None
@@ -259,7 +252,7 @@ def _affine_bn_like(bn: nn.modules.batchnorm._BatchNorm) -> nn.Module:
 def _export(model: nn.Module) -> tuple[nn.Module, dict[str, torch.Tensor]]:
     out = copy.deepcopy(model)
     masks: dict[str, torch.Tensor] = {}
-    for name, layer in masked_layers(out):
+    for name, layer in masked_layers(out).items():
         masks[name] = layer.mask().clone()
         _set_submodule(out, name, _dense_like(layer))
     for name, m in list(out.named_modules()):
