@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import subprocess
 import sys
 from typing import Any
@@ -26,11 +25,12 @@ __all__ = [
 def add_train_arguments(parser: argparse.ArgumentParser, *, ddp: bool = True) -> None:
     """Add the TrainConfig flags and the run options to ``parser``."""
     from networks.training.config import TrainConfig
+    from theory.cli import add_run_options
     from theory.plumbing.configs import add_config_arguments
 
     add_config_arguments(parser, TrainConfig)
+    add_run_options(parser)  # --runs-root, --quiet
     run = parser.add_argument_group("run options")
-    run.add_argument("--runs-root", default="runs", help="root of the run tree (default: runs)")
     run.add_argument(
         "--experiment", default="train", help="experiment folder under the runs root (default: train)"
     )
@@ -38,7 +38,6 @@ def add_train_arguments(parser: argparse.ArgumentParser, *, ddp: bool = True) ->
     run.add_argument(
         "--data-root", default=None, help="dataset root (default: $SLTH_DATA or ~/.cache/slth-toolkit/data)"
     )
-    run.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bar")
     run.add_argument("--stop-after-steps", type=int, default=None, help=argparse.SUPPRESS)
     if ddp:
         run.add_argument(
@@ -142,22 +141,11 @@ def _add_train(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def _add_construct(sub: argparse._SubParsersAction, name: str) -> None:
-    try:
-        mod = importlib.import_module("networks.construct.cli")
-    except ImportError as err:
-        reason = str(err)
-        p = sub.add_parser(name, help="ticket constructions (unavailable: networks.construct is missing)")
+    from networks.construct import cli as construct_cli
 
-        def unavailable(args: argparse.Namespace) -> int:
-            raise ValueError(
-                f"slth construct is unavailable: cannot import networks.construct.cli ({reason})"
-            )
-
-        p.set_defaults(handler=unavailable)
-        return
     p = sub.add_parser(name, help="construct strong lottery tickets of a target network (SubsetSum)")
-    mod.add_arguments(p)
-    p.set_defaults(handler=mod.run)
+    construct_cli.add_arguments(p)
+    p.set_defaults(handler=construct_cli.run)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
