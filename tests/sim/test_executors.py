@@ -208,18 +208,19 @@ def _sweep_files(path: Path) -> dict[str, bytes]:
 
 
 def test_same_sweep_gives_byte_identical_files_on_every_executor(tmp_path) -> None:
-    from sim.sweeps import get_sweep
+    from sim.experiments import get_experiment
 
-    sweep = get_sweep("rss-per-target")
+    sweep = get_experiment("rss-per-target")
     # 3 values of n x 3 chunks of 64 trials: 9 work items, more than either worker count.
-    cfg = dataclasses.replace(sweep.quick, ns=(4, 6, 8), trials=150)
+    cfg = sweep.preset("quick", ns=(4, 6, 8), trials=150)
     reference = None
     for name in ("inprocess", "process", "submitit", "dask"):
         root = tmp_path / name
         with _make(name, 2, tmp_path / f"{name}-jobs") as ex:
-            first = sweep.run(cfg, runs_root=str(root), executor=ex)
+            first = sweep.execute(cfg, runs_root=root, executor=ex).output
             files = _sweep_files(first.path)
-            again = sweep.run(cfg, runs_root=str(root), executor=ex)
+            (first.path / "DONE").unlink()  # resume from the cells, not from DONE
+            again = sweep.execute(cfg, runs_root=root, executor=ex).output
         assert first.computed and not first.reused, name
         assert again.reused == first.computed and not again.computed, name  # resume: nothing recomputed
         assert _sweep_files(again.path) == files, name
@@ -312,12 +313,12 @@ def test_dask_reschedules_a_killed_worker_with_the_same_results(tmp_path) -> Non
 
 
 # --------------------------------------------------------------------------------------------------
-# One interface on the command line: `slth sim sweep ... --executor` and `slth reproduce --executor`.
+# One interface on the command line: `slth run ... --executor` and `slth reproduce --executor`.
 # --------------------------------------------------------------------------------------------------
 def test_sweep_cli_runs_on_every_executor_with_identical_results(tmp_path, capsys) -> None:
     from figures.cli import main
 
-    sweep_args = ["sim", "sweep", "rss-per-target", "--ns", "4,6", "--trials", "70", "--quiet"]
+    sweep_args = ["run", "rss-per-target", "--ns", "4,6", "--trials", "70", "--quiet"]
     files = {}
     for name, extra in (
         ("inprocess", []),
@@ -337,12 +338,21 @@ def test_sweep_cli_runs_on_every_executor_with_identical_results(tmp_path, capsy
     assert code == 2 and "only apply to --executor dask" in capsys.readouterr().err
 
 
-def test_reproduce_hands_its_executor_to_the_sweep_producers(tmp_path, monkeypatch) -> None:
+class _Done:
+    reused = True
+
+    @property
+    def verdicts(self) -> dict:
+        return {}
+
+
+def test_reproduce_hands_its_executor_to_the_experiments(tmp_path, monkeypatch) -> None:
     import figures.reproduce as rep
     from figures.cli import main
-    from sim.sweeps import Sweep
+    from sim.experiments import Experiment
 
     seen = {}
+    real_reproduce = rep.reproduce
 
     def fake_reproduce(**kwargs):
         seen.update(kwargs)
@@ -355,12 +365,15 @@ def test_reproduce_hands_its_executor_to_the_sweep_producers(tmp_path, monkeypat
     ex = seen["executor"]
     assert ex.name == "submitit" and ex.workers == 3 and ex.config.partition == "p" and seen["workers"] == 3
 
-    # ... and the sweep producers hand it to Sweep.run unchanged (the name "process" when none is given).
+    # ... and reproduce hands it to every experiment's execute unchanged ("inprocess" when none is given).
     calls = []
-    monkeypatch.setattr(Sweep, "run", lambda self, cfg, **kw: calls.append((self.name, kw)))
-    producer = rep.PRODUCERS["pssp-min-n"]
-    rep.call_with_supported(producer.run, tmp_path, scale="quick", workers=2, quiet=True, executor=ex)
-    rep.call_with_supported(producer.run, tmp_path, scale="quick", workers=2, quiet=True)
-    expected = {"runs_root": str(tmp_path), "executor": ex, "workers": 2, "quiet": True}
-    assert calls[0] == ("pssp-min-n", expected)
-    assert calls[1][1]["executor"] == "process"
+    monkeypatch.setattr(Experiment, "execute", lambda self, **kw: calls.append((self.name, kw)) or _Done())
+    monkeypatch.setattr(rep, "run_ledger", lambda *a, **k: ([], "", {}, {}))
+    kw = {"only": ["fig02_pssp"], "runs_root": tmp_path, "out": tmp_path / "out", "quiet": True}
+    real_reproduce(**kw, executor=ex)
+    real_reproduce(**kw, workers=2)
+    # The figure's experiments, then the one deciding its claim xiong-thm1-aistats (failure-bound part).
+    assert [c[0] for c in calls] == ["pssp-min-n", "xiong-n90", "xiong-thm1"] * 2
+    assert calls[0][1]["executor"] is ex and calls[0][1]["scale"] == "quick"
+    assert calls[-1][1]["executor"] == "inprocess" and calls[-1][1]["workers"] == 2
+
