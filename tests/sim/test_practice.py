@@ -61,6 +61,10 @@ def test_rigl_sweep_writes_runs_summary_evidence_and_reuses_runs(tmp_run_root, m
     paths = [r["run_dir"] for r in rows]
     assert len(paths) == 12 and all((Path(p) / "DONE").exists() for p in paths)
     assert all(Path(p).parent.parent == res.rundir.path / "runs" for p in paths)  # the runs live inside
+    from figures.records import training_runs
+
+    # ... where figure 11 reads them.
+    assert sorted(str(r.path) for r in training_runs(tmp_run_root, "rigl")) == sorted(paths)
     assert {r["method"] for r in rows} == {"rigl", "rigl2"}
     assert {round(1 - float(r["density"]), 6) for r in rows} == {0.8, 0.9}
     assert all(0 <= int(r["test_correct"]) <= int(r["test_total"]) for r in rows)
