@@ -68,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "--scale",
             choices=SCALES,
             default="default",
-            help="preset the flags below override (default: default)",
+            help="preset (default: default); each flag below overrides one of its fields (the defaults "
+            "shown there are the config class's, which the preset may change)",
         )
         p.add_argument(
             "--device", default="cpu", help="torch device for experiments that train (default: cpu)"
