@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import subprocess
 import sys
 from typing import Any
@@ -141,8 +142,8 @@ def _add_train(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def _add_construct(sub: argparse._SubParsersAction, name: str) -> None:
-    from networks.construct import cli as construct_cli
-
+    # Through sys.modules (where a test may substitute the module), imported on use.
+    construct_cli = importlib.import_module("networks.construct.cli")
     p = sub.add_parser(name, help="construct strong lottery tickets of a target network (SubsetSum)")
     construct_cli.add_arguments(p)
     p.set_defaults(handler=construct_cli.run)
