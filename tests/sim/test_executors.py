@@ -31,6 +31,7 @@ from sim.executors import (
     get_executor,
 )
 from sim.store import RunStore
+from theory.plumbing.rundir import RunDir
 
 # The fault injectors below run inside job processes; pickle them by value so those processes need not
 # import this test module.
@@ -281,7 +282,7 @@ CELLS = [CellSpec("coverage", n, "uniform", -1.0, 1.0, seed=2) for n in range(3,
 @pytest.mark.parametrize(("name", "mode"), [("submitit", "kill"), ("submitit", "raise"), ("dask", "raise")])
 def test_failed_job_is_named_and_resubmission_reuses_finished_cells(name, mode, tmp_path) -> None:
     reference = run_cells(CELLS, 20, executor="inprocess")
-    store = RunStore(tmp_path / "runs", "resume", _StoreConfig(name)).open()
+    store = RunStore(RunDir.for_config(tmp_path / "runs", "resume", _StoreConfig(name))).open()
     # Two workers: the engine sends waves of 4 x 2 chunks (one chunk per cell here), so cells n=3..10
     # finish (and are stored) in the first wave and n=11's chunk, alone in the second wave, fails.
     with _make(name, 2, tmp_path) as ex:
