@@ -1,9 +1,13 @@
 """sim: Monte Carlo evidence for the bounds and checks of the Taylor loss-change formulas.
 
+Called from Python, everything runs in this process unless the caller names another executor
+(``executor="process"``, ``"submitit"``, ``"dask"``): a plain script, a script on standard input and a
+notebook all work and run their top level once. The command line uses a process pool by default.
+
 Public names (imported on first use, so ``import sim`` and ``slth --help`` stay cheap):
 
 * ``coverage_probability``, ``min_candidates``, ``CoverageResult``, ``MinCandidatesResult``
-  (:mod:`sim.coverage`);
+  (:mod:`sim.monte_carlo`);
 * ``clopper_pearson``, ``bootstrap_interval`` (:mod:`theory.stats`);
 * ``get_executor``, ``register_executor``, ``EXECUTORS`` (:mod:`sim.executors`);
 * ``DISTRIBUTIONS``, ``register_distribution``, ``get_distribution`` (:mod:`sim.distributions`);
@@ -18,10 +22,10 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "coverage_probability": "sim.coverage",
-    "min_candidates": "sim.coverage",
-    "CoverageResult": "sim.coverage",
-    "MinCandidatesResult": "sim.coverage",
+    "coverage_probability": "sim.monte_carlo",
+    "min_candidates": "sim.monte_carlo",
+    "CoverageResult": "sim.monte_carlo",
+    "MinCandidatesResult": "sim.monte_carlo",
     "clopper_pearson": "theory.stats",
     "bootstrap_interval": "theory.stats",
     "get_executor": "sim.executors",

@@ -134,8 +134,8 @@ def _cell_kwargs(args: argparse.Namespace) -> dict:
 
 
 def _coverage(args: argparse.Namespace) -> int:
-    from sim.coverage import coverage_probability
     from sim.executors import executor_from_args
+    from sim.monte_carlo import coverage_probability
 
     with executor_from_args(args) as ex:
         res = coverage_probability(args.n, args.eta, executor=ex, **_cell_kwargs(args))
@@ -144,8 +144,8 @@ def _coverage(args: argparse.Namespace) -> int:
 
 
 def _min_candidates(args: argparse.Namespace) -> int:
-    from sim.coverage import min_candidates
     from sim.executors import executor_from_args
+    from sim.monte_carlo import min_candidates
 
     with executor_from_args(args) as ex:
         res = min_candidates(args.eta, level=args.level, n_max=args.n_max, executor=ex, **_cell_kwargs(args))

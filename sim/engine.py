@@ -6,7 +6,7 @@ measure one error statistic of the candidate set:
 * ``coverage``: the coverage error ``sup_{z in [lo, hi]} min_S error(S, z)`` (``theory.coverage_error``),
   i.e. how well the subset sums approximate every target of the window at once (Lueker 1998);
 * ``target``: the best error for one target ``z ~ U[lo, hi]`` drawn after the candidates
-  (``theory.best_subset``), as in Xiong et al.'s PSSP experiment (AISTATS 2023 poster).
+  (``theory.best_subsets``, the float64 optimum), as in Xiong et al.'s PSSP experiment (AISTATS 2023 poster).
 
 Reproducibility. Trial ``t`` of a cell draws from
 ``SeedSequence(seed, spawn_key=(*cell_words, t))``, exactly the stream ``SeedSequence(seed).spawn``
@@ -33,14 +33,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
+import theory
 from sim.distributions import get_distribution
+from sim.executors import open_executor
 from theory.plumbing.progress import progress
 from theory.validate import check_choice, check_int, check_range
 
@@ -147,54 +148,10 @@ def trial_inputs(spec: CellSpec, trial: int) -> tuple[np.ndarray, float | None]:
 # --------------------------------------------------------------------------------------------------
 # The statistics
 # --------------------------------------------------------------------------------------------------
-def _enumerated_coverage_error(x: np.ndarray, lo: float, hi: float, p: float) -> float:
-    # Exact coverage error by enumerating all 2^n reachable intervals [s - |S|p, s + |S|p]: the
-    # supremum of the distance to their union over [lo, hi] sits at a gap midpoint (clipped to the
-    # window) or at a window end. Used when theory.coverage_error is unavailable and by the benchmark
-    # as the brute-force baseline.
-    n = x.size
-    bits = (np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1
-    sums = bits @ x
-    sizes = bits.sum(axis=1)
-    left = sums - sizes * p
-    order = np.argsort(left, kind="stable")
-    left = left[order]
-    right = np.maximum.accumulate((sums + sizes * p)[order])
-    # Uncovered pieces: (-inf, left[0]), (right[i], left[i+1]) where left[i+1] > right[i], (right[-1], inf).
-    g1 = np.concatenate(([-np.inf], right))
-    g2 = np.concatenate((left, [np.inf]))
-    gap = g2 > g1
-    g1, g2 = g1[gap], g2[gap]
-    a = np.maximum(g1, lo)
-    b = np.minimum(g2, hi)
-    keep = a <= b
-    g1, g2, a, b = g1[keep], g2[keep], a[keep], b[keep]
-    if g1.size == 0:
-        return 0.0
-    with np.errstate(invalid="ignore"):
-        mid = np.where(np.isfinite(g1) & np.isfinite(g2), (g1 + g2) / 2, np.where(np.isfinite(g1), b, a))
-    zz = np.clip(mid, a, b)
-    dist = np.minimum(zz - g1, g2 - zz)
-    return float(max(dist.max(), 0.0))
-
-
-def solver_coverage_error() -> Any:
-    """``theory.coverage_error`` (or ``theory.coverage.coverage_error``), or None when not installed."""
-    import theory
-
-    fn = getattr(theory, "coverage_error", None)
-    if fn is None:
-        try:
-            from theory.coverage import coverage_error as fn
-        except ImportError:
-            fn = None
-    return fn
-
-
 def coverage_statistic(x: np.ndarray, lo: float, hi: float, p: float, tol: float) -> tuple[float, float]:
     """Certified coverage error of one candidate set: ``(E, width)`` with ``E - width <= E_true <= E``.
 
-    ``tol = 0`` asks for the exact value (``theory.coverage_error``'s exact mode, fine to n ~ 25);
+    ``tol = 0`` asks for the exact value (``theory.coverage_error``'s exact mode, ``n <= 24``);
     ``tol > 0`` for its certified interval-union mode (theory.md §8), whose contract
     ``E_true <= E <= E_true + tol`` is exactly the certificate used here.
 
@@ -208,40 +165,22 @@ def coverage_statistic(x: np.ndarray, lo: float, hi: float, p: float, tol: float
     Returns:
         ``(E, width)``.
     """
-    fn = solver_coverage_error()
-    if fn is None:
-        if tol > 0 or x.size > 22:
-            raise RuntimeError("certified coverage needs theory.coverage_error, which is not available")
-        return _enumerated_coverage_error(x, lo, hi, p), 0.0
-    return float(fn(x, lo=lo, hi=hi, perturbation=p, tol=tol)), float(tol)
-
-
-def _target_statistic(x: np.ndarray, z: float, p: float) -> float:
-    from theory.subset_sum import best_subset
-
-    return float(best_subset(x, z, perturbation=p).error)
+    return float(theory.coverage_error(x, lo=lo, hi=hi, perturbation=p, tol=tol)), float(tol)
 
 
 def _target_errors(xs: np.ndarray, zs: np.ndarray, p: float) -> list[float]:
-    # The batched exact solver when present (rows are independent problems, so a trial's value does not
-    # depend on which chunk it shares), else one exact solve per trial.
-    import theory
-
-    fn = getattr(theory, "best_subsets", None)
-    if fn is None:
-        try:
-            from theory.batched import best_subsets as fn
-        except ImportError:
-            fn = None
-    if fn is None:
-        return [_target_statistic(x, z, p) for x, z in zip(xs, zs, strict=True)]
-    return np.asarray(fn(xs, zs, perturbation=p).errors, dtype=np.float64).tolist()
+    # The batched exact solver: rows are independent problems, so a trial's value does not depend on
+    # which chunk it shares.
+    res = theory.best_subsets(xs, zs, perturbation=p)
+    if not np.all(res.exact):
+        raise RuntimeError(f"target statistic: n = {xs.shape[1]} is beyond theory.best_subsets' exact limits")
+    return np.asarray(res.errors, dtype=np.float64).tolist()
 
 
 def _measure(spec: CellSpec, trial: int, tol: float) -> tuple[float, float]:
     x, z = trial_inputs(spec, trial)
     if spec.statistic == "target":
-        return _target_statistic(x, z, spec.perturbation), 0.0
+        return _target_errors(x[None, :], np.array([z]), spec.perturbation)[0], 0.0
     use_tol = tol if spec.certified else 0.0
     return coverage_statistic(x, spec.lo, spec.hi, spec.perturbation, use_tol)
 
@@ -364,7 +303,7 @@ def run_cells(
     trials: int,
     *,
     thresholds: Mapping[str, Sequence[float]] | Sequence[float] | None = None,
-    executor: Any = "process",
+    executor: Any = "inprocess",
     workers: int | None = None,
     store: Any = None,
     chunk_size: int | None = None,
@@ -378,8 +317,9 @@ def run_cells(
         trials: Trials per cell (>= 1).
         thresholds: Thresholds the cells will be compared with (one list for all, or per cell key);
             ambiguous certified trials are refined against them.
-        executor: An executor object (kept open) or a name for ``sim.executors.get_executor``.
-        workers: Workers when ``executor`` is a name.
+        executor: An executor object (kept open) or a name for ``sim.executors.get_executor`` (default
+            ``inprocess``: this process; ask for ``process`` explicitly, see ``sim.executors``).
+        workers: Workers when ``executor`` is a name (more than 1 needs a parallel executor).
         store: A ``sim.store.RunStore`` (opened) for resumable cells, or None (nothing written).
         chunk_size: Trials per task; default :func:`default_chunk_size`.
         quiet: Hide the progress bar.
@@ -388,8 +328,6 @@ def run_cells(
     Returns:
         ``{cell key: CellSamples}``.
     """
-    from sim.executors import get_executor
-
     trials = check_int("trials", trials, 1)
     if chunk_size is not None:
         check_int("chunk_size", chunk_size, 1)
@@ -418,8 +356,7 @@ def run_cells(
         if have:
             parts[key][(0, have)] = {"errors": errors[key].tolist(), "tols": tols[key].tolist()}
 
-    own = isinstance(executor, str)
-    ex = get_executor(executor, workers) if own else executor
+    ex, own = open_executor(executor, workers)
     try:
         if tasks:
             wave = max(1, 4 * int(getattr(ex, "workers", 1)))
@@ -497,7 +434,3 @@ def default_tol(thresholds: Sequence[float]) -> float:
     """
     return TOL_FRACTION * max(float(t) for t in thresholds) if len(thresholds) else 0.0
 
-
-def log2_inverse(eta: float) -> float:
-    """``log2(1/eta)``, the scale on which the SubsetSum bounds are linear."""
-    return math.log2(1.0 / eta)

@@ -6,10 +6,17 @@ the Monte Carlo engine derives each trial's random stream from a key, not from t
 which work is scheduled (see ``sim.engine``), and results travel back pickled (floats unchanged), so a sweep
 writes the same files byte for byte through every executor (``tests/sim/test_executors.py`` asserts it).
 
-* ``inprocess``: a plain loop in this process (debugging, tests, tiny jobs).
-* ``process`` (default): a ``concurrent.futures.ProcessPoolExecutor`` in a ``forkserver`` context
-  (``spawn`` where forkserver is unavailable), never ``fork``: forking a process that holds threads
-  (torch, BLAS) can deadlock. The pool is created on first use and reused until ``close()``.
+Safe by default: the Python API (``sim.coverage_probability``, ``sim.min_candidates``, ``run_cells``,
+``get_executor()``) runs in-process unless the caller names another executor, so a plain script without
+an ``if __name__ == "__main__":`` guard, a script read from standard input and a notebook all work and run
+their top level once (a process pool re-imports ``__main__`` in every worker). The command line asks for
+the process pool (``--executor process`` is its default).
+
+* ``inprocess`` (the Python default): a plain loop in this process.
+* ``process`` (the command line's default): a ``concurrent.futures.ProcessPoolExecutor`` in a
+  ``forkserver`` context (``spawn`` where forkserver is unavailable), never ``fork``: forking a process
+  that holds threads (torch, BLAS) can deadlock.
+  The pool is created on first use and reused until ``close()``.
 * ``submitit``: submitit's ``AutoExecutor``: SLURM job arrays on a cluster, its local executor (real job
   processes, results pickled to the job folder exactly as on SLURM) elsewhere. Options are the fields of
   :class:`SubmititConfig` (partition, time limit, memory, array size, ...). Extra ``[cluster]``.
@@ -17,7 +24,10 @@ writes the same files byte for byte through every executor (``tests/sim/test_exe
   ``LocalCluster`` of ``workers`` single-threaded worker processes. Options: :class:`DaskConfig`.
   Extra ``[dask]``.
 
-A failed work item raises :class:`JobFailed`, naming the job (submitit job id and its log files; dask task
+A worker of the process pool that dies (killed, ``os._exit``, out of memory) raises :class:`WorkerDied`
+naming its pid, exit code or signal and the unfinished items; nothing of the unfinished items is written
+(the engine stores only finished chunks, each atomically). A failed cluster work item raises
+:class:`JobFailed`, naming the job (submitit job id and its log files; dask task
 key) and the items it held. Work already recorded by the caller survives: the engine stores every finished
 wave of chunks, so re-running the same command (resubmission) reuses the finished cells.
 
@@ -28,12 +38,15 @@ On the command line every executor is chosen the same way (``--executor NAME --w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import multiprocessing
 import os
+import signal
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -50,10 +63,12 @@ __all__ = [
     "ProcessExecutor",
     "SubmititConfig",
     "SubmititExecutor",
+    "WorkerDied",
     "add_executor_arguments",
     "default_workers",
     "executor_from_args",
     "get_executor",
+    "open_executor",
     "register_executor",
 ]
 
@@ -119,6 +134,63 @@ def _run_group(payload: tuple[Callable[[Any], Any], list[Any]]) -> list[Any]:
     return [fn(item) for item in items]
 
 
+class WorkerDied(JobFailed):
+    """A worker process of the ``process`` executor ended abruptly (the message names the cause).
+
+    Attributes:
+        job_id: ``"pid <pid>"`` of the dead worker(s), comma-separated.
+        items: Indices (in the ``map`` call's ``items``) of the work items that did not finish.
+    """
+
+    def __init__(self, message: str, *, items: Sequence[int] = (), job_id: str = "") -> None:
+        super().__init__(message, job_id=job_id, items=items)
+
+
+def _broken(future: Any) -> bool:
+    """Whether a finished future failed because its pool broke (not because ``fn`` raised)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    return future.cancelled() or isinstance(future.exception(), BrokenProcessPool)
+
+
+def _exit_cause(code: int | None) -> str:
+    """Words for a process exit code: ``killed by SIGKILL`` for -9, ``exit code 3`` for 3."""
+    if code is None:
+        return "exit code unknown"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _death_message(
+    fn: Callable[..., Any], processes: Sequence[Any], lost: Sequence[int], total: int
+) -> tuple[str, str]:
+    """The message and job id of :class:`WorkerDied`: which workers died, how, and what they ran."""
+    dead, pids = [], []
+    for proc in processes:
+        proc.join(timeout=5.0)  # the pool terminates the survivors; the dead have their code already
+        if proc.exitcode not in (0, None, -signal.SIGTERM):
+            dead.append(f"pid {proc.pid} ({_exit_cause(proc.exitcode)})")
+            pids.append(f"pid {proc.pid}")
+    who = ", ".join(dead) if dead else "a worker process (exit code not reported)"
+    msg = (
+        f"process executor: {who} ended abruptly while running {_describe(fn)}; "
+        f"{len(lost)} of {total} work items did not finish (items {list(lost)[:8]}"
+        f"{'...' if len(lost) > 8 else ''}). Finished work recorded by the caller is kept and the same "
+        "command resumes."
+    )
+    if any(p.exitcode == 1 for p in processes):
+        msg += (
+            " Exit code 1 at start-up usually means the worker failed while importing the main module: "
+            "a script that starts a process pool must do so under `if __name__ == \"__main__\":` (or use "
+            "executor='inprocess', the Python API's default)."
+        )
+    return msg, ", ".join(pids)
+
+
 class InProcessExecutor:
     """Runs every item in the calling process, in order."""
 
@@ -144,6 +216,28 @@ class InProcessExecutor:
         self.close()
 
 
+@contextlib.contextmanager
+def _unimportable_main_hidden() -> Iterator[None]:
+    """Hide a ``__main__.__file__`` that names no file (``python - < script.py`` sets ``"<stdin>"``).
+
+    A spawn or forkserver worker re-runs the main module from ``__main__.__file__`` before it takes
+    work; for a script read from standard input that path does not exist and every worker dies at
+    start-up. Such a main module cannot be re-imported anyway (its functions cannot be sent to a worker
+    by name), so the workers are started without it, as for ``python -c`` or a notebook. Workers start
+    inside ``submit`` (start methods other than fork), which is where this is used.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    hide = isinstance(path, str) and not os.path.isfile(path)
+    if hide:
+        del main.__file__
+    try:
+        yield
+    finally:
+        if hide:
+            main.__file__ = path
+
+
 class ProcessExecutor:
     """A reusable process pool (forkserver or spawn start method)."""
 
@@ -163,7 +257,15 @@ class ProcessExecutor:
         return self._pool
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-        """Apply ``fn`` to each item in worker processes; results keep the order of ``items``."""
+        """Apply ``fn`` to each item in worker processes; results keep the order of ``items``.
+
+        Raises:
+            WorkerDied: When a worker process ended abruptly (killed, ``os._exit``, out of memory, a
+                crash while it started); the message names its pid, exit code or signal, and the items
+                that were in flight. The broken pool is dropped, so the next ``map`` starts a fresh one.
+        """
+        from concurrent.futures.process import BrokenProcessPool
+
         items = list(items)
         if not items:
             return []
@@ -172,8 +274,27 @@ class ProcessExecutor:
             # same either way (keyed random streams).
             return [fn(item) for item in items]
         pool = self._get_pool()
-        futures = [pool.submit(fn, item) for item in items]
-        return [f.result() for f in futures]
+        with _unimportable_main_hidden():
+            futures = [pool.submit(fn, item) for item in items]
+        # The pool's Process objects (``_processes``, private to CPython's ProcessPoolExecutor, which has
+        # no public way to name a dead worker), kept so that a death can be reported with its exit code:
+        # the pool forgets them once it is broken. Workers are started by ``submit``, so all exist now.
+        processes = list(getattr(pool, "_processes", {}).values())
+        results = []
+        for i, f in enumerate(futures):
+            try:
+                results.append(f.result())
+            except BrokenProcessPool as err:
+                lost = [j for j, g in enumerate(futures) if j >= i and _broken(g)]
+                self._drop_broken_pool()
+                message, job_id = _death_message(fn, processes, lost, len(items))
+                raise WorkerDied(message, job_id=job_id, items=lost) from err
+        return results
+
+    def _drop_broken_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
         """Shut the pool down (idempotent)."""
@@ -485,7 +606,7 @@ def register_executor(name: str, factory: Callable[..., Any]) -> Callable[..., A
     return register(EXECUTORS, "executor", name, factory)
 
 
-def get_executor(name: str = "process", workers: int | None = None, **kwargs: Any) -> Any:
+def get_executor(name: str = "inprocess", workers: int | None = None, **kwargs: Any) -> Any:
     """Build an executor by name.
 
     Args:
@@ -503,6 +624,33 @@ def get_executor(name: str = "process", workers: int | None = None, **kwargs: An
     if workers is not None:
         check_int("workers", workers, 1)
     return lookup(EXECUTORS, "executor", name)(workers=workers, **kwargs)
+
+
+def open_executor(executor: Any, workers: int | None) -> tuple[Any, bool]:
+    """The executor a Python API call asked for, and whether the call owns it (and must close it).
+
+    Args:
+        executor: An open executor object (used as is, not owned) or a name for :func:`get_executor`.
+        workers: Workers for a named executor (``None``: the executor's default).
+
+    Returns:
+        ``(executor, owned)``.
+
+    Raises:
+        ValueError: On an unknown name, bad ``workers``, or ``workers > 1`` with ``inprocess`` (a loop
+            has one worker: the caller meant a pool and must say so with ``executor="process"``).
+    """
+    if not isinstance(executor, str):
+        return executor, False
+    if workers is not None:
+        check_int("workers", workers, 1)
+        if workers > 1 and executor == "inprocess":
+            raise ValueError(
+                f"workers={workers} needs a parallel executor: pass executor='process' (a local process "
+                "pool; a script must then start it under `if __name__ == \"__main__\":`), 'submitit' or "
+                "'dask'; the default 'inprocess' runs in this process"
+            )
+    return get_executor(executor, workers), True
 
 
 register_executor("inprocess", InProcessExecutor)

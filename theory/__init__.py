@@ -7,12 +7,12 @@ Solvers (numpy only at import time; torch is imported lazily by ``best_subsets(.
   minimum cardinality within an error budget.
 * :func:`coverage_error`: the worst target of a window, exactly (``tol = 0``) or certified within ``tol``.
 
-Brute-force oracles live in :mod:`theory.oracle`; the bounds and the claims ledger in ``theory.bounds`` and
-``theory.ledger`` (import them as submodules).
+The solvers live in :mod:`theory.subset_sum` (``single``: one target; ``engine``: many rows), the
+coverage error in :mod:`theory.coverage`, the brute-force oracles in :mod:`theory.oracle`; the bounds
+and the claims ledger in ``theory.bounds`` and ``theory.ledger`` (import them as submodules).
 """
 
-from theory.batched import BatchSubsetResult, best_subsets
 from theory.coverage import coverage_error
-from theory.subset_sum import SubsetResult, best_subset
+from theory.subset_sum import BatchSubsetResult, SubsetResult, best_subset, best_subsets
 
 __all__ = ["BatchSubsetResult", "SubsetResult", "best_subset", "best_subsets", "coverage_error"]

@@ -1,4 +1,4 @@
-"""The built-in claims of the ledger (registered into :data:`theory.ledger.CLAIMS` on import).
+"""The built-in claims of the ledger (``BUILTIN_CLAIMS``; :func:`theory.ledger.load_builtin_claims`).
 
 Ids are binding: ``sim`` and ``networks`` write evidence files named after them (``<claim>.<part>``
 for each part of a two-part claim). Each claim declares the bounds of :data:`theory.bounds.BOUNDS` it
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from theory.ledger import Claim, NoCheck, NumericCheck, PropertyCheck, SymbolicCheck, register_claim
+from theory.ledger import Claim, NoCheck, NumericCheck, PropertyCheck, SymbolicCheck, load_builtin_claims
 
 # Floating-point slack for comparisons between two exact solvers evaluated in float64.
 _ABS_TOL = 1e-12
@@ -500,5 +500,5 @@ BUILTIN_CLAIMS = (
     ),
 )
 
-for _claim in BUILTIN_CLAIMS:
-    register_claim(_claim)
+# Importing this module registers its claims, as the ledger's loader (load_builtin_claims) does by name.
+load_builtin_claims()

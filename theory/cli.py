@@ -170,6 +170,7 @@ def _run_verify(args: argparse.Namespace) -> int:
 def _run_claims(args: argparse.Namespace) -> int:
     from theory import ledger
 
+    ledger.load_builtin_claims()
     for target in args.claim_files:
         ledger.load_claims(target)
     for claim in ledger.CLAIMS.values():

@@ -1,6 +1,6 @@
 """Brute-force oracles for the SubsetSum solvers: every one of the ``2^n`` subsets, no cleverness.
 
-These exist to test :mod:`theory.subset_sum`, :mod:`theory.batched` and :mod:`theory.coverage` against
+These exist to test :mod:`theory.subset_sum` (single target and the engine) and :mod:`theory.coverage` against
 code that shares none of their search logic: subset sums come from a dense 0/1 matrix product instead of
 half-sum enumeration, and the coverage oracle works in exact rational arithmetic
 (:class:`fractions.Fraction`) with a plain sweep. Meant for ``n <= 16`` (the coverage oracle for
@@ -63,7 +63,7 @@ def brute_force_best_subsets(
     targets: Any,
     *,
     perturbation: float = 0.0,
-    max_error: float | None = None,
+    max_error: Any = None,
     valid: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-row optimal errors and subset sizes for the contract of :func:`theory.best_subsets`.
@@ -76,7 +76,7 @@ def brute_force_best_subsets(
         candidates: ``(m, n)`` candidates, ``n <= 16``.
         targets: ``(m,)`` targets.
         perturbation: ``p >= 0``.
-        max_error: ``None`` or the error budget ``e >= 0``.
+        max_error: ``None``, the error budget ``e >= 0``, or an array ``(m,)`` of per-row budgets.
         valid: Optional ``(m, n)`` boolean array.
 
     Returns:
@@ -90,6 +90,7 @@ def brute_force_best_subsets(
     if n > ORACLE_MAX_N:
         raise ValueError(f"candidates must have at most {ORACLE_MAX_N} columns for the oracle, got {n}")
     ok = np.ones((m, n), dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    budgets = None if max_error is None else np.broadcast_to(np.asarray(max_error, dtype=np.float64), (m,))
     bits = all_masks(n)
     out_err = np.empty(m)
     out_size = np.empty(m, dtype=np.int64)
@@ -97,8 +98,8 @@ def brute_force_best_subsets(
         err, sizes, _ = _errors(x[r], float(z[r]), p)
         allowed = ~np.any(bits[:, ~ok[r]] == 1, axis=1)
         err = np.where(allowed, err, np.inf)
-        if max_error is not None and np.any(err <= max_error):
-            within = err <= max_error
+        if budgets is not None and np.any(err <= budgets[r]):
+            within = err <= budgets[r]
             j = int(np.lexsort((err, np.where(within, sizes, n + 1)))[0])
         else:
             j = int(np.lexsort((sizes, err))[0])
@@ -163,32 +164,3 @@ def brute_force_coverage_error(
     best = max(best, tent_sup(reach, None))
     return float(best)
 
-
-def grid_coverage_error(
-    candidates: Any, *, lo: float = -1.0, hi: float = 1.0, perturbation: float = 0.0, points: int = 2001
-) -> float:
-    """A lower bound on the coverage error: the worst best-subset error over an even grid of targets.
-
-    Independent of the sweep: for each grid target it takes the minimum error over all ``2^n`` subsets.
-
-    Args:
-        candidates: 1-D candidates, ``n <= 16``.
-        lo: Left end of the window.
-        hi: Right end.
-        perturbation: ``p >= 0``.
-        points: Number of grid targets (including both ends).
-
-    Returns:
-        ``max_{z in grid} min_S error(S, z) <= coverage_error``.
-    """
-    x = check_candidates(candidates, max_n=ORACLE_MAX_N)
-    p = check_perturbation(perturbation)
-    bits = all_masks(x.size)
-    sums = bits.astype(np.float64) @ x
-    sizes = bits.sum(axis=1)
-    grid = np.linspace(check_real("lo", lo), check_real("hi", hi), points)
-    worst = 0.0
-    for chunk in np.array_split(grid, max(1, points // 256)):
-        err = np.maximum(0.0, np.abs(sums[None, :] - chunk[:, None]) - sizes[None, :] * p)
-        worst = max(worst, float(err.min(axis=1).max()))
-    return worst

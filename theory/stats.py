@@ -51,37 +51,6 @@ def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tu
     return low, high
 
 
-def clopper_pearson_array(
-    successes: np.ndarray, trials: np.ndarray, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised :func:`clopper_pearson` over arrays of counts (same conventions and checks).
-
-    Args:
-        successes: Integer array of successes.
-        trials: Integer array of trials (broadcast against ``successes``), each >= 1.
-        confidence: Two-sided confidence level in (0, 1).
-
-    Returns:
-        ``(low, high)`` arrays.
-
-    Raises:
-        ValueError: If any count is out of range.
-    """
-    from scipy.special import betaincinv
-
-    k, n = np.broadcast_arrays(np.asarray(successes), np.asarray(trials))
-    if k.size and (np.any(n < 1) or np.any(k < 0) or np.any(k > n)):
-        raise ValueError("successes must lie in [0, trials] and trials must be >= 1 for every cell")
-    conf = check_range("confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True)
-    alpha = 1.0 - conf
-    k = k.astype(np.float64)
-    n = n.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        low = np.where(k == 0, 0.0, betaincinv(np.maximum(k, 1), n - k + 1, alpha / 2.0))
-        high = np.where(k == n, 1.0, betaincinv(k + 1, np.maximum(n - k, 1), 1.0 - alpha / 2.0))
-    return low, high
-
-
 def bootstrap_interval(
     statistic: Callable[[np.ndarray], np.ndarray],
     n_items: int,

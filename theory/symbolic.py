@@ -2,11 +2,11 @@
 
 Each public function returns a list of items for :class:`theory.ledger.SymbolicCheck`: sympy
 expressions that must simplify to 0 (``kind="zero"``) or statements that must reduce to ``True``
-(``kind="true"``), plus :class:`theory.ledger.BoundAgreement` items.
+(``kind="true"``), plus :class:`BoundAgreement` items.
 
 One definition per bound: each bound of :mod:`theory.bounds` that a derivation is about has its sympy
 form here (the ``_form_*`` functions, in the bound's own parameters), the derivation's algebra is done on
-that form, and a :class:`~theory.ledger.BoundAgreement` item evaluates the function *registered* in
+that form, and a :class:`BoundAgreement` item evaluates the function *registered* in
 :data:`theory.bounds.BOUNDS` (looked up when the check runs) against the same form at sample points of
 its domain. So a symbolic check is about the implemented bound: if the registered function drifts from
 the derivation, or returns NaN, the check fails. Symbols carry the assumptions of the bound's valid
@@ -15,6 +15,7 @@ domain (positive, nonnegative, ...), so sympy's sign reasoning uses exactly that
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,7 +23,25 @@ from typing import Any
 import sympy as sp
 
 from theory import bounds
-from theory.ledger import BoundAgreement
+
+
+@dataclasses.dataclass(frozen=True)
+class BoundAgreement:
+    """A numeric item of a :class:`SymbolicCheck`: a registered bound evaluated against its sympy form.
+
+    Built here (:func:`agrees`), which evaluates the function registered in
+    :data:`theory.bounds.BOUNDS` (looked up when the check runs) at sample points and compares it with
+    the sympy expression the derivation is about. So the symbolic check is about the implemented bound:
+    if that function is wrong (or returns NaN) the check fails.
+
+    Attributes:
+        description: What was compared, with the worst point (shown when it fails).
+        holds: Whether every sample point agreed.
+    """
+
+    description: str
+    holds: bool
+
 
 # Agreement between a float64 bound and its sympy form evaluated at 30 digits: a few ulps of the
 # logarithms and exponentials involved, far below any change of a constant or of the formula.
@@ -44,7 +63,7 @@ def agrees(name: str, form: Callable[..., Any], points: Sequence[dict[str, Any]]
         points: Keyword arguments of the bound (Python numbers inside its domain).
 
     Returns:
-        A :class:`~theory.ledger.BoundAgreement` that holds when every point agrees to a relative
+        A :class:`BoundAgreement` that holds when every point agrees to a relative
         ``1e-12``; otherwise it names the first disagreeing point and both values.
     """
     fn = bounds.get_bound(name)

@@ -39,9 +39,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
-from networks.construct.subsets import solve_subsets
+import theory
 from theory.registry import register
 
 __all__ = ["METHODS", "build_layer", "register_method"]
@@ -93,7 +94,9 @@ def build_layer(
     Returns:
         A dict with ``a``, ``col``, ``b``, ``pert``, ``mask2`` (for :class:`ConstructedLayer`), ``e_plus``,
         ``e_minus`` (error matrices, float64 ``(d_out, n_cols)``; ``e_minus`` None for non-negative input),
-        ``errors`` (per weight, max over halves) and ``tol`` (per column tolerance).
+        ``errors`` (per weight, max over halves), ``tol`` (per column tolerance) and ``at_limit`` (bool
+        ``(d_out, n_cols)``: a half of that weight was beyond the exact engine's limits, so its subset is
+        the best found, not proven optimal).
     """
     w = spec.weight
     d_out, d_in = w.shape
@@ -119,6 +122,7 @@ def build_layer(
         tol[-1] = float(tol_bias)
     mask2 = torch.zeros(d_out, n_cols, 2 * n, dtype=torch.bool)
     pert = torch.zeros(d_out, n_cols, 2 * n, dtype=torch.float64)
+    at_limit = torch.zeros(d_out, n_cols, dtype=torch.bool)
     approx = {}
     for half, sign in (("plus", 1.0), ("minus", -1.0)):
         cols = torch.arange(n_cols) if half == "plus" else torch.nonzero(signed_cols).flatten()
@@ -134,16 +138,21 @@ def build_layer(
             valid = valid_cols.expand(prods[ks].shape[0], -1, -1).reshape(-1, 2 * n)
             tgt = target[ks][:, cols].reshape(-1)
             budget = tol[cols].expand(prods[ks].shape[0], -1).reshape(-1)
-            sol = solve_subsets(
-                cand.to(device),
-                tgt.to(device),
-                valid=valid.to(device),
-                max_error=budget.to(device),
+            # The exact float64 engine (theory.best_subsets): per row the fewest units within the budget,
+            # the minimal-error subset where none qualifies; rows beyond its limits are flagged.
+            sol = theory.best_subsets(
+                cand,
+                tgt,
+                valid=valid,
+                max_error=budget,
                 perturbation=perturbation,
+                device=None if device.type == "cpu" else device,
             )
-            m = sol.masks.cpu().reshape(-1, per_k, 2 * n)
+            m = torch.from_numpy(_host(sol.masks)).reshape(-1, per_k, 2 * n)
+            at_limit[ks, cols] |= ~torch.from_numpy(_host(sol.exact)).reshape(-1, per_k)
             mask2[ks, cols] |= m  # halves use disjoint units: merge, never overwrite
-            values = sol.values.cpu().reshape(-1, per_k)
+            # The unperturbed sums of the kept products (the perturbation below closes the gap).
+            values = (m * prods[ks][:, cols]).sum(-1)
             shift = torch.zeros_like(values)
             if perturbation > 0:
                 size = m.sum(-1).to(torch.float64)
@@ -172,7 +181,13 @@ def build_layer(
         "signed_cols": signed_cols,
         "errors": errors,
         "tol": tol,
+        "at_limit": at_limit,
     }
+
+
+def _host(arr) -> np.ndarray:
+    """A result field of ``theory.best_subsets`` (numpy array or tensor on any device) as numpy."""
+    return arr.cpu().numpy() if hasattr(arr, "cpu") else np.asarray(arr)
 
 
 def default_n(tolerance: float, constant: float) -> int:

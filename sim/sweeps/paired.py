@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.coverage import counting_start
 from sim.distributions import get_distribution
 from sim.engine import EXACT_MAX_N, REFINE_FACTOR, REFINE_FLOOR, STATISTICS, TOL_FRACTION
+from sim.monte_carlo import counting_start
 from theory.plumbing.progress import progress
 from theory.validate import check_choice, check_int, check_range
 
@@ -115,7 +115,7 @@ def trial_needed(
 
     Perturbations are scanned from the largest down: the needed n of a smaller perturbation is at least
     that of a larger one, so each scan starts where the previous one stopped (and at the counting bound
-    :func:`sim.coverage.counting_start`, below which covering the window is impossible).
+    :func:`sim.monte_carlo.counting_start`, below which covering the window is impossible).
     """
     x, z = prefix_inputs(spec, trial)
     n_over = spec.n_max + 1

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from sim.coverage import counting_start, lueker_implied_constant, make_spec, scan_min_n
+import theory
 from sim.distributions import get_distribution
 from sim.engine import EXACT_MAX_N, CellSpec, default_tol, run_cells, trial_inputs
 from sim.experiments import Context
+from sim.monte_carlo import counting_start, lueker_implied_constant, make_spec, scan_min_n
 from sim.store import RunStore
 from sim.sweeps.common import SweepOutcome, check_seeds, proportion_columns, save_evidence, track
 from theory.plumbing.progress import progress
@@ -124,7 +125,7 @@ def _pensia_evidence(
 
     Pre-registered (the rule is :func:`theory.rules.rss.pensia_rss_log`): calibration seed
     ``calibration_seed``, window [-1, 1]: for every test eta with ``calibration_trials * eta >= 1`` the
-    smallest n whose measured failure rate is <= eta (:func:`sim.coverage.scan_min_n` at level
+    smallest n whose measured failure rate is <= eta (:func:`sim.monte_carlo.scan_min_n` at level
     ``1 - eta``); C = the smallest constant with ``C log(2/eta) >= n`` at all of them. Test seed ``seed``:
     ``test_trials`` trials at the code form's ``n = ceil(3 log2(1/eta))`` and the restated form's
     ``n = ceil(C log(2/eta))`` for every test eta.
@@ -191,7 +192,7 @@ def run_rss_constant(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     with ``L = log2(1/eta)``. Intervals: percentile bootstrap (each cell's trials resampled
     independently, the scan's decision rule re-applied, censored at ``n_last + 1``).
     Comparison columns: ``C_lueker``, the largest Lueker constant consistent with n_min at that level
-    (:func:`sim.coverage.lueker_implied_constant`, natural log as in Corollary 2.5), and Pensia's code
+    (:func:`sim.monte_carlo.lueker_implied_constant`, natural log as in Corollary 2.5), and Pensia's code
     constant 3 (base-2 log).
 
     Evidence ``lueker-cor2.5`` (rule :func:`theory.rules.rss.lueker_cor25`, stated before the data): C
@@ -310,7 +311,7 @@ def _lueker_evidence(
     """Calibrate Lueker's C, then measure success at ``n = ceil(lueker_min_n(eta, 1 - level, C))``.
 
     Pre-registered (the rule is :func:`theory.rules.rss.lueker_cor25`): window [-1/2, 1/2], U[-1, 1]
-    as in Corollary 2.5. Calibration seed: n90 per ``lueker_etas`` (:func:`sim.coverage.scan_min_n` at
+    as in Corollary 2.5. Calibration seed: n90 per ``lueker_etas`` (:func:`sim.monte_carlo.scan_min_n` at
     ``level``); C = the smallest constant whose solved bound is >= every calibration n90. Test seed:
     ``lueker_trials`` trials at the solved n for every eta.
     """
@@ -356,15 +357,13 @@ def _lueker_evidence(
 def _batch_errors_and_sizes(
     x: np.ndarray, z: float, p: float, etas: list[float]
 ) -> tuple[np.ndarray, dict[float, np.ndarray]]:
-    from theory.batched import best_subsets
-
     targets = np.full(x.shape[0], z)
-    err = np.asarray(best_subsets(x, targets, perturbation=p).errors, dtype=np.float64)
-    sizes = {}
-    for e in etas:
-        res = best_subsets(x, targets, perturbation=p, max_error=e)
-        sizes[e] = np.asarray(res.masks).sum(axis=1)
-    return err, sizes
+    runs = [theory.best_subsets(x, targets, perturbation=p)]
+    runs += [theory.best_subsets(x, targets, perturbation=p, max_error=e) for e in etas]
+    if not all(np.all(r.exact) for r in runs):
+        raise RuntimeError(f"rss-per-target: n = {x.shape[1]} is beyond theory.best_subsets' exact limits")
+    sizes = {e: np.asarray(r.sizes) for e, r in zip(etas, runs[1:], strict=True)}
+    return np.asarray(runs[0].errors, dtype=np.float64), sizes
 
 
 def per_target_chunk(task: tuple[dict, int, int, float, list[float]]) -> dict[str, Any]:

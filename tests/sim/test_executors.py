@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import operator
 import os
 import random
@@ -378,3 +379,137 @@ def test_reproduce_hands_its_executor_to_the_experiments(tmp_path, monkeypatch) 
     assert calls[0][1]["executor"] is ex and calls[0][1]["scale"] == "quick"
     assert calls[-1][1]["executor"] == "inprocess" and calls[-1][1]["workers"] == 2
 
+
+# --------------------------------------------------------------------------------------------------
+# Safe by default: the Python API runs in this process; a dying pool worker is named, nothing half-written.
+# --------------------------------------------------------------------------------------------------
+def test_python_api_runs_in_process_unless_asked() -> None:
+    from sim.executors import InProcessExecutor, open_executor
+
+    assert isinstance(get_executor(), InProcessExecutor)
+    ex, owned = open_executor("inprocess", None)
+    assert isinstance(ex, InProcessExecutor) and owned
+    with pytest.raises(ValueError, match="workers=2 needs a parallel executor"):
+        open_executor("inprocess", 2)
+    with pytest.raises(ValueError, match="workers=2 needs a parallel executor"):
+        run_cells(SPECS[:1], 2, workers=2)
+    pool, owned = open_executor("process", 2)
+    assert pool.name == "process" and owned
+    pool.close()
+
+
+_UNGUARDED = """
+import sys
+with open(sys.argv[1] if len(sys.argv) > 1 else {log!r}, "a") as fh:
+    fh.write("top level ran\\n")
+import sim
+res = sim.coverage_probability(6, 0.1, trials=30, seed=1)
+scan = sim.min_candidates(0.2, level=0.5, trials=20, n_max=8)
+print(res.successes, res.trials, scan.n_min)
+"""
+
+
+@pytest.mark.parametrize("how", ["script", "stdin", "exec"])
+def test_unguarded_script_runs_and_its_top_level_runs_once(how, tmp_path) -> None:
+    import subprocess
+
+    log = tmp_path / "top-level.log"
+    script = tmp_path / "plain.py"
+    script.write_text(_UNGUARDED.format(log=str(log)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    if how == "script":
+        cmd, stdin = [sys.executable, str(script)], None
+    elif how == "stdin":
+        cmd, stdin = [sys.executable, "-"], script.read_text()
+    else:  # what a notebook cell does: exec the source in a fresh namespace
+        cmd, stdin = [sys.executable, "-c", f"exec(open({str(script)!r}).read(), {{}})"], None
+    out = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    successes, trials, n_min = out.stdout.split()
+    assert int(trials) == 30 and 0 <= int(successes) <= 30 and n_min != ""
+    assert log.read_text() == "top level ran\n"  # once: no worker re-imported the script
+    # The same numbers as this process computes (and as any executor would).
+    from sim.monte_carlo import coverage_probability
+
+    assert int(successes) == coverage_probability(6, 0.1, trials=30, seed=1).successes
+
+
+@dataclasses.dataclass
+class _Dies:
+    """A work function that ends its process on chunks of cells with ``n == bad_n``."""
+
+    fn: object
+    bad_n: int
+    how: str  # "sigkill" or "exit" (os._exit(3))
+
+    def __call__(self, item):
+        if item[0]["n"] == self.bad_n:
+            if self.how == "sigkill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            os._exit(3)
+        return self.fn(item)
+
+
+@dataclasses.dataclass
+class _DyingPool:
+    inner: object
+    bad_n: int
+    how: str
+
+    @property
+    def workers(self) -> int:
+        return self.inner.workers
+
+    def map(self, fn, items):
+        return self.inner.map(_Dies(fn, self.bad_n, self.how), items)
+
+
+@pytest.mark.parametrize(("how", "cause"), [("sigkill", "killed by SIGKILL"), ("exit", "exit code 3")])
+def test_dead_pool_worker_is_named_and_leaves_no_half_written_cell(how, cause, tmp_path) -> None:
+    from sim.executors import WorkerDied
+
+    reference = run_cells(CELLS, 20, executor="inprocess")
+    store = RunStore(tmp_path / "runs", "dies", _StoreConfig(how)).open()
+    with get_executor("process", 2) as ex:
+        with pytest.raises(WorkerDied) as info:
+            run_cells(CELLS, 20, executor=_DyingPool(ex, 11, how), store=store)
+        msg = str(info.value)
+        assert cause in msg and "pid " in msg and "_Dies" in msg, msg
+        assert info.value.items and info.value.job_id.startswith("pid ")
+        # Waves of 4 x 2 chunks: cells n=3..10 finished in the first wave and are stored whole; the wave
+        # holding n=11 wrote nothing. Every file on disk is a complete record.
+        assert store.finished_keys() == {s.key() for s in CELLS[:-1]}
+        for path in store.cells_dir.iterdir():
+            rec = json.loads(path.read_text())
+            assert ".part-" not in path.name and rec["trials"] == 20 and len(rec["errors"]) == 20
+        # The broken pool was dropped: the same executor resumes with a fresh one, bit for bit.
+        again = run_cells(CELLS, 20, executor=ex, store=store)
+    assert [again[s.key()].computed for s in CELLS] == [False] * (len(CELLS) - 1) + [True]
+    for s in CELLS:
+        assert np.array_equal(again[s.key()].errors, reference[s.key()].errors)
+
+
+_GUARDED_POOL = """
+import sim
+if __name__ == "__main__":
+    pooled = sim.coverage_probability(8, 0.1, trials=40, seed=3, executor="process", workers=2)
+    print(pooled.successes)
+"""
+
+
+@pytest.mark.parametrize("how", ["script", "stdin"])
+def test_a_pool_asked_for_explicitly_works_from_a_file_and_from_stdin(how, tmp_path) -> None:
+    import subprocess
+
+    script = tmp_path / "pooled.py"
+    script.write_text(_GUARDED_POOL)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    if how == "script":
+        cmd, stdin = [sys.executable, str(script)], None
+    else:
+        cmd, stdin = [sys.executable, "-"], _GUARDED_POOL
+    out = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    from sim.monte_carlo import coverage_probability
+
+    assert int(out.stdout) == coverage_probability(8, 0.1, trials=40, seed=3).successes

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import theory.claims  # noqa: F401  (registers the built-in claims)
+import theory.claims  # registers the built-in claims; BUILTIN_CLAIMS is used below
 from theory import ledger
 from theory.ledger import (
     CHECK_TYPES,
@@ -725,3 +725,23 @@ def test_claim_verdict_cases():
     # Rows of other claims are ignored.
     other = ledger.CheckResult("other", "s", "x", "failed", "bad", kind="property")
     assert ledger.claim_verdict(whole, [row("verified"), other]).verdict == "consistent"
+
+
+def test_the_ledger_loads_the_builtin_claims_itself_and_lists_them_first() -> None:
+    # A fresh interpreter: importing the ledger imports no claims (no claims <-> ledger cycle); the first
+    # registration or look-up loads the built-in ones, ahead of the user's claim.
+    code = (
+        "import sys\n"
+        "import theory.ledger as L\n"
+        "assert 'theory.claims' not in sys.modules and not L.CLAIMS, sorted(L.CLAIMS)\n"
+        "L.register_claim(L.Claim(id='mine', statement='s', source='me', checks=(L.NoCheck('none'),)))\n"
+        "ids = list(L.CLAIMS)\n"
+        "builtin = L.load_builtin_claims()\n"
+        "assert ids == [*builtin, 'mine'], ids\n"
+        "del L.CLAIMS[builtin[0]]\n"
+        "assert L.get_claim(builtin[0]).id == builtin[0]\n"
+        "print(len(builtin))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) == len(theory.claims.BUILTIN_CLAIMS) >= 20

@@ -8,7 +8,8 @@ import pytest
 import sympy as sp
 
 from theory import bounds, symbolic
-from theory.ledger import BoundAgreement, Claim, SymbolicCheck
+from theory.ledger import Claim, SymbolicCheck
+from theory.symbolic import BoundAgreement
 
 BUILDERS = [
     "relu_split_identity",

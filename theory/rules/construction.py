@@ -170,6 +170,18 @@ def _minima(details: Mapping[str, Any], key: str) -> np.ndarray | None:
     return arr
 
 
+def _censored(details: Mapping[str, Any], rule: str, constants: dict[str, Any]) -> RuleResult:
+    """The verdict of a width-law rule when some cell found no minimum: inconclusive, nothing fitted."""
+    return RuleResult(
+        "inconclusive",
+        f"censored: some (seed, eps) cell reached no n <= {details.get('max_candidates')} (the "
+        "construction solver's exact range or max_candidates), so the law cannot be fitted",
+        rule,
+        constants,
+        "not evaluated: censored minima",
+    )
+
+
 def _law_rule(details: Mapping[str, Any], claim: str, log_term, log_source: str) -> RuleResult:
     """Log law (the bound's) vs power law in 1/eps on the seeds' minimal n; see the module docstring."""
     rule = (
@@ -198,14 +210,7 @@ def _law_rule(details: Mapping[str, Any], claim: str, log_term, log_source: str)
     x = np.array([finite(f"{claim} log term at eps={e:g}", log_term(float(e))) for e in eps])
     n = _minima(details, "n_min")
     if n is None:
-        return RuleResult(
-            "inconclusive",
-            f"censored: some (seed, eps) cell reached no n <= {details.get('max_candidates')} (the "
-            "construction solver's exact range or max_candidates), so the law cannot be fitted",
-            rule,
-            constants,
-            "not evaluated: censored minima",
-        )
+        return _censored(details, rule, constants)
     seeds, n_eps = n.shape
     if seeds < 3 or len(np.unique(eps)) < 5:
         return RuleResult(
@@ -335,14 +340,7 @@ def xiong_factor_rule(details: Mapping[str, Any]) -> RuleResult:
     n0 = _minima(details, "n_min_unperturbed")
     n1 = _minima(details, "n_min_perturbed")
     if n0 is None or n1 is None:
-        return RuleResult(
-            "inconclusive",
-            f"censored: some (seed, eps) cell reached no n <= {details.get('max_candidates')} (the "
-            "construction solver's exact range or max_candidates), so the law cannot be fitted",
-            rule,
-            constants,
-            "not evaluated: censored minima",
-        )
+        return _censored(details, rule, constants)
     if set(details["seeds_unperturbed"]) & set(details["seeds_perturbed"]):
         raise ValueError("seeds_unperturbed and seeds_perturbed must be disjoint (independent draws)")
     s0, s1 = n0.shape[0], n1.shape[0]

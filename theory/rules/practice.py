@@ -283,6 +283,12 @@ def _iep_cells(details: Mapping[str, Any], value: str) -> dict[float, tuple[dict
     return {d: (t.get(("soft", d), {}), t.get(("ep", d), {})) for d in dens}
 
 
+def _no_iep_pairs(rule: str, constants: dict[str, Any]) -> RuleResult:
+    """The verdict of an iEP rule when no density has runs of both arms."""
+    summary = "no density has both soft iEP and EP runs"
+    return RuleResult("inconclusive", summary, rule, constants, "nothing: no paired seeds")
+
+
 @register_rule("iep-soft-beats-ep.accuracy")
 def iep_soft_beats_ep_accuracy(details: Mapping[str, Any]) -> RuleResult:
     """Soft iEP reaches a higher test accuracy than EP at the same density (Iwasawa et al.).
@@ -300,13 +306,7 @@ def iep_soft_beats_ep_accuracy(details: Mapping[str, Any]) -> RuleResult:
     )
     constants = {**_CONSTANTS_T, "delta": f"{ACC_DELTA}: one accuracy point, below the source's 1.33-2.7"}
     if not table:
-        return RuleResult(
-            "inconclusive",
-            "no density has both soft iEP and EP runs",
-            rule,
-            constants,
-            "nothing: no paired seeds",
-        )
+        return _no_iep_pairs(rule, constants)
     summary = "soft iEP minus EP test accuracy (matched compute), " + _cell_text(table, "density")
     return RuleResult(verdict, summary, rule, constants, _detect(ivs, "accuracy"))
 
@@ -329,13 +329,7 @@ def iep_soft_beats_ep_dying_ratio(details: Mapping[str, Any]) -> RuleResult:
     )
     constants = {**_CONSTANTS_T, "delta": f"{DYING_DELTA}: relevant dying-ratio difference (see ep-dying)"}
     if not table:
-        return RuleResult(
-            "inconclusive",
-            "no density has both soft iEP and EP runs",
-            rule,
-            constants,
-            "nothing: no paired seeds",
-        )
+        return _no_iep_pairs(rule, constants)
     summary = "EP minus soft iEP final dying ratio, " + _cell_text(table, "density")
     return RuleResult(verdict, summary, rule, constants, _detect(ivs, "dying ratio"))
 

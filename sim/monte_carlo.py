@@ -1,4 +1,4 @@
-"""Success probability of random SubsetSum, and the fewest candidates that reach a success level.
+"""Monte Carlo success probability of random SubsetSum, and the fewest candidates that reach a level.
 
 A trial draws ``n`` i.i.d. candidates and succeeds when every target ``z`` in ``[lo, hi]`` is within
 ``eta`` of a subset sum (``statistic="coverage"``: Lueker 1998, Corollary 2.5; Pensia et al. 2020,
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.engine import EXACT_MAX_N, TOL_FRACTION, CellSpec, run_cells
+from sim.executors import open_executor
 from theory.stats import clopper_pearson
 from theory.validate import check_choice, check_int, check_range
 
@@ -123,7 +124,7 @@ def coverage_probability(
     perturbation: float = 0.0,
     seed: int = 0,
     workers: int | None = None,
-    executor: Any = "process",
+    executor: Any = "inprocess",
     statistic: str = "coverage",
     confidence: float = 0.95,
     quiet: bool = True,
@@ -139,8 +140,10 @@ def coverage_probability(
         hi: Window right end (> lo).
         perturbation: PSSP perturbation bound p >= 0.
         seed: Root seed (>= 0); results are bit-identical for any executor or number of workers.
-        workers: Worker processes (>= 1; None: all CPUs).
-        executor: Executor name (``inprocess``, ``process``, ``submitit``) or an open executor object.
+        workers: Workers of a parallel executor (>= 1; None: all CPUs); more than 1 needs one.
+        executor: Executor name (``inprocess``, the default: this process; ``process``: a local pool, which
+            a script must start under ``if __name__ == "__main__":``; ``submitit``; ``dask``) or an open
+            executor object.
         statistic: ``coverage`` (all targets) or ``target`` (one random target per trial).
         confidence: Level of the Clopper-Pearson interval, in (0, 1).
         quiet: Hide the progress bar.
@@ -273,7 +276,7 @@ def min_candidates(
     perturbation: float = 0.0,
     seed: int = 0,
     workers: int | None = None,
-    executor: Any = "process",
+    executor: Any = "inprocess",
     statistic: str = "coverage",
     n_max: int = DEFAULT_N_MAX,
     confidence: float = 0.95,
@@ -296,8 +299,8 @@ def min_candidates(
         hi: Window right end.
         perturbation: PSSP perturbation bound.
         seed: Root seed.
-        workers: Worker processes.
-        executor: Executor name or object.
+        workers: Workers of a parallel executor (more than 1 needs one, see :func:`coverage_probability`).
+        executor: Executor name (default ``inprocess``) or an open executor object.
         statistic: ``coverage`` or ``target``.
         n_max: Largest ``n`` scanned, in [1, 64].
         confidence: CI level.
@@ -309,8 +312,6 @@ def min_candidates(
     Raises:
         ValueError: If an argument is out of range or a name is unknown.
     """
-    from sim.executors import get_executor
-
     check_range("eta", eta, 0.0, None, lo_open=True)
     check_range("level", level, 0.0, 1.0, lo_open=True)
     check_int("trials", trials, 1)
@@ -325,8 +326,7 @@ def min_candidates(
         "seed": seed,
     }
     make_spec(1, eta, **base)  # validates the names and ranges before any work
-    own = isinstance(executor, str)
-    ex = get_executor(executor, workers) if own else executor
+    ex, own = open_executor(executor, workers)
     try:
         return scan_min_n(
             eta,
