@@ -469,7 +469,7 @@ def test_dead_pool_worker_is_named_and_leaves_no_half_written_cell(how, cause, t
     from sim.executors import WorkerDied
 
     reference = run_cells(CELLS, 20, executor="inprocess")
-    store = RunStore(tmp_path / "runs", "dies", _StoreConfig(how)).open()
+    store = RunStore(RunDir.for_config(tmp_path / "runs", "dies", _StoreConfig(how))).open()
     with get_executor("process", 2) as ex:
         with pytest.raises(WorkerDied) as info:
             run_cells(CELLS, 20, executor=_DyingPool(ex, 11, how), store=store)
