@@ -1,8 +1,8 @@
 """The ``slth`` console script.
 
-One entry point whose subcommands mirror the folders (``slth theory``, ``slth sim``, ``slth networks``,
-``slth figures``) plus the short forms the docs use (``slth verify``, ``slth reproduce``,
-``slth construct``, ``slth train``). It lives in ``figures`` because that package sits at the top of
+One entry point; each command exists under one name: ``slth verify``, ``slth theory bound|solve|claims``,
+``slth train``, ``slth construct``, ``slth run NAME``, ``slth sim coverage|min-candidates``, ``slth
+figures``, ``slth reproduce``. It lives in ``figures`` because that package sits at the top of
 the dependency chain (theory -> networks -> sim -> figures) and so may see every subcommand.
 
 Each package contributes its subcommands through a ``register(subparsers)`` function in its ``cli``

@@ -1,7 +1,7 @@
-"""``slth`` subcommands from ``networks``: ``train`` and ``construct`` (also under ``slth networks``).
+"""``slth`` subcommands from ``networks``: ``train`` and ``construct`` (each under one name).
 
-``slth train`` and ``slth networks train`` take one flag per :class:`networks.training.config.TrainConfig`
-field plus run options; ``slth construct`` / ``slth networks construct`` come from
+``slth train`` takes one flag per :class:`networks.training.config.TrainConfig`
+field plus run options; ``slth construct`` comes from
 ``networks.construct.cli`` (``add_arguments(parser)``, ``run(args) -> int``). Registration imports no torch.
 """
 
@@ -150,16 +150,6 @@ def _add_construct(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``train``, ``construct`` and ``networks {train,construct}`` (cheap: no torch imported here)."""
+    """Add ``train`` and ``construct`` (cheap: no torch imported here)."""
     _add_train(subparsers, "train")
     _add_construct(subparsers, "construct")
-    net = subparsers.add_parser("networks", help="masked networks: training and constructions")
-    net_sub = net.add_subparsers(dest="networks_command", metavar="COMMAND")
-    _add_train(net_sub, "train")
-    _add_construct(net_sub, "construct")
-
-    def net_help(args: argparse.Namespace) -> int:
-        net.print_help()
-        return 2
-
-    net.set_defaults(handler=net_help)

@@ -1,4 +1,4 @@
-"""``slth`` subcommands contributed by ``theory``: ``verify``, ``theory verify|bound|solve|claims``.
+"""``slth`` subcommands contributed by ``theory``: ``verify`` and ``theory bound|solve|claims``.
 
 Registration imports nothing heavy: the ledger, sympy, hypothesis and numpy are imported inside the
 handlers.
@@ -53,10 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_verify_arguments(verify)
 
-    theory = subparsers.add_parser("theory", help="bounds, the claims ledger and the exact SubsetSum solver")
+    theory = subparsers.add_parser("theory", help="bounds, the claims and the exact SubsetSum solver")
     theory.set_defaults(handler=lambda args: _print_help(theory))
     sub = theory.add_subparsers(dest="theory_command", metavar="SUBCOMMAND")
-    _add_verify_arguments(sub.add_parser("verify", help="same as `slth verify`", parents=[run_options()]))
 
     bound = sub.add_parser(
         "bound",

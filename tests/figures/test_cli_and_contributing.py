@@ -35,8 +35,10 @@ def test_the_tree_holds_every_experiment_once_and_no_old_alias() -> None:
     from sim.experiments import load_experiments
 
     assert {p[1] for p in PATHS if p[0] == "run" and len(p) == 2} == set(load_experiments())
-    for gone in (("sim", "sweep"), ("sim", "practice"), ("sim", "construct-width"), ("sim", "taylor")):
-        assert gone not in PATHS
+    gone = [("sim", "sweep"), ("sim", "practice"), ("sim", "construct-width"), ("sim", "taylor")]
+    gone += [("theory", "verify"), ("networks",), ("networks", "train"), ("networks", "construct")]
+    for path in gone:  # the old aliases: every command exists under one name
+        assert path not in PATHS
 
 
 @pytest.mark.parametrize("path", [(), *PATHS], ids=lambda p: " ".join(p) or "slth")
