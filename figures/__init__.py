@@ -4,7 +4,7 @@ Public API (imported lazily, so ``import figures`` stays cheap):
 
 * :data:`FIGURES`, :func:`register_figure`, :class:`FigureSpec`, :class:`FigureResult`,
   :func:`render` (``figures.registry``): the figure registry and rendering to PNG + PDF + CSV;
-* :func:`reproduce`, :data:`PRODUCERS`, :func:`register_producer` (``figures.reproduce``);
+* :func:`reproduce` (``figures.reproduce``): the experiments, ledger, figures and report;
 * :func:`write_synthetic_runs` (``figures.synthetic``): tiny records in the contract's layout.
 """
 
@@ -20,9 +20,6 @@ _LAZY = {
     "all_figures": "figures.registry",
     "register_figure": "figures.registry",
     "render": "figures.registry",
-    "PRODUCERS": "figures.reproduce",
-    "Producer": "figures.reproduce",
-    "register_producer": "figures.reproduce",
     "reproduce": "figures.reproduce",
     "write_synthetic_runs": "figures.synthetic",
 }

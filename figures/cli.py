@@ -1,8 +1,8 @@
 """The ``slth`` console script.
 
-One entry point whose subcommands mirror the folders (``slth theory``, ``slth sim``, ``slth networks``,
-``slth figures``) plus the short forms the docs use (``slth verify``, ``slth reproduce``,
-``slth construct``, ``slth train``). It lives in ``figures`` because that package sits at the top of
+One entry point; each command exists under one name: ``slth verify``, ``slth theory bound|solve|claims``,
+``slth train``, ``slth construct``, ``slth run NAME``, ``slth sim coverage|min-candidates``, ``slth
+figures``, ``slth reproduce``. It lives in ``figures`` because that package sits at the top of
 the dependency chain (theory -> networks -> sim -> figures) and so may see every subcommand.
 
 Each package contributes its subcommands through a ``register(subparsers)`` function in its ``cli``
@@ -15,19 +15,33 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 # Order matters only for ``slth --help``.
 COMMAND_PROVIDERS = ("theory.cli", "networks.cli", "sim.cli", "figures.commands")
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr and exit status 2.
+
+    Subcommand parsers are created with the class of their parent, so every ``slth`` command gets it.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``<prog>: error: <message>`` (one line; ``-h`` shows the usage) and exit with 2."""
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} -h)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the full ``slth`` argument parser from every package's ``register``."""
-    parser = argparse.ArgumentParser(
+    from theory.cli import quiet_option
+
+    parser = OneLineErrorParser(
         prog="slth",
         description="Strong Lottery Ticket Hypothesis toolkit: bounds, Monte Carlo checks, constructions, "
         "mask training and paper figures.",
+        parents=[quiet_option()],
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars, minimal output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_PROVIDERS:
         importlib.import_module(name).register(sub)
@@ -44,9 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(handler(args) or 0)
-    except ValueError as err:
-        # Bad input is reported as one clear line, not a traceback.
-        print(f"slth {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, OSError) as err:
+        # Bad input (a bad value, a missing or unreadable file) is one clear line, not a traceback.
+        text = " ".join(str(err).split())
+        print(f"slth {args.command}: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; finished results are saved and the same command resumes", file=sys.stderr)

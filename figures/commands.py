@@ -9,15 +9,14 @@ import argparse
 import sys
 
 
-def _quiet_flag(parser: argparse.ArgumentParser) -> None:
-    # SUPPRESS keeps the global ``slth --quiet`` value when the subcommand's own flag is not given.
-    parser.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this package's subcommands to the ``slth`` parser (cheap: no heavy imports here)."""
+    from sim.experiments import SCALES
+    from theory.cli import run_options
+
     fig = subparsers.add_parser(
         "figures",
+        parents=[run_options()],
         help="draw paper figures from recorded runs",
         description="Draw figures from the records under --runs-root (no training, no sampling) into "
         "--out as PNG, PDF and the CSV of the plotted numbers.",
@@ -26,7 +25,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "names", nargs="*", metavar="NAME", help="figures to draw (default: all; prefixes like fig01)"
     )
     fig.add_argument("--list", action="store_true", help="list the figures and the records each one reads")
-    fig.add_argument("--runs-root", default="runs", help="where the run records are (default: runs)")
     fig.add_argument("--out", default="figures/out", help="output directory (default: figures/out)")
     fig.add_argument(
         "--demo",
@@ -34,32 +32,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="draw from a small synthetic record set (every figure in seconds) into <out>/demo/, every file "
         "marked as synthetic (records in <out>/demo/runs)",
     )
-    _quiet_flag(fig)
     fig.set_defaults(handler=_figures)
 
     rep = subparsers.add_parser(
         "reproduce",
+        parents=[run_options()],
         help="run or reuse every experiment, verify the claims, draw all figures, write the report",
-        description="Run (or reuse: finished runs are never recomputed) the runs each figure needs, run the "
-        "claims ledger, draw the figures and write report.md/report.html with a verdict per claim.",
+        description="Run (or reuse: finished runs are never recomputed) the experiments the chosen figures "
+        "and their claims need, run the claims ledger, draw the figures and write report.md/report.html "
+        "with a verdict per claim.",
     )
     rep.add_argument(
-        "--scale", choices=("quick", "full"), default="quick", help="quick: CPU minutes; full: GPU-size"
+        "--scale",
+        choices=SCALES,
+        default="quick",
+        help="experiment preset: quick (CPU minutes, the default), default, full (GPU-size)",
     )
     rep.add_argument(
-        "--only", nargs="+", metavar="NAME", default=None, help="only these figures (and their runs)"
+        "--only", nargs="+", metavar="NAME", default=None, help="only these figures (and their experiments)"
     )
-    rep.add_argument("--runs-root", default="runs", help="where runs are written and read (default: runs)")
     rep.add_argument(
         "--out", default="figures/out", help="figures, report and timings.csv (default: figures/out)"
     )
     from sim.executors import add_executor_arguments  # stdlib-only module: registration stays cheap
 
-    # --executor, --workers and the --slurm-*/--dask-* options, the same flags as `slth sim sweep`: the
-    # SubsetSum sweep producers run on that executor; the others receive --workers only.
+    # --executor, --workers and the --slurm-*/--dask-* options, the same flags as `slth run`: every
+    # experiment runs its independent work items on that executor.
     add_executor_arguments(rep)
     rep.add_argument(
-        "--device", default=None, help="torch device for training producers: cpu, cuda, auto (default: cpu)"
+        "--device",
+        default=None,
+        help="torch device of the experiments that train: cpu, cuda, auto (default: cpu)",
     )
     rep.add_argument(
         "--claims",
@@ -73,11 +76,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-examples", type=int, default=50, help="hypothesis examples per ledger property check"
     )
     rep.add_argument(
-        "--skip-producers",
+        "--skip-experiments",
         action="store_true",
         help="only redraw figures and the report from existing records",
     )
-    _quiet_flag(rep)
     rep.set_defaults(handler=_reproduce)
 
 
@@ -135,7 +137,7 @@ def _reproduce(args: argparse.Namespace) -> int:
             out=args.out,
             workers=args.workers,
             quiet=bool(getattr(args, "quiet", False)),
-            skip_producers=args.skip_producers,
+            skip_experiments=args.skip_experiments,
             max_examples=args.max_examples,
             device=args.device,
             claim_files=args.claim_files,

@@ -245,7 +245,6 @@ register_figure(
         "(95% Clopper-Pearson bands); right: measured n at 90% success vs log₂(1/η), the fitted line "
         "with its interval, Pensia's form with their code's C = 3, and Lueker's Corollary 2.5 shape.",
         experiments=("rss-success", "rss-constant"),
-        producers=("rss-success", "rss-constant"),
         claims=("lueker-cor2.5", "pensia-rss-log"),
         build=build,
     )

@@ -161,7 +161,6 @@ register_figure(
         "(when recorded): paired n90(ε)/n90(0) for every z in [-1/2, 1/2] against the ratio each version "
         "of Xiong's Theorem 1 predicts (AISTATS, slides, OPT 2022).",
         experiments=("pssp-min-n", "xiong-n90"),
-        producers=("pssp-min-n", "xiong-n90"),
         claims=("pssp-perturbation-helps", "xiong-thm1-aistats", "xiong-thm1-slides", "xiong-thm1-opt22"),
         build=build,
     )

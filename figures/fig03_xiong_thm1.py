@@ -134,7 +134,6 @@ register_figure(
         "Clopper-Pearson bands) against Theorem 1's bound (dashed) over n, perturbation ε and K; red crosses "
         "mark cells where the whole interval lies above the bound.",
         experiments=("xiong-thm1",),
-        producers=("xiong-thm1",),
         claims=("xiong-thm1-aistats",),
         build=build,
     )

@@ -161,7 +161,6 @@ register_figure(
         "weights (mean over seeds; boxed: best sparsity per ε), then the best accuracy (±1 s.d. over seeds) "
         "and the best sparsity as functions of ε.",
         experiments=("pgd-ep",),
-        producers=("pgd-ep",),
         claims=("pgd-ep-perturbation-helps",),
         build=build,
     )

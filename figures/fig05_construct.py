@@ -207,8 +207,7 @@ register_figure(
         "approximated within ε (mean over seeds), against log₂(1/ε), with a fitted C·log₂(1/ε) line per "
         "method and Pensia's C = 3; (b) kept weights of our tickets relative to the target's, against "
         "Pensia et al.'s published 9.39×; (c) target vs ticket test accuracy.",
-        experiments=("construct-width", "construct"),
-        producers=("construct-width", "construct-targets"),
+        experiments=("construct-width", "construct-targets"),
         claims=("pensia-thm1-width", "xiong-thm2-width", "dacunha-cnn-width", "construction-certificate"),
         build=build,
     )

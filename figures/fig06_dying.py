@@ -135,7 +135,6 @@ register_figure(
         "and the final value against density, with its starting value 1 − density and the fraction of "
         "initially pruned weights ever tried.",
         experiments=("ep-dying",),
-        producers=("ep-dying",),
         claims=("ep-dying-ratio-grows",),
         build=build,
     )

@@ -99,7 +99,6 @@ register_figure(
         caption="Final dying ratio and test accuracy of every run; colour: which hyperparameter was changed "
         "from the base setting (black edge), marker: its value.",
         experiments=("ep-hparams",),
-        producers=("ep-hparams",),
         claims=("ep-dying-ratio-grows",),
         build=build,
     )

@@ -152,7 +152,6 @@ register_figure(
         "and hard search spaces against density, and the dying ratio at the end of each iEP cycle at the "
         "lowest density (EP: its final value).",
         experiments=("iep",),
-        producers=("iep",),
         claims=("iep-soft-beats-ep",),
         build=build,
     )

@@ -87,7 +87,6 @@ register_figure(
         caption="Test accuracy and final dying ratio (mean ± 1 s.d. over seeds) of iterative Edge-Popup "
         "with four ways to continue between cycles: fine-tune, LR rewind, score rewind, score re-init.",
         experiments=("iep-rewind",),
-        producers=("iep-rewind",),
         claims=("iep-soft-beats-ep",),
         build=build,
     )

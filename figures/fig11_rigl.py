@@ -105,7 +105,6 @@ register_figure(
         caption="Test accuracy during training and at the end (mean ± 1 s.d. over seeds) for RigL and the "
         "second-order (Hessian-vector-product) RigL update at each sparsity.",
         experiments=("rigl",),
-        producers=("rigl",),
         claims=("rigl-second-order",),
         build=build,
     )

@@ -3,8 +3,9 @@
 Layouts read (the shared record contract):
 
 * sweeps: ``<runs_root>/<experiment>/<hash>/`` with ``config.json`` and a tidy ``results.csv``;
-* training runs: ``<runs_root>/<experiment>/<hash>/seed_<s>/`` with ``config.json``, ``metrics.csv``
-  (long format ``step,epoch,cycle,name,value``), ``final.json`` and a ``DONE`` marker;
+* training runs of a training sweep: ``<runs_root>/<experiment>/<sweep hash>/runs/<hash>/seed_<s>/`` (the
+  sweep's run directory holds its runs) with ``config.json``, ``metrics.csv`` (long format
+  ``step,epoch,cycle,name,value``), ``final.json`` and a ``DONE`` marker;
 * constructions: ``<runs_root>/construct/<hash>/seed_<s>/report.json``.
 
 CSV cells are parsed into numbers where they are numbers (``"True"``/``"False"`` become booleans), so
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.training_sweeps.runs import RUNS as TRAINING_RUNS  # where a training sweep keeps its runs
 from theory.plumbing.records import read_csv
 
 _NUMPY_REPR = re.compile(r"np\.(?:float|int|uint|bool)\w*\((.*)\)")
@@ -171,7 +173,7 @@ def training_runs(
     """
     base = Path(runs_root) / experiment
     runs = []
-    for seed_dir in sorted(base.glob("*/seed_*")):
+    for seed_dir in sorted(base.glob(f"*/{TRAINING_RUNS}/*/seed_*")):
         if not (seed_dir / "final.json").exists() or (require_done and not (seed_dir / "DONE").exists()):
             continue
         config = _read_json(seed_dir / "config.json") if (seed_dir / "config.json").exists() else {}
@@ -181,7 +183,8 @@ def training_runs(
         runs.append(TrainingRun(seed_dir, config, _read_json(seed_dir / "final.json"), rows))
     if not runs:
         raise MissingRecordsError(
-            f"no finished {experiment!r} training runs ({base}/<hash>/seed_<s>/DONE) found"
+            f"no finished {experiment!r} training runs "
+            f"({base}/<sweep hash>/{TRAINING_RUNS}/<hash>/seed_<s>/DONE) found"
         )
     return runs
 

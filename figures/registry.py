@@ -1,15 +1,18 @@
 """The ``FIGURES`` registry and the code that renders one figure into PNG + PDF + CSV.
 
-A figure is a :class:`FigureSpec`: a name, a title and caption, the recorded experiments it reads, the
-producers that make those records (for ``slth reproduce``), the ledger claims it bears on, and a
-``build(runs_root) -> FigureResult`` function. Built-in figures live one per module
-(``figures/fig01_rss.py`` ... ``figures/fig11_rigl.py``) and register themselves on import;
-:func:`all_figures` imports them. Users add their own with :func:`register_figure`.
+A figure is a :class:`FigureSpec`: a name, a title and caption, the experiments whose records it reads
+(names in :data:`sim.experiments.EXPERIMENTS`, checked when it registers; ``slth reproduce`` runs them),
+the ledger claims it bears on, and a ``build(runs_root) -> FigureResult`` function. Built-in figures live
+one per module (``figures/fig<NN>_<name>.py``) and register themselves on import; :func:`all_figures`
+imports every such module of the package (a new figure is one new file). Users add their own with
+:func:`register_figure`.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,19 +21,16 @@ from typing import Any
 from theory.plumbing.records import atomic_write_csv
 from theory.registry import lookup, register
 
-BUILTIN_MODULES: tuple[str, ...] = (
-    "figures.fig01_rss",
-    "figures.fig02_pssp",
-    "figures.fig03_xiong_thm1",
-    "figures.fig04_pgd_ep",
-    "figures.fig05_construct",
-    "figures.fig06_dying",
-    "figures.fig07_hparams",
-    "figures.fig08_iep",
-    "figures.fig09_rewind",
-    "figures.fig10_taylor",
-    "figures.fig11_rigl",
-)
+#: Modules of the ``figures`` package that hold one figure each (``fig01_rss``, ...).
+FIGURE_MODULE = re.compile(r"^fig\d+_\w+$")
+
+
+def builtin_modules() -> list[str]:
+    """The figure modules of the package, in name order (``figures.fig01_rss``, ...)."""
+    import figures
+
+    names = [m.name for m in pkgutil.iter_modules(figures.__path__) if FIGURE_MODULE.match(m.name)]
+    return [f"figures.{n}" for n in sorted(names)]
 
 
 @dataclass
@@ -58,8 +58,8 @@ class FigureSpec:
         name: Registry key and output file stem (``fig01_rss``).
         title: One-line title.
         caption: What is plotted, with the spread convention.
-        experiments: Record directories read (``rss-success``, ...), for error messages and docs.
-        producers: Keys of :data:`figures.reproduce.PRODUCERS` whose runs this figure needs.
+        experiments: Names of the experiments whose records it reads (``rss-success``, ...); each must
+            be registered in :data:`sim.experiments.EXPERIMENTS`.
         claims: Ledger claim ids this figure bears on.
         build: ``build(runs_root) -> FigureResult``.
     """
@@ -68,7 +68,6 @@ class FigureSpec:
     title: str
     caption: str
     experiments: tuple[str, ...]
-    producers: tuple[str, ...]
     claims: tuple[str, ...]
     build: Callable[[Path], FigureResult]
 
@@ -77,13 +76,22 @@ FIGURES: dict[str, FigureSpec] = {}
 
 
 def register_figure(spec: FigureSpec) -> FigureSpec:
-    """Add ``spec`` to :data:`FIGURES` (refuses a duplicate name)."""
+    """Add ``spec`` to :data:`FIGURES`.
+
+    Raises:
+        ValueError: On a duplicate name, or an experiment that is not registered (listing the valid ones).
+    """
+    from sim.experiments import get_experiment, load_experiments
+
+    load_experiments()
+    for name in spec.experiments:
+        get_experiment(name)
     return register(FIGURES, "figure", spec.name, spec)
 
 
 def all_figures() -> dict[str, FigureSpec]:
     """Import the built-in figure modules (idempotent) and return :data:`FIGURES`."""
-    for module in BUILTIN_MODULES:
+    for module in builtin_modules():
         importlib.import_module(module)
     return FIGURES
 

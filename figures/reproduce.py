@@ -1,178 +1,36 @@
-"""``slth reproduce``: run or reuse every producer, run the claims ledger, draw the figures, write the report.
+"""``slth reproduce``: run or reuse experiments, run the claims ledger, draw the figures, write the report.
 
 Stages, each timed (printed as a table at the end and written to ``<out>/timings.csv``):
 
-1. **producers**: the quick- (or full-) scale runs the selected figures need, by calling the producers'
-   public functions (:data:`PRODUCERS`). Producers resume on their own: a finished cell or run is
-   reused, so re-running ``slth reproduce`` after an interruption only does the missing work. A
-   producer that raises is recorded as failed and the others still run.
+1. **experiments**: the experiments the selected figures declare (``FigureSpec.experiments``) and those
+   whose evidence decides the figures' claims (:func:`sim.experiments.experiments_for_claims`), each at
+   the chosen preset through :meth:`sim.experiments.Experiment.execute`. A finished run is reused and an
+   interrupted one resumes, so re-running ``slth reproduce`` after an interruption only does the missing
+   work. An experiment that raises is recorded as failed and the others still run.
 2. **ledger**: ``theory.ledger.verify`` over every registered claim (its numeric checks read the
    evidence files the producers just wrote), printed with ``theory.ledger.format_table``.
 3. **figures**: each selected figure from the recorded runs, into ``<out>/<name>.{png,pdf,csv}``.
 4. **report**: ``<out>/report.md`` and ``<out>/report.html``.
 
-The exit status is 0 when every stage succeeded and 1 otherwise (a failed producer, a figure that could
+The exit status is 0 when every stage succeeded and 1 otherwise (a failed experiment, a figure that could
 not be built, a broken ledger). Claims found inconsistent are findings, shown in the report; they do
 not by themselves make the run fail.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from figures.report import ClaimEntry, FigureEntry, StageEntry, claim_entries, write_report
+from sim.experiments import SCALES
 from theory.plumbing.records import atomic_write_csv
-from theory.registry import register
 from theory.validate import check_choice, check_int
-
-SCALES = ("quick", "full")
-
-
-@dataclass(frozen=True)
-class Producer:
-    """A function that writes the records some figures read.
-
-    Attributes:
-        name: Registry key (used in figure specs' ``producers``).
-        description: What it runs.
-        run: ``run(runs_root, *, scale, workers, quiet[, device][, executor])``; must resume (reuse
-            finished work). ``executor`` (a ``sim.executors`` object) is passed only to producers that
-            accept it.
-    """
-
-    name: str
-    description: str
-    run: Callable[..., Any]
-
-
-PRODUCERS: dict[str, Producer] = {}
-
-
-def register_producer(producer: Producer) -> Producer:
-    """Add ``producer`` to :data:`PRODUCERS` (refuses a duplicate name)."""
-    return register(PRODUCERS, "producer", producer.name, producer)
-
-
-def call_with_supported(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call ``fn`` passing only the keyword arguments its signature accepts (all if it takes ``**kw``)."""
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return fn(*args, **kwargs)
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return fn(*args, **kwargs)
-    return fn(*args, **{k: v for k, v in kwargs.items() if k in params})
-
-
-def _resolve(candidates: Sequence[tuple[str, str]]) -> Callable[..., Any]:
-    """The first ``module.attribute`` of ``candidates`` that exists.
-
-    Raises:
-        RuntimeError: Listing what was tried, when none exists (the producer is not installed yet).
-    """
-    tried = []
-    for module, attr in candidates:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            # Only a missing producer module is tolerated; an import error inside it is a real failure.
-            if err.name is None or not module.startswith(err.name):
-                raise
-            tried.append(f"{module} (module missing)")
-            continue
-        fn = getattr(mod, attr, None)
-        if fn is not None:
-            return fn
-        tried.append(f"{module}.{attr} (missing)")
-    raise RuntimeError("producer function not found; tried " + ", ".join(tried))
-
-
-def _sim_sweep(name: str) -> Callable[..., Any]:
-    def run(
-        runs_root: Path,
-        *,
-        scale: str,
-        workers: int | None,
-        quiet: bool,
-        device: str | None = None,
-        executor: Any = None,
-    ) -> Any:
-        sweeps = importlib.import_module("sim.sweeps")
-        sweep = sweeps.get_sweep(name)
-        return sweep.run(
-            sweep.config(scale),
-            runs_root=str(runs_root),
-            executor="process" if executor is None else executor,
-            workers=workers,
-            quiet=quiet,
-        )
-
-    return run
-
-
-def _taylor(
-    runs_root: Path, *, scale: str, workers: int | None, quiet: bool, device: str | None = None
-) -> Any:
-    fn = _resolve([("sim.taylor", "run_taylor")])
-    return fn(scale, runs_root=runs_root, device=device or "cpu", quiet=quiet)
-
-
-def _named(candidates: Sequence[tuple[str, str]]) -> Callable[..., Any]:
-    def run(
-        runs_root: Path, *, scale: str, workers: int | None, quiet: bool, device: str | None = None
-    ) -> Any:
-        fn = _resolve(candidates)
-        kwargs = {"scale": scale, "workers": workers, "quiet": quiet}
-        if device is not None:
-            kwargs["device"] = device
-        return call_with_supported(fn, runs_root, **kwargs)
-
-    return run
-
-
-def _practice(name: str) -> Callable[..., Any]:
-    return _named([("sim.practice", "run_" + name.replace("-", "_"))])
-
-
-for _name, _desc in (
-    ("rss-success", "Random SubsetSum success probability vs n (sim sweep)"),
-    ("rss-constant", "fitted constant C of n = C log2(1/eta) (sim sweep)"),
-    ("pssp-min-n", "Xiong PSSP minimal n vs perturbation/eta (sim sweep)"),
-    ("xiong-thm1", "Xiong Theorem 1 bound vs measured failure rate (sim sweep)"),
-    ("xiong-n90", "Xiong Theorem 1 versions: paired n90 vs perturbation (sim sweep)"),
-):
-    register_producer(Producer(_name, _desc, _sim_sweep(_name)))
-register_producer(
-    Producer(
-        "taylor",
-        "Taylor loss-change experiments: swaps and interdependency (sim.taylor)",
-        _taylor,
-    )
-)
-for _name in ("pgd-ep", "ep-dying", "ep-hparams", "iep", "iep-rewind", "rigl"):
-    register_producer(Producer(_name, f"training sweep {_name!r} (sim.practice)", _practice(_name)))
-register_producer(
-    Producer(
-        "construct-width",
-        "candidates per weight vs eps for the constructions (sim.construction)",
-        _named([("sim.construction", "run_construct_width")]),
-    )
-)
-register_producer(
-    Producer(
-        "construct-targets",
-        "tickets of small trained targets: kept ratio and accuracy (sim.construction)",
-        _named([("sim.construction", "run_construct_targets")]),
-    )
-)
 
 
 @dataclass
@@ -202,10 +60,11 @@ def run_ledger(
     runs_root: Path, *, max_examples: int = 50, claim_files: Sequence[str] = ()
 ) -> tuple[list[Any], str, dict[str, Any], dict]:
     """Run the ledger (plus user claims from ``claim_files``); returns results, table, CLAIMS, evidence."""
-    ledger = importlib.import_module("theory.ledger")
+    from theory import ledger
+
     for target in claim_files:
         ledger.load_claims(target)
-    results = call_with_supported(ledger.verify, runs_root=runs_root, max_examples=max_examples)
+    results = ledger.verify(runs_root=runs_root, max_examples=max_examples)
     return results, ledger.format_table(results), dict(ledger.CLAIMS), dict(ledger.read_evidence(runs_root))
 
 
@@ -217,7 +76,7 @@ def reproduce(
     out: str | Path = "figures/out",
     workers: int | None = None,
     quiet: bool = False,
-    skip_producers: bool = False,
+    skip_experiments: bool = False,
     max_examples: int = 50,
     device: str | None = None,
     claim_files: Sequence[str] = (),
@@ -226,19 +85,19 @@ def reproduce(
     """Run the whole reproduction; see the module docstring.
 
     Args:
-        scale: ``"quick"`` (CPU minutes) or ``"full"`` (GPU-size runs).
-        only: Figure names to make (default: all); only their producers run.
+        scale: The experiments' preset: ``"quick"`` (CPU minutes), ``"default"`` or ``"full"`` (GPU-size).
+        only: Figure names to make (default: all); only the experiments they and their claims need run.
         runs_root: Where runs are written and read.
         out: Where figures, the report and ``timings.csv`` go.
-        workers: Worker processes for the producers (None: their default).
+        workers: Workers of a named ``executor`` (None: all CPUs).
         quiet: No progress bars or per-stage lines (the final tables still print).
-        skip_producers: Only redraw figures and the report from existing records.
+        skip_experiments: Only redraw figures and the report from existing records.
         max_examples: Hypothesis examples per property check of the ledger.
-        device: Torch device for the producers that train or take gradients (``cpu``, ``cuda``,
-            ``auto``); None keeps each producer's default (CPU).
+        device: Torch device for the experiments that train or take gradients (``cpu``, ``cuda``,
+            ``auto``); None means CPU.
         claim_files: Extra claims (``.py`` files or modules calling ``theory.ledger.register_claim``).
-        executor: A ``sim.executors`` executor (kept open; the caller closes it) or name for the producers
-            that accept one (the SubsetSum sweeps); None keeps their default (a local process pool).
+        executor: A ``sim.executors`` executor (kept open; the caller closes it) or name, for every
+            experiment; None runs in-process (safe from plain scripts, standard input and notebooks).
 
     Returns:
         A :class:`ReproduceResult`; ``exit_code`` is 1 when any stage failed.
@@ -247,6 +106,7 @@ def reproduce(
         ValueError: On an unknown scale or figure name, or a bad ``workers``.
     """
     from figures.registry import all_figures, get_figure, render
+    from sim.experiments import experiments_for_claims, get_experiment
     from theory.plumbing.progress import progress
 
     check_choice("scale", scale, SCALES)
@@ -257,40 +117,42 @@ def reproduce(
     runs_root, out = Path(runs_root), Path(out)
     stages: list[StageEntry] = []
 
-    # 1. producers
-    needed = list(dict.fromkeys(p for s in specs for p in s.producers))
-    for pname in progress(needed, desc="producers", quiet=quiet):
-        if skip_producers:
-            stages.append(StageEntry(f"producer {pname}", "skipped", 0.0, "--skip-producers"))
+    # 1. experiments: those the figures read, then those deciding the figures' claims.
+    declared = [e for s in specs for e in s.experiments]
+    needed = list(dict.fromkeys(declared + experiments_for_claims(c for s in specs for c in s.claims)))
+    for name in progress(needed, desc="experiments", quiet=quiet):
+        stage = f"experiment {name}"
+        if skip_experiments:
+            stages.append(StageEntry(stage, "skipped", 0.0, "--skip-experiments"))
             continue
-        producer = PRODUCERS.get(pname)
+        exp = get_experiment(name)
         start = time.perf_counter()
-        if producer is None:
-            stages.append(
-                StageEntry(f"producer {pname}", "failed", 0.0, "no producer registered under this name")
-            )
-            continue
-        _say(quiet, f"[reproduce] producer {pname}: {producer.description}")
+        _say(quiet, f"[reproduce] experiment {name}: {exp.description}")
         try:
-            extra = {} if executor is None else {"executor": executor}
-            call_with_supported(
-                producer.run, runs_root, scale=scale, workers=workers, quiet=quiet, device=device, **extra
+            res = exp.execute(
+                scale=scale,
+                runs_root=runs_root,
+                executor="inprocess" if executor is None else executor,
+                workers=workers,
+                quiet=quiet,
+                device=device or "cpu",
             )
-            stages.append(StageEntry(f"producer {pname}", "ok", time.perf_counter() - start))
-        except Exception as err:  # one producer failing must not lose the others' results
+            for evidence_id, verdict in res.verdicts.items():
+                _say(quiet, f"[reproduce]   evidence {evidence_id}: {verdict}")
+            detail = "reused" if res.reused else ""
+            stages.append(StageEntry(stage, "ok", time.perf_counter() - start, detail))
+        except Exception as err:  # one experiment failing must not lose the others' results
             if not quiet:
                 traceback.print_exc(file=sys.stderr)
-            stages.append(
-                StageEntry(f"producer {pname}", "failed", time.perf_counter() - start, _short_error(err))
-            )
+            stages.append(StageEntry(stage, "failed", time.perf_counter() - start, _short_error(err)))
 
     # 2. ledger
     start = time.perf_counter()
     ledger_results: list[Any] = []
     ledger_table, claims, evidence = "", None, {}
     try:
-        ledger_results, ledger_table, claims, evidence = call_with_supported(
-            run_ledger, runs_root, max_examples=max_examples, claim_files=tuple(claim_files)
+        ledger_results, ledger_table, claims, evidence = run_ledger(
+            runs_root, max_examples=max_examples, claim_files=tuple(claim_files)
         )
         stages.append(
             StageEntry("ledger", "ok", time.perf_counter() - start, f"{len(ledger_results)} checks")
@@ -301,7 +163,9 @@ def reproduce(
             traceback.print_exc(file=sys.stderr)
         stages.append(StageEntry("ledger", "failed", time.perf_counter() - start, _short_error(err)))
         try:
-            evidence = dict(importlib.import_module("theory.ledger").read_evidence(runs_root))
+            from theory import ledger
+
+            evidence = dict(ledger.read_evidence(runs_root))
         except Exception:  # the evidence files are still worth showing if only verify broke
             evidence = {}
 

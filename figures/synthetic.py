@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from sim.training_sweeps.runs import RUNS as TRAINING_RUNS
+
 
 def _write_text(path: Path, text: str) -> None:
     # Plain writes, not the atomic fsync'ed ones: this is throw-away demo data and ~900 small files.
@@ -73,7 +75,8 @@ def _training_run(
     final: dict[str, Any],
     metrics: list[dict[str, Any]],
 ) -> Path:
-    path = root / experiment / tag / f"seed_{seed}"
+    # The layout of a training sweep: the sweep's run directory holds its training runs.
+    path = root / experiment / "synthetic" / TRAINING_RUNS / tag / f"seed_{seed}"
     _json(path / "config.json", {**config, "seed": seed})
     _json(path / "env.json", {"synthetic": True})
     _csv(path / "metrics.csv", metrics, fieldnames=["step", "epoch", "cycle", "name", "value"])

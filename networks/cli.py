@@ -1,7 +1,7 @@
-"""``slth`` subcommands from ``networks``: ``train`` and ``construct`` (also under ``slth networks``).
+"""``slth`` subcommands from ``networks``: ``train`` and ``construct`` (each under one name).
 
-``slth train`` and ``slth networks train`` take one flag per :class:`networks.training.config.TrainConfig`
-field plus run options; ``slth construct`` / ``slth networks construct`` come from
+``slth train`` takes one flag per :class:`networks.training.config.TrainConfig`
+field plus run options; ``slth construct`` comes from
 ``networks.construct.cli`` (``add_arguments(parser)``, ``run(args) -> int``). Registration imports no torch.
 """
 
@@ -26,11 +26,12 @@ __all__ = [
 def add_train_arguments(parser: argparse.ArgumentParser, *, ddp: bool = True) -> None:
     """Add the TrainConfig flags and the run options to ``parser``."""
     from networks.training.config import TrainConfig
+    from theory.cli import add_run_options
     from theory.plumbing.configs import add_config_arguments
 
     add_config_arguments(parser, TrainConfig)
+    add_run_options(parser)  # --runs-root, --quiet
     run = parser.add_argument_group("run options")
-    run.add_argument("--runs-root", default="runs", help="root of the run tree (default: runs)")
     run.add_argument(
         "--experiment", default="train", help="experiment folder under the runs root (default: train)"
     )
@@ -38,7 +39,6 @@ def add_train_arguments(parser: argparse.ArgumentParser, *, ddp: bool = True) ->
     run.add_argument(
         "--data-root", default=None, help="dataset root (default: $SLTH_DATA or ~/.cache/slth-toolkit/data)"
     )
-    run.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bar")
     run.add_argument("--stop-after-steps", type=int, default=None, help=argparse.SUPPRESS)
     if ddp:
         run.add_argument(
@@ -142,35 +142,14 @@ def _add_train(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def _add_construct(sub: argparse._SubParsersAction, name: str) -> None:
-    try:
-        mod = importlib.import_module("networks.construct.cli")
-    except ImportError as err:
-        reason = str(err)
-        p = sub.add_parser(name, help="ticket constructions (unavailable: networks.construct is missing)")
-
-        def unavailable(args: argparse.Namespace) -> int:
-            raise ValueError(
-                f"slth construct is unavailable: cannot import networks.construct.cli ({reason})"
-            )
-
-        p.set_defaults(handler=unavailable)
-        return
+    # Through sys.modules (where a test may substitute the module), imported on use.
+    construct_cli = importlib.import_module("networks.construct.cli")
     p = sub.add_parser(name, help="construct strong lottery tickets of a target network (SubsetSum)")
-    mod.add_arguments(p)
-    p.set_defaults(handler=mod.run)
+    construct_cli.add_arguments(p)
+    p.set_defaults(handler=construct_cli.run)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``train``, ``construct`` and ``networks {train,construct}`` (cheap: no torch imported here)."""
+    """Add ``train`` and ``construct`` (cheap: no torch imported here)."""
     _add_train(subparsers, "train")
     _add_construct(subparsers, "construct")
-    net = subparsers.add_parser("networks", help="masked networks: training and constructions")
-    net_sub = net.add_subparsers(dest="networks_command", metavar="COMMAND")
-    _add_train(net_sub, "train")
-    _add_construct(net_sub, "construct")
-
-    def net_help(args: argparse.Namespace) -> int:
-        net.print_help()
-        return 2
-
-    net.set_defaults(handler=net_help)

@@ -11,7 +11,8 @@ Public names (imported on first use, so ``import sim`` and ``slth --help`` stay 
 * ``clopper_pearson``, ``bootstrap_interval`` (:mod:`theory.stats`);
 * ``get_executor``, ``register_executor``, ``EXECUTORS`` (:mod:`sim.executors`);
 * ``DISTRIBUTIONS``, ``register_distribution``, ``get_distribution`` (:mod:`sim.distributions`);
-* ``SWEEPS``, ``get_sweep``, ``register_sweep`` (:mod:`sim.sweeps`);
+* ``Experiment``, ``EXPERIMENTS``, ``get_experiment``, ``register_experiment``, ``load_experiments``
+  (:mod:`sim.experiments`): every producer of records (sweeps, training sweeps, constructions, Taylor);
 * ``RunStore`` (:mod:`sim.store`), ``CellSpec``, ``run_cells`` (:mod:`sim.engine`).
 """
 
@@ -33,9 +34,11 @@ _EXPORTS = {
     "DISTRIBUTIONS": "sim.distributions",
     "register_distribution": "sim.distributions",
     "get_distribution": "sim.distributions",
-    "SWEEPS": "sim.sweeps",
-    "get_sweep": "sim.sweeps",
-    "register_sweep": "sim.sweeps",
+    "Experiment": "sim.experiments",
+    "EXPERIMENTS": "sim.experiments",
+    "get_experiment": "sim.experiments",
+    "register_experiment": "sim.experiments",
+    "load_experiments": "sim.experiments",
     "RunStore": "sim.store",
     "CellSpec": "sim.engine",
     "run_cells": "sim.engine",

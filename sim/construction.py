@@ -1,6 +1,10 @@
 """Width versus accuracy of the constructions, the certificate under attack, and trained targets (figure 5).
 
-``run_construct_width`` writes ``runs/construct-width/<hash>/`` and the evidence of four claims:
+Two experiments (:class:`sim.experiments.Experiment`, registered at the end of this module):
+``construct-width`` and ``construct-targets``.
+
+``construct-width`` (:func:`run_construct_width`) writes ``runs/construct-width/<hash>/`` and the raw
+data of four claims (:func:`width_evidence`):
 
 * **Width laws** (``pensia-thm1-width``, ``dacunha-cnn-width``): for each seed (a fresh random target
   layer and source network) and each per-weight tolerance ``eps`` of a grid, the smallest ``n`` (units per
@@ -17,8 +21,9 @@
 
 ``results.csv`` holds one row per construction tried (method, perturbation, seed, eps, candidates,
 success_fraction, failed, weights, kept_ratio, certified_bound); ``certificate.csv`` one row per
-certificate case. ``run_construct_targets`` builds tickets of small trained targets and writes the paired
-accuracy evidence ``construction-certificate.accuracy``.
+certificate case. ``construct-targets`` (:func:`run_construct_targets`) builds tickets of small trained
+targets (``slth construct`` run directories under ``runs/construct/``) and records the paired accuracy
+data of ``construction-certificate.accuracy`` (:func:`targets_evidence`).
 """
 
 from __future__ import annotations
@@ -26,12 +31,22 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from pathlib import Path
+from typing import Any
 
-from theory.plumbing.configs import config_to_dict, help_field, run_dir
+from sim.experiments import Context, Experiment, register_experiment
+from theory.plumbing.configs import help_field
 from theory.plumbing.progress import progress
-from theory.plumbing.records import atomic_write_csv, atomic_write_json, environment_info, read_json
+from theory.plumbing.rundir import RunDir
 
-__all__ = ["WidthConfig", "certificate_cases", "run_construct_targets", "run_construct_width"]
+__all__ = [
+    "TargetsConfig",
+    "WidthConfig",
+    "certificate_cases",
+    "run_construct_targets",
+    "run_construct_width",
+    "targets_evidence",
+    "width_evidence",
+]
 
 #: Seed offsets of the two xiong arms: disjoint from each other and from the pensia/dacunha seeds, so the
 #: perturbed and unperturbed minima come from independent draws of target and source.
@@ -73,8 +88,9 @@ class WidthConfig:
 # solver's exact range (30 valid candidates per half): beyond it cells censor (no n succeeds) and the
 # rules say inconclusive. The design was chosen on exploratory runs with seeds 0-199 (d = 4 and 6);
 # the recorded runs use seeds from 200 (quick) and 300 (full), disjoint from them.
-SCALES = {
+WIDTH_PRESETS = {
     "quick": WidthConfig(),
+    "default": WidthConfig(),
     "full": WidthConfig(
         eps=(1e-1, 5e-2, 2e-2, 1e-2, 5e-3, 2e-3, 1e-3, 5e-4, 2e-4, 1e-4, 5e-5, 3e-5),
         seeds=30,
@@ -429,37 +445,27 @@ def _one_torch_thread():
         torch.set_num_threads(before)
 
 
-def run_construct_width(
-    runs_root: str | Path = "runs", *, scale: str = "quick", workers: int | None = None, quiet: bool = False
-) -> Path:
-    """Run the sweep and the certificate attack and write the ledger evidence; a re-run resumes.
+def run_construct_width(cfg: WidthConfig, rundir: RunDir, ctx: Context) -> Path:
+    """Run the width sweep and the certificate attack into ``rundir``; a re-run resumes.
+
+    The sweep is sequential (each cell is a vectorised construction) on one torch thread.
 
     Args:
-        runs_root: Run root.
-        scale: ``quick`` (well under a minute on 2 cores) or ``full``.
-        workers: Unused (the sweep is sequential: each cell is a vectorised construction).
-        quiet: No progress bar.
+        cfg: The sweep's config.
+        rundir: Its run directory (``<runs_root>/construct-width/<hash>``).
+        ctx: Progress setting (the executor is not used).
 
     Returns:
-        The run directory ``<runs_root>/construct-width/<hash>``.
+        The run directory's path.
     """
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
     with _one_torch_thread():
-        return _run_width(runs_root, SCALES[scale], scale, quiet)
+        return _run_width(rundir, cfg, ctx.quiet)
 
 
-def _run_width(runs_root: str | Path, cfg: WidthConfig, scale: str, quiet: bool) -> Path:
-    from theory.ledger import write_evidence
-
-    out = run_dir(runs_root, "construct-width", cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", {**config_to_dict(cfg), "scale": scale})
-    atomic_write_json(out / "env.json", environment_info())
+def _run_width(rundir: RunDir, cfg: WidthConfig, quiet: bool) -> Path:
     # Resume: every finished cell (width cell or certificate case) is in cells.json, written atomically
     # after each one; a re-run skips those cells.
-    state_path = out / "cells.json"
-    state = read_json(state_path) if state_path.exists() else {}
+    state = rundir.read_json(CELLS) if rundir.exists(CELLS) else {}
     state.setdefault("cells", {})
     state.setdefault("certificate", {})
     cells = [(m, p, kind, s, e) for m, p, kind, seeds in _arms(cfg) for s in seeds for e in cfg.eps]
@@ -476,23 +482,39 @@ def _run_width(runs_root: str | Path, cfg: WidthConfig, scale: str, quiet: bool)
             prev = state["cells"][f"{method}@{p}@{seed}@{min(larger)}"]["minimal"]
             if prev is None:  # no n <= max_candidates succeeded at a larger eps: none will here
                 state["cells"][key] = {"minimal": None, "rows": []}
-                atomic_write_json(state_path, state)
+                rundir.write_json(CELLS, state)
                 continue
             start = prev
         net = _target(cfg, seed) if kind == "linear" else _conv_target(cfg, seed)
         found, rows = _minimal_n(cfg, net, kind, method, p, seed, eps, start=start)
         state["cells"][key] = {"minimal": found, "rows": rows}
-        atomic_write_json(state_path, state)
+        rundir.write_json(CELLS, state)
     cases = certificate_cases()
     for i, case in enumerate(progress(cases, desc="construct-certificate", quiet=quiet)):
         if case["case"] in state["certificate"]:
             continue
         state["certificate"][case["case"]] = _certificate_case(case, cfg, i)
-        atomic_write_json(state_path, state)
+        rundir.write_json(CELLS, state)
     rows = [row for m, p, _k, s, e in cells for row in state["cells"][f"{m}@{p}@{s}@{e}"]["rows"]]
-    atomic_write_csv(out / "results.csv", rows, fieldnames=_COLUMNS)
+    rundir.write_csv("results.csv", rows, fieldnames=list(_COLUMNS))
     cert_rows = [state["certificate"][c["case"]] for c in cases]
-    atomic_write_csv(out / "certificate.csv", cert_rows, fieldnames=_CERT_COLUMNS)
+    rundir.write_csv("certificate.csv", cert_rows, fieldnames=list(_CERT_COLUMNS))
+    rundir.write_json("fits.json", {"pensia": width_evidence(rundir)["pensia-thm1-width"][1]})
+    return rundir.path
+
+
+#: The resume state of construct-width: every finished width cell and certificate case.
+CELLS = "cells.json"
+
+
+def width_evidence(rundir: RunDir) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The raw data of the four construct-width evidence ids, read from ``cells.json``.
+
+    Each id is decided by the rule of the same name (:mod:`theory.rules.construction`).
+    """
+    cfg: WidthConfig = rundir.config
+    state = rundir.read_json(CELLS)
+    cases = certificate_cases()
 
     def minima(method: str, p: float) -> tuple[list[int], list[list[int | None]]]:
         seeds = next(s for m, q, _k, s in _arms(cfg) if (m, q) == (method, p))
@@ -506,8 +528,6 @@ def _run_width(runs_root: str | Path, cfg: WidthConfig, scale: str, quiet: bool)
     }
     seeds, table = minima("pensia", 0.0)
     pensia = {**common, "d_in": cfg.d_in, "d_out": cfg.d_out, "depth": 1, "seeds": seeds, "n_min": table}
-    atomic_write_json(out / "fits.json", {"pensia": pensia})
-    write_evidence(runs_root, "pensia-thm1-width", run=out, details=pensia, rule_id="pensia-thm1-width")
     seeds, table = minima("dacunha", 0.0)
     dacunha = {
         **common,
@@ -518,7 +538,6 @@ def _run_width(runs_root: str | Path, cfg: WidthConfig, scale: str, quiet: bool)
         "seeds": seeds,
         "n_min": table,
     }
-    write_evidence(runs_root, "dacunha-cnn-width", run=out, details=dacunha, rule_id="dacunha-cnn-width")
     s0, t0 = minima("xiong", 0.0)
     s1, t1 = minima("xiong", cfg.perturbation)
     xiong = {
@@ -532,52 +551,56 @@ def _run_width(runs_root: str | Path, cfg: WidthConfig, scale: str, quiet: bool)
         "seeds_perturbed": s1,
         "n_min_perturbed": t1,
     }
-    write_evidence(runs_root, "xiong-thm2-width", run=out, details=xiong, rule_id="xiong-thm2-width")
-    write_evidence(
-        runs_root,
-        "construction-certificate.certificate",
-        run=out,
-        details={"dtype": "float64", "cases": cert_rows},
-        rule_id="construction-certificate.certificate",
+    certificate = {"dtype": "float64", "cases": [state["certificate"][c["case"]] for c in cases]}
+    details = {
+        "pensia-thm1-width": pensia,
+        "dacunha-cnn-width": dacunha,
+        "xiong-thm2-width": xiong,
+        "construction-certificate.certificate": certificate,
+    }
+    return {eid: (eid, d) for eid, d in details.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetsConfig:
+    """Tickets of small trained targets: target vs ticket accuracy and kept ratio."""
+
+    targets: tuple[str, ...] = help_field(
+        ("digits-mlp", "digits-cnn", "mnist1d-mlp"), "trained presets to construct tickets of"
     )
-    return out
+    eps: float = help_field(0.01, "per-weight tolerance (Pensia et al.'s convention)")
 
 
-def run_construct_targets(
-    runs_root: str | Path = "runs",
-    *,
-    targets: tuple[str, ...] = ("digits-mlp", "digits-cnn", "mnist1d-mlp"),
-    eps: float = 0.01,
-    quiet: bool = False,
-) -> list[Path]:
+def run_construct_targets(cfg: TargetsConfig, rundir: RunDir, ctx: Context) -> list[Path]:
     """Construct tickets of trained presets (target_acc vs ticket_acc, kept_ratio) for figure 5.
 
     Pensia et al.'s convention and width: every weight within ``eps``, ``n = 21`` candidates per
     half-block. Weights that miss the budget (a few on MNIST-1D, whose signed inputs need both halves of
-    every block) are recorded with the accuracies, not hidden. Writes the evidence
-    ``construction-certificate.accuracy`` from the paired counts (same test examples for target and
-    ticket) of the targets in ``ACCURACY_TARGETS`` that were run. Torch runs on one thread (the
-    training and the construction are deterministic whatever the machine's core count).
+    every block) are recorded with the accuracies, not hidden. Each ticket is an ordinary ``slth
+    construct`` run directory under ``<runs_root>/construct/``; ``rundir`` gets ``targets.json``, the
+    paired counts (same test examples for target and ticket) of the targets in ``ACCURACY_TARGETS``.
+    Torch runs on one thread (the training and the construction are deterministic whatever the
+    machine's core count).
     """
     with _one_torch_thread():
-        return _run_targets(runs_root, targets, eps, quiet)
+        return _run_targets(cfg, rundir, ctx)
 
 
-def _run_targets(runs_root: str | Path, targets: tuple[str, ...], eps: float, quiet: bool) -> list[Path]:
+def _run_targets(cfg: TargetsConfig, rundir: RunDir, ctx: Context) -> list[Path]:
     from networks.construct.cli import ConstructConfig, run_construct
-    from theory.ledger import write_evidence
+    from theory.plumbing.records import read_json
 
     outs, entries = [], []
-    for name in progress(targets, desc="construct-targets", quiet=quiet):
-        cfg = ConstructConfig(
+    for name in progress(cfg.targets, desc="construct-targets", quiet=ctx.quiet):
+        one = ConstructConfig(
             target=name,
-            eps=eps,
+            eps=cfg.eps,
             budget="per-weight",
             candidates_per_weight=21,
             method="dacunha" if name.endswith("cnn") else "pensia",
             nonnegative_input=name.startswith("digits"),
         )
-        out = run_construct(cfg, runs_root=runs_root, quiet=quiet)
+        out = run_construct(one, runs_root=ctx.runs_root, quiet=ctx.quiet)
         outs.append(out)
         rep = read_json(out / "report.json")
         if name not in ACCURACY_TARGETS:
@@ -585,8 +608,8 @@ def _run_targets(runs_root: str | Path, targets: tuple[str, ...], eps: float, qu
         entries.append(
             {
                 "target": name,
-                "method": cfg.method,
-                "eps": eps,
+                "method": one.method,
+                "eps": cfg.eps,
                 "target_acc": rep["target_acc"],
                 "ticket_acc": rep["ticket_acc"],
                 "paired": rep["paired"],
@@ -594,12 +617,41 @@ def _run_targets(runs_root: str | Path, targets: tuple[str, ...], eps: float, qu
                 "run": str(out),
             }
         )
-    if entries:
-        write_evidence(
-            runs_root,
-            "construction-certificate.accuracy",
-            run=outs[0].parent.parent,
-            details={"targets": entries},
-            rule_id="construction-certificate.accuracy",
-        )
+    rundir.write_json("targets.json", {"targets": entries})
     return outs
+
+
+def targets_evidence(rundir: RunDir) -> dict[str, tuple[str, dict[str, Any]]]:
+    """``construction-certificate.accuracy`` from ``targets.json`` (none when no accuracy target ran)."""
+    details = rundir.read_json("targets.json")
+    eid = "construction-certificate.accuracy"
+    return {eid: (eid, details)} if details["targets"] else {}
+
+
+register_experiment(
+    Experiment(
+        "construct-width",
+        "candidates per weight vs eps for the constructions, and the certificate under attack",
+        WidthConfig,
+        WIDTH_PRESETS,
+        run_construct_width,
+        width_evidence,
+        (
+            "pensia-thm1-width",
+            "dacunha-cnn-width",
+            "xiong-thm2-width",
+            "construction-certificate.certificate",
+        ),
+    )
+)
+register_experiment(
+    Experiment(
+        "construct-targets",
+        "tickets of small trained targets: kept ratio and accuracy",
+        TargetsConfig,
+        {"quick": TargetsConfig(), "default": TargetsConfig(), "full": TargetsConfig()},
+        run_construct_targets,
+        targets_evidence,
+        ("construction-certificate.accuracy",),
+    )
+)

@@ -14,13 +14,18 @@ draw from it and judge the claims it bears on:
   :func:`theory.ledger.write_evidence`, so the verdict always comes from the current rule;
 * ``claims``: the evidence ids it writes (a claim id, or ``<claim>.<part>``).
 
-Experiments are registered in :data:`EXPERIMENTS` with :func:`register_experiment`.
+Experiments are registered in :data:`EXPERIMENTS` with :func:`register_experiment`, by the module that
+defines them, on import. :func:`load_experiments` imports every module of the ``sim`` package once, so a
+new experiment is found wherever in ``sim`` it is defined (one file, no list to edit);
+:func:`experiments_for_claims` maps claim ids to the experiments whose evidence decides them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -186,5 +191,35 @@ def register_experiment(experiment: Experiment) -> Experiment:
 
 
 def get_experiment(name: str) -> Experiment:
-    """Look up an experiment; the error lists the valid names."""
+    """Look up an experiment (loading the built-in ones first if needed); the error lists the valid names."""
+    if name not in EXPERIMENTS:
+        load_experiments()
     return lookup(EXPERIMENTS, "experiment", name)
+
+
+def load_experiments() -> dict[str, Experiment]:
+    """Import every module of the ``sim`` package (registering its experiments) and return the registry.
+
+    Idempotent: a module already imported is not re-executed. An import error propagates: a broken
+    experiment module is an interface break, never a silently missing experiment.
+    """
+    import sim
+
+    for info in pkgutil.walk_packages(sim.__path__, prefix="sim."):
+        importlib.import_module(info.name)
+    return EXPERIMENTS
+
+
+def claim_covers(evidence_id: str, claim: str) -> bool:
+    """Whether ``evidence_id`` (a claim id or ``<claim>.<part>``) bears on ``claim`` (either form)."""
+    return evidence_id == claim or evidence_id.startswith(claim + ".") or claim.startswith(evidence_id + ".")
+
+
+def experiments_for_claims(claims: Iterable[str]) -> list[str]:
+    """Names of the registered experiments whose evidence bears on any of ``claims`` (registry order)."""
+    wanted = list(claims)
+    return [
+        name
+        for name, exp in EXPERIMENTS.items()
+        if any(claim_covers(e, c) for e in exp.claims for c in wanted)
+    ]

@@ -1,10 +1,9 @@
-"""Run records of a Monte Carlo sweep, written atomically, with per-cell completion records for resuming.
+"""Per-cell records of a Monte Carlo sweep inside its run directory, for resuming an interrupted sweep.
 
-Layout of one sweep run (``runs/<experiment>/<hash>/``, the hash derived from the sweep's config):
+The run directory itself (``runs/<experiment>/<hash>/``: ``config.json``, ``env.json``, ``DONE``) is a
+:class:`theory.plumbing.rundir.RunDir`, opened by :meth:`sim.experiments.Experiment.execute`. A
+:class:`RunStore` adds the cell files of the Monte Carlo engine:
 
-* ``config.json``: the config (plus the experiment name), written once; a different config under the
-  same hash is refused.
-* ``env.json``: software and hardware of the latest invocation.
 * ``cells/<cell-key>.json``: one finished cell (its per-trial samples). A cell is only ever written
   complete (temp file + rename), so its presence means "done": a re-run reuses it.
 * ``cells/<cell-key>.part-<start>-<stop>.json``: finished chunks of an unfinished cell; a re-run keeps
@@ -19,44 +18,36 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from theory.plumbing import configs, records
+from theory.plumbing import records
+from theory.plumbing.rundir import RunDir
 
 _PART = re.compile(r"^(?P<key>.+)\.part-(?P<start>\d+)-(?P<stop>\d+)\.json$")
 
 
 class RunStore:
-    """Files of one sweep run.
+    """The cell files of one sweep run.
 
     Args:
-        runs_root: The run root (``runs`` by default).
-        experiment: The experiment name (``rss-success``, ...).
-        config: The sweep's frozen dataclass config (its hash names the directory).
+        rundir: The sweep's run directory (:meth:`sim.experiments.Experiment.rundir`).
     """
 
-    def __init__(self, runs_root: str | Path, experiment: str, config: Any) -> None:
-        self.experiment = experiment
-        self.config = config
-        self.path = configs.run_dir(runs_root, experiment, config)
+    def __init__(self, rundir: RunDir) -> None:
+        if not isinstance(rundir, RunDir):
+            raise ValueError(f"rundir must be a theory.plumbing.rundir.RunDir, got {type(rundir).__name__}")
+        self.rundir = rundir
+        self.path = rundir.path
         self.cells_dir = self.path / "cells"
 
     def open(self) -> RunStore:
-        """Create the directory, write ``config.json`` (checking an existing one) and ``env.json``.
+        """Open the run directory (config check, ``env.json``) and create ``cells/``.
 
         Returns:
             ``self``.
 
         Raises:
-            ValueError: If ``config.json`` exists with a different config (a hash collision).
+            ValueError: If ``config.json`` holds a different config (the differences are listed).
         """
-        cfg = {"experiment": self.experiment, **configs.config_to_dict(self.config)}
-        cfg_path = self.path / "config.json"
-        if cfg_path.exists():
-            old = records.read_json(cfg_path)
-            if old != cfg:
-                raise ValueError(f"{cfg_path} holds a different config; remove the directory to start over")
-        else:
-            records.atomic_write_json(cfg_path, cfg)
-        records.atomic_write_json(self.path / "env.json", records.environment_info())
+        self.rundir.open()
         self.cells_dir.mkdir(parents=True, exist_ok=True)
         return self
 
@@ -94,8 +85,8 @@ class RunStore:
 
     def write_results(self, rows: Iterable[Mapping[str, Any]], fieldnames: list[str] | None = None) -> Path:
         """Write ``results.csv`` atomically."""
-        return records.atomic_write_csv(self.path / "results.csv", rows, fieldnames)
+        return self.rundir.write_csv("results.csv", rows, fieldnames)
 
     def write_json(self, name: str, obj: Any) -> Path:
         """Write an extra JSON record (e.g. a summary) atomically."""
-        return records.atomic_write_json(self.path / name, obj)
+        return self.rundir.write_json(name, obj)

@@ -1,4 +1,4 @@
-"""``slth`` subcommands contributed by ``theory``: ``verify``, ``theory verify|bound|solve|claims``.
+"""``slth`` subcommands contributed by ``theory``: ``verify`` and ``theory bound|solve|claims``.
 
 Registration imports nothing heavy: the ledger, sympy, hypothesis and numpy are imported inside the
 handlers.
@@ -7,25 +7,55 @@ handlers.
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import json
 import sys
 from typing import Any
 
 
+@functools.cache
+def quiet_option() -> argparse.ArgumentParser:
+    """The parent parser holding ``--quiet``, the one declaration every ``slth`` command shares.
+
+    Its default is ``SUPPRESS``: a subcommand that is not given the flag keeps the global
+    ``slth --quiet`` value instead of overwriting it (read it as ``getattr(args, "quiet", False)``).
+    """
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars, minimal output"
+    )
+    return parent
+
+
+@functools.cache
+def run_options() -> argparse.ArgumentParser:
+    """The parent parser of each command that reads or writes run records: ``--runs-root``, ``--quiet``."""
+    parent = argparse.ArgumentParser(add_help=False, parents=[quiet_option()])
+    parent.add_argument(
+        "--runs-root", default="runs", help="root of the run records and evidence/ (default: runs)"
+    )
+    return parent
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Give an existing parser the :func:`run_options` flags (what ``parents=[run_options()]`` does)."""
+    parser._add_container_actions(run_options())
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this package's subcommands to the ``slth`` parser (cheap: no heavy imports here)."""
     verify = subparsers.add_parser(
         "verify",
+        parents=[run_options()],
         help="run the claims ledger (sympy proofs, hypothesis properties, recorded evidence)",
         description="Run every claim's checks and print the ledger table; exit 1 if any check failed.",
     )
     _add_verify_arguments(verify)
 
-    theory = subparsers.add_parser("theory", help="bounds, the claims ledger and the exact SubsetSum solver")
+    theory = subparsers.add_parser("theory", help="bounds, the claims and the exact SubsetSum solver")
     theory.set_defaults(handler=lambda args: _print_help(theory))
     sub = theory.add_subparsers(dest="theory_command", metavar="SUBCOMMAND")
-    _add_verify_arguments(sub.add_parser("verify", help="same as `slth verify`"))
 
     bound = sub.add_parser(
         "bound",
@@ -78,7 +108,6 @@ def _add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only", action="append", nargs="+", default=[], metavar="ID", help="check only these claim ids"
     )
-    parser.add_argument("--runs-root", default="runs", help="where evidence/*.json lives (default: runs)")
     parser.add_argument(
         "--max-examples", type=int, default=100, help="hypothesis examples per property check (default 100)"
     )

@@ -13,14 +13,8 @@ import io
 from pathlib import Path
 from typing import Literal
 
-from theory.plumbing.configs import (
-    add_config_arguments,
-    config_from_namespace,
-    config_to_dict,
-    help_field,
-    run_dir,
-)
-from theory.plumbing.records import atomic_write_bytes, atomic_write_json, environment_info
+from theory.plumbing.configs import add_config_arguments, config_from_namespace, config_to_dict, help_field
+from theory.plumbing.rundir import RunDir
 
 __all__ = ["ConstructConfig", "add_arguments", "paired_accuracy", "run", "run_construct"]
 
@@ -86,7 +80,9 @@ def run_construct(
 
     from networks.construct import construct_ticket
 
-    out = run_dir(runs_root, "construct", cfg, seed=cfg.seed)
+    rundir = RunDir.for_config(runs_root, "construct", cfg, seed=cfg.seed)
+    rundir.check_config()
+    out = rundir.path
     digest = _file_digest(cfg.target) if cfg.target != "pensia-fc2" else _file_digest(str(DEFAULT_PENSIA_NPZ))
     if (out / "report.json").exists():
         from theory.plumbing.records import read_json
@@ -136,18 +132,16 @@ def run_construct(
         report["measured_error"] = ticket.measure(model, probe)
     report["config"] = config_to_dict(cfg)
     report["target_sha256"] = digest
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", config_to_dict(cfg))
-    atomic_write_json(out / "env.json", environment_info())
+    rundir.open(env={"device": str(device)})
     buf = io.BytesIO()
     torch.save(ticket.state_dict(), buf)
-    atomic_write_bytes(out / "ticket.pt", buf.getvalue())
+    rundir.write_bytes("ticket.pt", buf.getvalue())
     if ds is not None:
         buf = io.BytesIO()
         torch.save(model.state_dict(), buf)
-        atomic_write_bytes(out / "target.pt", buf.getvalue())
-    atomic_write_json(
-        out / "certificate.json",
+        rundir.write_bytes("target.pt", buf.getvalue())
+    rundir.write_json(
+        "certificate.json",
         {
             "certified_bound": report["certified_bound"],
             "certified_bound_float32": report["certified_bound_float32"],
@@ -159,7 +153,8 @@ def run_construct(
             "derivation": "networks.construct.certificate (layer-wise Lipschitz composition)",
         },
     )
-    atomic_write_json(out / "report.json", report)
+    rundir.write_json("report.json", report)
+    rundir.mark_done()
     if not quiet:
         print(
             f"{cfg.method} eps={cfg.eps}: kept {report['kept_params']} of {report['source_params']} "
@@ -227,9 +222,11 @@ def _mnist_accuracy(model, ticket) -> tuple[float | None, float | None]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``slth construct`` flags to ``parser``."""
+    from theory.cli import add_run_options
+
     add_config_arguments(parser, ConstructConfig)
+    add_run_options(parser)  # --runs-root, --quiet
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
-    parser.add_argument("--runs-root", default="runs", help="root of run directories (default: runs)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,13 +1,26 @@
-"""Pieces shared by the sweep runners: the outcome record and the evidence hand-off to the ledger."""
+"""Pieces shared by the sweep runners: the outcome record, interval columns, and the evidence record.
+
+A runner records the raw data of each of its evidence ids in ``evidence.json`` of its run directory
+(:func:`save_evidence`); the experiment's ``evidence`` (:func:`sweep_evidence`) reads them back and
+:meth:`sim.experiments.Experiment.execute` hands them to ``theory.ledger.write_evidence``, so the
+verdict always comes from the pre-registered rule of the same id (:mod:`theory.rules`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sim.engine import CellSamples
+from theory.plumbing.rundir import RunDir
 from theory.stats import clopper_pearson
+
+if TYPE_CHECKING:
+    from sim.engine import CellSamples
+
+#: The file of a sweep's run directory holding ``{evidence_id: details}``.
+EVIDENCE_FILE = "evidence.json"
 
 
 @dataclass
@@ -20,7 +33,7 @@ class SweepOutcome:
         rows: The rows written to ``results.csv``.
         computed: Keys of cells (partly) computed in this call.
         reused: Keys of cells reused from earlier calls.
-        evidence: ``{claim_id: verdict}`` written to the ledger.
+        evidence: ``{evidence_id: details}`` recorded for the ledger (also in ``evidence.json``).
     """
 
     experiment: str
@@ -28,7 +41,7 @@ class SweepOutcome:
     rows: list[dict[str, Any]]
     computed: set[str] = field(default_factory=set)
     reused: set[str] = field(default_factory=set)
-    evidence: dict[str, str] = field(default_factory=dict)
+    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def track(outcome: SweepOutcome, cells: dict[str, CellSamples]) -> None:
@@ -61,18 +74,16 @@ def check_seeds(seed: int, calibration_seed: int) -> None:
         )
 
 
-def write_rule_evidence(outcome: SweepOutcome, runs_root: str | Path, evidence_id: str, details: dict) -> str:
-    """Write ``details`` as evidence ``evidence_id``, decided by the pre-registered rule of the same name.
+def save_evidence(
+    outcome: SweepOutcome, rundir: RunDir, evidence_id: str, details: Mapping[str, Any]
+) -> None:
+    """Record ``details`` as the raw data of ``evidence_id`` (in ``evidence.json``, rewritten atomically)."""
+    outcome.evidence[evidence_id] = dict(details)
+    rundir.write_json(EVIDENCE_FILE, outcome.evidence)
 
-    ``theory.ledger.write_evidence`` applies the rule (and ``slth verify`` re-applies it on reading).
 
-    Returns:
-        The verdict.
-    """
-    from theory.ledger import write_evidence
-    from theory.plumbing import records
-
-    path = write_evidence(runs_root, evidence_id, run=str(outcome.path), details=details, rule_id=evidence_id)
-    verdict = records.read_json(path)["verdict"]
-    outcome.evidence[evidence_id] = verdict
-    return verdict
+def sweep_evidence(rundir: RunDir) -> dict[str, tuple[str, dict[str, Any]]]:
+    """``{evidence_id: (rule_id, details)}`` of a finished sweep: each id is decided by its own rule."""
+    if not rundir.exists(EVIDENCE_FILE):
+        return {}
+    return {eid: (eid, details) for eid, details in rundir.read_json(EVIDENCE_FILE).items()}

@@ -14,17 +14,18 @@ sets.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sim.engine import EXACT_MAX_N, CellSpec, run_cells
+from sim.experiments import Context
 from sim.store import RunStore
-from sim.sweeps.common import SweepOutcome, check_seeds, proportion_columns, track, write_rule_evidence
+from sim.sweeps.common import SweepOutcome, check_seeds, proportion_columns, save_evidence, track
 from sim.sweeps.paired import PrefixSpec, run_paired
 from sim.sweeps.rss import _check_etas, _check_ns
 from theory.plumbing.progress import progress
+from theory.plumbing.rundir import RunDir
 from theory.rules import pssp as pssp_rules
 from theory.stats import clopper_pearson
 from theory.validate import check_choice, check_int, check_range
@@ -47,7 +48,7 @@ def _n90_row(curve: dict[str, list[int]], trials: int, level: float) -> dict[str
     }
 
 
-def run_pssp_min_n(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bool = True) -> SweepOutcome:
+def run_pssp_min_n(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     """Minimal n reaching the success level vs perturbation/eta, paired; evidence ``pssp-perturbation-helps``.
 
     For each eta the perturbations ``ratio * eta`` are measured on the same candidate sets (and targets),
@@ -58,9 +59,8 @@ def run_pssp_min_n(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: boo
 
     Args:
         cfg: A ``PsspMinNConfig``.
-        runs_root: The run root.
-        executor: An open executor.
-        quiet: Hide progress bars.
+        rundir: Its run directory (opened by :meth:`sim.experiments.Experiment.execute`).
+        ctx: The executor and progress setting (:class:`sim.experiments.Context`).
 
     Returns:
         The :class:`SweepOutcome`.
@@ -70,8 +70,9 @@ def run_pssp_min_n(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: boo
     level = check_range("level", cfg.level, 0.0, 1.0, lo_open=True, hi_open=True)
     ratios = sorted({check_range("ratios", r, 0.0, None) for r in cfg.ratios})
     trials = check_int("trials", cfg.trials, 1)
-    store = RunStore(runs_root, "pssp-min-n", cfg).open()
-    outcome = SweepOutcome("pssp-min-n", store.path, [])
+    store = RunStore(rundir).open()
+    executor, quiet = ctx.executor, ctx.quiet
+    outcome = SweepOutcome("pssp-min-n", rundir.path, [])
     spec = PrefixSpec(cfg.statistic, cfg.distribution, cfg.lo, cfg.hi, cfg.n_max, cfg.seed)
     rows, blocks = [], []
     for eta in progress(etas, desc="pssp", quiet=quiet):
@@ -102,11 +103,11 @@ def run_pssp_min_n(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: boo
     store.write_results(rows)
     outcome.rows = rows
     details = {"level": level, "statistic": cfg.statistic, "seed": cfg.seed, "etas": blocks}
-    write_rule_evidence(outcome, runs_root, "pssp-perturbation-helps", details)
+    save_evidence(outcome, rundir, "pssp-perturbation-helps", details)
     return outcome
 
 
-def run_xiong_thm1(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bool = True) -> SweepOutcome:
+def run_xiong_thm1(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     """Theorem 1's failure bound vs the measured failure rate; evidence ``xiong-thm1-aistats.failure-bound``.
 
     Pre-registered design. Per n, eta is fixed on the calibration seed before any test trial: half the
@@ -121,9 +122,8 @@ def run_xiong_thm1(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: boo
 
     Args:
         cfg: A ``XiongThm1Config``.
-        runs_root: The run root.
-        executor: An open executor.
-        quiet: Hide progress bars.
+        rundir: Its run directory (opened by :meth:`sim.experiments.Experiment.execute`).
+        ctx: The executor and progress setting (:class:`sim.experiments.Context`).
 
     Returns:
         The :class:`SweepOutcome`.
@@ -138,8 +138,9 @@ def run_xiong_thm1(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: boo
     trials = check_int("trials", cfg.trials, 1)
     cal_trials = check_int("calibration_trials", cfg.calibration_trials, 1)
     check_seeds(cfg.seed, cfg.calibration_seed)
-    store = RunStore(runs_root, "xiong-thm1", cfg).open()
-    outcome = SweepOutcome("xiong-thm1", store.path, [])
+    store = RunStore(rundir).open()
+    executor, quiet = ctx.executor, ctx.quiet
+    outcome = SweepOutcome("xiong-thm1", rundir.path, [])
 
     def spec(n: int, eps: float, seed: int) -> CellSpec:
         return CellSpec("coverage", n, cfg.distribution, -0.5, 0.5, eps, seed, 0.0)
@@ -195,7 +196,7 @@ def run_xiong_thm1(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: boo
         "seed": cfg.seed,
         "rows": det_rows,
     }
-    write_rule_evidence(outcome, runs_root, "xiong-thm1-aistats.failure-bound", details)
+    save_evidence(outcome, rundir, "xiong-thm1-aistats.failure-bound", details)
     return outcome
 
 
@@ -203,7 +204,7 @@ def run_xiong_thm1(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: boo
 XIONG_SHAPE_IDS = ("xiong-thm1-aistats.eps-dependence", "xiong-thm1-slides", "xiong-thm1-opt22")
 
 
-def run_xiong_n90(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bool = True) -> SweepOutcome:
+def run_xiong_n90(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     """Paired n90 vs the perturbation against the three versions of Theorem 1.
 
     Pre-registered design. Success: coverage error on [-1/2, 1/2] ``<= threshold``. Calibration seed,
@@ -216,9 +217,8 @@ def run_xiong_n90(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bool
 
     Args:
         cfg: A ``XiongN90Config``.
-        runs_root: The run root.
-        executor: An open executor.
-        quiet: Hide progress bars.
+        rundir: Its run directory (opened by :meth:`sim.experiments.Experiment.execute`).
+        ctx: The executor and progress setting (:class:`sim.experiments.Context`).
 
     Returns:
         The :class:`SweepOutcome`.
@@ -231,8 +231,9 @@ def run_xiong_n90(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bool
     trials = check_int("trials", cfg.trials, 1)
     cal_trials = check_int("calibration_trials", cfg.calibration_trials, 1)
     check_seeds(cfg.seed, cfg.calibration_seed)
-    store = RunStore(runs_root, "xiong-n90", cfg).open()
-    outcome = SweepOutcome("xiong-n90", store.path, [])
+    store = RunStore(rundir).open()
+    executor, quiet = ctx.executor, ctx.quiet
+    outcome = SweepOutcome("xiong-n90", rundir.path, [])
     test = PrefixSpec("coverage", cfg.distribution, cfg.lo, cfg.hi, cfg.n_max, cfg.seed)
     calib = PrefixSpec("coverage", cfg.distribution, cfg.lo, cfg.hi, cfg.n_max, cfg.calibration_seed)
     cal = run_paired(calib, cal_trials, thrs, [0.0], executor=executor, store=store, quiet=quiet)
@@ -278,5 +279,5 @@ def run_xiong_n90(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bool
         "etas": blocks,
     }
     for claim in XIONG_SHAPE_IDS:
-        write_rule_evidence(outcome, runs_root, claim, details)
+        save_evidence(outcome, rundir, claim, details)
     return outcome

@@ -12,7 +12,6 @@ import hashlib
 import json
 import math
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,10 +19,12 @@ import numpy as np
 import theory
 from sim.distributions import get_distribution
 from sim.engine import EXACT_MAX_N, CellSpec, default_tol, run_cells, trial_inputs
+from sim.experiments import Context
 from sim.monte_carlo import counting_start, lueker_implied_constant, make_spec, scan_min_n
 from sim.store import RunStore
-from sim.sweeps.common import SweepOutcome, check_seeds, proportion_columns, track, write_rule_evidence
+from sim.sweeps.common import SweepOutcome, check_seeds, proportion_columns, save_evidence, track
 from theory.plumbing.progress import progress
+from theory.plumbing.rundir import RunDir
 from theory.validate import check_int, check_range
 
 #: The multiplier of Pensia et al.'s code, ``n = 3 round(log2(1/eps))`` (acnagle/optimal-lottery-tickets).
@@ -47,7 +48,7 @@ def _check_ns(ns: Any) -> list[int]:
 # --------------------------------------------------------------------------------------------------
 # rss-success
 # --------------------------------------------------------------------------------------------------
-def run_rss_success(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bool = True) -> SweepOutcome:
+def run_rss_success(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     """Success probability vs n for each eta and window; evidence for ``pensia-rss-log``.
 
     Evidence ``pensia-rss-log`` (rule :func:`theory.rules.rss.pensia_rss_log`, stated before the data):
@@ -58,9 +59,8 @@ def run_rss_success(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bo
 
     Args:
         cfg: A ``RssSuccessConfig``.
-        runs_root: The run root.
-        executor: An open executor.
-        quiet: Hide progress bars.
+        rundir: Its run directory (opened by :meth:`sim.experiments.Experiment.execute`).
+        ctx: The executor and progress setting (:class:`sim.experiments.Context`).
 
     Returns:
         The :class:`SweepOutcome`.
@@ -69,7 +69,8 @@ def run_rss_success(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bo
     ns = _check_ns(cfg.ns)
     get_distribution(cfg.distribution)
     widths = [check_range("half_widths", r, 0.0, None, lo_open=True) for r in cfg.half_widths]
-    store = RunStore(runs_root, "rss-success", cfg).open()
+    store = RunStore(rundir).open()
+    executor, quiet = ctx.executor, ctx.quiet
     tol = default_tol(etas)
     specs = {
         (r, n): CellSpec(
@@ -88,7 +89,7 @@ def run_rss_success(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bo
     cells = run_cells(
         list(specs.values()), cfg.trials, thresholds=etas, executor=executor, store=store, quiet=quiet
     )
-    outcome = SweepOutcome("rss-success", store.path, [])
+    outcome = SweepOutcome("rss-success", rundir.path, [])
     track(outcome, cells)
     rows = []
     for (r, n), spec in specs.items():
@@ -113,12 +114,12 @@ def run_rss_success(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bo
             )
     store.write_results(rows)
     outcome.rows = rows
-    _pensia_evidence(cfg, outcome, runs_root, store, executor)
+    _pensia_evidence(cfg, outcome, rundir, store, executor)
     return outcome
 
 
 def _pensia_evidence(
-    cfg: Any, outcome: SweepOutcome, runs_root: str | Path, store: Any, executor: Any
+    cfg: Any, outcome: SweepOutcome, rundir: RunDir, store: Any, executor: Any
 ) -> None:
     """Calibrate the restated C, then measure failures at ``n = ceil(bound(eta, C))`` (both forms).
 
@@ -168,8 +169,7 @@ def _pensia_evidence(
         _, f, a = cells[s.key()].counts(eta)
         rows.append({"form": form, "eta": eta, "n": n, "failures": f, "ambiguous": a, "trials": t_test})
     details = {"distribution": cfg.distribution, "seed": cfg.seed, "calibration": calibration, "rows": rows}
-    store.write_json("pensia_test.json", details)
-    write_rule_evidence(outcome, runs_root, "pensia-rss-log", details)
+    save_evidence(outcome, rundir, "pensia-rss-log", details)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -182,7 +182,7 @@ def _first_reaching(p: np.ndarray, level: float, censor: int) -> np.ndarray:
     return np.where(hit.any(axis=-1), first, censor)
 
 
-def run_rss_constant(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bool = True) -> SweepOutcome:
+def run_rss_constant(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     """Empirical constant C in ``n = C log2(1/eta)``, with bootstrap intervals; evidence ``lueker-cor2.5``.
 
     Two criteria per eta: the smallest n whose estimated success probability reaches ``level`` (0.9),
@@ -201,9 +201,8 @@ def run_rss_constant(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: b
 
     Args:
         cfg: A ``RssConstantConfig``.
-        runs_root: The run root.
-        executor: An open executor.
-        quiet: Hide progress bars.
+        rundir: Its run directory (opened by :meth:`sim.experiments.Experiment.execute`).
+        ctx: The executor and progress setting (:class:`sim.experiments.Context`).
 
     Returns:
         The :class:`SweepOutcome`.
@@ -211,8 +210,9 @@ def run_rss_constant(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: b
     etas = _check_etas(cfg.etas)
     level = check_range("level", cfg.level, 0.0, 1.0, lo_open=True, hi_open=True)
     check_int("resamples", cfg.resamples, 10)
-    store = RunStore(runs_root, "rss-constant", cfg).open()
-    outcome = SweepOutcome("rss-constant", store.path, [])
+    store = RunStore(rundir).open()
+    executor, quiet = ctx.executor, ctx.quiet
+    outcome = SweepOutcome("rss-constant", rundir.path, [])
     base = {"distribution": cfg.distribution, "lo": cfg.lo, "hi": cfg.hi, "seed": cfg.seed}
     rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(0x5EED, 1)))
     criteria = {"level": lambda eta: level, "fail<=eta": lambda eta: max(level, 1.0 - eta)}
@@ -301,12 +301,12 @@ def run_rss_constant(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: b
         )
     store.write_results(rows)
     outcome.rows = rows
-    _lueker_evidence(cfg, outcome, runs_root, store, executor)
+    _lueker_evidence(cfg, outcome, rundir, store, executor)
     return outcome
 
 
 def _lueker_evidence(
-    cfg: Any, outcome: SweepOutcome, runs_root: str | Path, store: Any, executor: Any
+    cfg: Any, outcome: SweepOutcome, rundir: RunDir, store: Any, executor: Any
 ) -> None:
     """Calibrate Lueker's C, then measure success at ``n = ceil(lueker_min_n(eta, 1 - level, C))``.
 
@@ -348,8 +348,7 @@ def _lueker_evidence(
         succ, _, a = cells[s.key()].counts(eta)
         rows.append({"eta": eta, "n": n, "successes": succ, "ambiguous": a, "trials": trials})
     details = {"level": cfg.level, "seed": cfg.seed, "calibration": calibration, "rows": rows}
-    store.write_json("lueker_test.json", details)
-    write_rule_evidence(outcome, runs_root, "lueker-cor2.5", details)
+    save_evidence(outcome, rundir, "lueker-cor2.5", details)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -383,7 +382,7 @@ def per_target_chunk(task: tuple[dict, int, int, float, list[float]]) -> dict[st
     return {"errors": err.tolist(), "sizes": {repr(e): sizes[e].astype(int).tolist() for e in etas}}
 
 
-def run_rss_per_target(cfg: Any, *, runs_root: str | Path, executor: Any, quiet: bool = True) -> SweepOutcome:
+def run_rss_per_target(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     """One fixed target: failure rate, mean best error, and the smallest sufficient subset vs n.
 
     For each n and trial, ``theory.best_subsets`` gives the minimal error and, with ``max_error=eta``,
@@ -392,9 +391,8 @@ def run_rss_per_target(cfg: Any, *, runs_root: str | Path, executor: Any, quiet:
 
     Args:
         cfg: A ``RssPerTargetConfig``.
-        runs_root: The run root.
-        executor: An open executor.
-        quiet: Hide progress bars.
+        rundir: Its run directory (opened by :meth:`sim.experiments.Experiment.execute`).
+        ctx: The executor and progress setting (:class:`sim.experiments.Context`).
 
     Returns:
         The :class:`SweepOutcome` (no ledger claim: this sweep describes tickets, it tests no bound).
@@ -405,8 +403,9 @@ def run_rss_per_target(cfg: Any, *, runs_root: str | Path, executor: Any, quiet:
     ns = _check_ns(cfg.ns)
     z = check_range("target", cfg.target)
     trials = check_int("trials", cfg.trials, 1)
-    store = RunStore(runs_root, "rss-per-target", cfg).open()
-    outcome = SweepOutcome("rss-per-target", store.path, [])
+    store = RunStore(rundir).open()
+    executor = ctx.executor
+    outcome = SweepOutcome("rss-per-target", rundir.path, [])
     tag = hashlib.sha256(json.dumps([z, etas]).encode()).hexdigest()[:8]
     specs = {n: CellSpec("target", n, cfg.distribution, -1.0, 1.0, cfg.perturbation, cfg.seed) for n in ns}
     records: dict[int, dict] = {}

@@ -105,7 +105,7 @@ def test_render_writes_png_pdf_csv(synthetic_root: Path, tmp_path: Path) -> None
 def test_fig06_aggregates_seeds_exactly(synthetic_root: Path) -> None:
     import json
 
-    finals = sorted((synthetic_root / "ep-dying" / "d0.3").glob("seed_*/final.json"))
+    finals = sorted((synthetic_root / "ep-dying").glob("*/runs/d0.3/seed_*/final.json"))
     values = [json.loads(p.read_text())["dying_ratio"] for p in finals]
     with figure_style():
         result = get_figure("fig06_dying").build(synthetic_root)
@@ -136,7 +136,7 @@ def test_missing_records_name_the_experiment(tmp_path: Path) -> None:
 
 def test_unfinished_training_runs_are_ignored(tmp_path: Path) -> None:
     root = write_synthetic_runs(tmp_path / "runs")
-    for done in (root / "rigl").glob("*/seed_1/DONE"):
+    for done in (root / "rigl").glob("*/runs/*/seed_1/DONE"):
         done.unlink()
     with figure_style():
         result = get_figure("fig11_rigl").build(root)
@@ -197,7 +197,7 @@ def test_pgd_cells_read_the_trainer_grid_format(tmp_path: Path) -> None:
     from figures.fig04_pgd_ep import cells
     from figures.records import training_runs
 
-    run = tmp_path / "pgd-ep" / "h" / "seed_3"
+    run = tmp_path / "pgd-ep" / "sweep" / "runs" / "h" / "seed_3"  # a training sweep holds its runs
     run.mkdir(parents=True)
     (run / "config.json").write_text('{"method": "pgd_ep", "density": 0.5, "pgd_eps": 0.03, "seed": 3}')
     grid = [

@@ -177,63 +177,88 @@ def test_report_lists_every_figure_and_claim(tmp_path: Path) -> None:
     assert md_text.count("**Not built:**") == len(specs) - 1
 
 
-def _stub_producers(monkeypatch: pytest.MonkeyPatch, calls: list[str], *, fail: str | None) -> None:
-    def make(name: str):
-        def run(runs_root: Path, *, scale: str, workers, quiet: bool) -> None:
-            calls.append(name)
-            assert scale == "quick"
-            if name == fail:
-                raise RuntimeError(f"{name} exploded")
-            if not (runs_root / "ep-dying").exists():
-                write_synthetic_runs(runs_root)
+def _stub_experiments(monkeypatch: pytest.MonkeyPatch, calls: list[str], *, fail: str | None) -> None:
+    from sim.experiments import Experiment, ExperimentResult
 
-        return run
+    def execute(self, config=None, *, scale, runs_root, executor, workers, quiet, device):
+        calls.append(self.name)
+        # The API runs in-process by default; the CLI hands over its open executor.
+        assert scale == "quick" and device == "cpu" and (executor == "inprocess" or hasattr(executor, "map"))
+        if self.name == fail:
+            raise RuntimeError(f"{self.name} exploded")
+        if not (runs_root / "ep-dying").exists():
+            write_synthetic_runs(runs_root)
+        return ExperimentResult(self.name, None, False, {})
 
-    table = {n: rp.Producer(n, p.description, make(n)) for n, p in rp.PRODUCERS.items()}
-    monkeypatch.setattr(rp, "PRODUCERS", table)
+    monkeypatch.setattr(Experiment, "execute", execute)
     ledger = [FakeResult("ep-dying-ratio-grows", "numeric", "verified", "consistent: ok")]
-    monkeypatch.setattr(rp, "run_ledger", lambda runs_root, max_examples=50: (ledger, "LEDGER TABLE", {}, {}))
+    monkeypatch.setattr(
+        rp, "run_ledger", lambda runs_root, max_examples=50, claim_files=(): (ledger, "LEDGER TABLE", {}, {})
+    )
 
 
-def test_reproduce_survives_a_failing_producer(
+def test_reproduce_survives_a_failing_experiment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     calls: list[str] = []
-    _stub_producers(monkeypatch, calls, fail="rigl")
+    _stub_experiments(monkeypatch, calls, fail="rigl")
     runs, out = tmp_path / "runs", tmp_path / "out"
     code = main(
-        ["reproduce", "--only", "fig06", "fig11", "--runs-root", str(runs), "--out", str(out), "--quiet"]
+        [
+            "reproduce",
+            "--only",
+            "fig06",
+            "fig11",
+            "--runs-root",
+            str(runs),
+            "--out",
+            str(out),
+            "--quiet",
+            "--executor",
+            "inprocess",
+        ]
     )
-    assert code == 1  # a producer failed
-    assert calls == ["ep-dying", "rigl"]  # only the selected figures' producers, in order
+    assert code == 1  # an experiment failed
+    assert calls == ["ep-dying", "rigl"]  # only the selected figures' experiments, in order
     printed = capsys.readouterr()
     assert "LEDGER TABLE" not in printed.out  # --quiet
-    assert "FAILED stages (1): producer rigl" in printed.err
-    # The figures were still drawn (the other producer's records exist; rigl's stub wrote none).
+    assert "FAILED stages (1): experiment rigl" in printed.err
+    # The figures were still drawn (the other experiment's records exist; rigl's stub wrote none).
     assert (out / "fig06_dying.png").exists() and (out / "fig11_rigl.pdf").exists()
     report = (out / "report.md").read_text()
     assert "RuntimeError: rigl exploded" in report and "ep-dying-ratio-grows" in report
     with open(out / "timings.csv", newline="") as fh:
         stages = {row["stage"]: row for row in csv.DictReader(fh)}
-    assert stages["producer rigl"]["status"] == "failed"
-    assert stages["producer ep-dying"]["status"] == "ok"
+    assert stages["experiment rigl"]["status"] == "failed"
+    assert stages["experiment ep-dying"]["status"] == "ok"
     assert {"ledger", "figure fig06_dying", "report", "total"} <= set(stages)
 
 
 def test_reproduce_succeeds_and_reruns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     calls: list[str] = []
-    _stub_producers(monkeypatch, calls, fail=None)
+    _stub_experiments(monkeypatch, calls, fail=None)
     kwargs = {"only": ["fig08_iep"], "runs_root": tmp_path / "runs", "out": tmp_path / "out", "quiet": True}
     first = rp.reproduce(**kwargs)
     assert first.exit_code == 0
     assert [f.name for f in first.figures] == ["fig08_iep"] and first.figures[0].error is None
-    second = rp.reproduce(**kwargs, skip_producers=True)
+    second = rp.reproduce(**kwargs, skip_experiments=True)
     assert second.exit_code == 0 and calls == ["iep"]
     assert "stage" in capsys.readouterr().out  # the timing table is printed even when quiet
 
 
+def test_reproduce_walks_the_experiments_of_the_figures_and_their_claims() -> None:
+    from figures.registry import get_figure
+    from sim.experiments import experiments_for_claims
+
+    # fig02 reads pssp-min-n and xiong-n90; its claim xiong-thm1-aistats is also decided by xiong-thm1.
+    spec = get_figure("fig02_pssp")
+    assert set(spec.experiments) == {"pssp-min-n", "xiong-n90"}
+    assert "xiong-thm1" in experiments_for_claims(spec.claims)
+    assert experiments_for_claims(["no-such-claim"]) == []
+
+
 def test_reproduce_rejects_bad_input(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="scale must be one of quick, full"):
+    with pytest.raises(ValueError, match="scale must be one of quick, default, full"):
         rp.reproduce(scale="huge", out=tmp_path)
     with pytest.raises(ValueError, match="valid figures"):
         rp.reproduce(only=["fig99_nope"], out=tmp_path)
@@ -241,16 +266,13 @@ def test_reproduce_rejects_bad_input(tmp_path: Path) -> None:
         rp.reproduce(workers=0, out=tmp_path)
 
 
-def test_call_with_supported_drops_unknown_keywords() -> None:
-    def producer(runs_root, *, scale="quick"):
-        return runs_root, scale
+def test_a_figure_must_read_registered_experiments() -> None:
+    from figures.registry import FigureSpec, register_figure
 
-    assert rp.call_with_supported(producer, "r", scale="full", workers=3, quiet=True) == ("r", "full")
-
-
-def test_missing_producer_module_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(RuntimeError, match="no_such_module_xyz"):
-        rp._resolve([("no_such_module_xyz", "run")])
+    with pytest.raises(
+        ValueError, match=r"unknown experiment 'no-such-experiment'; valid experiments: .*rigl"
+    ):
+        register_figure(FigureSpec("figX_bad", "t", "c", ("no-such-experiment",), (), lambda root: None))
 
 
 def test_cli_figures_list_and_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

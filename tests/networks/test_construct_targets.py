@@ -184,11 +184,13 @@ def test_cli_records_the_domain_and_paired_accuracy(tmp_run_root):
 
 
 def test_construct_targets_write_accuracy_evidence(tmp_run_root):
-    from sim.construction import run_construct_targets
+    from sim.construction import TargetsConfig
+    from sim.experiments import get_experiment
     from theory.ledger import read_evidence
     from theory.rules import apply_rule
 
-    run_construct_targets(tmp_run_root, targets=("digits-mlp",), quiet=True)
+    cfg = TargetsConfig(targets=("digits-mlp",))
+    get_experiment("construct-targets").execute(cfg, runs_root=tmp_run_root)
     rec = read_evidence(tmp_run_root)["construction-certificate.accuracy"]
     assert [t["target"] for t in rec["details"]["targets"]] == ["digits-mlp"]
     assert apply_rule(rec["rule_id"], rec["details"]).verdict == rec["verdict"]

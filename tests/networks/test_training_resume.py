@@ -164,7 +164,7 @@ def test_cli_trains_resumes_and_reports_bad_input(tmp_run_root, capsys):
     assert "stopped after 2 steps" in capsys.readouterr().out
     assert slth(argv) == 0
     assert "done:" in capsys.readouterr().out
-    assert slth(["networks", *argv]) == 0
+    assert slth(argv) == 0
     assert "skipped:" in capsys.readouterr().out
     assert slth([*argv, "--density", "2"]) == 2
     assert "density must be in" in capsys.readouterr().err
@@ -182,5 +182,5 @@ def test_construct_is_hooked_from_networks_construct_cli(monkeypatch, capsys):
     fake.run = lambda args: print(f"construct eps={args.eps}") or 0
     monkeypatch.setitem(sys.modules, "networks.construct.cli", fake)
     assert slth(["construct", "--eps", "0.25"]) == 0
-    assert slth(["networks", "construct"]) == 0
+    assert slth(["construct"]) == 0
     assert capsys.readouterr().out.splitlines() == ["construct eps=0.25", "construct eps=0.1"]

@@ -2,7 +2,8 @@ import csv
 
 import pytest
 
-from sim.construction import WidthConfig, certificate_cases, run_construct_width
+from sim.construction import WidthConfig, certificate_cases
+from sim.experiments import get_experiment
 from theory.ledger import read_evidence
 from theory.rules import apply_rule
 
@@ -32,9 +33,10 @@ def _tiny():
 def test_width_sweep_writes_records_and_evidence(tmp_run_root, monkeypatch):
     import sim.construction as sc
 
-    monkeypatch.setitem(sc.SCALES, "quick", _tiny())
     monkeypatch.setattr(sc, "certificate_cases", lambda: certificate_cases()[::6])
-    out = run_construct_width(tmp_run_root, scale="quick", quiet=True)
+    res = _execute(_tiny(), tmp_run_root)
+    assert set(res.verdicts) == IDS
+    out = res.rundir.path
     with open(out / "results.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert {"method", "eps", "perturbation", "seed", "candidates", "success_fraction"} <= set(rows[0])
@@ -57,6 +59,10 @@ def test_width_sweep_writes_records_and_evidence(tmp_run_root, monkeypatch):
         res = apply_rule(rec["rule_id"], rec["details"])
         assert res.verdict == rec["verdict"]
     assert evidence["construction-certificate.certificate"]["verdict"] == "consistent"
+
+
+def _execute(cfg, root):
+    return get_experiment("construct-width").execute(cfg, runs_root=root)
 
 
 def test_certificate_cases_cover_the_required_shapes():
@@ -84,9 +90,9 @@ def test_width_sweep_resumes_finished_cells(tmp_run_root, monkeypatch):
         cert_starts=2,
         cert_steps=2,
     )
-    monkeypatch.setitem(sc.SCALES, "quick", small)
     monkeypatch.setattr(sc, "certificate_cases", lambda: certificate_cases()[:1])
-    out = run_construct_width(tmp_run_root, scale="quick", quiet=True)
+    res = _execute(small, tmp_run_root)
+    out = res.rundir.path
     first = (out / "results.csv").read_text()
     first_cert = (out / "certificate.csv").read_text()
 
@@ -95,8 +101,9 @@ def test_width_sweep_resumes_finished_cells(tmp_run_root, monkeypatch):
         raise AssertionError("a finished cell was recomputed")
 
     monkeypatch.setattr("networks.construct.construct_ticket", boom)
-    again = run_construct_width(tmp_run_root, scale="quick", quiet=True)
-    assert again == out
+    (out / "DONE").unlink()  # not done: the run resumes from cells.json
+    again = _execute(small, tmp_run_root)
+    assert not again.reused and again.rundir.path == out
     assert (out / "results.csv").read_text() == first
     assert (out / "certificate.csv").read_text() == first_cert
     # One seed x one eps: the width rules cannot decide, and say so.
@@ -105,7 +112,7 @@ def test_width_sweep_resumes_finished_cells(tmp_run_root, monkeypatch):
 
 def test_bad_scale(tmp_run_root):
     with pytest.raises(ValueError, match="scale"):
-        run_construct_width(tmp_run_root, scale="huge", quiet=True)
+        get_experiment("construct-width").execute(scale="huge", runs_root=tmp_run_root)
 
 
 def test_scan_from_a_larger_eps_minimum_gives_the_same_minimum():

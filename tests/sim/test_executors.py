@@ -32,6 +32,7 @@ from sim.executors import (
     get_executor,
 )
 from sim.store import RunStore
+from theory.plumbing.rundir import RunDir
 
 # The fault injectors below run inside job processes; pickle them by value so those processes need not
 # import this test module.
@@ -209,18 +210,19 @@ def _sweep_files(path: Path) -> dict[str, bytes]:
 
 
 def test_same_sweep_gives_byte_identical_files_on_every_executor(tmp_path) -> None:
-    from sim.sweeps import get_sweep
+    from sim.experiments import get_experiment
 
-    sweep = get_sweep("rss-per-target")
+    sweep = get_experiment("rss-per-target")
     # 3 values of n x 3 chunks of 64 trials: 9 work items, more than either worker count.
-    cfg = dataclasses.replace(sweep.quick, ns=(4, 6, 8), trials=150)
+    cfg = sweep.preset("quick", ns=(4, 6, 8), trials=150)
     reference = None
     for name in ("inprocess", "process", "submitit", "dask"):
         root = tmp_path / name
         with _make(name, 2, tmp_path / f"{name}-jobs") as ex:
-            first = sweep.run(cfg, runs_root=str(root), executor=ex)
+            first = sweep.execute(cfg, runs_root=root, executor=ex).output
             files = _sweep_files(first.path)
-            again = sweep.run(cfg, runs_root=str(root), executor=ex)
+            (first.path / "DONE").unlink()  # resume from the cells, not from DONE
+            again = sweep.execute(cfg, runs_root=root, executor=ex).output
         assert first.computed and not first.reused, name
         assert again.reused == first.computed and not again.computed, name  # resume: nothing recomputed
         assert _sweep_files(again.path) == files, name
@@ -281,7 +283,7 @@ CELLS = [CellSpec("coverage", n, "uniform", -1.0, 1.0, seed=2) for n in range(3,
 @pytest.mark.parametrize(("name", "mode"), [("submitit", "kill"), ("submitit", "raise"), ("dask", "raise")])
 def test_failed_job_is_named_and_resubmission_reuses_finished_cells(name, mode, tmp_path) -> None:
     reference = run_cells(CELLS, 20, executor="inprocess")
-    store = RunStore(tmp_path / "runs", "resume", _StoreConfig(name)).open()
+    store = RunStore(RunDir.for_config(tmp_path / "runs", "resume", _StoreConfig(name))).open()
     # Two workers: the engine sends waves of 4 x 2 chunks (one chunk per cell here), so cells n=3..10
     # finish (and are stored) in the first wave and n=11's chunk, alone in the second wave, fails.
     with _make(name, 2, tmp_path) as ex:
@@ -313,12 +315,12 @@ def test_dask_reschedules_a_killed_worker_with_the_same_results(tmp_path) -> Non
 
 
 # --------------------------------------------------------------------------------------------------
-# One interface on the command line: `slth sim sweep ... --executor` and `slth reproduce --executor`.
+# One interface on the command line: `slth run ... --executor` and `slth reproduce --executor`.
 # --------------------------------------------------------------------------------------------------
 def test_sweep_cli_runs_on_every_executor_with_identical_results(tmp_path, capsys) -> None:
     from figures.cli import main
 
-    sweep_args = ["sim", "sweep", "rss-per-target", "--ns", "4,6", "--trials", "70", "--quiet"]
+    sweep_args = ["run", "rss-per-target", "--ns", "4,6", "--trials", "70", "--quiet"]
     files = {}
     for name, extra in (
         ("inprocess", []),
@@ -338,12 +340,21 @@ def test_sweep_cli_runs_on_every_executor_with_identical_results(tmp_path, capsy
     assert code == 2 and "only apply to --executor dask" in capsys.readouterr().err
 
 
-def test_reproduce_hands_its_executor_to_the_sweep_producers(tmp_path, monkeypatch) -> None:
+class _Done:
+    reused = True
+
+    @property
+    def verdicts(self) -> dict:
+        return {}
+
+
+def test_reproduce_hands_its_executor_to_the_experiments(tmp_path, monkeypatch) -> None:
     import figures.reproduce as rep
     from figures.cli import main
-    from sim.sweeps import Sweep
+    from sim.experiments import Experiment
 
     seen = {}
+    real_reproduce = rep.reproduce
 
     def fake_reproduce(**kwargs):
         seen.update(kwargs)
@@ -356,15 +367,17 @@ def test_reproduce_hands_its_executor_to_the_sweep_producers(tmp_path, monkeypat
     ex = seen["executor"]
     assert ex.name == "submitit" and ex.workers == 3 and ex.config.partition == "p" and seen["workers"] == 3
 
-    # ... and the sweep producers hand it to Sweep.run unchanged (the name "process" when none is given).
+    # ... and reproduce hands it to every experiment's execute unchanged ("inprocess" when none is given).
     calls = []
-    monkeypatch.setattr(Sweep, "run", lambda self, cfg, **kw: calls.append((self.name, kw)))
-    producer = rep.PRODUCERS["pssp-min-n"]
-    rep.call_with_supported(producer.run, tmp_path, scale="quick", workers=2, quiet=True, executor=ex)
-    rep.call_with_supported(producer.run, tmp_path, scale="quick", workers=2, quiet=True)
-    expected = {"runs_root": str(tmp_path), "executor": ex, "workers": 2, "quiet": True}
-    assert calls[0] == ("pssp-min-n", expected)
-    assert calls[1][1]["executor"] == "process"
+    monkeypatch.setattr(Experiment, "execute", lambda self, **kw: calls.append((self.name, kw)) or _Done())
+    monkeypatch.setattr(rep, "run_ledger", lambda *a, **k: ([], "", {}, {}))
+    kw = {"only": ["fig02_pssp"], "runs_root": tmp_path, "out": tmp_path / "out", "quiet": True}
+    real_reproduce(**kw, executor=ex)
+    real_reproduce(**kw, workers=2)
+    # The figure's experiments, then the one deciding its claim xiong-thm1-aistats (failure-bound part).
+    assert [c[0] for c in calls] == ["pssp-min-n", "xiong-n90", "xiong-thm1"] * 2
+    assert calls[0][1]["executor"] is ex and calls[0][1]["scale"] == "quick"
+    assert calls[-1][1]["executor"] == "inprocess" and calls[-1][1]["workers"] == 2
 
 
 # --------------------------------------------------------------------------------------------------
@@ -456,7 +469,7 @@ def test_dead_pool_worker_is_named_and_leaves_no_half_written_cell(how, cause, t
     from sim.executors import WorkerDied
 
     reference = run_cells(CELLS, 20, executor="inprocess")
-    store = RunStore(tmp_path / "runs", "dies", _StoreConfig(how)).open()
+    store = RunStore(RunDir.for_config(tmp_path / "runs", "dies", _StoreConfig(how))).open()
     with get_executor("process", 2) as ex:
         with pytest.raises(WorkerDied) as info:
             run_cells(CELLS, 20, executor=_DyingPool(ex, 11, how), store=store)

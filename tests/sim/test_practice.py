@@ -1,35 +1,43 @@
-"""Practice sweeps: config plans, records, resume and honest evidence verdicts (tiny scale, CPU)."""
+"""Training sweeps: config plans, records, resume and honest evidence verdicts (tiny scale, CPU)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sim import practice
+from sim.experiments import get_experiment
+from sim.training_sweeps import PRESETS, variants
+from sim.training_sweeps import evidence as sweep_evidence
+from sim.training_sweeps.config import TrainingSweepConfig
+from sim.training_sweeps.runs import ROWS_FILE
 from theory.plumbing.configs import config_hash
 from theory.plumbing.records import read_csv
+from theory.plumbing.rundir import RunDir
 from theory.rules import apply_rule
 from theory.rules import practice as rules_practice
 
-
-@pytest.fixture
-def tiny_scale(monkeypatch):
-    from networks.training import TrainConfig
-
-    def base(scale):
-        cfg = TrainConfig(model="mlp", dataset="digits", hidden=(16,), epochs=3, batch_size=256, lr=0.5)
-        return cfg, (0, 1, 2)
-
-    monkeypatch.setattr(practice, "_base", base)
+SWEEPS = ("ep-vs-dense", "ep-dying", "ep-hparams", "iep", "iep-rewind", "pgd-ep", "rigl")
+#: A tiny base (digits, one hidden layer of 16, 3 epochs): seconds per run on a CPU.
+TINY = TrainingSweepConfig(
+    dataset="digits", hidden=(16,), epochs=3, batch_size=256, seeds=(0, 1, 2), iep_epochs=3, pgd_epochs=1
+)
 
 
-@pytest.mark.parametrize("name", sorted(practice.PRACTICE_SWEEPS))
+def _execute(name, root, cfg=TINY):
+    return get_experiment(name).execute(cfg, runs_root=root, executor="inprocess")
+
+
+@pytest.mark.parametrize("name", SWEEPS)
 @pytest.mark.parametrize("scale", ["quick", "full"])
 def test_every_sweep_has_three_seeds_per_variant_and_distinct_runs(name, scale):
-    cfgs = practice.sweep_configs(name, scale)
+    exp = get_experiment(name)
+    assert exp.presets[scale] is PRESETS[scale]
+    plan = getattr(variants, name.replace("-", "_"))
+    cfgs = plan(exp.preset(scale))
     seeds: dict[tuple[str, str], set[int]] = {}
     for variant, cfg in cfgs:
         key = (variant, config_hash(dataclasses.replace(cfg, seed=0)))
@@ -38,66 +46,62 @@ def test_every_sweep_has_three_seeds_per_variant_and_distinct_runs(name, scale):
     assert len({(config_hash(c)) for _, c in cfgs}) == len(cfgs)
 
 
-def test_unknown_sweep_and_scale_are_refused():
-    with pytest.raises(ValueError, match=r"valid practice sweeps: .*ep-dying"):
-        practice.sweep_configs("nope")
-    with pytest.raises(ValueError, match=r"scale must be one of quick, full"):
-        practice.sweep_configs("rigl", "huge")
+def test_bad_sweep_configs_are_refused():
+    with pytest.raises(ValueError, match=r"valid experiments: .*ep-dying"):
+        get_experiment("nope")
+    with pytest.raises(ValueError, match=r"seeds must hold at least 3"):
+        TrainingSweepConfig(seeds=(0, 1))
+    with pytest.raises(ValueError, match=r"scale must be one of quick, default, full"):
+        get_experiment("rigl").preset("huge")
 
 
-def test_rigl_sweep_writes_runs_summary_evidence_and_reuses_runs(tiny_scale, tmp_run_root, monkeypatch):
-    paths = practice.run_sweep("rigl", tmp_run_root, executor="inprocess", quiet=True)
-    assert len(paths) == 12 and all((p / "DONE").exists() for p in paths)
-    rows = read_csv(tmp_run_root / "rigl" / "summary.csv")
+def test_rigl_sweep_writes_runs_summary_evidence_and_reuses_runs(tmp_run_root, monkeypatch):
+    res = _execute("rigl", tmp_run_root)
+    rows = read_csv(res.rundir.file("summary.csv"))
+    paths = [r["run_dir"] for r in rows]
+    assert len(paths) == 12 and all((Path(p) / "DONE").exists() for p in paths)
+    assert all(Path(p).parent.parent == res.rundir.path / "runs" for p in paths)  # the runs live inside
+    from figures.records import training_runs
+
+    # ... where figure 11 reads them.
+    assert sorted(str(r.path) for r in training_runs(tmp_run_root, "rigl")) == sorted(paths)
     assert {r["method"] for r in rows} == {"rigl", "rigl2"}
     assert {round(1 - float(r["density"]), 6) for r in rows} == {0.8, 0.9}
     assert all(0 <= int(r["test_correct"]) <= int(r["test_total"]) for r in rows)
+    assert set(res.verdicts) == {"rigl-second-order"}
     ev = _recorded(tmp_run_root, "rigl-second-order")
+    assert ev["run"] == str(res.rundir.path)
     assert {(r["method"], r["sparsity"]) for r in ev["details"]["per_seed"]} == {
         (m, s) for m in ("rigl", "rigl2") for s in (0.8, 0.9)
     }
-    # Re-running reuses every finished run (no Trainer is built).
+    # Re-running an unfinished sweep (DONE removed) reuses every finished run (no Trainer is built).
     from networks.training import trainer as trainer_mod
 
     def refuse(*a, **k):
         raise AssertionError("finished run retrained")
 
     monkeypatch.setattr(trainer_mod.Trainer, "__init__", refuse)
-    assert practice.run_sweep("rigl", tmp_run_root, executor="inprocess", quiet=True) == paths
+    res.rundir.file("DONE").unlink()
+    again = _execute("rigl", tmp_run_root)
+    assert not again.reused and [r["run_dir"] for r in again.output] == paths
+    assert again.verdicts == res.verdicts
 
 
-def test_pgd_sweep_writes_the_grid_table(tiny_scale, tmp_run_root, monkeypatch):
-    from networks.training import TrainConfig
-
-    base = TrainConfig(
-        method="pgd_ep",
-        model="mlp",
-        dataset="digits",
-        hidden=(16,),
-        epochs=1,
-        batch_size=256,
-        pgd_densities=(1.0, 0.3),
-        pgd_epochs=1,
-    )
-    plan = [(f"eps={e}", dataclasses.replace(base, pgd_eps=e)) for e in (0.0, 0.05)]
-    sweep = dataclasses.replace(
-        practice.PRACTICE_SWEEPS["pgd-ep"], configs=lambda scale: practice._seeded(plan, (0, 1, 2))
-    )
-    monkeypatch.setitem(practice.PRACTICE_SWEEPS, "pgd-ep", sweep)
-    practice.run_sweep("pgd-ep", tmp_run_root, executor="inprocess", quiet=True)
-    grid = read_csv(tmp_run_root / "pgd-ep" / "grid.csv")
-    assert len(grid) == 2 * 3 * 2
-    assert {float(r["sparsity"]) for r in grid} == {0.0, 0.7}
-    assert sum(r["selected"] == "True" for r in grid) == 6
+def test_pgd_sweep_writes_the_grid_table(tmp_run_root):
+    res = _execute("pgd-ep", tmp_run_root)
+    grid = read_csv(res.rundir.file("grid.csv"))
+    assert len(grid) == 4 * 3 * 6  # eps x seeds x densities of the PGD+EP grid
+    assert {round(float(r["sparsity"]), 6) for r in grid} == {0.0, 0.1, 0.3, 0.5, 0.7, 0.9}
+    assert sum(r["selected"] == "True" for r in grid) == 4 * 3  # one selected density per run
     for part in ("accuracy-rises", "best-sparsity-falls"):
         ev = _recorded(tmp_run_root, f"pgd-ep-perturbation-helps.{part}")
         assert len(ev["details"]["per_seed"]) == len(grid)
     assert not (tmp_run_root / "evidence" / "pgd-ep-perturbation-helps.json").exists()
 
 
-def test_iep_sweep_cycles_table_and_evidence(tiny_scale, tmp_run_root):
-    practice.run_sweep("iep", tmp_run_root, executor="inprocess", quiet=True)
-    cycles = read_csv(tmp_run_root / "iep" / "cycles.csv")
+def test_iep_sweep_cycles_table_and_evidence(tmp_run_root):
+    res = _execute("iep", tmp_run_root)
+    cycles = read_csv(res.rundir.file("cycles.csv"))
     soft = [
         r for r in cycles if r["variant"] == "soft" and r["seed"] == "0" and r["target_density"] == "0.05"
     ]
@@ -109,8 +113,8 @@ def test_iep_sweep_cycles_table_and_evidence(tiny_scale, tmp_run_root):
         assert {r["variant"] for r in ev["details"]["per_seed"]} == {"ep", "soft", "hard"}
 
 
-def test_ep_dying_sweep_output_goes_through_its_rule(tiny_scale, tmp_run_root):
-    practice.run_sweep("ep-dying", tmp_run_root, executor="inprocess", quiet=True)
+def test_ep_dying_sweep_output_goes_through_its_rule(tmp_run_root):
+    _execute("ep-dying", tmp_run_root)
     ev = _recorded(tmp_run_root, "ep-dying-ratio-grows")
     assert sorted({r["density"] for r in ev["details"]["per_seed"]}) == [0.1, 0.3, 0.5, 0.7]
 
@@ -124,6 +128,16 @@ def _recorded(root, evidence_id):
     assert (again.verdict, again.summary) == (ev["verdict"], ev["summary"])
     assert ev["rule"] and ev["constants"] and ev["detectable"]
     return ev
+
+
+def _producer_path(root, judge, rows):
+    """Write evidence as a sweep does: its rows in a run directory, read back by the sweep's evidence."""
+    from theory.ledger import write_evidence
+
+    rundir = RunDir(root / "sweep", {"rows": len(rows)}).open()
+    rundir.write_json(ROWS_FILE, rows)
+    for evidence_id, (rule_id, details) in judge(rundir).items():
+        write_evidence(root, evidence_id, run=str(rundir.path), details=details, rule_id=rule_id)
 
 
 def _jit(seed, arm=0):
@@ -199,7 +213,7 @@ def test_dying_rule(tmp_run_root):
     # Two seeds with scatter as large as the effect: nothing can be decided.
     assert _v("ep-dying-ratio-grows", _run_rows(cells(0.6, 0.45, 40.0), seeds=(0, 1))) == "inconclusive"
     # The producer path writes the same decision.
-    practice._evidence_dying(tmp_run_root, _run_rows(cells(0.8, 0.2)))
+    _producer_path(tmp_run_root, sweep_evidence.ep_dying, _run_rows(cells(0.8, 0.2)))
     assert _recorded(tmp_run_root, "ep-dying-ratio-grows")["verdict"] == "consistent"
 
 
@@ -232,7 +246,7 @@ def test_iep_rules_decide_each_part_separately(tmp_run_root):
     # Two noisy seeds: an interval wider than any effect, so neither part can be decided.
     small = cells(0.01, 0.02, noise=20.0, seeds=(0, 1))
     assert _v(acc, small) == "inconclusive" and _v(dying, small) == "inconclusive"
-    practice._evidence_iep(tmp_run_root, mixed)
+    _producer_path(tmp_run_root, sweep_evidence.iep, mixed)
     assert _recorded(tmp_run_root, acc)["verdict"] == "consistent"
     assert _recorded(tmp_run_root, dying)["verdict"] == "inconsistent"
     assert not (tmp_run_root / "evidence" / "iep-soft-beats-ep.json").exists()
@@ -252,7 +266,7 @@ def test_rigl_rule(tmp_run_root):
     assert _v("rigl-second-order", rows(0.0, noise=0.5)) == "consistent"  # non-inferior within a point
     assert _v("rigl-second-order", rows(-0.05)) == "inconsistent"
     assert _v("rigl-second-order", rows(0.0, noise=20.0, seeds=(0, 1))) == "inconclusive"
-    practice._evidence_rigl(tmp_run_root, [{**r, "density": 0.2} for r in rows(-0.05)])
+    _producer_path(tmp_run_root, sweep_evidence.rigl, [{**r, "density": 0.2} for r in rows(-0.05)])
     assert _recorded(tmp_run_root, "rigl-second-order")["verdict"] == "inconsistent"
 
 
@@ -290,15 +304,3 @@ def test_pgd_best_sparsity_rule():
     assert _v(falls, _grid(peaked(lambda e: 0.9 if e == 0 else 0.0), seeds=range(6))) == "inconsistent"
     # Ties go to the smaller sparsity.
     assert rules_practice.best_sparsity({0.0: 0.8, 0.5: 0.8, 0.9: 0.7}) == 0.0
-
-
-def test_practice_subcommand_parses_and_refuses_unknown_names():
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    practice.register(parser.add_subparsers())
-    args = parser.parse_args(["practice", "rigl", "iep", "--scale", "full", "--workers", "1"])
-    assert args.names == ["rigl", "iep"] and args.scale == "full" and args.workers == 1
-    bad = parser.parse_args(["practice", "nope"])
-    with pytest.raises(ValueError, match="valid practice sweeps"):
-        bad.handler(bad)

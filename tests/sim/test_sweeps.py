@@ -1,9 +1,8 @@
-"""The sweeps: record contract, evidence, resume after a kill, CLI, and the sweep registry contract."""
+"""SubsetSum sweeps as experiments: record contract, evidence, resume after a kill, CLI, registry contract."""
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import os
 import subprocess
@@ -14,10 +13,17 @@ from pathlib import Path
 import pytest
 
 from figures.cli import main
-from sim.sweeps import SWEEPS, get_sweep
+from sim.experiments import claim_covers, get_experiment
 from theory.plumbing import records
 
 REPO = Path(__file__).resolve().parents[2]
+
+#: The SubsetSum sweeps (sim.sweeps registers them).
+SWEEPS = ("rss-success", "rss-constant", "pssp-min-n", "rss-per-target", "xiong-thm1", "xiong-n90")
+
+
+def _execute(name: str, cfg, root):
+    return get_experiment(name).execute(cfg, runs_root=root, executor="inprocess")
 
 CONTRACT = {
     "rss-success": {
@@ -115,47 +121,46 @@ TINY = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(SWEEPS))
+@pytest.mark.parametrize("name", SWEEPS)
 def test_sweep_registry_contract(name: str) -> None:
-    sweep = get_sweep(name)
-    assert isinstance(sweep.quick, sweep.config_cls) and isinstance(sweep.full, sweep.config_cls)
-    module, func = sweep.runner.split(":")
-    assert callable(getattr(importlib.import_module(module), func))
+    exp = get_experiment(name)
+    assert exp.run.__module__.startswith("sim.sweeps.")
     import theory.claims  # noqa: F401  (registers the built-in claims)
     from theory.ledger import CLAIMS as REGISTERED
 
-    for claim in sweep.claims:
-        assert claim in REGISTERED
+    for evidence_id in exp.claims:
+        assert any(claim_covers(evidence_id, c) for c in REGISTERED), evidence_id
     assert name in CONTRACT and name in TINY
 
 
-@pytest.mark.parametrize("name", sorted(SWEEPS))
+@pytest.mark.parametrize("name", SWEEPS)
 def test_sweep_records_and_evidence(name: str, tmp_run_root: Path) -> None:
-    sweep = get_sweep(name)
-    cfg = sweep.config("quick", **TINY[name])
-    out = sweep.run(cfg, runs_root=str(tmp_run_root), executor="inprocess")
+    exp = get_experiment(name)
+    cfg = exp.preset("quick", **TINY[name])
+    res = _execute(name, cfg, tmp_run_root)
+    out = res.output
     rows = records.read_csv(out.path / "results.csv")
     assert rows and CONTRACT[name] <= set(rows[0])
     assert records.read_json(out.path / "config.json")["experiment"] == name
     assert "python" in records.read_json(out.path / "env.json")
-    # Every claim gets evidence (its id, or <claim>.<part>), decided by its pre-registered rule.
-    for claim in sweep.claims:
-        assert any(e == claim or e.startswith(claim + ".") for e in out.evidence)
-    for evidence_id, verdict in out.evidence.items():
+    # Every evidence id the experiment declares gets evidence, decided by its pre-registered rule.
+    assert set(res.verdicts) == set(exp.claims)
+    for evidence_id, verdict in res.verdicts.items():
         ev = records.read_json(tmp_run_root / "evidence" / f"{evidence_id}.json")
         assert ev["verdict"] == verdict in {"consistent", "inconsistent", "inconclusive"}
         assert ev["run"] == str(out.path)
         assert ev["rule_id"] == evidence_id and ev["rule"] and ev["detectable"]
-    again = sweep.run(cfg, runs_root=str(tmp_run_root), executor="inprocess")
-    assert not again.computed
+    again = _execute(name, cfg, tmp_run_root)
+    assert again.reused and again.verdicts == res.verdicts  # DONE: nothing recomputed
+    (out.path / "DONE").unlink()
+    resumed = _execute(name, cfg, tmp_run_root)  # not done: every finished cell is reused
+    assert not resumed.reused and not resumed.output.computed
     assert records.read_csv(out.path / "results.csv") == rows
 
 
 def test_rss_success_rows_are_consistent(tmp_run_root: Path) -> None:
-    sweep = get_sweep("rss-success")
-    out = sweep.run(
-        sweep.config("quick", **TINY["rss-success"]), runs_root=str(tmp_run_root), executor="inprocess"
-    )
+    cfg = get_experiment("rss-success").preset("quick", **TINY["rss-success"])
+    out = _execute("rss-success", cfg, tmp_run_root).output
     for r in out.rows:
         assert r["successes"] + r["failures"] + r["ambiguous"] == r["trials"]
         assert r["ci_low"] <= r["p"] <= r["ci_high"]
@@ -167,8 +172,7 @@ def test_rss_success_rows_are_consistent(tmp_run_root: Path) -> None:
 def test_pensia_evidence_is_falsifiable(tmp_run_root: Path) -> None:
     # eta = 0.3: the code form asks for n = ceil(3 log2(1/0.3)) = 6 candidates; the verdict is computed from
     # the measured failures by the rule, not fixed.
-    sweep = get_sweep("rss-success")
-    cfg = sweep.config(
+    cfg = get_experiment("rss-success").preset(
         "quick",
         ns=(6,),
         etas=(0.3,),
@@ -178,7 +182,7 @@ def test_pensia_evidence_is_falsifiable(tmp_run_root: Path) -> None:
         test_trials=40,
         calibration_trials=20,
     )
-    sweep.run(cfg, runs_root=str(tmp_run_root), executor="inprocess")
+    _execute("rss-success", cfg, tmp_run_root)
     ev = records.read_json(tmp_run_root / "evidence" / "pensia-rss-log.json")
     code = [r for r in ev["details"]["rows"] if r["form"] == "code"]
     assert [r["n"] for r in code] == [6]
@@ -230,21 +234,21 @@ def test_paired_results_do_not_depend_on_chunking(
     assert np.array_equal(a.high, b.high) and np.array_equal(a.low, b.low)
 
 
-def test_calibration_seed_must_differ() -> None:
-    sweep = get_sweep("xiong-n90")
+def test_calibration_seed_must_differ(tmp_run_root: Path) -> None:
+    cfg = get_experiment("xiong-n90").preset("quick", seed=1, calibration_seed=1)
     with pytest.raises(ValueError, match="calibration_seed"):
-        sweep.run(sweep.config("quick", seed=1, calibration_seed=1), runs_root="unused", executor="inprocess")
+        _execute("xiong-n90", cfg, tmp_run_root)
 
 
 KILL_SCRIPT = """
 import dataclasses, sys
-from sim.sweeps import get_sweep
-sw = get_sweep("rss-success")
+from sim.experiments import load_experiments
+exp = load_experiments()["rss-success"]
 cfg = dataclasses.replace(
-    sw.quick, ns={ns}, etas=(0.1, 0.01), half_widths=(1.0,), trials={trials}, test_etas=(0.1,),
+    exp.presets["quick"], ns={ns}, etas=(0.1, 0.01), half_widths=(1.0,), trials={trials}, test_etas=(0.1,),
     test_trials={trials}, calibration_trials=20,
 )
-sw.run(cfg, runs_root=sys.argv[1], executor="inprocess")
+exp.execute(cfg, runs_root=sys.argv[1], executor="inprocess")
 """
 
 
@@ -255,7 +259,7 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path: Path) -> None:
     killed_root = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-c", script, str(killed_root)], env=env, cwd=REPO)
     cfg = dataclasses.replace(
-        get_sweep("rss-success").quick,
+        get_experiment("rss-success").presets["quick"],
         ns=ns,
         etas=(0.1, 0.01),
         half_widths=(1.0,),
@@ -279,20 +283,18 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path: Path) -> None:
     }
     assert 2 <= len(finished) < len(ns), "the sweep should have been killed part-way"
 
-    sweep = get_sweep("rss-success")
-    resumed = sweep.run(cfg, runs_root=str(killed_root), executor="inprocess")
+    resumed = _execute("rss-success", cfg, killed_root).output
     assert not {f"{k}.json" for k in resumed.computed} & set(finished)
     for name, (mtime, data) in finished.items():
         assert (cells / name).stat().st_mtime_ns == mtime and (cells / name).read_bytes() == data
-    fresh = sweep.run(cfg, runs_root=str(tmp_path / "fresh"), executor="inprocess")
+    fresh = _execute("rss-success", cfg, tmp_path / "fresh").output
     assert records.read_csv(resumed.path / "results.csv") == records.read_csv(fresh.path / "results.csv")
 
 
 def test_cli_end_to_end(tmp_run_root: Path, capsys: pytest.CaptureFixture) -> None:
     rc = main(
         [
-            "sim",
-            "sweep",
+            "run",
             "rss-success",
             "--runs-root",
             str(tmp_run_root),
@@ -307,7 +309,10 @@ def test_cli_end_to_end(tmp_run_root: Path, capsys: pytest.CaptureFixture) -> No
         ]
     )
     assert rc == 0
-    assert "rss-success: 4 rows" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "rss-success: done" in out and "evidence pensia-rss-log:" in out
+    (results,) = tmp_run_root.glob("rss-success/*/results.csv")
+    assert len(records.read_csv(results)) == 4  # 2 windows x 2 n x 1 eta
     rc = main(
         ["sim", "coverage", "--n", "5", "--eta", "0.1", "--trials", "20", "--executor", "inprocess", "--json"]
     )
@@ -321,8 +326,7 @@ def test_cli_end_to_end(tmp_run_root: Path, capsys: pytest.CaptureFixture) -> No
     assert (
         main(
             [
-                "sim",
-                "sweep",
+                "run",
                 "rss-success",
                 "--scale",
                 "quick",
@@ -354,7 +358,7 @@ def test_unfinished_cell_reuses_its_finished_chunks(tmp_run_root: Path) -> None:
     from sim.store import RunStore
     from sim.sweeps.configs import RssSuccessConfig
 
-    store = RunStore(tmp_run_root, "rss-success", RssSuccessConfig(trials=10)).open()
+    store = RunStore(get_experiment("rss-success").rundir(RssSuccessConfig(trials=10), tmp_run_root)).open()
     spec = CellSpec("coverage", 5, "uniform", -1.0, 1.0)
     true = run_cells([spec], 10, executor="inprocess")[spec.key()].errors
     # A chunk left by a killed run (marked with impossible values to prove it is reused, not recomputed).
@@ -369,12 +373,11 @@ def test_unfinished_cell_reuses_its_finished_chunks(tmp_run_root: Path) -> None:
 
 
 def test_xiong_eta_comes_from_the_calibration_seed_only(tmp_run_root: Path) -> None:
-    sweep = get_sweep("xiong-thm1")
     etas = []
     for seed in (0, 2):
-        cfg = sweep.config(
+        cfg = get_experiment("xiong-thm1").preset(
             "quick", ns=(6,), ratios=(0.0,), Ks=(1.0,), trials=10, calibration_trials=20, seed=seed
         )
-        out = sweep.run(cfg, runs_root=str(tmp_run_root), executor="inprocess")
+        out = _execute("xiong-thm1", cfg, tmp_run_root).output
         etas.append([r["eta"] for r in out.rows])
     assert etas[0] == etas[1]  # the test seed cannot move eta: it is fixed before any test trial

@@ -416,7 +416,7 @@ def test_cli_verify_end_to_end(clean_registry, tmp_path, capsys):
     assert "derivation checked only" in data["verdicts"][0]["reason"]
     assert "derivation-checked: 1" in out and "inconclusive: 2" in out
 
-    rc = main(["--quiet", "theory", "verify", "--claims", str(path), "--only", "user-false"])
+    rc = main(["--quiet", "verify", "--claims", str(path), "--only", "user-false"])
     out = capsys.readouterr().out
     assert rc == 1
     assert "failed" in out and "counterexample: [3]" in out

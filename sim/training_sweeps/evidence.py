@@ -1,0 +1,120 @@
+"""The raw data of the training sweeps' evidence, read back from a sweep's ``runs.json``.
+
+Each function maps the sweep's rows (:func:`sim.training_sweeps.runs.run_training_sweep`) to
+``{evidence_id: (rule_id, details)}``; the rule of each id (:mod:`theory.rules.practice`, stated before
+the data: paired comparisons over the shared seeds, t-intervals at alpha = 0.05, each with its
+detectable effect) decides. Runs that failed are left out of ``details`` (they are in ``summary.csv``);
+an id whose every run failed gets no evidence (nothing to decide on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sim.training_sweeps.runs import ROWS_FILE
+from theory.plumbing.rundir import RunDir
+
+Evidence = dict[str, tuple[str, dict[str, Any]]]
+
+_RUN_FIELDS = (
+    "variant",
+    "method",
+    "density",
+    "seed",
+    "test_acc",
+    "test_correct",
+    "test_total",
+    "dying_ratio",
+)
+_PGD_FIELDS = ("eps", "seed", "density", "sparsity", "test_acc", "test_correct", "test_total", "train_loss")
+
+
+def _ok(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if not r["error"] and r["test_acc"] is not None]
+
+
+def _per_seed(rows: list[dict[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """The raw per-run numbers a rule reads: one row per finished run, only ``fields`` (JSON-ready)."""
+    return [{k: r[k] for k in fields} for r in _ok(rows)]
+
+
+def _each(ids: Sequence[str], details: dict[str, Any]) -> Evidence:
+    # Each id is decided by the pre-registered rule of the same name.
+    return {eid: (eid, details) for eid in ids} if details["per_seed"] else {}
+
+
+def pgd_grid_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (run, density of the PGD+EP grid) with its accuracy and counts."""
+    out = []
+    for r in _ok(rows):
+        final = r["final"]
+        for p in final.get("grid", []):
+            out.append(
+                {
+                    "eps": r["pgd_eps"],
+                    "seed": r["seed"],
+                    "density": p["density"],
+                    "sparsity": p["sparsity"],
+                    "test_acc": p["test_acc"],
+                    "test_correct": p["test_correct"],
+                    "test_total": p["test_total"],
+                    "train_loss": p["train_loss"],
+                    "dying_ratio": p["dying_ratio"],
+                    "selected": p["density"] == final.get("selected_density"),
+                    "run_dir": r["run_dir"],
+                }
+            )
+    return out
+
+
+def iep_cycle_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (run, iEP cycle): the cycle's density, Dying Ratio and accuracy."""
+    out = []
+    for r in _ok(rows):
+        for c in r["final"].get("cycles", []):
+            out.append(
+                {
+                    "variant": r["variant"],
+                    "method": r["method"],
+                    "target_density": r["density"],
+                    "seed": r["seed"],
+                    "cycle": c["cycle"],
+                    "cycle_density": c["density"],
+                    "dying_ratio": c["dying_ratio"],
+                    "test_acc": c["test_acc"],
+                    "test_correct": c["test_correct"],
+                    "test_total": c["test_total"],
+                    "run_dir": r["run_dir"],
+                }
+            )
+    return out
+
+
+def _rows(rundir: RunDir) -> list[dict[str, Any]]:
+    return rundir.read_json(ROWS_FILE)
+
+
+def ep_dying(rundir: RunDir) -> Evidence:
+    """``ep-dying-ratio-grows`` from the ep-dying runs."""
+    return _each(["ep-dying-ratio-grows"], {"per_seed": _per_seed(_rows(rundir), _RUN_FIELDS)})
+
+
+def iep(rundir: RunDir) -> Evidence:
+    """``iep-soft-beats-ep`` in two parts (accuracy, dying ratio), decided separately on one record."""
+    details = {"per_seed": _per_seed(_rows(rundir), _RUN_FIELDS)}
+    return _each(["iep-soft-beats-ep.accuracy", "iep-soft-beats-ep.dying-ratio"], details)
+
+
+def rigl(rundir: RunDir) -> Evidence:
+    """``rigl-second-order`` from the rigl runs (sparsity = 1 - density)."""
+    rows = _per_seed(_rows(rundir), _RUN_FIELDS)
+    per_seed = [{**r, "sparsity": round(1 - float(r["density"]), 6)} for r in rows]
+    return _each(["rigl-second-order"], {"per_seed": per_seed})
+
+
+def pgd_ep(rundir: RunDir) -> Evidence:
+    """``pgd-ep-perturbation-helps`` in two parts, both from the PGD+EP grid."""
+    grid = [{k: p[k] for k in (*_PGD_FIELDS, "selected")} for p in pgd_grid_rows(_rows(rundir))]
+    ids = ["pgd-ep-perturbation-helps.accuracy-rises", "pgd-ep-perturbation-helps.best-sparsity-falls"]
+    return _each(ids, {"per_seed": grid})
