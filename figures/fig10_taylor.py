@@ -1,7 +1,7 @@
 """Figure 10: Taylor models of the loss change under mask swaps, and first- vs second-order swap selection.
 
-Records: ``taylor-swaps`` (model, order, k, predicted, actual, seed) and ``taylor-interdependency``
-(model, rule, k, loss_decrease, seed).
+Records: the ``taylor`` experiment's ``swaps.csv`` (model, order, k, predicted, actual, seed) and
+``interdependency.csv`` (model, rule, k, loss_decrease, seed).
 
 The loss-change model is the Taylor expansion in the effective weights (see the reference notes,
 algorithms.md §5.1): dL ~ g.v (first order) and g.v + v.Hv/2 (second order) for the swap direction v. The
@@ -28,10 +28,10 @@ def _order_name(order: object) -> str:
 
 
 def build(runs_root: Path) -> FigureResult:
-    """Build figure 10 from ``taylor-swaps`` and ``taylor-interdependency`` records."""
-    swaps = load_sweep(runs_root, "taylor-swaps").rows
+    """Build figure 10 from the ``taylor`` experiment's ``swaps.csv`` and ``interdependency.csv``."""
+    swaps = load_sweep(runs_root, "taylor", table="swaps.csv").rows
     try:
-        inter = load_sweep(runs_root, "taylor-interdependency").rows
+        inter = load_sweep(runs_root, "taylor", table="interdependency.csv").rows
     except FileNotFoundError:
         inter = []
     rec = PlotRecorder()

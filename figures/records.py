@@ -69,13 +69,13 @@ def _read_json(path: Path) -> Any:
         return json.load(fh)
 
 
-def sweep_dirs(runs_root: str | Path, experiment: str) -> list[Path]:
-    """Hash directories of a sweep that hold a ``results.csv``, newest first."""
+def sweep_dirs(runs_root: str | Path, experiment: str, table: str = "results.csv") -> list[Path]:
+    """Hash directories of an experiment that hold the CSV ``table``, newest first."""
     base = Path(runs_root) / experiment
     if not base.is_dir():
         return []
-    found = [p.parent for p in base.glob("*/results.csv")]
-    return sorted(found, key=lambda p: (p / "results.csv").stat().st_mtime, reverse=True)
+    found = [p.parent for p in base.glob(f"*/{table}")]
+    return sorted(found, key=lambda p: (p / table).stat().st_mtime, reverse=True)
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,10 @@ def num(v: Any) -> float:
     return float(v)
 
 
-def load_sweep(runs_root: str | Path, experiment: str, *, run: str | None = None) -> Sweep:
-    """The most recently written sweep of ``experiment`` (or the one whose hash is ``run``).
+def load_sweep(
+    runs_root: str | Path, experiment: str, *, run: str | None = None, table: str = "results.csv"
+) -> Sweep:
+    """The most recently written table of ``experiment`` (or the one whose hash is ``run``).
 
     Several hash directories exist when a sweep was run at several scales; the newest one is the one the
     figure shows, and its path is printed in the figure's CSV so there is no doubt which it was.
@@ -107,15 +109,15 @@ def load_sweep(runs_root: str | Path, experiment: str, *, run: str | None = None
     Raises:
         MissingRecordsError: If no ``results.csv`` exists for the experiment.
     """
-    dirs = sweep_dirs(runs_root, experiment)
+    dirs = sweep_dirs(runs_root, experiment, table)
     if run is not None:
         dirs = [d for d in dirs if d.name == run]
     if not dirs:
         where = Path(runs_root) / experiment
-        raise MissingRecordsError(f"no {experiment!r} sweep records ({where}/<hash>/results.csv) found")
+        raise MissingRecordsError(f"no {experiment!r} records ({where}/<hash>/{table}) found")
     path = dirs[0]
     config = _read_json(path / "config.json") if (path / "config.json").exists() else {}
-    return Sweep(path=path, config=config, rows=parse_rows(read_csv(path / "results.csv")))
+    return Sweep(path=path, config=config, rows=parse_rows(read_csv(path / table)))
 
 
 @dataclass

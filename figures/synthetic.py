@@ -58,11 +58,17 @@ def _cp(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, f
     return lo, hi
 
 
-def _sweep(root: Path, experiment: str, rows: list[dict[str, Any]], config: dict[str, Any]) -> Path:
+def _sweep(
+    root: Path,
+    experiment: str,
+    rows: list[dict[str, Any]],
+    config: dict[str, Any],
+    table: str = "results.csv",
+) -> Path:
     path = root / experiment / f"synthetic{len(experiment):02d}"
     _json(path / "config.json", {"synthetic": True, **config})
     _json(path / "env.json", {"synthetic": True})
-    _csv(path / "results.csv", rows)
+    _csv(path / table, rows)
     return path
 
 
@@ -284,7 +290,7 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
             rows[-1] |= {"actual": actual, "seed": sd}
             rows.append({"model": "mlp", "order": 2, "k": k, "predicted": actual * (1 - 0.0005 * k**0.5)})
             rows[-1] |= {"actual": actual, "seed": sd}
-    _sweep(root, "taylor-swaps", rows, {"scale": "quick"})
+    _sweep(root, "taylor", rows, {"scale": "quick"}, table="swaps.csv")
     rows = []
     for sd in SEEDS:
         for k in (1, 3, 10, 30, 100, 300):
@@ -294,7 +300,7 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
                 {"model": "mlp", "rule": "second", "k": k, "loss_decrease": first * (1 + 0.02 * k**0.5)}
             )
             rows[-1]["seed"] = sd
-    _sweep(root, "taylor-interdependency", rows, {"scale": "quick"})
+    _sweep(root, "taylor", rows, {"scale": "quick"}, table="interdependency.csv")
     return root
 
 

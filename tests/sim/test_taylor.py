@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -253,15 +252,6 @@ TINY = {
 }
 
 
-def _cli(argv):
-    from sim.taylor_cli import register
-
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.handler(args)
-
-
 def test_pipeline_writes_records_evidence_and_resumes(tmp_run_root, capsys):
     cfg = T.taylor_config("quick", **TINY)
     out = T.run_taylor(cfg, runs_root=tmp_run_root, quiet=True)
@@ -297,13 +287,16 @@ def test_pipeline_writes_records_evidence_and_resumes(tmp_run_root, capsys):
     )
     before = (out["rundir"] / "swaps.csv").read_bytes()
 
-    # Re-running the same configuration through the CLI reuses every cell and rewrites identical records.
-    argv = ["taylor", "--runs-root", str(tmp_run_root), "--models", "mlp,cnn", "--seeds", "0"]
+    # Re-running the same configuration through `slth run taylor` reuses the finished run.
+    from figures.cli import main
+
+    argv = ["run", "taylor", "--runs-root", str(tmp_run_root), "--models", "mlp,cnn", "--seeds", "0"]
     argv += ["--train-steps", "3", "--batch-size", "32", "--eval-samples", "48", "--ks", "1,4"]
-    argv += ["--slope-ks", "1", "--t-points", "6", "--chunks", "1"]
-    assert _cli(argv) == 0
+    argv += ["--slope-ks", "1", "--t-points", "6", "--chunks", "1", "--quiet"]
+    capsys.readouterr()
+    assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "computed 0, reused 2" in printed and "second-order-swaps-better" in printed
+    assert f"taylor: reused -> {out['rundir']}" in printed and "second-order-swaps-better" in printed
     assert (out["rundir"] / "swaps.csv").read_bytes() == before
 
     # An interrupted run (no DONE, one cell missing) recomputes that cell only, to the same records.
