@@ -89,7 +89,7 @@ def lueker_success_probability(n: int, eps: float, *, C: float) -> float:
     Args:
         n: Number of candidates, >= 1.
         eps: Accuracy, in (0, 1).
-        C: Lueker's universal constant (> 0), unknown: calibrate it with ``slth sim sweep rss-constant``.
+        C: Lueker's universal constant (> 0), unknown: calibrate it with ``slth run rss-constant``.
 
     Returns:
         The probability bound (in [0, 1); it is 0 exactly at the edge ``n = 2 C log(1/eps)``).

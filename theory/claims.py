@@ -216,7 +216,7 @@ BUILTIN_CLAIMS = (
         checks=(
             _symbolic("lueker_solved_for_n", "solved for n, checked back; monotone in n"),
             NumericCheck(
-                "Monte Carlo n at the success level vs the solved bound (slth sim sweep rss-constant)"
+                "Monte Carlo n at the success level vs the solved bound (slth run rss-constant)"
             ),
         ),
         tags=("rss",),
@@ -230,7 +230,7 @@ BUILTIN_CLAIMS = (
         "[SECONDARY]; code n = 3*round(log2(1/eps)) [PRIMARY]",
         checks=(
             _symbolic("pensia_form_shape", "both forms decrease in eps, same order; code anchor 21"),
-            NumericCheck("success rate vs n = C log2(1/eta) (slth sim sweep rss-success)"),
+            NumericCheck("success rate vs n = C log2(1/eta) (slth run rss-success)"),
         ),
         tags=("rss",),
         bounds=("pensia-rss-min-n",),
@@ -245,11 +245,11 @@ BUILTIN_CLAIMS = (
             _symbolic("xiong_thm1_solved_for_n", "bound solved for n (and optimal K), checked back"),
             _symbolic("xiong_candidate_shapes", "candidate shapes decrease in eps; AISTATS <= slides"),
             NumericCheck(
-                "measured failure rate <= the bound over n, eps, K (slth sim sweep xiong-thm1)",
+                "measured failure rate <= the bound over n, eps, K (slth run xiong-thm1)",
                 part="failure-bound",
             ),
             NumericCheck(
-                "minimal n falls with eps like log(1/eta)/(1+eps) (slth sim sweep xiong-thm1)",
+                "minimal n falls with eps like log(1/eta)/(1+eps) (slth run xiong-thm1)",
                 part="eps-dependence",
             ),
         ),
@@ -264,7 +264,7 @@ BUILTIN_CLAIMS = (
         source=f"{_XIONG}, talk slides dated 28 Apr 2023 (akyrillidis.github.io SLTH_slides.pdf) [PRIMARY]",
         checks=(
             _symbolic("xiong_candidate_shapes", "all three shapes decrease in eps; AISTATS <= slides"),
-            NumericCheck("shape vs minimal n at 90% success (slth sim sweep pssp-min-n)"),
+            NumericCheck("shape vs minimal n at 90% success (slth run pssp-min-n)"),
         ),
         tags=("pssp", "xiong"),
         bounds=("xiong-candidates-slides",),
@@ -277,7 +277,7 @@ BUILTIN_CLAIMS = (
         "[PRIMARY]",
         checks=(
             _symbolic("xiong_candidate_shapes", "all three shapes decrease in eps"),
-            NumericCheck("shape vs minimal n at 90% success (slth sim sweep pssp-min-n)"),
+            NumericCheck("shape vs minimal n at 90% success (slth run pssp-min-n)"),
         ),
         tags=("pssp", "xiong"),
         bounds=("xiong-candidates-opt22",),
@@ -291,7 +291,7 @@ BUILTIN_CLAIMS = (
         "log(1+eps)+1 version",
         checks=(
             _symbolic("xiong_thm2_width_shapes", "widths decrease in eps and eta; AISTATS <= slides"),
-            NumericCheck("construction width vs eps, xiong vs pensia (sim.construction.run_construct_width)"),
+            NumericCheck("construction width vs eps, xiong vs pensia (slth run construct-width)"),
         ),
         tags=("network", "xiong"),
         bounds=("xiong-thm2-width-aistats", "xiong-thm2-width-slides"),
@@ -304,7 +304,7 @@ BUILTIN_CLAIMS = (
         source=f"{_PENSIA}, Theorem 1, as restated by Otsuka et al. 2025 Thm 10 [SECONDARY]",
         checks=(
             _symbolic("pensia_width_shapes", "width decreases in eps"),
-            NumericCheck("minimal candidates per weight vs eps (sim.construction.run_construct_width)"),
+            NumericCheck("minimal candidates per weight vs eps (slth run construct-width)"),
         ),
         tags=("network",),
         bounds=("pensia-thm1-width",),
@@ -332,7 +332,7 @@ BUILTIN_CLAIMS = (
         source="da Cunha, Natale, Viennot, ICLR 2022; abstract [PRIMARY], exact theorem [UNVERIFIED]",
         checks=(
             _symbolic("pensia_width_shapes", "channel count decreases in eps"),
-            NumericCheck("dacunha construction: minimal n vs log2(1/eps) (slth sim construct-width)"),
+            NumericCheck("dacunha construction: minimal n vs log2(1/eps) (slth run construct-width)"),
         ),
         tags=("network", "cnn"),
         bounds=("dacunha-cnn-channels",),
@@ -376,7 +376,7 @@ BUILTIN_CLAIMS = (
                 _two_perturbations_strategy,
                 perturbation_never_hurts,
             ),
-            NumericCheck("minimal n at 90% success vs eps/eta (slth sim sweep pssp-min-n)"),
+            NumericCheck("minimal n at 90% success vs eps/eta (slth run pssp-min-n)"),
         ),
         tags=("pssp", "xiong"),
     ),
@@ -433,14 +433,14 @@ BUILTIN_CLAIMS = (
         statement="For a mask change v the loss change is g.v + O(|v|^2): the first-order remainder "
         "along t*v scales as t^2.",
         source="standard Taylor expansion (reference algorithms.md §5.1)",
-        checks=(NumericCheck("remainder log-log slope ~2 and predicted vs actual dL (slth sim taylor)"),),
+        checks=(NumericCheck("remainder log-log slope ~2 and predicted vs actual dL (slth run taylor)"),),
         tags=("taylor",),
     ),
     Claim(
         id="taylor-second-order",
         statement="The second-order model g.v + v.Hv/2 leaves an O(|v|^3) remainder along t*v.",
         source="standard Taylor expansion (reference algorithms.md §5.1)",
-        checks=(NumericCheck("remainder log-log slope ~3 (slth sim taylor)"),),
+        checks=(NumericCheck("remainder log-log slope ~3 (slth run taylor)"),),
         tags=("taylor",),
     ),
     Claim(
@@ -448,7 +448,7 @@ BUILTIN_CLAIMS = (
         statement="Choosing k swaps with the interdependency-aware (second-order) rule decreases the "
         "loss more than the first-order rule, with a gap that grows with k.",
         source="this toolkit's proposal (reference algorithms.md §5.2; no published source)",
-        checks=(NumericCheck("loss decrease vs k, first vs second order, over seeds (slth sim taylor)"),),
+        checks=(NumericCheck("loss decrease vs k, first vs second order, over seeds (slth run taylor)"),),
         tags=("taylor", "practice"),
     ),
     Claim(
@@ -456,7 +456,7 @@ BUILTIN_CLAIMS = (
         statement="Under Edge-Popup most edges are never selected during training (dying edges): the dying "
         "ratio stays far above zero and is larger at lower density.",
         source=f"{_IEP} [SECONDARY summary]",
-        checks=(NumericCheck("dying ratio over training at several densities (sim.practice ep-dying)"),),
+        checks=(NumericCheck("dying ratio over training at several densities (slth run ep-dying)"),),
         tags=("practice", "iep"),
     ),
     Claim(
@@ -466,9 +466,9 @@ BUILTIN_CLAIMS = (
         source=f"{_IEP}: ImageNet iEP 76.0% vs EP 73.3% at ~20M params [paper abstract]",
         checks=(
             NumericCheck(
-                "soft iEP vs EP accuracy at matched densities over seeds (sim.practice iep)", part="accuracy"
+                "soft iEP vs EP accuracy at matched densities over seeds (slth run iep)", part="accuracy"
             ),
-            NumericCheck("soft iEP vs EP dying ratio over seeds (sim.practice iep)", part="dying-ratio"),
+            NumericCheck("soft iEP vs EP dying ratio over seeds (slth run iep)", part="dying-ratio"),
         ),
         tags=("practice", "iep"),
         parts=("accuracy", "dying-ratio"),
@@ -478,7 +478,7 @@ BUILTIN_CLAIMS = (
         statement="Second-order RigL (prune then regrow given the pruned set, with Hessian-vector products) "
         "trains to at least the accuracy of RigL at 80-90% sparsity.",
         source="this toolkit's proposal (reference algorithms.md §5.2; no published second-order RigL found)",
-        checks=(NumericCheck("RigL vs second-order RigL over seeds (sim.practice rigl)"),),
+        checks=(NumericCheck("RigL vs second-order RigL over seeds (slth run rigl)"),),
         tags=("practice", "rigl"),
     ),
     Claim(
@@ -489,10 +489,10 @@ BUILTIN_CLAIMS = (
         "slides p.38) [PRIMARY, qualitative shape]",
         checks=(
             NumericCheck(
-                "accuracy at fixed sparsity rises with eps (sim.practice pgd-ep)", part="accuracy-rises"
+                "accuracy at fixed sparsity rises with eps (slth run pgd-ep)", part="accuracy-rises"
             ),
             NumericCheck(
-                "best sparsity falls towards 0 as eps grows (sim.practice pgd-ep)", part="best-sparsity-falls"
+                "best sparsity falls towards 0 as eps grows (slth run pgd-ep)", part="best-sparsity-falls"
             ),
         ),
         tags=("practice", "xiong"),

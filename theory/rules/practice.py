@@ -1,4 +1,4 @@
-"""Pre-registered rules for the practice claims (training sweeps of :mod:`sim.practice`).
+"""Pre-registered rules for the practice claims (training sweeps of :mod:`sim.training_sweeps`).
 
 Every rule reads the raw per-seed numbers a sweep recorded (``details["per_seed"]``: one row per run,
 or per grid point for PGD+EP) and decides with paired comparisons: the arms of a sweep share their seeds

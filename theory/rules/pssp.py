@@ -5,7 +5,7 @@ stated versions (AISTATS poster and abstract; talk slides of 28 Apr 2023; OPT 20
 the PSSP experiment ("the number n such that 90% of the randomly generated candidate sets with n elements
 give an eta approximation of z"); theory.md §1.2 and §1.5.
 
-The producers are ``slth sim sweep xiong-thm1`` (failure bound), ``xiong-n90`` (eps-dependence of the
+The producers are ``slth run xiong-thm1`` (failure bound), ``xiong-n90`` (eps-dependence of the
 three versions) and ``pssp-min-n`` (perturbation helps). Minimal-n measurements are *paired*: every
 perturbation is measured on the same candidate sets (common random numbers), so the per-trial minimal n
 is non-increasing in the perturbation by construction, and the recorded data are, per perturbation, the

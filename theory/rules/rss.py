@@ -5,7 +5,7 @@ Sources: Pensia et al. (NeurIPS 2020, arXiv:2006.07990), "Corollary 3.3" as rest
 ``n = C log2(1/eps)`` of their code (``c = 3``); Lueker (1998), Corollary 2.5 [SECONDARY quote]. See
 theory.md §2 and ``theory.bounds``.
 
-Producers: ``slth sim sweep rss-success`` (``pensia-rss-log``) and ``rss-constant`` (``lueker-cor2.5``).
+Producers: ``slth run rss-success`` (``pensia-rss-log``) and ``rss-constant`` (``lueker-cor2.5``).
 Both calibrate their unknown constant on a calibration seed (a root seed disjoint from the test seed,
 so the two sets of candidate sets are independent) and then measure, at the test seed, the candidate
 count the calibrated bound prescribes.
