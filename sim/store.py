@@ -39,7 +39,7 @@ class RunStore:
         self.cells_dir = self.path / "cells"
 
     def open(self) -> RunStore:
-        """Open the run directory (config check, ``env.json``) and create ``cells/``.
+        """Open the run directory unless it is open (config check, ``env.json``) and create ``cells/``.
 
         Returns:
             ``self``.
@@ -47,7 +47,8 @@ class RunStore:
         Raises:
             ValueError: If ``config.json`` holds a different config (the differences are listed).
         """
-        self.rundir.open()
+        if not self.rundir.is_open:  # Experiment.execute has usually opened it already
+            self.rundir.open()
         self.cells_dir.mkdir(parents=True, exist_ok=True)
         return self
 

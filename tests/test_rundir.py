@@ -29,3 +29,12 @@ def test_check_only_open_writes_nothing(tmp_path):
     assert not run.path.exists()
     with pytest.raises(ValueError, match="dataclass instance or a mapping"):
         RunDir(tmp_path, 3)
+
+
+def test_is_open_after_a_writing_open_only(tmp_path):
+    run = RunDir(tmp_path / "r", {"k": 1})
+    assert not run.is_open
+    run.open(write=False)
+    assert not run.is_open
+    run.open()
+    assert run.is_open

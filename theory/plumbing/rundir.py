@@ -59,6 +59,7 @@ class RunDir:
         self.path = Path(path)
         self.config = config
         self._record = {**dict(extra or {}), **_as_dict(config)}
+        self._opened = False
 
     @classmethod
     def for_config(
@@ -111,7 +112,13 @@ class RunDir:
         if not (self.path / CONFIG).exists():
             records.atomic_write_json(self.path / CONFIG, self._record)
         records.atomic_write_json(self.path / ENV, {**records.environment_info(), **dict(env or {})})
+        self._opened = True
         return self
+
+    @property
+    def is_open(self) -> bool:
+        """True once :meth:`open` has written this directory's records in this process."""
+        return self._opened
 
     @property
     def done(self) -> bool:
