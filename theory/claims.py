@@ -498,6 +498,28 @@ BUILTIN_CLAIMS = (
         tags=("practice", "xiong"),
         parts=("accuracy-rises", "best-sparsity-falls"),
     ),
+    Claim(
+        id="planted-ticket-missed",
+        statement="On a random network holding a planted certified ticket of a trained target, Edge-Popup, "
+        "soft and hard iEP and IteRand at the planted ticket's density (the same per-layer counts) find "
+        "subnetworks less accurate than the planted ticket, and recover no more of the planted mask than "
+        "a random mask of the same counts.",
+        source="Fischer & Burkholz, 'Plant n Seek: Can You Find the Winning Ticket?', ICLR 2022 "
+        "(arXiv:2111.11153): planted tickets of extreme sparsity are not found by pruning algorithms "
+        "[PRIMARY abstract, qualitative]; the recovery part is our reading of 'found'",
+        checks=(
+            NumericCheck(
+                "paired gap planted - found accuracy at the planted density (slth run planted-ticket)",
+                part="accuracy",
+            ),
+            NumericCheck(
+                "recall of the planted edges vs chance at the planted density (slth run planted-ticket)",
+                part="recovery",
+            ),
+        ),
+        tags=("practice", "construction"),
+        parts=("accuracy", "recovery"),
+    ),
 )
 
 # Importing this module registers its claims, as the ledger's loader (load_builtin_claims) does by name.

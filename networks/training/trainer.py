@@ -143,6 +143,7 @@ class Trainer:
         data_root: str | Path | None = None,
         quiet: bool = False,
         dist: DistInfo | None = None,
+        model: torch.nn.Module | None = None,
     ) -> None:
         from networks.data import load_dataset
         from networks.devices import resolve_device
@@ -154,7 +155,8 @@ class Trainer:
         self.method: Method = get_method(cfg.method)(cfg)
         self.plan: list[Cycle] = self.method.cycles()
         self.data = load_dataset(cfg.dataset, root=data_root, seed=0).to(self.device)
-        self.model = self._build_model().to(self.device)
+        # A prebuilt model (e.g. a planted ticket's source network) replaces the registry build.
+        self.model = (self._build_model() if model is None else model).to(self.device)
         self.layers = masked_layers(self.model)
         self.generator = _cpu_generator(derive_seed(cfg.seed, "method"))
         n = len(self.data.y_train)
@@ -555,6 +557,7 @@ def train(
     stop_after_steps: int | None = None,
     dist: DistInfo | None = None,
     checkpoint_every: int = 1,
+    model: torch.nn.Module | None = None,
 ) -> TrainResult:
     """Train ``cfg`` in its run directory, resuming from a checkpoint there; skip if already done.
 
@@ -570,6 +573,9 @@ def train(
         dist: Data-parallel position (set by :mod:`networks.training.ddp`).
         checkpoint_every: Epochs between checkpoints (the last epoch always writes one); more saves
             less work to redo after an interruption, fewer save time on runs of many tiny epochs.
+        model: A prebuilt model to train instead of ``build_model(cfg.model, ...)`` (its masked layers
+            as built; ``cfg.model`` then only names it). The run directory is keyed by ``cfg`` alone, so
+            the caller must keep one model per ``(runs_root, experiment, cfg)``.
 
     Returns:
         A :class:`TrainResult`.
@@ -590,7 +596,7 @@ def train(
     if rundir.done:
         return TrainResult(directory, "skipped", rundir.read_json("final.json"))
     start = time.perf_counter()
-    trainer = Trainer(cfg, device=device, data_root=data_root, quiet=quiet, dist=dist)
+    trainer = Trainer(cfg, device=device, data_root=data_root, quiet=quiet, dist=dist, model=model)
     ckpt = directory / "checkpoint.pt"
     if ckpt.exists():
         trainer.load_state(torch.load(ckpt, map_location="cpu", weights_only=True))

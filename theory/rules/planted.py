@@ -1,0 +1,184 @@
+"""Pre-registered rules for ``planted-ticket-missed`` (experiment ``planted-ticket``, Plant 'n' Seek).
+
+Fischer & Burkholz ("Plant 'n' Seek: Can You Find the Winning Ticket?", ICLR 2022, arXiv 2111.11153;
+reference theory.md §4.6) plant tickets of known extreme sparsity and report that pruning algorithms do
+not find them. The experiment plants a certified construction (Pensia et al. 2020) of a trained target in
+its random source network and runs EP, soft and hard iEP and IteRand on that network, paired over seeds,
+at the planted density (factor 1) and around it. The rules decide at factor 1, where every layer keeps
+exactly its planted count, so the planted mask is a point of each search space.
+
+``details`` (written by ``sim.planted``): ``planted`` (``planted_correct``, ``test_total``, the planted
+density and edge counts, the construction's certified bound and failed weights) and ``per_seed`` (one row
+per run: ``arm``, ``factor``, ``seed``, ``test_correct``, ``test_total``, ``kept``, ``planted``, ``hits``,
+``recall``, ``chance_recall``, ``planted_dying_ratio``, ``dying_ratio``, ``error``).
+
+* ``.accuracy``: per arm, the per-seed gap ``planted accuracy - found accuracy`` (both on the same test
+  examples); the claim "every arm falls short" is decided by :func:`theory.rules.practice.decide_superiority`
+  on each arm's Student-t interval with the relevant effect ``ACC_DELTA`` (consistent when every arm's
+  interval lies above 0: an intersection-union test at level alpha; inconsistent when some arm's interval
+  lies below ``ACC_DELTA``, i.e. it comes within one point of the planted ticket or beats it).
+* ``.recovery``: per arm, the per-seed excess recall over chance (``recall - chance_recall``, chance = the
+  expected recall of a uniformly random mask with the same per-layer counts); consistent when every arm's
+  interval lies below ``RECALL_DELTA`` (no arm recovers a material share of the planted mask beyond
+  chance), inconsistent when some arm's interval lies above it, inconclusive otherwise.
+
+The planted accuracy is one number (one source network): the verdicts are about this planted ticket; a
+full-scale run with several source seeds generalises them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from theory.rules import RuleResult, register_rule
+from theory.rules.practice import CONFIDENCE, Interval, decide_superiority, t_interval
+
+#: One point of test accuracy: the relevant shortfall. Plant 'n' Seek's abstract states no effect size
+#: (reference theory.md §4.6), so this is a convention, the same point the practice rules use.
+ACC_DELTA = 0.01
+#: A tenth of the planted edges beyond chance: the smallest recovery called material. Convention; fixed
+#: after one prototype run on the calibration seed (100), whose recall was within 0.003 of chance: any
+#: value in [0.01, 0.5] gives the same verdict on it.
+RECALL_DELTA = 0.10
+#: The density factor the rules decide at (the planted density).
+FACTOR = 1.0
+
+_CONSTANTS = {
+    "confidence": f"{CONFIDENCE} two-sided Student-t interval of the mean per-seed value (alpha = 0.05)",
+    "factor": f"{FACTOR} (the planted density: every layer keeps exactly its planted count)",
+}
+
+
+def _arms(details: Mapping[str, Any]) -> tuple[dict[str, list[dict[str, Any]]], int]:
+    """Finished rows at the planted density by arm (arms in order of appearance), and the failed count."""
+    arms: dict[str, list[dict[str, Any]]] = {}
+    failed = 0
+    for row in details["per_seed"]:
+        if float(row["factor"]) != FACTOR:
+            continue
+        if row.get("error"):
+            failed += 1
+            continue
+        arms.setdefault(str(row["arm"]), []).append(row)
+    if not arms:
+        raise ValueError(f"planted-ticket details hold no finished run at density factor {FACTOR}")
+    return arms, failed
+
+
+def _combine(verdicts: list[str]) -> str:
+    if "inconsistent" in verdicts:
+        return "inconsistent"
+    return "consistent" if all(v == "consistent" for v in verdicts) else "inconclusive"
+
+
+def _pct(iv: Interval) -> str:
+    return f"{100 * iv.mean:.1f} [{100 * iv.low:.1f}, {100 * iv.high:.1f}]"
+
+
+@register_rule("planted-ticket-missed.accuracy")
+def planted_accuracy(details: Mapping[str, Any]) -> RuleResult:
+    """Every arm's accuracy at the planted density falls short of the planted ticket's (paired seeds)."""
+    planted = details["planted"]
+    p_acc = planted["planted_correct"] / planted["test_total"]
+    arms, failed = _arms(details)
+    verdicts, parts, widths = [], [], []
+    for arm, rows in arms.items():
+        if any(r["test_total"] != planted["test_total"] for r in rows):
+            raise ValueError(f"arm {arm!r}: runs were tested on a different test set than the planted ticket")
+        iv = t_interval([p_acc - r["test_correct"] / r["test_total"] for r in rows])
+        verdicts.append(decide_superiority(iv, ACC_DELTA))
+        widths.append(iv.half_width)
+        parts.append(f"{arm} {_pct(iv)} (n={iv.n}, {verdicts[-1]})")
+    verdict = _combine(verdicts)
+    return RuleResult(
+        verdict,
+        f"planted ticket {100 * p_acc:.1f}% (density {planted['planted_density']:.4f}); gap planted - found, "
+        f"points: " + "; ".join(parts) + (f"; {failed} diverged runs left out" if failed else ""),
+        "per arm, t-interval of the per-seed gap planted - found accuracy at the planted density: consistent "
+        "iff every interval > 0; inconsistent iff some interval lies entirely below ACC_DELTA",
+        {**_CONSTANTS, "ACC_DELTA": f"{ACC_DELTA} (one point; convention, the source states no effect size)"},
+        f"a shortfall of about {100 * max(widths):.1f} points (largest interval half-width) in every arm",
+    )
+
+
+@register_rule("planted-ticket-missed.recovery")
+def planted_recovery(details: Mapping[str, Any]) -> RuleResult:
+    """No arm recovers a material share of the planted mask beyond chance at the planted density."""
+    arms, failed = _arms(details)
+    verdicts, parts, widths = [], [], []
+    for arm, rows in arms.items():
+        iv = t_interval([r["recall"] - r["chance_recall"] for r in rows])
+        if iv.high < RECALL_DELTA:
+            v = "consistent"
+        elif iv.low > RECALL_DELTA:
+            v = "inconsistent"
+        else:
+            v = "inconclusive"
+        verdicts.append(v)
+        widths.append(iv.half_width)
+        recall = sum(r["recall"] for r in rows) / len(rows)
+        chance = sum(r["chance_recall"] for r in rows) / len(rows)
+        dying = [r["planted_dying_ratio"] for r in rows if r.get("planted_dying_ratio") is not None]
+        dying_text = f", planted dying ratio {sum(dying) / len(dying):.3f}" if dying else ""
+        parts.append(
+            f"{arm} recall {recall:.4f} vs chance {chance:.4f}, excess {iv.text()}{dying_text} (n={iv.n}, {v})"
+        )
+    verdict = _combine(verdicts)
+    return RuleResult(
+        verdict,
+        "; ".join(parts) + (f"; {failed} diverged runs left out" if failed else ""),
+        "per arm, t-interval of the per-seed recall - chance recall at the planted density: consistent iff "
+        "every interval < RECALL_DELTA; inconsistent iff some interval > RECALL_DELTA",
+        {
+            **_CONSTANTS,
+            "RECALL_DELTA": f"{RECALL_DELTA} of the planted edges beyond chance (convention, see module)",
+            "chance": "recall of a uniformly random mask with the same per-layer counts (networks.planted)",
+        },
+        f"an excess recall of about {max(widths):.3g} (largest interval half-width) around RECALL_DELTA",
+    )
+
+
+def _example() -> dict[str, Any]:
+    """A realistic payload: 4 arms x 3 seeds at the planted density, EP-like shortfalls, chance recall."""
+    rows = []
+    acc = {"ep": (300, 310, 295), "iep-soft": (305, 290, 312), "iep-hard": (280, 300, 290), "iterand": (301, 309, 296)}
+    for arm, corrects in acc.items():
+        for seed, c in enumerate(corrects):
+            rows.append(
+                {
+                    "arm": arm,
+                    "factor": 1.0,
+                    "seed": seed,
+                    "lr": 0.003,
+                    "test_correct": c,
+                    "test_total": 360,
+                    "kept": 6349,
+                    "planted": 6349,
+                    "hits": 240 + seed,
+                    "recall": (240 + seed) / 6349,
+                    "precision": (240 + seed) / 6349,
+                    "chance_recall": 0.0357,
+                    "planted_dying_ratio": 0.95,
+                    "dying_ratio": 0.975,
+                    "planted_intact": 1.0,
+                    "error": "",
+                }
+            )
+    planted = {
+        "planted_correct": 350,
+        "target_correct": 350,
+        "test_total": 360,
+        "planted_density": 0.0196,
+        "planted_edges": 6349,
+        "source_weights": 324408,
+        "certified_bound": 0.657,
+        "num_failed_weights": 2,
+    }
+    return {"planted": planted, "per_seed": rows}
+
+
+EXAMPLES: list[tuple[str, str, dict]] = [
+    ("planted-ticket-missed.accuracy", "planted-ticket-missed.accuracy", _example()),
+    ("planted-ticket-missed.recovery", "planted-ticket-missed.recovery", _example()),
+]
