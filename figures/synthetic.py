@@ -301,6 +301,9 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
             )
             rows[-1]["seed"] = sd
     _sweep(root, "taylor", rows, {"scale": "quick"}, table="interdependency.csv")
+    from figures.fig12_planted import write_synthetic as planted_records
+
+    planted_records(root, rng)
     return root
 
 

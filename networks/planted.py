@@ -259,7 +259,10 @@ def planted_source(ticket: Any, *, seed: int = 0) -> PlantedSource:
         if layer.relu_after:
             plan.append(("relu",))
         layers[f"fc{i}a"] = {"weight": w1.contiguous(), "planted": m1}
-        layers[f"fc{i}b"] = {"weight": second.weight.detach().float().clone(), "planted": layer.mask2.cpu().clone()}
+        layers[f"fc{i}b"] = {
+            "weight": second.weight.detach().float().clone(),
+            "planted": layer.mask2.cpu().clone(),
+        }
     meta = {
         "method": ticket.method,
         "eps": ticket.eps,
@@ -274,9 +277,9 @@ def planted_source(ticket: Any, *, seed: int = 0) -> PlantedSource:
 
 def save_planted(path: str | Path, source: PlantedSource) -> None:
     """Write ``source`` with ``torch.save`` (tensors, lists, dicts: loads with ``weights_only=True``)."""
-    from theory.plumbing.records import atomic_write_bytes
-
     import io
+
+    from theory.plumbing.records import atomic_write_bytes
 
     buf = io.BytesIO()
     torch.save({"layers": source.layers, "plan": [list(p) for p in source.plan], "meta": source.meta}, buf)

@@ -11,9 +11,9 @@ and practice (the mask search) run on the same network:
    within ``eps``, ``n`` candidates per half-block); its source network, with all weights U[-1, 1], and
    the planted mask are :func:`networks.planted.planted_source` (``planted.pt``; the planted ticket's
    accuracy, measured by the same masked forward the searches use, in ``planted.json``);
-2. calibrate the learning rate: EP on the calibration seeds (disjoint from the test seeds) at each density
-   factor for every learning rate of the grid; the lowest final training loss picks it (``calibration.csv``;
-   the test split is never used to choose);
+2. calibrate the learning rate of each arm on the calibration seeds (disjoint from the test seeds), at
+   the planted density (``calibrate_per_factor``: at every factor) for every learning rate of the grid;
+   the lowest final training loss picks it (``calibration.csv``; the test split is never used to choose);
 3. run every method (EP, soft iEP, hard iEP, IteRand) at every density factor (the nominal density is
    ``factor x`` the planted density; every layer keeps ``factor x`` its planted fraction, see
    :mod:`networks.planted`) for every test seed, paired: a seed gives every method the same scores and
@@ -71,7 +71,10 @@ class PlantedConfig:
     seeds: tuple[int, ...] = help_field(tuple(range(8)), "test seeds (paired across arms)")
     calibration_seeds: tuple[int, ...] = help_field((100,), "seeds of the lr calibration (not test seeds)")
     lrs: tuple[float, ...] = help_field((0.001, 0.003, 0.01), "learning-rate grid of the calibration")
-    epochs: int = help_field(12, "epochs per run (iEP: in total, split over its cycles)")
+    calibrate_per_factor: bool = help_field(
+        False, "calibrate the lr at every density factor (default: at the planted density, used at all)"
+    )
+    epochs: int = help_field(9, "epochs per run (iEP: in total, split over its cycles)")
     batch_size: int = help_field(128, "minibatch size")
     momentum: float = help_field(0.9, "SGD momentum")
     weight_decay: float = help_field(0.0, "weight decay on the scores")
@@ -91,7 +94,9 @@ class PlantedConfig:
         if not self.methods or unknown:
             raise ValueError(f"methods must be a non-empty subset of {list(METHODS)}, got {self.methods}")
         if 1.0 not in self.factors or any(not (f > 0 and math.isfinite(f)) for f in self.factors):
-            raise ValueError(f"factors must be positive and include 1.0 (the planted density), got {self.factors}")
+            raise ValueError(
+                f"factors must be positive and include 1.0 (the planted density), got {self.factors}"
+            )
         if not self.seeds or not self.calibration_seeds or set(self.seeds) & set(self.calibration_seeds):
             raise ValueError(
                 f"seeds and calibration_seeds must be non-empty and disjoint, got {self.seeds} and "
@@ -126,6 +131,7 @@ PRESETS = {
         seeds=tuple(range(16)),
         calibration_seeds=(100, 101),
         lrs=(0.0003, 0.001, 0.003, 0.01, 0.03),
+        calibrate_per_factor=True,
         epochs=60,
     ),
 }
@@ -243,7 +249,9 @@ def _cell(item: tuple[dict[str, Any], str, str, bool]) -> dict[str, Any]:
         gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "init"))
         model = source.model(cfg.density, score_init=cfg.score_init, generator=gen)
         try:
-            res = train(cfg, root, experiment=RUNS, device=device, quiet=quiet, model=model, checkpoint_every=10**6)
+            res = train(
+                cfg, root, experiment=RUNS, device=device, quiet=quiet, model=model, checkpoint_every=10**6
+            )
         except TrainingDiverged as err:
             return {"error": str(err)}
         state = torch.load(res.run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
@@ -252,7 +260,8 @@ def _cell(item: tuple[dict[str, Any], str, str, bool]) -> dict[str, Any]:
     planted = source.planted_masks()
     # IteRand re-draws pruned weights: the share of planted edges whose source weight is still there.
     intact = sum(
-        int((state["model"][f"{k}.weight"].eq(v["weight"]) & planted[k]).sum()) for k, v in source.layers.items()
+        int((state["model"][f"{k}.weight"].eq(v["weight"]) & planted[k]).sum())
+        for k, v in source.layers.items()
     ) / max(1, rec["planted"])
     final = res.final
     return {
@@ -291,30 +300,44 @@ def run_planted(cfg: PlantedConfig, rundir: RunDir, ctx: Context) -> list[dict[s
     with _one_torch_thread():
         info = _plant(cfg, rundir)
     d0 = info["planted_density"]
-    # 2. Calibration: EP, every factor x lr, on the calibration seeds; the lowest training loss wins.
+    # 2. Calibration on the calibration seeds: every arm x lr at the planted density (or at every factor
+    # with calibrate_per_factor); the lowest final training loss picks the lr (the test split never does).
+    cal_factors = cfg.factors if cfg.calibrate_per_factor else (1.0,)
     calib = [
-        (f, lr, s, _train_config(cfg, "ep", f * d0, lr, s))
-        for f in cfg.factors
+        (arm, f, lr, s, _train_config(cfg, arm, f * d0, lr, s))
+        for arm in cfg.methods
+        for f in cal_factors
         for lr in cfg.lrs
         for s in cfg.calibration_seeds
     ]
     results = _map(ctx, cfg, rundir, [c for *_, c in calib], "planted-ticket calibration")
     calib_rows = []
-    for (f, lr, s, _), res in zip(calib, results, strict=True):
+    for (arm, f, lr, s, _), res in zip(calib, results, strict=True):
         loss = _final_train_loss(res["run_dir"]) if not res["error"] else math.inf
-        calib_rows.append({"factor": f, "lr": lr, "seed": s, "train_loss": loss, "test_acc": res.get("test_acc")})
-    chosen: dict[float, float] = {}
-    for f in cfg.factors:
-        by_lr = {
-            lr: sum(r["train_loss"] for r in calib_rows if r["factor"] == f and r["lr"] == lr) for lr in cfg.lrs
-        }
-        chosen[f] = min(cfg.lrs, key=lambda lr: (by_lr[lr], lr))  # ties: the smaller lr
+        calib_rows.append(
+            {
+                "arm": arm,
+                "factor": f,
+                "lr": lr,
+                "seed": s,
+                "train_loss": loss,
+                "test_acc": res.get("test_acc"),
+            }
+        )
+    chosen: dict[tuple[str, float], float] = {}
+    for arm in cfg.methods:
+        for f in cal_factors:
+            mine = [r for r in calib_rows if r["arm"] == arm and r["factor"] == f]
+            by_lr = {lr: math.fsum(r["train_loss"] for r in mine if r["lr"] == lr) for lr in cfg.lrs}
+            best = min(cfg.lrs, key=lambda lr: (by_lr[lr], lr))  # ties: the smaller lr
+            for g in cfg.factors if not cfg.calibrate_per_factor else (f,):
+                chosen[(arm, g)] = best
     for r in calib_rows:
-        r["chosen"] = chosen[r["factor"]] == r["lr"]
+        r["chosen"] = chosen[(r["arm"], r["factor"])] == r["lr"]
     rundir.write_csv("calibration.csv", calib_rows)
     # 3. The paired runs.
     plan = [
-        (arm, f, s, _train_config(cfg, arm, f * d0, chosen[f], s))
+        (arm, f, s, _train_config(cfg, arm, f * d0, chosen[(arm, f)], s))
         for arm in cfg.methods
         for f in cfg.factors
         for s in cfg.seeds
@@ -322,7 +345,19 @@ def run_planted(cfg: PlantedConfig, rundir: RunDir, ctx: Context) -> list[dict[s
     results = _map(ctx, cfg, rundir, [c for *_, c in plan], "planted-ticket runs")
     rows = []
     for (arm, f, s, tcfg), res in zip(plan, results, strict=True):
-        rows.append({"arm": arm, "factor": f, "seed": s, "lr": tcfg.lr, "nominal_density": tcfg.density, **res})
+        run = str(Path(res["run_dir"]).relative_to(rundir.path)) if res.get("run_dir") else ""
+        res = {k: v for k, v in res.items() if k != "run_dir"}
+        rows.append(
+            {
+                "arm": arm,
+                "factor": f,
+                "seed": s,
+                "lr": tcfg.lr,
+                "nominal_density": tcfg.density,
+                "run": run,
+                **res,
+            }
+        )
     rundir.write_csv("runs.csv", rows)
     return rows
 

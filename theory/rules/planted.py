@@ -122,7 +122,8 @@ def planted_recovery(details: Mapping[str, Any]) -> RuleResult:
         dying = [r["planted_dying_ratio"] for r in rows if r.get("planted_dying_ratio") is not None]
         dying_text = f", planted dying ratio {sum(dying) / len(dying):.3f}" if dying else ""
         parts.append(
-            f"{arm} recall {recall:.4f} vs chance {chance:.4f}, excess {iv.text()}{dying_text} (n={iv.n}, {v})"
+            f"{arm} recall {recall:.4f} vs chance {chance:.4f}, excess {iv.text()}{dying_text} "
+            f"(n={iv.n}, {v})"
         )
     verdict = _combine(verdicts)
     return RuleResult(
@@ -142,7 +143,12 @@ def planted_recovery(details: Mapping[str, Any]) -> RuleResult:
 def _example() -> dict[str, Any]:
     """A realistic payload: 4 arms x 3 seeds at the planted density, EP-like shortfalls, chance recall."""
     rows = []
-    acc = {"ep": (300, 310, 295), "iep-soft": (305, 290, 312), "iep-hard": (280, 300, 290), "iterand": (301, 309, 296)}
+    acc = {
+        "ep": (300, 310, 295),
+        "iep-soft": (305, 290, 312),
+        "iep-hard": (280, 300, 290),
+        "iterand": (301, 309, 296),
+    }
     for arm, corrects in acc.items():
         for seed, c in enumerate(corrects):
             rows.append(

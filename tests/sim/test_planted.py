@@ -1,0 +1,143 @@
+"""Experiment ``planted-ticket``: config checks, a tiny end-to-end run through the rules, and the rules."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import pytest
+
+from sim.experiments import get_experiment
+from sim.planted import PRESETS, PlantedConfig
+from theory.rules import apply_rule
+from theory.rules.planted import EXAMPLES
+
+TINY = PlantedConfig(
+    target_epochs=4,
+    eps=0.05,
+    candidates_per_weight=4,
+    methods=("ep", "iep-hard"),
+    factors=(1.0, 2.0),
+    seeds=(0, 1),
+    calibration_seeds=(100,),
+    lrs=(0.01,),
+    epochs=3,
+    iterand_period=4,
+)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("target", "digits-cnn", "target"),
+        ("methods", ("ep", "rigl"), "methods"),
+        ("factors", (0.5, 2.0), "factors"),
+        ("seeds", (100,), "disjoint"),
+        ("lrs", (0.0,), "lrs"),
+        ("epochs", 4, "divisible"),
+        ("eps", 0.0, "eps"),
+    ],
+)
+def test_config_refuses_bad_values(field, value, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        dataclasses.replace(TINY, **{field: value})
+
+
+def test_presets_are_valid_and_ordered() -> None:
+    assert set(PRESETS) == {"quick", "default", "full"}
+    assert len(PRESETS["default"].seeds) >= 8 and 1.0 in PRESETS["default"].factors
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("planted")
+    res = get_experiment("planted-ticket").execute(TINY, runs_root=root)
+    return root, res
+
+
+def test_tiny_run_goes_through_the_rules(tiny_run) -> None:
+    root, res = tiny_run
+    assert set(res.verdicts) == {"planted-ticket-missed.accuracy", "planted-ticket-missed.recovery"}
+    rd = res.rundir
+    info = rd.read_json("planted.json")
+    # The masked model with the planted mask is the ticket (float32 rounding only).
+    assert info["max_output_gap_vs_ticket"] < 1e-4
+    assert info["planted_edges"] == sum(info["planted_counts"].values())
+    evidence = get_experiment("planted-ticket").evidence(rd)
+    for eid, (rule, details) in evidence.items():
+        out = apply_rule(rule, details)  # the producer's schema is the rule's
+        assert out.verdict in ("consistent", "inconsistent", "inconclusive"), eid
+        rows = details["per_seed"]
+        assert len(rows) == len(TINY.methods) * len(TINY.factors) * len(TINY.seeds)
+        at_one = [r for r in rows if r["factor"] == 1.0 and not r["error"]]
+        # At the planted density every run keeps exactly the planted count.
+        assert all(r["kept"] == r["planted"] == info["planted_edges"] for r in at_one)
+        assert all(0.0 <= r["recall"] <= 1.0 and 0.0 <= r["planted_dying_ratio"] <= 1.0 for r in at_one)
+    calib = rd.file("calibration.csv").read_text().splitlines()
+    assert len(calib) == 1 + len(TINY.methods) * len(TINY.lrs)
+    # Reused, not recomputed.
+    again = get_experiment("planted-ticket").execute(TINY, runs_root=root)
+    assert again.reused and again.verdicts == res.verdicts
+
+
+def test_paired_seeds_share_the_initial_scores(tiny_run) -> None:
+    import torch
+
+    _, res = tiny_run
+    rows = [
+        r
+        for r in get_experiment("planted-ticket").evidence(res.rundir)["planted-ticket-missed.accuracy"][1][
+            "per_seed"
+        ]
+    ]
+    assert rows
+    # The same seed gives every arm the same score init (derive_seed(seed, "init")), so the runs differ
+    # only by the method: check through the trainer's seed derivation directly.
+    from networks.planted import load_planted
+    from networks.training.trainer import derive_seed
+
+    src = load_planted(res.rundir.file("planted.pt"))
+    a = src.model(src.density, generator=torch.Generator().manual_seed(derive_seed(1, "init")))
+    b = src.model(src.density, generator=torch.Generator().manual_seed(derive_seed(1, "init")))
+    c = src.model(src.density, generator=torch.Generator().manual_seed(derive_seed(2, "init")))
+    assert torch.equal(a.fc0a.scores, b.fc0a.scores) and not torch.equal(a.fc0a.scores, c.fc0a.scores)
+
+
+@pytest.mark.parametrize(("eid", "rule", "details"), EXAMPLES)
+def test_examples_are_consistent(eid, rule, details) -> None:
+    assert apply_rule(rule, details).verdict == "consistent"
+
+
+def _example(rule: str) -> dict:
+    return copy.deepcopy(next(d for _, r, d in EXAMPLES if r == rule))
+
+
+def test_accuracy_rule_can_fail_and_can_abstain() -> None:
+    rule = "planted-ticket-missed.accuracy"
+    d = _example(rule)
+    for row in d["per_seed"]:
+        if row["arm"] == "iterand":
+            row["test_correct"] = d["planted"]["planted_correct"] + 1  # one arm beats the planted ticket
+    assert apply_rule(rule, d).verdict == "inconsistent"
+    d = _example(rule)
+    d["per_seed"] = [r for r in d["per_seed"] if r["seed"] == 0]  # one seed: no interval
+    assert apply_rule(rule, d).verdict == "inconclusive"
+    d = _example(rule)
+    for row in d["per_seed"]:
+        row["factor"] = 2.0
+    with pytest.raises(ValueError, match="factor"):
+        apply_rule(rule, d)
+
+
+def test_recovery_rule_can_fail_and_can_abstain() -> None:
+    rule = "planted-ticket-missed.recovery"
+    d = _example(rule)
+    for row in d["per_seed"]:
+        if row["arm"] == "ep":
+            row["recall"] = row["chance_recall"] + 0.3 + 0.01 * row["seed"]
+    assert apply_rule(rule, d).verdict == "inconsistent"
+    d = _example(rule)
+    for row in d["per_seed"]:
+        if row["arm"] == "ep":
+            row["recall"] = row["chance_recall"] + (0.0, 0.2, 0.05)[row["seed"]]  # straddles the margin
+    assert apply_rule(rule, d).verdict == "inconclusive"
