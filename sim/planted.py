@@ -26,12 +26,12 @@ Evidence ``planted-ticket-missed.accuracy`` and ``planted-ticket-missed.recovery
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 from pathlib import Path
 from typing import Any
 
+from sim.construction import _one_torch_thread  # one torch thread per process: tiny tensors
 from sim.experiments import Context, Experiment, register_experiment
 from theory.plumbing.configs import help_field
 from theory.plumbing.progress import progress
@@ -135,19 +135,6 @@ PRESETS = {
         epochs=60,
     ),
 }
-
-
-@contextlib.contextmanager
-def _one_torch_thread():
-    # The runs are small: on a shared machine a thread pool per process only adds contention.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------------------- the ticket

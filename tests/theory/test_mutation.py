@@ -74,6 +74,10 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "second-order-swaps-better",
         ),
     ),
+    "planted": (
+        ("theory.rules.planted",),
+        ("planted-ticket-missed.accuracy", "planted-ticket-missed.recovery"),
+    ),
 }
 
 
