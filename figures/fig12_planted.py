@@ -28,6 +28,14 @@ def _label(arm: str) -> str:
     return ARM_LABELS.get(arm, arm)
 
 
+def _density_axis(ax, densities: list[float]) -> None:
+    """The shared log density axis, ticked at the densities run with three significant digits."""
+    log_density_axis(ax, densities)
+    ticks = sorted(set(densities))
+    ax.set_xticks(ticks, [f"{d:.3g}" for d in ticks])
+    ax.minorticks_off()
+
+
 def _epoch_curve(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``(epoch (1-based), test accuracy %)`` of one run's ``metrics.csv``."""
     rows = [r for r in parse_rows(read_csv(path / "metrics.csv")) if r["name"] == "test_acc"]
@@ -119,11 +127,11 @@ def build(runs_root: Path) -> FigureResult:
         marker="*",
         markersize=11,
     )
-    log_density_axis(ax_a, [t["density"] for t in table])
+    _density_axis(ax_a, [t["density"] for t in table])
     ax_a.set(ylabel=LABELS["test_acc"], ylim=(0, 100))
     ax_a.set_title(f"accuracy vs density (planted: {d0:.4f})\n{SPREAD_NOTE}")
-    ax_a.legend(fontsize=7, loc="lower left")
-    log_density_axis(ax_b, [t["density"] for t in table])
+    ax_a.legend(fontsize=7, loc="center left", bbox_to_anchor=(0.0, 0.38))
+    _density_axis(ax_b, [t["density"] for t in table])
     ax_b.set(ylabel="recall of planted edges (fraction)", ylim=(0, None))
     ax_b.set_title("planted edges recovered vs chance")
     ax_b.legend(fontsize=7)
