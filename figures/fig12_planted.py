@@ -46,7 +46,7 @@ def _epoch_curve(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def build(runs_root: Path) -> FigureResult:
     """Build figure 12 from the newest ``planted-ticket`` run directory."""
     sweep = load_sweep(runs_root, EXPERIMENT, table="runs.csv")
-    info = parse_rows([{}])[0] | _read_info(sweep.path)
+    info = _read_info(sweep.path)
     d0 = float(info["planted_density"])
     p_acc, t_acc = 100 * float(info["planted_acc"]), 100 * float(info["target_acc"])
     rows = [r for r in sweep.rows if not r.get("error")]
