@@ -301,10 +301,59 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
             )
             rows[-1]["seed"] = sd
     _sweep(root, "taylor", rows, {"scale": "quick"}, table="interdependency.csv")
-    from figures.fig12_planted import write_synthetic as planted_records
-
-    planted_records(root, rng)
+    _planted(root, rng)
     return root
+
+
+def _planted(root: Path, rng: np.random.Generator) -> None:
+    """Synthetic ``planted-ticket`` records in the producer's layout (``sim.planted``)."""
+    base = root / "planted-ticket" / "synthetic"
+    d0 = 0.02
+    _json(base / "config.json", {"scale": "synthetic"})
+    _json(
+        base / "planted.json",
+        {
+            "planted_density": d0,
+            "planted_acc": 0.97,
+            "target_acc": 0.972,
+            "planted_edges": 6000,
+            "source_weights": 300000,
+        },
+    )
+    rows = []
+    for a, arm in enumerate(("ep", "iep-soft", "iep-hard", "iterand")):
+        for f in (0.5, 1.0, 2.0):
+            for s in range(3):
+                run = f"runs/{arm}-{f:g}/seed_{s}"
+                acc = 0.8 - 0.1 * a + 0.02 * rng.normal()
+                curve = [
+                    {
+                        "step": e,
+                        "epoch": e,
+                        "cycle": 0,
+                        "name": "test_acc",
+                        "value": acc * (1 - 0.5 ** (e + 1)),
+                    }
+                    for e in range(6)
+                ]
+                _csv(base / run / "metrics.csv", curve)
+                chance = f * d0 * 1.8
+                rows.append(
+                    {
+                        "arm": arm,
+                        "factor": f,
+                        "seed": s,
+                        "test_correct": int(360 * acc),
+                        "test_total": 360,
+                        "recall": chance + 0.002 * rng.normal(),
+                        "chance_recall": chance,
+                        "dying_ratio": 1 - f * d0 * 1.3,
+                        "planted_dying_ratio": 1 - f * d0 * 2.5,
+                        "error": "",
+                        "run": run,
+                    }
+                )
+    _csv(base / "runs.csv", rows)
 
 
 # ------------------------------------------------------------------------------------------------ demo
