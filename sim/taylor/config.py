@@ -1,16 +1,27 @@
-"""The Taylor experiments' configuration and its presets (quick = default, full)."""
+"""The Taylor experiments' configuration, its presets (quick = default, full) and its two models.
+
+The models come from :mod:`networks.models` and are trained by the shared
+:class:`networks.training.Trainer` (method ``ep``), see :mod:`sim.taylor.cells`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, Literal
 
-from sim.taylor.models import ACTIVATIONS, TAYLOR_MODELS
 from theory.plumbing.configs import help_field
 from theory.registry import lookup
 from theory.validate import check_choice, check_int, check_range
 
-__all__ = ["PRESETS", "TaylorConfig", "taylor_config", "validate"]
+__all__ = ["MODELS", "PRESETS", "TaylorConfig", "taylor_config", "validate"]
+
+# The experiment's fixed cells: name -> (networks.models architecture, its options, dataset). The MLP is
+# d-128-128-classes (MNIST-1D), the CNN the small BatchNorm CNN with average pooling (8x8 digits); both
+# get the config's smooth activation.
+MODELS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "mlp": ("mlp", {"hidden": (128, 128)}, "mnist1d"),
+    "cnn": ("bn-cnn", {"channels": (8, 16)}, "digits"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,7 +29,7 @@ class TaylorConfig:
     """Taylor loss-change experiments (defaults: the quick scale used by ``slth reproduce``)."""
 
     models: tuple[str, ...] = help_field(
-        ("mlp", "cnn"), "models from TAYLOR_MODELS (mlp: MNIST-1D, cnn: digits)"
+        ("mlp", "cnn"), "models from MODELS (mlp: MNIST-1D, cnn: digits)"
     )
     seeds: tuple[int, ...] = help_field((0, 1, 2), "seeds; one trained model per (model, seed)")
     density: float = help_field(0.5, "fraction of weights kept by each masked layer, in (0, 1)")
@@ -73,16 +84,18 @@ def taylor_config(scale: str = "quick", **overrides: Any) -> TaylorConfig:
 
 def validate(cfg: TaylorConfig) -> TaylorConfig:
     """Check every field (the error names the field and its allowed range or choices); returns ``cfg``."""
+    from networks.models import ACTIVATIONS
+
     if not cfg.models:
-        raise ValueError(f"models must name at least one of {sorted(TAYLOR_MODELS)}")
+        raise ValueError(f"models must name at least one of {sorted(MODELS)}")
     for m in cfg.models:
-        lookup(TAYLOR_MODELS, "taylor model", m)
+        lookup(MODELS, "taylor model", m)
     if not cfg.seeds or len(set(cfg.seeds)) != len(cfg.seeds):
         raise ValueError(f"seeds must be a non-empty list of distinct integers, got {cfg.seeds}")
     for s in cfg.seeds:
         check_int("seeds", s, 0)
     check_range("density", cfg.density, 0.0, 1.0, lo_open=True, hi_open=True)
-    check_choice("activation", cfg.activation, ACTIVATIONS)
+    check_choice("activation", cfg.activation, sorted(ACTIVATIONS))
     check_int("train_steps", cfg.train_steps, 0)
     check_int("batch_size", cfg.batch_size, 1)
     check_range("lr", cfg.lr, 0.0, lo_open=True)

@@ -2,8 +2,9 @@
 
 One run directory ``runs/taylor/<config hash>/`` (a :class:`theory.plumbing.rundir.RunDir`) holds
 ``config.json``, ``env.json``, ``cells/<model>_seed<s>.json`` (one trained model each; a re-run skips
-finished cells), ``swaps.csv`` (:data:`~sim.taylor.swaps.SWAP_COLUMNS`), ``slopes.csv``
-(:data:`~sim.taylor.cells.SLOPE_COLUMNS`), ``interdependency.csv``
+finished cells), ``training/<model>_seed<s>/`` (the shared trainer's ``checkpoint.pt`` and
+``metrics.csv`` of that model's score training), ``swaps.csv`` (:data:`~sim.taylor.swaps.SWAP_COLUMNS`),
+``slopes.csv`` (:data:`~sim.taylor.cells.SLOPE_COLUMNS`), ``interdependency.csv``
 (:data:`~sim.taylor.interdependency.INTERDEP_COLUMNS`), ``hvp_checks.json`` and ``DONE``. The evidence
 (``taylor-first-order``, ``taylor-second-order``, ``second-order-swaps-better``, each decided by the rule
 of the same id in :mod:`theory.rules.taylor`) is read back from the cells, so a verdict always comes from
@@ -55,7 +56,8 @@ def run(cfg: TaylorConfig, rundir: RunDir, ctx: Context) -> dict[str, int]:
         if rundir.exists(name):
             reused += 1
             continue
-        rundir.write_json(name, run_cell(cfg, model_name, seed, device=dev))
+        train_dir = rundir.path / "training" / f"{model_name}_seed{int(seed)}"
+        rundir.write_json(name, run_cell(cfg, model_name, seed, device=dev, train_dir=train_dir))
         computed += 1
     results = _results(cfg, rundir)
     rundir.write_csv("swaps.csv", [r for res in results for r in res["swaps"]], list(SWAP_COLUMNS))

@@ -197,14 +197,20 @@ def test_second_order_rule_is_a_valid_swap_never_predicted_worse(k):
 # ------------------------------------------------------------------------------------ model registry
 
 
-@pytest.mark.parametrize("name", sorted(T.TAYLOR_MODELS))
+@pytest.mark.parametrize("name", sorted(T.MODELS))
 def test_taylor_models_contract(name):
     from networks.masks import kept_count
+    from networks.models import build_model
 
-    dataset, _ = T.TAYLOR_MODELS[name]
-    in_shape = {"mnist1d": (40,), "digits": (1, 8, 8)}.get(dataset, (1, 8, 8))
-    a = T.build_taylor_model(name, in_shape, 10, density=0.5, seed=3)
-    b = T.build_taylor_model(name, in_shape, 10, density=0.5, seed=3)
+    arch, options, dataset = T.MODELS[name]
+    in_shape = {"mnist1d": (40,), "digits": (1, 8, 8)}[dataset]
+
+    def build(seed):
+        gen = torch.Generator().manual_seed(seed)
+        kw = {"masked": True, "density": 0.5, "generator": gen, "activation": "gelu"}
+        return build_model(arch, in_shape=in_shape, num_classes=10, **kw, **options)
+
+    a, b = build(3), build(3)
     # The seed fixes every weight and score (compared before a train-mode forward moves BN statistics).
     assert all(
         torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
@@ -216,6 +222,28 @@ def test_taylor_models_contract(name):
     for m in mods.values():
         assert int(m.mask().sum()) == kept_count(m.weight.numel(), 0.5)
     H.check_effective_forward(a.eval(), x, atol=1e-5)
+
+
+def test_cells_train_through_the_shared_trainer(monkeypatch):
+    """A cell's model is trained by networks.training.Trainer for exactly train_steps steps."""
+    from networks.training import trainer as trainer_mod
+
+    calls = []
+    fit = trainer_mod.Trainer.fit
+
+    def spy(self, directory, **kw):
+        calls.append((self.cfg, kw))
+        return fit(self, directory, **kw)
+
+    monkeypatch.setattr(trainer_mod.Trainer, "fit", spy)
+    cfg = T.taylor_config("quick", train_steps=5, batch_size=64)
+    model, batch, info = T.trained_model(cfg, "cnn", 0, "cpu")
+    (tcfg, kw), = calls
+    assert (tcfg.method, tcfg.model, tcfg.dataset, tcfg.lr_schedule) == ("ep", "bn-cnn", "digits", "constant")
+    assert (tcfg.lr, tcfg.weight_decay, tcfg.density, tcfg.seed) == (cfg.lr, cfg.weight_decay, 0.5, 0)
+    assert kw["stop_after_steps"] == 5 and info["train_steps"] == 5
+    assert next(model.parameters()).dtype == torch.float64 and not model.training
+    assert batch[0].shape[0] == cfg.eval_samples
 
 
 def test_config_validation_names_the_valid_choices():
