@@ -40,9 +40,9 @@ resume by finished cells, the three evidence ids). Importing ``sim.taylor`` regi
 from __future__ import annotations
 
 from sim.taylor.cells import SLOPE_COLUMNS, run_cell, train_config, trained_model
-from sim.taylor.config import MODELS, PRESETS, TaylorConfig, taylor_config
+from sim.taylor.config import MODELS, PRESETS, TaylorConfig
 from sim.taylor.evidence import evidence_details, interdependency_pairs, prediction_stats
-from sim.taylor.experiment import CLAIMS, TAYLOR, run_taylor
+from sim.taylor.experiment import CLAIMS, TAYLOR, run_taylor, taylor_config
 from sim.taylor.hvp_checks import hvp_checks, hvp_fd_error
 from sim.taylor.interdependency import INTERDEP_COLUMNS, interdependency_rows
 from sim.taylor.remainders import fit_loglog, remainder_slopes

@@ -13,7 +13,7 @@ from theory.plumbing.configs import help_field
 from theory.registry import lookup
 from theory.validate import check_choice, check_int, check_range
 
-__all__ = ["MODELS", "PRESETS", "TaylorConfig", "taylor_config", "validate"]
+__all__ = ["MODELS", "PRESETS", "TaylorConfig", "validate"]
 
 # The experiment's fixed cells: name -> (networks.models architecture, its options, dataset). The MLP is
 # d-128-128-classes (MNIST-1D), the CNN the small BatchNorm CNN with average pooling (8x8 digits); both
@@ -65,21 +65,6 @@ PRESETS: dict[str, TaylorConfig] = {
         chunks=8,
     ),
 }
-
-
-def taylor_config(scale: str = "quick", **overrides: Any) -> TaylorConfig:
-    """The preset for ``scale`` ("quick", "default" or "full") with ``overrides`` applied and validated.
-
-    Raises:
-        ValueError: On an unknown scale or field, or an invalid value.
-    """
-    base = lookup(PRESETS, "scale", scale)
-    names = {f.name for f in dataclasses.fields(TaylorConfig)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise ValueError(f"unknown TaylorConfig fields {unknown}; valid fields: {sorted(names)}")
-    cfg = dataclasses.replace(base, **overrides)
-    return validate(cfg)
 
 
 def validate(cfg: TaylorConfig) -> TaylorConfig:

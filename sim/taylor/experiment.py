@@ -13,12 +13,13 @@ the recorded numbers and the current rule.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from sim.experiments import Context, Experiment, register_experiment
 from sim.taylor.cells import SLOPE_COLUMNS, run_cell
-from sim.taylor.config import PRESETS, TaylorConfig, taylor_config, validate
+from sim.taylor.config import PRESETS, TaylorConfig, validate
 from sim.taylor.evidence import evidence_details
 from sim.taylor.hvp_checks import hvp_checks
 from sim.taylor.interdependency import INTERDEP_COLUMNS
@@ -27,7 +28,7 @@ from theory.plumbing.progress import progress
 from theory.plumbing.records import read_json
 from theory.plumbing.rundir import RunDir
 
-__all__ = ["CLAIMS", "TAYLOR", "run_taylor"]
+__all__ = ["CLAIMS", "TAYLOR", "run_taylor", "taylor_config"]
 
 CLAIMS = ("taylor-first-order", "taylor-second-order", "second-order-swaps-better")
 
@@ -97,6 +98,19 @@ TAYLOR = register_experiment(
         claims=CLAIMS,
     )
 )
+
+
+def taylor_config(scale: str = "quick", **overrides: Any) -> TaylorConfig:
+    """The ``taylor`` experiment's preset at ``scale`` with ``overrides`` applied and validated.
+
+    Raises:
+        ValueError: On an unknown scale or field, or an invalid value.
+    """
+    names = {f.name for f in dataclasses.fields(TaylorConfig)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"unknown TaylorConfig fields {unknown}; valid fields: {sorted(names)}")
+    return validate(TAYLOR.preset(scale, **overrides))
 
 
 def run_taylor(
