@@ -95,7 +95,9 @@ def trained_model(
     trainer.method.setup(trainer.ctx)
     if cfg.train_steps:
         with tempfile.TemporaryDirectory() as tmp:
-            trainer.fit(Path(train_dir or tmp), stop_after_steps=cfg.train_steps)
+            # One checkpoint, at the end: a cell is redone whole if interrupted (it takes seconds).
+            every = tcfg.epochs
+            trainer.fit(Path(train_dir or tmp), stop_after_steps=cfg.train_steps, checkpoint_every=every)
     losses = [r["value"] for r in trainer.rows if r["name"] == "train_loss"]
     model = trainer.model.to(torch.float64).eval()
     for p in model.parameters():

@@ -31,7 +31,9 @@ class TaylorConfig:
     models: tuple[str, ...] = help_field(
         ("mlp", "cnn"), "models from MODELS (mlp: MNIST-1D, cnn: digits)"
     )
-    seeds: tuple[int, ...] = help_field((0, 1, 2), "seeds; one trained model per (model, seed)")
+    seeds: tuple[int, ...] = help_field(
+        (100, 101, 102, 103, 104), "seeds; one trained model per (model, seed)"
+    )
     density: float = help_field(0.5, "fraction of weights kept by each masked layer, in (0, 1)")
     activation: Literal["gelu", "softplus", "tanh", "relu"] = help_field(
         "gelu", "hidden activation; relu's kinks break the O(t^3) second-order remainder"
@@ -41,7 +43,9 @@ class TaylorConfig:
     lr: float = help_field(0.1, "SGD learning rate for the scores (momentum 0.9)")
     weight_decay: float = help_field(1e-4, "weight decay on the scores (as Edge-Popup)")
     eval_samples: int = help_field(256, "training examples in the fixed batch the loss is measured on")
-    ks: tuple[int, ...] = help_field((1, 10, 100, 1000), "numbers of swaps (k out, k in)")
+    ks: tuple[int, ...] = help_field(
+        (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000), "numbers of swaps (k out, k in), a log grid"
+    )
     slope_ks: tuple[int, ...] = help_field((1, 30), "swap sizes of the random directions for the slope fits")
     t_min: float = help_field(1e-3, "smallest step length t in the remainder fits (v -> t v, |v| = 1)")
     t_max: float = help_field(0.1, "largest step length t in the remainder fits")
@@ -52,14 +56,16 @@ class TaylorConfig:
     fd_eps: float = help_field(1e-5, "step of the central differences checking H v")
 
 
+# The interdependency design (k on a 1-2-5 log grid up to 1000, five seeds, the rule's top-decade
+# improvement and log-k trend) was chosen on exploratory runs with seeds 0-5; the recorded runs use
+# seeds from 100, disjoint from them.
 PRESETS: dict[str, TaylorConfig] = {
     "quick": TaylorConfig(),
     "default": TaylorConfig(),
     "full": TaylorConfig(
-        seeds=tuple(range(10)),
+        seeds=tuple(range(100, 110)),
         train_steps=2000,
         eval_samples=2048,
-        ks=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
         slope_ks=(1, 10, 100),
         t_points=20,
         chunks=8,
