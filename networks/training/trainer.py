@@ -125,6 +125,8 @@ class Trainer:
         model: The model.
         layers: Masked layers by module name (empty for the dense method).
         data: The dataset, on ``device``.
+        model_options: Extra ``networks.models.build_model`` options that are not config fields (e.g. the
+            Taylor experiments' ``activation``); empty for :func:`train`.
         generator: The method's CPU ``torch.Generator`` (IteRand draws, score re-draws, SET, Hutchinson);
             CPU so that a seed gives the same run on every device.
         optimizer: The current cycle's optimizer (None when nothing is trainable, e.g. PGD phases).
