@@ -28,9 +28,8 @@ The counts and what each looks for:
   ``argpartition`` or ``sort`` under ``networks/`` (where masks live), or ``topk`` / ``kthvalue``
   anywhere; only ``networks/masks.py`` may. ``networks/loss_change.py``'s ``allocate`` (largest-remainder
   apportionment of swap COUNTS over layers, no element selection) is the one listed exemption.
-* **import cycles** (target 0): strongly connected components of more than one module in the graph of
-  the package's module-level imports (``if TYPE_CHECKING:`` blocks and function-local imports excluded,
-  as they do not run at import time).
+* **import cycles** (target 0): strongly connected components of more than one module in the import
+  graph of ``tests/test_import_graph.py`` (its definition, called on the sources given).
 """
 
 from __future__ import annotations
@@ -324,75 +323,31 @@ def _resolve(base: str, level: int, module: str | None) -> str:
     return f"{prefix}.{module}" if module else prefix
 
 
-def _runtime_imports(tree: ast.Module, module: str, is_package: bool) -> Iterator[str]:
-    """Modules imported when ``module`` is imported (module-level statements, not ``if TYPE_CHECKING``)."""
+def _import_graph_module():
+    """``tests/test_import_graph.py``: the one definition of the import graph and its cycle search."""
+    import importlib.util
 
-    def stmts(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-        for s in body:
-            if isinstance(s, ast.If) and "TYPE_CHECKING" in ast.unparse(s.test):
-                yield from stmts(s.orelse)
-            elif isinstance(s, ast.If | ast.Try):
-                yield from stmts(s.body)
-                yield from stmts(getattr(s, "orelse", []))
-                for h in getattr(s, "handlers", []):
-                    yield from stmts(h.body)
-            else:
-                yield s
-
-    base = module if is_package else module.rpartition(".")[0]
-    for s in stmts(tree.body):
-        if isinstance(s, ast.Import):
-            yield from (a.name for a in s.names)
-        elif isinstance(s, ast.ImportFrom):
-            src = _resolve(base, s.level, s.module)
-            yield src
-            yield from (f"{src}.{a.name}" for a in s.names)
+    path = Path(__file__).resolve().parent.parent / "tests" / "test_import_graph.py"
+    spec = importlib.util.spec_from_file_location("_slth_import_graph", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def import_cycles(sources: Mapping[str, str]) -> list[list[str]]:
-    """Import cycles among the package's modules (each a sorted list of module names)."""
+    """Import cycles among the package's modules (each a sorted list of module names).
+
+    The graph and the cycle search are those of ``tests/test_import_graph.py`` (every import statement,
+    lazy ones too, ``if TYPE_CHECKING:`` blocks excluded), applied to ``sources``.
+    """
+    ig = _import_graph_module()
     modules = {_module_name(p): p for p in sources}
-    graph: dict[str, set[str]] = {}
-    for mod, path in modules.items():
-        tree = _parse(sources[path])
-        deps = set()
-        for name in _runtime_imports(tree, mod, path.endswith("__init__.py")):
-            if name in modules and name != mod:
-                deps.add(name)
-        graph[mod] = deps
-    # Tarjan's strongly connected components.
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on: set[str] = set()
-    out: list[list[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on.add(v)
-        for w in sorted(graph[v]):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                out.append(sorted(comp))
-
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10 * len(graph) + 100))
-    for v in sorted(graph):
-        if v not in index:
-            visit(v)
-    return sorted(out)
+    known = set(modules)
+    graph = {
+        mod: ig._imports(_parse(sources[path]), mod, path.endswith("__init__.py"), known)
+        for mod, path in modules.items()
+    }
+    return sorted(ig._cycles(graph))
 
 
 def counts(sources: Mapping[str, str]) -> dict[str, tuple[int, list]]:
