@@ -338,10 +338,10 @@ def test_pipeline_writes_records_evidence_and_resumes(tmp_run_root, capsys):
 # ------------------------------------------------------------------------------------------ verdicts
 
 
-def _pairs(gap_of_k, seeds=(0, 1, 2, 3)):
+def _pairs(gap_of_k, seeds=(0, 1, 2, 3), ks=(1, 10, 100, 1000)):
     rows = []
     for seed in seeds:
-        for k in (1, 10, 100, 1000):
+        for k in ks:
             base = -0.01 * k
             rows.append({"model": "m", "rule": "first-order", "k": k, "loss_decrease": base, "seed": seed})
             gap = gap_of_k(k, seed)
@@ -363,6 +363,20 @@ def test_interdependency_rule_reads_the_gap_and_its_growth():
     assert _swaps_verdict(lambda k, s: 0.5 + 0.01 * s * (k == 1000)) == "inconclusive"
     # One seed: no interval, whatever the gap.
     assert _swaps_verdict(lambda k, s: 0.1 * np.log10(k), seeds=(0,)) == "inconclusive"
+
+
+def test_interdependency_rule_judges_the_top_decade_and_prints_its_resolution():
+    # A gain at k = 10 only is not an improvement at large k (top decade: k >= 100 on this grid).
+    assert _swaps_verdict(lambda k, s: (0.1 + 0.01 * s) * (k == 10)) != "consistent"
+    # One unstable large k does not decide alone: a growing gain, with k = 1000 off by +-1 per seed, is
+    # decided over the top decade (its interval at k = 1000 alone, [-0.26, ...], would not be).
+    grid = (1, 10, 100, 200, 500, 1000)
+    res = apply_rule(
+        "second-order-swaps-better",
+        _pairs(lambda k, s: 0.3 * np.log10(k) * (1 + 0.1 * s) + (-1) ** s * (k == 1000), ks=grid),
+    )
+    assert res.verdict == "consistent", res.summary
+    assert "first-order |dL|" in res.detectable and "improvement" in res.detectable
 
 
 def _fits(order, *slopes_se):
