@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from sim.training_sweeps.runs import RUNS as TRAINING_RUNS
+from theory.plumbing.rundir import RunDir
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -29,10 +30,6 @@ def _write_text(path: Path, text: str) -> None:
 
 def _json(path: Path, obj: Any) -> None:
     _write_text(Path(path), json.dumps(obj, indent=1, sort_keys=True))
-
-
-def _text(path: Path, text: str) -> None:
-    _write_text(Path(path), text)
 
 
 def _csv(path: Path, rows: list[dict[str, Any]], fieldnames: list[str] | None = None) -> None:
@@ -66,8 +63,7 @@ def _sweep(
     table: str = "results.csv",
 ) -> Path:
     path = root / experiment / f"synthetic{len(experiment):02d}"
-    _json(path / "config.json", {"synthetic": True, **config})
-    _json(path / "env.json", {"synthetic": True})
+    RunDir(path, {"synthetic": True, **config}).open(env={"synthetic": True})
     _csv(path / table, rows)
     return path
 
@@ -83,11 +79,10 @@ def _training_run(
 ) -> Path:
     # The layout of a training sweep: the sweep's run directory holds its training runs.
     path = root / experiment / "synthetic" / TRAINING_RUNS / tag / f"seed_{seed}"
-    _json(path / "config.json", {**config, "seed": seed})
-    _json(path / "env.json", {"synthetic": True})
+    rundir = RunDir(path, {**config, "seed": seed}).open(env={"synthetic": True})
     _csv(path / "metrics.csv", metrics, fieldnames=["step", "epoch", "cycle", "name", "value"])
     _json(path / "final.json", final)
-    _text(path / "DONE", "")
+    rundir.mark_done()
     return path
 
 
@@ -278,7 +273,7 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
         rep = {"eps": 0.01, "method": method, "kept_ratio": kept, "certified_bound": 0.05}
         rep |= {"measured_error": 0.004, "target_acc": 0.95 - 0.02 * i, "ticket_acc": 0.95 - 0.02 * i}
         rep |= {"candidates_per_weight": 21, "failed_weights": 0}
-        _json(path / "config.json", {"target": target, "method": method, "eps": 0.01})
+        RunDir(path, {"target": target, "method": method, "eps": 0.01}).open(env={"synthetic": True})
         _json(path / "report.json", rep)
 
     # --- Taylor loss change.

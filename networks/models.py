@@ -5,10 +5,11 @@ global generator: every weight comes from the ``generator`` passed in (dense mod
 ``weight_init`` registry, default ``kaiming_normal``; biases ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``;
 masked models: :func:`networks.convert.masked`).
 
-Registered architectures (all layers without bias unless stated, ReLU activations):
+Registered architectures (all layers without bias unless stated, ReLU activations unless an
+``activation`` from :data:`ACTIVATIONS` is chosen):
 
 * ``mlp``: flatten, then ``hidden`` widths (default ``(256, 256)``), then ``num_classes``; layers
-  named ``fc1, fc2, ...``; ``bias=False`` by default.
+  named ``fc1, fc2, ...``; ``bias=False`` by default; ``activation`` (default "relu").
 * ``fc2``: 784-500-10 (``fc1``, ``fc2``), the target network of Pensia et al., "Optimal Lottery
   Tickets via SubsetSum", NeurIPS 2020 (arXiv 2006.07990), Sec. 5; the input size follows ``in_shape``.
 * ``fc4``: four fully connected layers, ``in - 500 - 500 - 500 - num_classes``.
@@ -26,6 +27,9 @@ Registered architectures (all layers without bias unless stated, ReLU activation
   ``width_mult`` scales every width. Inputs as for the conv nets.
 * ``target-mlp`` / ``target-cnn``: the small trained targets of the constructions
   (``networks.construct.targets``), with biases: flatten-32-ReLU-classes and conv3x3(4, stride 2)-ReLU-linear.
+* ``bn-cnn``: conv3x3(``channels[0]``, default 8)-BN-act-conv3x3(``channels[1]``, 16)-BN-act-avgpool2-
+  linear, ``activation`` (default "relu"); the Taylor experiments' CNN (``sim.taylor``), smooth with a
+  smooth activation (average pooling).
 * ``conv1d``: a small 1-D CNN for MNIST-1D: three convolutions (``channels``, default 32 each,
   kernel 5, stride 2, padding 2), flatten, linear head. In the spirit of the CNN baseline of
   Greydanus (arXiv 2011.14439), not a copy of it.
@@ -46,7 +50,7 @@ from networks.layers import NonAffineBatchNorm2d
 from theory.registry import lookup, register
 from theory.validate import check_int, check_range
 
-__all__ = ["MODELS", "build_model", "register_model"]
+__all__ = ["ACTIVATIONS", "MODELS", "build_model", "register_model"]
 
 Builder = Callable[..., nn.Module]
 MODELS: dict[str, Builder] = {}
@@ -62,12 +66,27 @@ def register_model(name: str) -> Callable[[Builder], Builder]:
 
 
 # ------------------------------------------------------------------------------------------- MLPs
-class MLP(nn.Module):
-    """Flatten, then fully connected layers ``fc1 .. fcL`` with ReLU between them."""
+# Hidden activations by name. The smooth ones (GELU, softplus, tanh) give a loss that is twice
+# differentiable in the weights (the Taylor experiments, sim.taylor); ReLU is the default everywhere else.
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": torch.relu,
+    "gelu": nn.functional.gelu,
+    "softplus": nn.functional.softplus,
+    "tanh": torch.tanh,
+}
 
-    def __init__(self, widths: Sequence[int], *, bias: bool = False) -> None:
+
+def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    return lookup(ACTIVATIONS, "activation", name)
+
+
+class MLP(nn.Module):
+    """Flatten, then fully connected layers ``fc1 .. fcL`` with ``activation`` (ReLU) between them."""
+
+    def __init__(self, widths: Sequence[int], *, bias: bool = False, activation: str = "relu") -> None:
         super().__init__()
         self.depth = len(widths) - 1
+        self.act = _activation(activation)
         for i in range(self.depth):
             setattr(self, f"fc{i + 1}", nn.Linear(widths[i], widths[i + 1], bias=bias))
 
@@ -76,7 +95,7 @@ class MLP(nn.Module):
         for i in range(self.depth):
             h = getattr(self, f"fc{i + 1}")(h)
             if i < self.depth - 1:
-                h = torch.relu(h)
+                h = self.act(h)
         return h
 
 
@@ -88,9 +107,10 @@ def _mlp(
     masked: bool,
     hidden: Sequence[int] = (256, 256),
     bias: bool = False,
+    activation: str = "relu",
 ) -> nn.Module:
     widths = [math.prod(in_shape), *(check_int("hidden", h, 1) for h in hidden), num_classes]
-    return MLP(widths, bias=bias)
+    return MLP(widths, bias=bias, activation=activation)
 
 
 @register_model("fc2")
@@ -191,6 +211,60 @@ def _target_cnn(in_shape: tuple[int, ...], num_classes: int, *, masked: bool, ch
         nn.Flatten(),
         nn.Linear(ch * math.ceil(h / 2) * math.ceil(w / 2), num_classes),
     )
+
+
+# ------------------------------------------------------------------ small BatchNorm CNN (Taylor)
+class BNConvNet(nn.Module):
+    """conv3x3(c1)-BN-act-conv3x3(c2)-BN-act-avgpool2-flatten-linear, no biases.
+
+    Small on purpose (float64 double-backward of convolutions is slow on CPUs); average, not max,
+    pooling and a smooth ``activation`` keep the loss smooth in the weights (the Taylor experiments).
+    """
+
+    def __init__(
+        self,
+        in_shape: tuple[int, ...],
+        num_classes: int,
+        *,
+        channels: Sequence[int],
+        bn: Callable[[int], nn.Module],
+        activation: str,
+    ) -> None:
+        super().__init__()
+        self.image_shape = _image_shape(in_shape)
+        c, h, w = self.image_shape
+        c1, c2 = channels
+        self.act = _activation(activation)
+        self.conv1 = nn.Conv2d(c, c1, 3, padding=1, bias=False)
+        self.bn1 = bn(c1)
+        self.conv2 = nn.Conv2d(c1, c2, 3, padding=1, bias=False)
+        self.bn2 = bn(c2)
+        (kh, h), (kw, w) = _halve(h), _halve(w)
+        self.pool = nn.AvgPool2d((kh, kw))
+        self.fc = nn.Linear(c2 * h * w, num_classes, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(x.shape[0], *self.image_shape)
+        x = self.act(self.bn1(self.conv1(x)))
+        x = self.act(self.bn2(self.conv2(x)))
+        return self.fc(self.pool(x).flatten(1))
+
+
+@register_model("bn-cnn")
+def _bn_cnn(
+    in_shape: tuple[int, ...],
+    num_classes: int,
+    *,
+    masked: bool,
+    channels: Sequence[int] = (8, 16),
+    activation: str = "relu",
+) -> nn.Module:
+    """Two conv-BN layers, average pooling, linear head; non-affine BatchNorm when ``masked``."""
+    if len(channels) != 2:
+        raise ValueError(f"channels must hold two widths, got {tuple(channels)}")
+    widths = [check_int("channels", c, 1) for c in channels]
+    bn = NonAffineBatchNorm2d if masked else nn.BatchNorm2d
+    return BNConvNet(in_shape, num_classes, channels=widths, bn=bn, activation=activation)
 
 
 # ---------------------------------------------------------------------------------------- ResNet

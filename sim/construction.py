@@ -230,6 +230,18 @@ def _exactly_representable(net, ticket):
     return out
 
 
+def _case(kind: str, depth: int, bias: bool, method: str, p: float, nonneg: bool, exact: bool) -> dict:
+    return dict(
+        kind=kind,
+        depth=depth,
+        bias=bias,
+        method=method,
+        perturbation=p,
+        nonnegative=nonneg,
+        exact_target=exact,
+    )
+
+
 def certificate_cases() -> list[dict]:
     """The certificate cases: (kind, depth, bias, method, perturbation, nonnegative, exact_target)."""
     cases = []
@@ -237,40 +249,10 @@ def certificate_cases() -> list[dict]:
         for bias in (False, True):
             for nonneg in (False, True):
                 for method, p in (("pensia", 0.0), ("xiong", 0.01)):
-                    cases.append(
-                        dict(
-                            kind="linear",
-                            depth=depth,
-                            bias=bias,
-                            method=method,
-                            perturbation=p,
-                            nonnegative=nonneg,
-                            exact_target=False,
-                        )
-                    )
-                cases.append(
-                    dict(
-                        kind="conv",
-                        depth=depth,
-                        bias=bias,
-                        method="dacunha",
-                        perturbation=0.0,
-                        nonnegative=nonneg,
-                        exact_target=False,
-                    )
-                )
+                    cases.append(_case("linear", depth, bias, method, p, nonneg, False))
+                cases.append(_case("conv", depth, bias, "dacunha", 0.0, nonneg, False))
         for bias in (False, True):
-            cases.append(
-                dict(
-                    kind="linear",
-                    depth=depth,
-                    bias=bias,
-                    method="pensia",
-                    perturbation=0.0,
-                    nonnegative=True,
-                    exact_target=True,
-                )
-            )
+            cases.append(_case("linear", depth, bias, "pensia", 0.0, True, True))
     for i, c in enumerate(cases):
         c["case"] = (
             f"{c['kind']}-d{c['depth']}-{'bias' if c['bias'] else 'nobias'}-{c['method']}"

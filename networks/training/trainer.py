@@ -28,7 +28,7 @@ import hashlib
 import io
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +125,8 @@ class Trainer:
         model: The model.
         layers: Masked layers by module name (empty for the dense method).
         data: The dataset, on ``device``.
+        model_options: Extra ``networks.models.build_model`` options that are not config fields (e.g. the
+            Taylor experiments' ``activation``); empty for :func:`train`.
         generator: The method's CPU ``torch.Generator`` (IteRand draws, score re-draws, SET, Hutchinson);
             CPU so that a seed gives the same run on every device.
         optimizer: The current cycle's optimizer (None when nothing is trainable, e.g. PGD phases).
@@ -144,6 +146,7 @@ class Trainer:
         quiet: bool = False,
         dist: DistInfo | None = None,
         model: torch.nn.Module | None = None,
+        model_options: Mapping[str, Any] | None = None,
     ) -> None:
         from networks.data import load_dataset
         from networks.devices import resolve_device
@@ -152,6 +155,9 @@ class Trainer:
         self.device = resolve_device(device)
         self.quiet = quiet
         self.dist = dist or DistInfo()
+        # Architecture options that are not TrainConfig fields (the Taylor experiments' smooth activation);
+        # a caller passing them keys its own run directory on them (train() passes none).
+        self.model_options = dict(model_options or {})
         self.method: Method = get_method(cfg.method)(cfg)
         self.plan: list[Cycle] = self.method.cycles()
         self.data = load_dataset(cfg.dataset, root=data_root, seed=0).to(self.device)
@@ -200,6 +206,7 @@ class Trainer:
         kw: dict[str, Any] = {}
         if cfg.model == "mlp":
             kw["hidden"] = tuple(cfg.hidden)
+        kw.update(self.model_options)
         gen = _cpu_generator(derive_seed(cfg.seed, "init"))
         if not self.method.masked:
             return build_model(

@@ -6,8 +6,9 @@ weights ``w_eff = m * w`` by ``v = dm * w`` and changes the loss by
 (computed by :mod:`networks.hvp`). Everything runs in float64 on Edge-Popup-style masked models
 (``mask_mode="scores"``, frozen random weights, trained scores; Ramanujan et al., CVPR 2020) that were
 first trained for a few hundred steps on REAL data (MNIST-1D for the MLP, scikit-learn's 8x8 digits for
-the CNN). The loss is the mean cross-entropy on a fixed batch of training examples, in eval mode (so
-BatchNorm uses its running statistics and the loss is one fixed function of the weights).
+the CNN) by the shared trainer (``networks.training.Trainer``, method ``ep``; models from
+``networks.models``). The loss is the mean cross-entropy on a fixed batch of training examples, in eval
+mode (so BatchNorm uses its running statistics and the loss is one fixed function of the weights).
 
 Experiments (one *cell* per (model, seed): one trained model):
 
@@ -28,9 +29,9 @@ the per-seed loss decreases of both swap rules on the same model) and the verdic
 pre-registered rules of :mod:`theory.rules.taylor` (stated there with their constants), applied by
 ``theory.ledger.write_evidence`` here and again by ``slth verify``.
 
-Modules along the math: :mod:`~sim.taylor.config` (config, presets), :mod:`~sim.taylor.models` (the
-models and their score training), :mod:`~sim.taylor.hvp_checks`, :mod:`~sim.taylor.remainders`,
-:mod:`~sim.taylor.swaps`, :mod:`~sim.taylor.interdependency`, :mod:`~sim.taylor.cells` (one trained model,
+Modules along the math: :mod:`~sim.taylor.config` (config, presets, the two models),
+:mod:`~sim.taylor.hvp_checks`, :mod:`~sim.taylor.remainders`, :mod:`~sim.taylor.swaps`,
+:mod:`~sim.taylor.interdependency`, :mod:`~sim.taylor.cells` (one model trained by the shared trainer,
 every measurement), :mod:`~sim.taylor.evidence` (the raw evidence data) and :mod:`~sim.taylor.experiment`
 (the registered ``sim.experiments.Experiment`` named ``taylor``: run directory ``runs/taylor/<hash>/``,
 resume by finished cells, the three evidence ids). Importing ``sim.taylor`` registers it.
@@ -38,33 +39,24 @@ resume by finished cells, the three evidence ids). Importing ``sim.taylor`` regi
 
 from __future__ import annotations
 
-from sim.taylor.cells import SLOPE_COLUMNS, run_cell
-from sim.taylor.config import PRESETS, TaylorConfig, taylor_config
+from sim.taylor.cells import SLOPE_COLUMNS, run_cell, train_config, trained_model
+from sim.taylor.config import MODELS, PRESETS, TaylorConfig
 from sim.taylor.evidence import evidence_details, interdependency_pairs, prediction_stats
-from sim.taylor.experiment import CLAIMS, TAYLOR, run_taylor
+from sim.taylor.experiment import CLAIMS, TAYLOR, run_taylor, taylor_config
 from sim.taylor.hvp_checks import hvp_checks, hvp_fd_error
 from sim.taylor.interdependency import INTERDEP_COLUMNS, interdependency_rows
-from sim.taylor.models import (
-    ACTIVATIONS,
-    TAYLOR_MODELS,
-    build_taylor_model,
-    register_taylor_model,
-    train_scores,
-)
 from sim.taylor.remainders import fit_loglog, remainder_slopes
 from sim.taylor.swaps import SWAP_COLUMNS, swap_predictions
 
 __all__ = [
-    "ACTIVATIONS",
     "CLAIMS",
     "INTERDEP_COLUMNS",
+    "MODELS",
     "PRESETS",
     "SLOPE_COLUMNS",
     "SWAP_COLUMNS",
     "TAYLOR",
-    "TAYLOR_MODELS",
     "TaylorConfig",
-    "build_taylor_model",
     "evidence_details",
     "fit_loglog",
     "hvp_checks",
@@ -72,11 +64,11 @@ __all__ = [
     "interdependency_pairs",
     "interdependency_rows",
     "prediction_stats",
-    "register_taylor_model",
     "remainder_slopes",
     "run_cell",
     "run_taylor",
     "swap_predictions",
     "taylor_config",
-    "train_scores",
+    "train_config",
+    "trained_model",
 ]

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sim.taylor.config import TaylorConfig
+from sim.taylor.config import MODELS, TaylorConfig
 from sim.taylor.hvp_checks import hvp_fd_error
 from sim.taylor.interdependency import interdependency_rows
-from sim.taylor.models import TAYLOR_MODELS, build_taylor_model, train_scores
 from sim.taylor.remainders import remainder_slopes
 from sim.taylor.swaps import swap_predictions
 from theory.registry import lookup
 
-__all__ = ["SLOPE_COLUMNS", "run_cell"]
+__all__ = ["SLOPE_COLUMNS", "run_cell", "train_config", "trained_model"]
 
 SLOPE_COLUMNS = (
     "model",
@@ -34,33 +35,71 @@ SLOPE_COLUMNS = (
 )
 
 
-def _trained_model(
-    cfg: TaylorConfig, model_name: str, seed: int, device: Any
+def train_config(cfg: TaylorConfig, model_name: str, seed: int, steps_per_epoch: int) -> Any:
+    """The shared trainer's config for one cell: Edge-Popup (``ep``) on the cell's model and dataset.
+
+    Constant learning rate ``cfg.lr``, SGD momentum 0.9, weight decay on the scores, random weights
+    ``kaiming_normal`` (scores ``kaiming_uniform_a_sqrt5``), enough epochs to hold ``cfg.train_steps``
+    steps (training stops after exactly that many, :func:`trained_model`).
+    """
+    from networks.training import TrainConfig
+
+    arch, options, dataset = lookup(MODELS, "taylor model", model_name)
+    return TrainConfig(
+        method="ep",
+        model=arch,
+        dataset=dataset,
+        density=cfg.density,
+        hidden=tuple(options.get("hidden", (128, 128))),
+        epochs=max(1, math.ceil(cfg.train_steps / steps_per_epoch)),
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        lr_schedule="constant",
+        momentum=0.9,
+        weight_decay=cfg.weight_decay,
+        weight_init="kaiming_normal",
+        seed=int(seed),
+    )
+
+
+def trained_model(
+    cfg: TaylorConfig, model_name: str, seed: int, device: Any, train_dir: str | Path | None = None
 ) -> tuple[Any, tuple[Any, Any], dict]:
+    """One cell's model, score-trained by the shared :class:`networks.training.Trainer`, in float64.
+
+    Args:
+        cfg: The configuration.
+        model_name: A :data:`~sim.taylor.config.MODELS` name.
+        seed: The trainer's seed (weights, scores, data order) and the seed of the measurement batch.
+        device: Where to compute.
+        train_dir: Where the trainer writes its checkpoint and ``metrics.csv`` (a temporary folder when
+            None).
+
+    Returns:
+        ``(model, batch, info)``: the trained model in float64 and eval mode with every parameter frozen,
+        the fixed measurement batch (``cfg.eval_samples`` training examples chosen by the seed) and a
+        training summary.
+    """
     import torch
     import torch.nn.functional as F
 
     from networks.data import load_dataset
     from networks.loss_change import candidate_directions
+    from networks.training import Trainer
 
-    dataset_name, _ = lookup(TAYLOR_MODELS, "taylor model", model_name)
+    arch, options, dataset_name = lookup(MODELS, "taylor model", model_name)
     data = load_dataset(dataset_name, seed=0)
-    model = build_taylor_model(
-        model_name, data.in_shape, data.num_classes, density=cfg.density, seed=seed, activation=cfg.activation
-    )
-    model = model.to(device)
-    losses = train_scores(
-        model,
-        data.x_train,
-        data.y_train,
-        steps=cfg.train_steps,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        seed=seed,
-        device=device,
-    )
-    model = model.to(torch.float64).eval()
+    tcfg = train_config(cfg, model_name, seed, math.ceil(len(data.y_train) / cfg.batch_size))
+    model_options = {k: v for k, v in options.items() if k != "hidden"} | {"activation": cfg.activation}
+    trainer = Trainer(tcfg, device=device, quiet=True, model_options=model_options)
+    trainer.method.setup(trainer.ctx)
+    if cfg.train_steps:
+        with tempfile.TemporaryDirectory() as tmp:
+            # One checkpoint, at the end: a cell is redone whole if interrupted (it takes seconds).
+            every = tcfg.epochs
+            trainer.fit(Path(train_dir or tmp), stop_after_steps=cfg.train_steps, checkpoint_every=every)
+    losses = [r["value"] for r in trainer.rows if r["name"] == "train_loss"]
+    model = trainer.model.to(torch.float64).eval()
     for p in model.parameters():
         p.requires_grad_(False)
     # A fixed batch of training examples, chosen by the seed (the same for every measurement).
@@ -75,6 +114,8 @@ def _trained_model(
         eval_loss = float(F.cross_entropy(model(batch[0]), batch[1]))
     info = {
         "dataset": dataset_name,
+        "architecture": arch,
+        "train_steps": trainer.step,
         "train_loss_first": losses[0] if losses else None,
         "train_loss_last": float(np.mean(losses[-20:])) if losses else None,
         "eval_loss": eval_loss,
@@ -84,14 +125,22 @@ def _trained_model(
     return model, batch, info
 
 
-def run_cell(cfg: TaylorConfig, model_name: str, seed: int, *, device: Any = "cpu") -> dict[str, Any]:
+def run_cell(
+    cfg: TaylorConfig,
+    model_name: str,
+    seed: int,
+    *,
+    device: Any = "cpu",
+    train_dir: str | Path | None = None,
+) -> dict[str, Any]:
     """Train one model and run every measurement on it.
 
     Args:
         cfg: The configuration.
-        model_name: A ``TAYLOR_MODELS`` name.
+        model_name: A :data:`~sim.taylor.config.MODELS` name.
         seed: Seed of the model's weights, scores, training order and measurement batch.
         device: Where to compute.
+        train_dir: Where the trainer keeps its checkpoint and metrics (None: a temporary folder).
 
     Numbers of swaps above the model's capacity (sum over layers of min(kept, removed)) are skipped.
     The random draws (the HVP check direction, the slope directions, the random swaps) come from one
@@ -109,7 +158,7 @@ def run_cell(cfg: TaylorConfig, model_name: str, seed: int, *, device: Any = "cp
 
     dev = resolve_device(device)
     start = time.perf_counter()
-    model, batch, info = _trained_model(cfg, model_name, seed, dev)
+    model, batch, info = trained_model(cfg, model_name, seed, dev, train_dir)
     check_effective_forward(model, batch[0], atol=1e-10)
     params = effective_params(model)
     loss0, g, _ = loss_grad_hvp(model, batch, [], params=params)

@@ -2,8 +2,9 @@
 
 One run directory ``runs/taylor/<config hash>/`` (a :class:`theory.plumbing.rundir.RunDir`) holds
 ``config.json``, ``env.json``, ``cells/<model>_seed<s>.json`` (one trained model each; a re-run skips
-finished cells), ``swaps.csv`` (:data:`~sim.taylor.swaps.SWAP_COLUMNS`), ``slopes.csv``
-(:data:`~sim.taylor.cells.SLOPE_COLUMNS`), ``interdependency.csv``
+finished cells), ``training/<model>_seed<s>/`` (the shared trainer's ``checkpoint.pt`` and
+``metrics.csv`` of that model's score training), ``swaps.csv`` (:data:`~sim.taylor.swaps.SWAP_COLUMNS`),
+``slopes.csv`` (:data:`~sim.taylor.cells.SLOPE_COLUMNS`), ``interdependency.csv``
 (:data:`~sim.taylor.interdependency.INTERDEP_COLUMNS`), ``hvp_checks.json`` and ``DONE``. The evidence
 (``taylor-first-order``, ``taylor-second-order``, ``second-order-swaps-better``, each decided by the rule
 of the same id in :mod:`theory.rules.taylor`) is read back from the cells, so a verdict always comes from
@@ -12,12 +13,13 @@ the recorded numbers and the current rule.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from sim.experiments import Context, Experiment, register_experiment
 from sim.taylor.cells import SLOPE_COLUMNS, run_cell
-from sim.taylor.config import PRESETS, TaylorConfig, taylor_config, validate
+from sim.taylor.config import PRESETS, TaylorConfig, validate
 from sim.taylor.evidence import evidence_details
 from sim.taylor.hvp_checks import hvp_checks
 from sim.taylor.interdependency import INTERDEP_COLUMNS
@@ -26,7 +28,7 @@ from theory.plumbing.progress import progress
 from theory.plumbing.records import read_json
 from theory.plumbing.rundir import RunDir
 
-__all__ = ["CLAIMS", "TAYLOR", "run_taylor"]
+__all__ = ["CLAIMS", "TAYLOR", "run_taylor", "taylor_config"]
 
 CLAIMS = ("taylor-first-order", "taylor-second-order", "second-order-swaps-better")
 
@@ -55,7 +57,8 @@ def run(cfg: TaylorConfig, rundir: RunDir, ctx: Context) -> dict[str, int]:
         if rundir.exists(name):
             reused += 1
             continue
-        rundir.write_json(name, run_cell(cfg, model_name, seed, device=dev))
+        train_dir = rundir.path / "training" / f"{model_name}_seed{int(seed)}"
+        rundir.write_json(name, run_cell(cfg, model_name, seed, device=dev, train_dir=train_dir))
         computed += 1
     results = _results(cfg, rundir)
     rundir.write_csv("swaps.csv", [r for res in results for r in res["swaps"]], list(SWAP_COLUMNS))
@@ -95,6 +98,19 @@ TAYLOR = register_experiment(
         claims=CLAIMS,
     )
 )
+
+
+def taylor_config(scale: str = "quick", **overrides: Any) -> TaylorConfig:
+    """The ``taylor`` experiment's preset at ``scale`` with ``overrides`` applied and validated.
+
+    Raises:
+        ValueError: On an unknown scale or field, or an invalid value.
+    """
+    names = {f.name for f in dataclasses.fields(TaylorConfig)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"unknown TaylorConfig fields {unknown}; valid fields: {sorted(names)}")
+    return validate(TAYLOR.preset(scale, **overrides))
 
 
 def run_taylor(

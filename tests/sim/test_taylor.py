@@ -197,14 +197,20 @@ def test_second_order_rule_is_a_valid_swap_never_predicted_worse(k):
 # ------------------------------------------------------------------------------------ model registry
 
 
-@pytest.mark.parametrize("name", sorted(T.TAYLOR_MODELS))
+@pytest.mark.parametrize("name", sorted(T.MODELS))
 def test_taylor_models_contract(name):
     from networks.masks import kept_count
+    from networks.models import build_model
 
-    dataset, _ = T.TAYLOR_MODELS[name]
-    in_shape = {"mnist1d": (40,), "digits": (1, 8, 8)}.get(dataset, (1, 8, 8))
-    a = T.build_taylor_model(name, in_shape, 10, density=0.5, seed=3)
-    b = T.build_taylor_model(name, in_shape, 10, density=0.5, seed=3)
+    arch, options, dataset = T.MODELS[name]
+    in_shape = {"mnist1d": (40,), "digits": (1, 8, 8)}[dataset]
+
+    def build(seed):
+        gen = torch.Generator().manual_seed(seed)
+        kw = {"masked": True, "density": 0.5, "generator": gen, "activation": "gelu"}
+        return build_model(arch, in_shape=in_shape, num_classes=10, **kw, **options)
+
+    a, b = build(3), build(3)
     # The seed fixes every weight and score (compared before a train-mode forward moves BN statistics).
     assert all(
         torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
@@ -216,6 +222,28 @@ def test_taylor_models_contract(name):
     for m in mods.values():
         assert int(m.mask().sum()) == kept_count(m.weight.numel(), 0.5)
     H.check_effective_forward(a.eval(), x, atol=1e-5)
+
+
+def test_cells_train_through_the_shared_trainer(monkeypatch):
+    """A cell's model is trained by networks.training.Trainer for exactly train_steps steps."""
+    from networks.training import trainer as trainer_mod
+
+    calls = []
+    fit = trainer_mod.Trainer.fit
+
+    def spy(self, directory, **kw):
+        calls.append((self.cfg, kw))
+        return fit(self, directory, **kw)
+
+    monkeypatch.setattr(trainer_mod.Trainer, "fit", spy)
+    cfg = T.taylor_config("quick", train_steps=5, batch_size=64)
+    model, batch, info = T.trained_model(cfg, "cnn", 0, "cpu")
+    (tcfg, kw), = calls
+    assert (tcfg.method, tcfg.model, tcfg.dataset, tcfg.lr_schedule) == ("ep", "bn-cnn", "digits", "constant")
+    assert (tcfg.lr, tcfg.weight_decay, tcfg.density, tcfg.seed) == (cfg.lr, cfg.weight_decay, 0.5, 0)
+    assert kw["stop_after_steps"] == 5 and info["train_steps"] == 5
+    assert next(model.parameters()).dtype == torch.float64 and not model.training
+    assert batch[0].shape[0] == cfg.eval_samples
 
 
 def test_config_validation_names_the_valid_choices():
@@ -310,10 +338,10 @@ def test_pipeline_writes_records_evidence_and_resumes(tmp_run_root, capsys):
 # ------------------------------------------------------------------------------------------ verdicts
 
 
-def _pairs(gap_of_k, seeds=(0, 1, 2, 3)):
+def _pairs(gap_of_k, seeds=(0, 1, 2, 3), ks=(1, 10, 100, 1000)):
     rows = []
     for seed in seeds:
-        for k in (1, 10, 100, 1000):
+        for k in ks:
             base = -0.01 * k
             rows.append({"model": "m", "rule": "first-order", "k": k, "loss_decrease": base, "seed": seed})
             gap = gap_of_k(k, seed)
@@ -335,6 +363,20 @@ def test_interdependency_rule_reads_the_gap_and_its_growth():
     assert _swaps_verdict(lambda k, s: 0.5 + 0.01 * s * (k == 1000)) == "inconclusive"
     # One seed: no interval, whatever the gap.
     assert _swaps_verdict(lambda k, s: 0.1 * np.log10(k), seeds=(0,)) == "inconclusive"
+
+
+def test_interdependency_rule_judges_the_top_decade_and_prints_its_resolution():
+    # A gain at k = 10 only is not an improvement at large k (top decade: k >= 100 on this grid).
+    assert _swaps_verdict(lambda k, s: (0.1 + 0.01 * s) * (k == 10)) != "consistent"
+    # One unstable large k does not decide alone: a growing gain, with k = 1000 off by +-1 per seed, is
+    # decided over the top decade (its interval at k = 1000 alone, [-0.26, ...], would not be).
+    grid = (1, 10, 100, 200, 500, 1000)
+    res = apply_rule(
+        "second-order-swaps-better",
+        _pairs(lambda k, s: 0.3 * np.log10(k) * (1 + 0.1 * s) + (-1) ** s * (k == 1000), ks=grid),
+    )
+    assert res.verdict == "consistent", res.summary
+    assert "first-order |dL|" in res.detectable and "improvement" in res.detectable
 
 
 def _fits(order, *slopes_se):
