@@ -6,6 +6,8 @@ Solvers (numpy only at import time; torch is imported lazily by ``best_subsets(.
 * :func:`best_subsets`: ``m`` independent problems at once (numpy or torch back end), minimal error or
   minimum cardinality within an error budget.
 * :func:`coverage_error`: the worst target of a window, exactly (``tol = 0``) or certified within ``tol``.
+* Fixed-size SubsetSum (Natale et al. NeurIPS 2024, RFSS): ``size=k`` (exactly ``k`` kept) or
+  ``max_size=k`` (at most ``k``) in all three, solved in :mod:`theory.subset_sum.fixed_size`.
 
 The solvers live in :mod:`theory.subset_sum` (``single``: one target; ``engine``: many rows), the
 coverage error in :mod:`theory.coverage`, the brute-force oracles in :mod:`theory.oracle`; the bounds
