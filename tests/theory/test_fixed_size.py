@@ -154,6 +154,7 @@ def test_certified_coverage_scales_past_the_exact_mode():
         (lambda: theory.best_subset([0.1, 0.2], 0.1, size=-1), "size"),
         (lambda: theory.best_subset([0.1, 0.2], 0.1, size=1, max_size=1), "exactly one"),
         (lambda: theory.best_subset(np.zeros(49), 0.1, size=1), "48"),
+        (lambda: theory.best_subsets(np.zeros((1, 60)), [0.1], size=30), "limit"),
         (lambda: theory.best_subsets([[0.1, 0.2]], [0.1], size=1, max_error=0.1), "max_error"),
         (lambda: theory.best_subsets([[0.1, 0.2]], [0.1], size=2, valid=np.array([[True, False]])), "size"),
         (lambda: theory.coverage_error([0.1, 0.2], size=3), "size"),

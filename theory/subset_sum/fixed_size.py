@@ -39,8 +39,10 @@ from theory.subset_sum.engine import BatchSubsetResult
 from theory.subset_sum.single import MAX_N, SubsetResult, evaluate_subset
 from theory.validate import check_int, check_range
 
-#: Largest number of valid candidates per row of the fixed-size solvers (halves of 24: C(24, 12) = 2.7e6).
+#: Largest number of candidates of the single-target fixed-size solver (its tie rule packs int64 bitmasks).
 FIXED_MAX_N = MAX_N
+#: Largest half-group ``C(ceil(w/2), k1)`` the batched solver enumerates (``C(24, 12) = 2.7e6`` fits).
+FIXED_MAX_HALF = 1 << 22
 #: Largest ``C(n, k)`` enumerated by the exact fixed-size coverage (``tol = 0``).
 COVERAGE_MAX_SUBSETS = 1 << 24
 # Elements (rows x half-subsets) materialised at once per split.
@@ -177,6 +179,21 @@ def _fixed_single(x: np.ndarray, z: float, k: int) -> tuple[float, int]:
     return best
 
 
+def half_group_size(w: int, sizes: Any) -> int:
+    """Largest half-group ``C(|half|, k1)`` the batched solver enumerates for ``w`` candidates, ``sizes``."""
+    n_a = w // 2
+    out = 1
+    for k in sizes:
+        for k1 in range(max(0, k - (w - n_a)), min(k, n_a) + 1):
+            out = max(out, math.comb(n_a, k1), math.comb(w - n_a, k - k1))
+    return out
+
+
+def within_limit(w: int, k: int, *, at_most: bool = False) -> bool:
+    """Whether :func:`best_subsets_fixed` solves rows of ``w`` valid candidates for size ``k`` exactly."""
+    return half_group_size(w, range(k + 1) if at_most else [k]) <= FIXED_MAX_HALF
+
+
 def _check_size(name: str, value: Any, n: int) -> int:
     return check_int(name, value, 0, n)
 
@@ -279,7 +296,8 @@ def best_subsets_fixed(
 
     Raises:
         ValueError: On bad shapes or values, neither or both of ``size`` and ``max_size``, a row with fewer
-            valid candidates than ``size``, or more than 48 valid candidates in a row.
+            valid candidates than ``size``, or rows beyond :func:`within_limit` (half-groups of more than
+            ``2^22`` subsets).
     """
     x = to_numpy(candidates)
     if x.ndim != 2 or x.shape[1] == 0:
@@ -303,10 +321,11 @@ def best_subsets_fixed(
                 f"valid must be a boolean array of shape (m, n) = ({m}, {n}), got {ok.dtype} {ok.shape}"
             )
     counts = ok.sum(axis=1)
-    if m and counts.max() > FIXED_MAX_N:
+    if m and not within_limit(int(counts.max()), k_req, at_most=max_size is not None):
         raise ValueError(
-            f"rows may hold at most {FIXED_MAX_N} valid candidates for the fixed-size solver, "
-            f"got {int(counts.max())} (a limit of the exact meet in the middle)"
+            f"rows of {int(counts.max())} valid candidates need half-groups of "
+            f"{half_group_size(int(counts.max()), [k_req])} subsets for size {k_req}, beyond the exact "
+            f"meet in the middle's limit of {FIXED_MAX_HALF} (a limit of the solver)"
         )
     if size is not None and m and counts.min() < k_req:
         raise ValueError(

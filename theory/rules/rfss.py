@@ -1,0 +1,233 @@
+"""Evidence rules for the Random Fixed-Size Subset Sum (Natale et al., NeurIPS 2024, arXiv:2410.14754).
+
+* ``rfss-thm2`` (Theorem 2): at ``n = rfss_thm2_min_n(k, eps, c_hyp)`` the probability of hitting a fixed
+  ``z`` within ``eps`` with some ``k``-subset is at least a constant ``c_thm > 0``, uniformly in ``k`` and
+  ``eps``. A finite grid cannot show "uniformly"; what it can show is a decay along the grid, which the
+  theorem excludes at ``c_hyp >= 1``.
+* ``rfss-cor1`` (Corollary 1): at ``n = rfss_cor1_min_n(k, eps, c_amp)`` every ``z`` of
+  ``[-sqrt k, sqrt k]`` is covered with probability ``>= 1 - eps``; ``c_amp`` is calibrated on a seed
+  disjoint from the test seed.
+
+Producer: ``slth run rfss`` (:mod:`sim.rfss`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from theory.rules import RuleResult, finite, register_rule
+from theory.stats import clopper_pearson
+
+CONFIDENCE = 0.95
+#: The theorem's range of the hypothesis constant: c_hyp >= 1 (Theorem 2 [PRIMARY]).
+THM2_MIN_C_HYP = 1.0
+#: Floor for "holds" when reporting the smallest c_hyp (theory.md §9's example threshold, fixed before data).
+THM2_FLOOR = 0.3
+#: A decay is flagged when the hardest cell's upper end is below half the easiest cell's lower end.
+THM2_DECAY = 2.0
+#: A group is conclusive when a fall of P(hit) by this factor would have been flagged.
+THM2_DETECT = 4.0
+#: A Corollary 1 row is conclusive when a success rate of 1 - DETECT_FACTOR * eps would be flagged.
+COR1_DETECT_FACTOR = 2.0
+
+
+def _log2sq(k: int, eps: float) -> float:
+    return math.log2(k / eps) ** 2
+
+
+def _thm2_n(row: Mapping[str, Any]) -> int:
+    from theory import bounds
+
+    n = finite(
+        "rfss-thm2-min-n", bounds.rfss_thm2_min_n(int(row["k"]), float(row["eps"]), c_hyp=float(row["c_hyp"]))
+    )
+    if int(row["n"]) != int(n):
+        raise ValueError(
+            f"recorded n = {row['n']} differs from rfss-thm2-min-n = {n} at {row}: stale evidence"
+        )
+    return int(n)
+
+
+@register_rule("rfss-thm2")
+def rfss_thm2(details: Mapping[str, Any]) -> RuleResult:
+    """No decay of P(hit a fixed z) along the (k, eps) grid at each c_hyp >= 1 and z."""
+    rows = [r for r in details["rows"] if r.get("hits") is not None]
+    for r in rows:
+        _thm2_n(r)
+    groups: dict[tuple[float, float], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((float(r["c_hyp"]), float(r["z_frac"])), []).append(r)
+    flagged, conclusive, tested = [], 0, 0
+    for (c_hyp, z_frac), g in sorted(groups.items()):
+        if c_hyp < THM2_MIN_C_HYP:
+            continue
+        g = sorted(g, key=lambda r: (math.log2(r["k"] / r["eps"]), r["k"]))
+        easy, hard = g[0], g[-1]
+        if math.log2(hard["k"] / hard["eps"]) <= math.log2(easy["k"] / easy["eps"]):
+            continue
+        tested += 1
+        lo_easy = clopper_pearson(easy["hits"], easy["trials"], CONFIDENCE)[0]
+        hi_hard = clopper_pearson(hard["hits"], hard["trials"], CONFIDENCE)[1]
+        if hi_hard < lo_easy / THM2_DECAY:
+            flagged.append(
+                f"c_hyp={c_hyp:g} z={z_frac:g}sqrt(k): {easy['hits']}/{easy['trials']} -> "
+                f"{hard['hits']}/{hard['trials']}"
+            )
+        probe = math.floor(easy["hits"] / easy["trials"] / THM2_DETECT * hard["trials"])
+        if clopper_pearson(probe, hard["trials"], CONFIDENCE)[1] < lo_easy / THM2_DECAY:
+            conclusive += 1
+    c_thm = c_thm_estimate(details)
+    c_min = smallest_c_hyp(details)
+    rule = (
+        f"per (c_hyp >= {THM2_MIN_C_HYP:g}, z): inconsistent if the hardest cell's (largest log2(k/eps)) 95% "
+        f"CP upper end < 1/{THM2_DECAY:g} of the easiest cell's lower end; consistent if none is and >= 1 "
+        "group could flag such a fall; else inconclusive"
+    )
+    constants = {
+        "c_hyp_min": f"{THM2_MIN_C_HYP:g} (Theorem 2's range c_hyp >= 1; PRIMARY)",
+        "decay_factor": f"{THM2_DECAY:g} (fixed before the data)",
+        "floor": f"{THM2_FLOOR:g} (theory.md §9's example threshold for the smallest c_hyp; report only)",
+        "c_thm_estimate": "none"
+        if c_thm is None
+        else f"{c_thm:.3g} (min hit rate over cells with c_hyp >= 1)",
+        "smallest_c_hyp": "none in the grid"
+        if c_min is None
+        else f"{c_min:g} (every cell at c_hyp' >= it has CP lower end >= {THM2_FLOOR:g})",
+    }
+    detectable = (
+        f"a fall of P(hit) by a factor {THM2_DETECT:g} from the easiest to the hardest cell of a group"
+    )
+    if flagged:
+        return RuleResult(
+            "inconsistent", "P(hit) decays along the grid: " + "; ".join(flagged), rule, constants, detectable
+        )
+    if conclusive:
+        summary = (
+            f"{tested} groups at c_hyp >= 1, no decay of P(hit) ({conclusive} could detect a fall by "
+            f"{THM2_DETECT:g}); c_thm ~ {c_thm:.3g}, smallest c_hyp with P >= {THM2_FLOOR:g}: {c_min}"
+        )
+        return RuleResult("consistent", summary, rule, constants, detectable)
+    return RuleResult(
+        "inconclusive",
+        f"{tested} groups tested, none could detect a fall by {THM2_DETECT:g}",
+        rule,
+        constants,
+        detectable,
+    )
+
+
+def c_thm_estimate(details: Mapping[str, Any]) -> float | None:
+    """Smallest observed hit rate over the cells with ``c_hyp >= 1`` (an estimate of ``c_thm``)."""
+    rates = [
+        r["hits"] / r["trials"]
+        for r in details["rows"]
+        if r.get("hits") is not None and float(r["c_hyp"]) >= THM2_MIN_C_HYP
+    ]
+    return min(rates) if rates else None
+
+
+def smallest_c_hyp(details: Mapping[str, Any]) -> float | None:
+    """Smallest grid ``c_hyp`` from which on every cell has a 95% CP lower end ``>= THM2_FLOOR``."""
+    by_c: dict[float, bool] = {}
+    for r in details["rows"]:
+        if r.get("hits") is None:
+            continue
+        ok = clopper_pearson(r["hits"], r["trials"], CONFIDENCE)[0] >= THM2_FLOOR
+        c = float(r["c_hyp"])
+        by_c[c] = by_c.get(c, True) and ok
+    best = None
+    for c in sorted(by_c, reverse=True):
+        if not by_c[c]:
+            break
+        best = c
+    return best
+
+
+def cor1_cell_constant(cell: Mapping[str, Any]) -> float | None:
+    """``n H2(k/n) / log2^2(k/eps)`` at the smallest ``n`` whose calibration success is surely ``>= 1 - eps``.
+
+    "Surely": the 95% Clopper-Pearson lower end of the calibration success rate is ``>= 1 - eps`` (a point
+    estimate at the threshold would leave the test a coin flip at the same n). None when no
+    ``n <= max_n`` reaches it. ``n`` below ``2k`` (the corollary's range) counts as ``2k``.
+    """
+    from theory import bounds
+
+    k, eps, t = int(cell["k"]), float(cell["eps"]), int(cell["trials"])
+    firsts = [f for f in cell["first_cover"] if f is not None]
+    for n in range(k, int(cell["max_n"]) + 1):
+        if clopper_pearson(sum(f <= n for f in firsts), t, CONFIDENCE)[0] >= 1.0 - eps:
+            m = max(n, 2 * k)
+            return m * bounds.binary_entropy(k / m) / _log2sq(k, eps)
+    return None
+
+
+def cor1_constant(calibration: Mapping[str, Any]) -> float | None:
+    """``c_amp``: the largest per-cell constant (None when some cell never reached ``1 - eps``)."""
+    cs = [cor1_cell_constant(c) for c in calibration["cells"]]
+    if not cs or any(c is None for c in cs):
+        return None
+    return max(cs)
+
+
+@register_rule("rfss-cor1")
+def rfss_cor1(details: Mapping[str, Any]) -> RuleResult:
+    """At ``n = rfss_cor1_min_n(k, eps, c_amp)`` (c_amp calibrated) every z is covered w.p. ``>= 1 - eps``."""
+    from theory import bounds
+
+    c_amp = cor1_constant(details["calibration"])
+    rule = (
+        "c_amp = max over calibration cells of n H2(k/n)/log2^2(k/eps) at the first n whose success CP lower "
+        "end >= 1-eps; "
+        "at the test seed and n = rfss_cor1_min_n(k, eps, c_amp): inconsistent if a row's 95% CP upper end "
+        f"< 1 - eps; consistent if none and >= 1 row could flag a success rate 1 - {COR1_DETECT_FACTOR:g} eps"
+    )
+    constants = {
+        "c_amp": "not calibrated"
+        if c_amp is None
+        else f"{c_amp:.4g} (calibration seed {details['calibration']['seed']}, disjoint from the test seed)",
+        "confidence": f"{CONFIDENCE:g}",
+    }
+    detectable = f"a success rate of 1 - {COR1_DETECT_FACTOR:g} eps at the bound's n"
+    if c_amp is None:
+        return RuleResult(
+            "inconclusive",
+            "some calibration cell never reached 1 - eps within max_n",
+            rule,
+            constants,
+            detectable,
+        )
+    flagged, conclusive, notes = [], 0, []
+    for r in details["rows"]:
+        k, eps = int(r["k"]), float(r["eps"])
+        n = int(finite("rfss-cor1-min-n", bounds.rfss_cor1_min_n(k, eps, c_amp=c_amp)))
+        if int(r["n"]) != n:
+            raise ValueError(f"recorded n = {r['n']} differs from rfss-cor1-min-n = {n} at k={k}, eps={eps}")
+        if r.get("successes") is None:
+            continue
+        t, s, a = int(r["trials"]), int(r["successes"]), int(r["ambiguous"])
+        if clopper_pearson(s + a, t, CONFIDENCE)[1] < 1.0 - eps:
+            flagged.append(f"k={k} eps={eps:g} n={n}: {s}/{t}")
+        probe = math.floor((1.0 - COR1_DETECT_FACTOR * eps) * t)
+        if clopper_pearson(probe, t, CONFIDENCE)[1] < 1.0 - eps:
+            conclusive += 1
+        notes.append(f"k={k} eps={eps:g} n={n}: {s}/{t}")
+    if flagged:
+        return RuleResult(
+            "inconsistent", "coverage below 1 - eps: " + "; ".join(flagged), rule, constants, detectable
+        )
+    if conclusive:
+        return RuleResult(
+            "consistent", f"c_amp = {c_amp:.3g}; " + "; ".join(notes), rule, constants, detectable
+        )
+    return RuleResult(
+        "inconclusive",
+        f"c_amp = {c_amp:.3g}; no row could flag 1 - {COR1_DETECT_FACTOR:g} eps; " + "; ".join(notes),
+        rule,
+        constants,
+        detectable,
+    )
+
+
+EXAMPLES: list[tuple[str, str, dict]] = []
