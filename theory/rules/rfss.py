@@ -230,4 +230,87 @@ def rfss_cor1(details: Mapping[str, Any]) -> RuleResult:
     )
 
 
-EXAMPLES: list[tuple[str, str, dict]] = []
+EXAMPLES: list[tuple[str, str, dict]] = [
+    (
+        "rfss-thm2",
+        "rfss-thm2",
+        {
+            "confidence": 0.95,
+            "seed": 1,
+            "rows": [
+                {"k": 2, "eps": 0.1, "c_hyp": 1.0, "z_frac": 1.0, "n": 5, "trials": 60, "hits": 14},
+                {"k": 2, "eps": 0.1, "c_hyp": 2.0, "z_frac": 1.0, "n": 16, "trials": 60, "hits": 47},
+                {"k": 2, "eps": 0.03, "c_hyp": 1.0, "z_frac": 1.0, "n": 8, "trials": 60, "hits": 13},
+                {"k": 2, "eps": 0.03, "c_hyp": 2.0, "z_frac": 1.0, "n": 51, "trials": 60, "hits": 59},
+                {"k": 4, "eps": 0.1, "c_hyp": 1.0, "z_frac": 1.0, "n": 8, "trials": 60, "hits": 28},
+                {"k": 4, "eps": 0.1, "c_hyp": 2.0, "z_frac": 1.0, "n": 12, "trials": 60, "hits": 46},
+                {"k": 4, "eps": 0.03, "c_hyp": 1.0, "z_frac": 1.0, "n": 8, "trials": 60, "hits": 14},
+                {"k": 4, "eps": 0.03, "c_hyp": 2.0, "z_frac": 1.0, "n": 20, "trials": 60, "hits": 60},
+            ],
+        },
+    ),
+    (
+        "rfss-cor1",
+        "rfss-cor1",
+        {
+            "confidence": 0.95,
+            "calibration": {
+                "seed": 0,
+                "cells": [
+                    {
+                        "k": 2,
+                        "eps": 0.2,
+                        "trials": 40,
+                        "max_n": 40,
+                        "first_cover": [
+                            10,
+                            11,
+                            11,
+                            10,
+                            14,
+                            11,
+                            25,
+                            9,
+                            13,
+                            15,
+                            11,
+                            11,
+                            15,
+                            13,
+                            13,
+                            9,
+                            8,
+                            13,
+                            15,
+                            7,
+                            23,
+                            11,
+                            11,
+                            10,
+                            12,
+                            13,
+                            13,
+                            8,
+                            13,
+                            11,
+                            14,
+                            12,
+                            12,
+                            15,
+                            16,
+                            14,
+                            16,
+                            12,
+                            9,
+                            9,
+                        ],
+                    }
+                ],
+            },
+            "test_seed": 1,
+            "rows": [
+                {"k": 2, "eps": 0.2, "n": 16, "trials": 60, "successes": 46, "ambiguous": 0, "limit": None}
+            ],
+        },
+    ),
+]
