@@ -13,6 +13,7 @@ Producer: ``slth run rfss`` (:mod:`sim.rfss`).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -227,6 +228,103 @@ def rfss_cor1(details: Mapping[str, Any]) -> RuleResult:
         rule,
         constants,
         detectable,
+    )
+
+
+#: Corollary 1's constant for Theorem 3's block size: the c_amp that ``slth run rfss`` (default scale,
+#: calibration seed 0; k <= 4, eps in {0.1, 0.2}) calibrated, rounded up. Used for comparison only.
+SPARSE_C_AMP = 1.16
+
+
+def _sparse_widths(details: Mapping[str, Any]) -> dict[int, float | None]:
+    """Per width, the largest over seeds of the smallest measured density whose certificate is ``<= eps``."""
+    eps = float(details["eps"])
+    per: dict[tuple[int, int], float | None] = {}
+    for r in details["rows"]:
+        if r["method"] != "sparse":
+            continue
+        key = (int(r["n"]), int(r["seed"]))
+        ok = float(r["certified"]) <= eps
+        cur = per.get(key)
+        if ok and (cur is None or r["density"] < cur):
+            per[key] = float(r["density"])
+        else:
+            per.setdefault(key, None)
+    out: dict[int, float | None] = {}
+    for (n, _), d in sorted(per.items()):
+        if n in out and out[n] is None:
+            continue
+        out[n] = None if d is None else max(d, out.get(n) or 0.0)
+    return out
+
+
+@register_rule("rfss-sparse-ticket")
+def rfss_sparse_ticket(details: Mapping[str, Any]) -> RuleResult:
+    """Fixed-size tickets keep at most the requested density; the least certifying density falls with n."""
+    from theory import bounds
+
+    eps, dims = float(details["eps"]), [int(v) for v in details["dims"]]
+    broken = [
+        f"n={r['n']} seed={r['seed']} gamma={r['density_requested']:g}: {r['layer_density']}"
+        for r in details["rows"]
+        if r["method"] == "sparse"
+        and any(v > float(r["density_requested"]) * (1 + 1e-12) for v in r["layer_density"])
+    ]
+    widths = _sparse_widths(details)
+    defined = {n: d for n, d in widths.items() if d is not None}
+    n_star = finite(
+        "rfss-thm3-block",
+        bounds.rfss_thm3_block(dims[0], dims[1], len(dims) - 1, eps, 0.5, c_amp=SPARSE_C_AMP),
+    )
+    sparsest = min(
+        (r for r in details["rows"] if r["method"] == "sparse" and float(r["certified"]) <= eps),
+        key=lambda r: r["kept"],
+        default=None,
+    )
+    thm5 = None
+    if sparsest is not None:
+        thm5 = finite(
+            "rfss-thm5-min-params", bounds.rfss_thm5_min_params(max(dims), int(sparsest["kept"]), eps)
+        )
+    pensia = {int(r["n"]): r["density"] for r in details["rows"] if r["method"] == "pensia"}
+    grid = sorted(float(v) for v in details["densities"])
+    step = max((b / a for a, b in itertools.pairwise(grid)), default=float("nan"))
+    rule = (
+        "inconsistent if a sparse ticket keeps more than the requested density in some layer, or if the "
+        "smallest certifying density (max over seeds) at the widest source exceeds that at the narrowest; "
+        "consistent if neither and >= 2 widths certify; else inconclusive"
+    )
+    constants = {
+        "eps": f"{eps:g} (the experiment's accuracy)",
+        "c_amp": f"{SPARSE_C_AMP:g} (Corollary 1 constant from slth run rfss, calibration seed 0; "
+        "comparison only)",
+        "thm3_block_at_density_half": f"{n_star:.4g} (Theorem 3's n* at gamma = 1/2, the smallest block it "
+        "asks for; compare with the widths run)",
+        "thm5_min_source": "none"
+        if thm5 is None
+        else f"{thm5:g} (Theorem 5 for d = {max(dims)}, k = {sparsest['kept']} kept; source used "
+        f"{sparsest['source']})",
+    }
+    detectable = f"a rise of the smallest certifying density by one grid step (x{step:.3g}) across the widths"
+    text = ", ".join(f"n={n}: {'-' if d is None else f'{d:.3g}'}" for n, d in widths.items())
+    text += "; pensia: " + ", ".join(f"n={n}: {d:.3g}" for n, d in sorted(pensia.items()))
+    if broken:
+        return RuleResult(
+            "inconsistent", "density above the request: " + "; ".join(broken[:3]), rule, constants, detectable
+        )
+    if len(defined) >= 2:
+        lo_n, hi_n = min(defined), max(defined)
+        if defined[hi_n] > defined[lo_n] * (1 + 1e-12):
+            return RuleResult(
+                "inconsistent",
+                f"smallest certifying density rises with width: {text}",
+                rule,
+                constants,
+                detectable,
+            )
+        return RuleResult("consistent", f"smallest certifying density {text}", rule, constants, detectable)
+    return RuleResult(
+        "inconclusive", f"fewer than 2 widths certify at eps={eps:g}: {text}", rule, constants, detectable
     )
 
 
