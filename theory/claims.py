@@ -557,6 +557,19 @@ BUILTIN_CLAIMS = (
         tags=("rfss",),
         bounds=("rfss-cor1-min-n", "rfss-cor2-min-n"),
     ),
+    Claim(
+        id="rfss-sparse-ticket",
+        statement="construct_ticket(method='sparse', density=gamma) keeps at most gamma of every layer's "
+        "source parameters (fixed-size subsets per weight) with a certified error, and the smallest density "
+        "that certifies a fixed eps falls as the source widens (Theorem 3's trade-off of width for density).",
+        source=f"{_NATALE}, Theorems 3 and 5 [PRIMARY, Theorem 3 partly]; construction: this toolkit",
+        checks=(
+            _symbolic("rfss_thm3_fixed_point", "Theorem 3's n* is the largest fixed point; Theorem 5 solved"),
+            NumericCheck("density promise and smallest certified density vs width (slth run sparse-tickets)"),
+        ),
+        tags=("rfss", "network", "construction"),
+        bounds=("rfss-thm3-block", "rfss-thm3-source-params", "rfss-thm5-min-params"),
+    ),
 )
 
 # --------------------------------------------------------------------------------------------------

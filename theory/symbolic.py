@@ -656,3 +656,39 @@ def _ih3_piece(j: int, x: Any) -> Any:
     """The polynomial piece of the k = 3 density on ``[-3 + 2j, -1 + 2j]`` (closed form, symbolic x)."""
     t = (x + 3) / 2
     return sp.Add(*[(-1) ** i * sp.binomial(3, i) * (t - i) ** 2 for i in range(j + 1)]) / 2 / 2
+
+
+def rfss_thm3_fixed_point() -> list[Any]:
+    """Theorem 3's ``n* = c log2^2(B n*) / H2(gamma)``, ``B = 2 l d_prev d gamma / eps``, solved numerically.
+
+    Items: at sample points the registered ``rfss-thm3-block`` is a root of ``n - f(n)`` (30 digits, relative
+    ``1e-9``) and the largest one (``f'(n*) = 2 A log2(B n*) / (n* ln 2) < 1``, so ``n > f(n)`` beyond it);
+    ``rfss-thm3-source-params`` is ``2 d_prev n* (d_prev + d)``; and the registered ``rfss-thm5-min-params``
+    is the smallest ``n`` with ``n H2(k/n) >= (d^2/2) log2(k/eps)``.
+    """
+    items: list[Any] = []
+    block = bounds.get_bound("rfss-thm3-block")
+    params = bounds.get_bound("rfss-thm3-source-params")
+    for d_prev, d, depth, eps, gamma, c in ((4, 2, 2, 0.06, 0.5, 1.16), (64, 32, 3, 0.01, 0.1, 1.0)):
+        n = block(d_prev, d, depth, eps, gamma, c_amp=c)
+        a = sp.Float(c, 30) / _h2(_exact(gamma))
+        b = 2 * depth * d_prev * d * _exact(gamma) / _exact(eps)
+        ok = isinstance(n, float) and math.isfinite(n) and n > 0
+        if ok:
+            nn = _exact(n)
+            f = a * (sp.log(b * nn) / sp.log(2)) ** 2
+            slope = 2 * a * sp.log(b * nn) / sp.log(2) / (nn * sp.log(2))
+            ok = abs(float(sp.N((nn - f) / nn, 30))) < 1e-9 and float(sp.N(slope, 30)) < 1
+        where = f"({d_prev}, {d}, {depth}, {eps}, {gamma}, c_amp={c})"
+        items.append(BoundAgreement(f"rfss-thm3-block = {n!r} is the largest fixed point at {where}", ok))
+        p = params(d_prev, d, depth, eps, gamma, c_amp=c)
+        want = 2.0 * d_prev * n * (d_prev + d) if ok else math.nan
+        text = f"rfss-thm3-source-params = {p!r}, 2 d_prev n* (d_prev + d) = {want!r}"
+        items.append(BoundAgreement(text, ok and math.isclose(p, want, rel_tol=1e-12)))
+    thm5 = bounds.get_bound("rfss-thm5-min-params")
+    lam = 1 - 1 / (2 * sp.pi)
+    for d, kk, eps in ((4, 215, 0.06), (8, 1000, 0.01)):
+        need = sp.Rational(d * d, 2) * sp.log(sp.Integer(kk) / _exact(eps)) / sp.log(2)
+        floor = int(sp.ceiling(kk / lam))
+        items.append(_smallest_n_item("rfss-thm5-min-params", thm5(d, kk, eps), need, kk, floor))
+    return items

@@ -74,7 +74,7 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "second-order-swaps-better",
         ),
     ),
-    "rfss": (("theory.rules.rfss",), ("rfss-thm2", "rfss-cor1")),
+    "rfss": (("theory.rules.rfss",), ("rfss-thm2", "rfss-cor1", "rfss-sparse-ticket")),
 }
 
 
