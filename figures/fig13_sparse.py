@@ -10,6 +10,9 @@ whose block ``n*(gamma)`` (:func:`theory.bounds.rfss_thm3_block`, ``c_amp`` of :
 is ``<= n``. Theorem 3 needs blocks far wider than the ones measured, so its curve starts to the right.
 (b) Source parameters against kept parameters for every certified ticket, with Theorem 5's lower bound
 (:func:`theory.bounds.rfss_thm5_min_params`, ``d`` = the widest target layer).
+(c) Theorem 2 (records: ``rfss``, ``thm2.csv``): the probability that some k-subset of
+``n = rfss_thm2_min_n(k, eps, c_hyp)`` U[-1, 1] candidates is within eps of the window's edge
+``z = sqrt k``, against ``log2(1/eps)``, one line per ``(c_hyp, k)``, with 95% Clopper-Pearson bands.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.records import MissingRecordsError, sweep_dirs
+from figures.records import MissingRecordsError, load_sweep, num, sweep_dirs
 from figures.registry import FigureResult, FigureSpec, register_figure
 from figures.style import REFERENCE_COLOR, PlotRecorder, color, marker, new_figure, panel_label
 from theory import bounds
@@ -42,7 +45,7 @@ def build(runs_root: Path) -> FigureResult:
     eps, dims = float(det["eps"]), [int(v) for v in det["dims"]]
     rows = det["rows"]
     rec = PlotRecorder()
-    fig, axes = new_figure(2, width=4.4)
+    fig, axes = new_figure(3, width=4.4)
     ax, ax5 = axes[0], axes[1]
     seeds = sorted({int(r["seed"]) for r in rows})
     table, summary = [], []
@@ -152,7 +155,35 @@ def build(runs_root: Path) -> FigureResult:
             f"smallest certified sparse density falls from {first[lo]:.3g} (n={lo}) to {first[hi]:.3g} "
             f"(n={hi}) at eps={eps:g}; Theorem 3 asks for n* >= {n_half:.0f} (gamma = 1/2)"
         )
-    summary.append(f"records: {path}")
+    thm2 = load_sweep(runs_root, "rfss", table="thm2.csv")
+    ax2 = axes[2]
+    edge = [r for r in thm2.rows if num(r["z_frac"]) == 1.0 and math.isfinite(num(r["p"]))]
+    ks = sorted({int(num(r["k"])) for r in edge})
+    for ci, c in enumerate(sorted({num(r["c_hyp"]) for r in edge})):
+        for ki, k in enumerate(ks):
+            pts = sorted(
+                (math.log2(1.0 / num(r["eps"])), r)
+                for r in edge
+                if num(r["c_hyp"]) == c and int(num(r["k"])) == k
+            )
+            rec.line(
+                ax2,
+                "thm2",
+                f"c_hyp={c:g} k={k}",
+                [p[0] for p in pts],
+                [num(p[1]["p"]) for p in pts],
+                lo=[num(p[1]["ci_low"]) for p in pts],
+                hi=[num(p[1]["ci_high"]) for p in pts],
+                color=color(ci),
+                marker=marker(ki),
+                linestyle=("-", "--", ":", "-.")[ki % 4],
+                label=f"c_hyp = {c:g}, k = {k}",
+            )
+    ax2.set(xlabel="log₂(1/ε)", ylabel="P(some k-subset within ε of z = √k)", ylim=(0, 1.02))
+    ax2.set_title("Theorem 2 at n = ⌈c_hyp log₂(k/ε)/H₂(k/n)⌉")
+    ax2.legend(fontsize=6, ncol=2)
+    panel_label(ax2, "c")
+    summary.append(f"records: {path}; {thm2.path}")
     return FigureResult(fig, rec.rows, summary, {"sparse": table})
 
 
@@ -163,9 +194,10 @@ register_figure(
         caption="(a) Density of certified tickets against the block size n at fixed ε: smallest certified "
         "density of fixed-size (sparse) tickets per source seed, the fewest-candidates Pensia ticket, and "
         "Theorem 3's promised density (Natale et al. 2024; c_amp from the rfss calibration). (b) Source vs "
-        "kept parameters of certified tickets with Theorem 5's lower bound.",
-        experiments=("sparse-tickets",),
-        claims=("rfss-sparse-ticket",),
+        "kept parameters of certified tickets with Theorem 5's lower bound. (c) Theorem 2: probability of "
+        "hitting z = √k within ε at the theorem's n, per c_hyp, with 95% Clopper-Pearson bands.",
+        experiments=("sparse-tickets", "rfss"),
+        claims=("rfss-sparse-ticket", "rfss-thm2", "rfss-cor1"),
         build=build,
     )
 )

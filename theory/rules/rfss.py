@@ -51,40 +51,68 @@ def _thm2_n(row: Mapping[str, Any]) -> int:
     return int(n)
 
 
-@register_rule("rfss-thm2")
-def rfss_thm2(details: Mapping[str, Any]) -> RuleResult:
-    """No decay of P(hit a fixed z) along the (k, eps) grid at each c_hyp >= 1 and z."""
+def _thm2_decays(details: Mapping[str, Any]) -> tuple[list[tuple[float, str]], int, int]:
+    """Per group ``(c_hyp, z, k)``: does P(hit) fall from the largest to the smallest eps?
+
+    Returns ``(flagged, conclusive, tested)``: ``flagged`` lists ``(c_hyp, text)`` of the groups whose
+    smallest-eps cell has a 95% CP upper end below ``1/THM2_DECAY`` of the largest-eps cell's lower end.
+    """
     rows = [r for r in details["rows"] if r.get("hits") is not None]
     for r in rows:
         _thm2_n(r)
-    groups: dict[tuple[float, float], list[dict]] = {}
+    groups: dict[tuple[float, float, int], list[dict]] = {}
     for r in rows:
-        groups.setdefault((float(r["c_hyp"]), float(r["z_frac"])), []).append(r)
+        groups.setdefault((float(r["c_hyp"]), float(r["z_frac"]), int(r["k"])), []).append(r)
     flagged, conclusive, tested = [], 0, 0
-    for (c_hyp, z_frac), g in sorted(groups.items()):
-        if c_hyp < THM2_MIN_C_HYP:
-            continue
-        g = sorted(g, key=lambda r: (math.log2(r["k"] / r["eps"]), r["k"]))
+    for (c_hyp, z_frac, k), g in sorted(groups.items()):
+        g = sorted(g, key=lambda r: -float(r["eps"]))
         easy, hard = g[0], g[-1]
-        if math.log2(hard["k"] / hard["eps"]) <= math.log2(easy["k"] / easy["eps"]):
+        if float(hard["eps"]) >= float(easy["eps"]):
             continue
         tested += 1
         lo_easy = clopper_pearson(easy["hits"], easy["trials"], CONFIDENCE)[0]
         hi_hard = clopper_pearson(hard["hits"], hard["trials"], CONFIDENCE)[1]
         if hi_hard < lo_easy / THM2_DECAY:
             flagged.append(
-                f"c_hyp={c_hyp:g} z={z_frac:g}sqrt(k): {easy['hits']}/{easy['trials']} -> "
-                f"{hard['hits']}/{hard['trials']}"
+                (
+                    c_hyp,
+                    f"c_hyp={c_hyp:g} k={k} z={z_frac:g}sqrt(k): eps {easy['eps']:g} "
+                    f"{easy['hits']}/{easy['trials']} -> eps {hard['eps']:g} {hard['hits']}/{hard['trials']}",
+                )
             )
         probe = math.floor(easy["hits"] / easy["trials"] / THM2_DETECT * hard["trials"])
         if clopper_pearson(probe, hard["trials"], CONFIDENCE)[1] < lo_easy / THM2_DECAY:
             conclusive += 1
+    return flagged, conclusive, tested
+
+
+@register_rule("rfss-thm2")
+def rfss_thm2(details: Mapping[str, Any]) -> RuleResult:
+    """No decay of P(hit a fixed z) as eps shrinks, at each c_hyp >= 1, z and k.
+
+    Revision (stated here because it came after data): the first version pooled the k of a (c_hyp, z)
+    group and compared the cells of smallest and largest ``log2(k/eps)``; the default run at seed 1 showed
+    that this pooling compares different k (whose n sit at the floor n = 2k) and hides a fall with eps at
+    fixed k. Groups are now ``(c_hyp, z, k)``; the experiment's default test seed moved to 2, which had
+    not been run before the revision.
+    """
+    all_flags, _, _ = _thm2_decays(details)
+    in_range = {**details, "rows": [r for r in details["rows"] if float(r["c_hyp"]) >= THM2_MIN_C_HYP]}
+    flagged_c, conclusive, tested = _thm2_decays(in_range)
+    flagged = [text for _, text in flagged_c]
+    decaying = {c for c, _ in all_flags}
+    grid = sorted({float(r["c_hyp"]) for r in details["rows"]})
+    no_decay = None
+    for c in reversed(grid):
+        if c in decaying:
+            break
+        no_decay = c
     c_thm = c_thm_estimate(details)
     c_min = smallest_c_hyp(details)
     rule = (
-        f"per (c_hyp >= {THM2_MIN_C_HYP:g}, z): inconsistent if the hardest cell's (largest log2(k/eps)) 95% "
-        f"CP upper end < 1/{THM2_DECAY:g} of the easiest cell's lower end; consistent if none is and >= 1 "
-        "group could flag such a fall; else inconclusive"
+        f"per (c_hyp >= {THM2_MIN_C_HYP:g}, z, k): inconsistent if the smallest-eps cell's 95% CP upper end "
+        f"< 1/{THM2_DECAY:g} of the largest-eps cell's lower end; consistent if none is and >= 1 group could "
+        "flag such a fall; else inconclusive"
     )
     constants = {
         "c_hyp_min": f"{THM2_MIN_C_HYP:g} (Theorem 2's range c_hyp >= 1; PRIMARY)",
@@ -96,13 +124,20 @@ def rfss_thm2(details: Mapping[str, Any]) -> RuleResult:
         "smallest_c_hyp": "none in the grid"
         if c_min is None
         else f"{c_min:g} (every cell at c_hyp' >= it has CP lower end >= {THM2_FLOOR:g})",
+        "smallest_c_hyp_without_decay": "none in the grid"
+        if no_decay is None
+        else f"{no_decay:g} (no (z, k) group at any grid c_hyp' >= it falls by {THM2_DECAY:g} with eps)",
     }
     detectable = (
-        f"a fall of P(hit) by a factor {THM2_DETECT:g} from the easiest to the hardest cell of a group"
+        f"a fall of P(hit) by a factor {THM2_DETECT:g} from the largest to the smallest eps at fixed k"
     )
     if flagged:
         return RuleResult(
-            "inconsistent", "P(hit) decays along the grid: " + "; ".join(flagged), rule, constants, detectable
+            "inconsistent",
+            f"P(hit) decays with eps at c_hyp >= 1 (no decay from c_hyp = {no_decay}): " + "; ".join(flagged),
+            rule,
+            constants,
+            detectable,
         )
     if conclusive:
         summary = (
