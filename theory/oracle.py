@@ -140,7 +140,14 @@ def brute_force_coverage_error(
         chosen = [xs[i] for i in range(len(xs)) if (mask >> i) & 1]
         s = sum(chosen, Fraction(0))
         intervals.append((s - len(chosen) * p, s + len(chosen) * p))
-    intervals.sort()
+    return float(_rational_sup_distance(intervals, lo_f, hi_f))
+
+
+def _rational_sup_distance(
+    intervals: list[tuple[Fraction, Fraction]], lo_f: Fraction, hi_f: Fraction
+) -> Fraction:
+    """``sup_{z in [lo, hi]} dist(z, union of intervals)`` by a plain sweep in exact rationals."""
+    intervals = sorted(intervals)
 
     def tent_sup(g1: Fraction | None, g2: Fraction | None) -> Fraction:
         # sup over z in [lo, hi] with g1 < z < g2 (an uncovered piece) of the distance to {g1, g2}.
@@ -162,8 +169,7 @@ def brute_force_coverage_error(
         if left > reach:
             best = max(best, tent_sup(reach, left))
         reach = max(reach, right)
-    best = max(best, tent_sup(reach, None))
-    return float(best)
+    return max(best, tent_sup(reach, None))
 
 
 
@@ -216,7 +222,7 @@ def brute_force_coverage_error_fixed(
     """Fixed-size coverage error ``sup_{z in [lo, hi]} min_{|S| = size} error(S, z)``, in exact rationals.
 
     The reachable intervals ``[s - k p, s + k p]`` of the ``C(n, k)`` subsets are built from
-    :class:`~fractions.Fraction` sums and swept as in :func:`brute_force_coverage_error`.
+    :class:`~fractions.Fraction` sums and swept by the same exact sweep as :func:`brute_force_coverage_error`.
 
     Args:
         candidates: 1-D candidates, ``n <= 12``.
@@ -235,26 +241,5 @@ def brute_force_coverage_error_fixed(
     if lo_f > hi_f or not 0 <= k <= x.size:
         raise ValueError(f"need lo <= hi and 0 <= size <= n, got lo={lo}, hi={hi}, size={size}")
     xs = [Fraction(float(v)) for v in x]
-    points = sorted(sum((xs[i] for i in c), Fraction(0)) for c in itertools.combinations(range(len(xs)), k))
-    intervals = [(s - k * p, s + k * p) for s in points]
-    gaps = [(None, intervals[0][0])]
-    reach = intervals[0][1]
-    for left, right in intervals[1:]:
-        if left > reach:
-            gaps.append((reach, left))
-        reach = max(reach, right)
-    gaps.append((reach, None))
-    best = Fraction(0)
-    for g1, g2 in gaps:  # the distance on an uncovered piece is a tent; clip its peak into the window
-        left = lo_f if g1 is None else max(lo_f, g1)
-        right = hi_f if g2 is None else min(hi_f, g2)
-        if left > right:
-            continue
-        if g1 is None:
-            best = max(best, g2 - left)
-        elif g2 is None:
-            best = max(best, right - g1)
-        else:
-            z = min(max((g1 + g2) / 2, left), right)
-            best = max(best, min(z - g1, g2 - z))
-    return float(best)
+    points = [sum((xs[i] for i in c), Fraction(0)) for c in itertools.combinations(range(len(xs)), k)]
+    return float(_rational_sup_distance([(v - k * p, v + k * p) for v in points], lo_f, hi_f))
