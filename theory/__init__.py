@@ -14,7 +14,9 @@ coverage error in :mod:`theory.coverage`, the brute-force oracles in :mod:`theor
 and the claims ledger in ``theory.bounds`` and ``theory.ledger`` (import them as submodules).
 """
 
-from theory.coverage import coverage_error
-from theory.subset_sum import BatchSubsetResult, SubsetResult, best_subset, best_subsets
+from theory.subset_sum import BatchSubsetResult, SubsetResult
+
+# The public solvers: those of single / engine / coverage, with the fixed-size dispatch (size=, max_size=).
+from theory.subset_sum.fixed_size import best_subset, best_subsets, coverage_error
 
 __all__ = ["BatchSubsetResult", "SubsetResult", "best_subset", "best_subsets", "coverage_error"]

@@ -158,12 +158,11 @@ def _certified(x: np.ndarray, lo: float, hi: float, p: float, tol: float, max_in
 def coverage_error(
     candidates: Any,
     *,
-    lo: float | None = None,
-    hi: float | None = None,
+    lo: float = -1.0,
+    hi: float = 1.0,
     perturbation: float = 0.0,
     tol: float = 0.0,
     max_intervals: int = 1 << 22,
-    size: int | None = None,
 ) -> float:
     """The coverage error ``E_true = sup_{z in [lo, hi]} min_S max(0, |sum_S x - z| - |S| p)``.
 
@@ -199,15 +198,12 @@ def coverage_error(
 
     Args:
         candidates: 1-D finite candidate values (``n <= 24`` when ``tol = 0``).
-        lo: Left end of the target window (default ``-1``).
-        hi: Right end, ``hi >= lo`` (default ``1``).
+        lo: Left end of the target window.
+        hi: Right end, ``hi >= lo``.
         perturbation: ``p >= 0``.
         tol: ``0`` for the exact value, or the allowed overestimate ``tol > 0`` (at least the float64
             resolution of the problem, about ``1e-13`` for O(1) candidates).
         max_intervals: Interval-list length above which the certified mode starts merging.
-        size: ``None`` (any subset), or ``k``: only subsets of exactly ``k`` candidates, over a window that
-            defaults to ``[-sqrt(k), sqrt(k)]`` (Natale et al. NeurIPS 2024, Theorem 2), solved by
-            :func:`theory.subset_sum.fixed_size.coverage_error_fixed` (exact, or certified when ``tol > 0``).
 
     Returns:
         The (certified upper bound on the) coverage error, a float.
@@ -216,16 +212,9 @@ def coverage_error(
         ValueError: On bad candidates, ``lo > hi``, non-finite ends, a negative perturbation or tol, a tol
             below the float64 resolution, or ``n > 24`` with ``tol = 0`` (pass ``tol > 0``).
     """
-    if size is not None:
-        from theory.subset_sum.fixed_size import coverage_error_fixed  # imports this module
-
-        return coverage_error_fixed(
-            candidates, size=size, lo=lo, hi=hi, perturbation=perturbation, tol=tol,
-            max_intervals=max_intervals,
-        )
     x = check_candidates(candidates)
-    lo = check_real("lo", -1.0 if lo is None else lo)
-    hi = check_real("hi", 1.0 if hi is None else hi)
+    lo = check_real("lo", lo)
+    hi = check_real("hi", hi)
     if lo > hi:
         raise ValueError(f"lo must be <= hi (a window [lo, hi]), got lo={lo}, hi={hi}")
     p = check_perturbation(perturbation)

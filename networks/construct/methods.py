@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 import theory
+from networks.construct.sparse import sparse_first_layer
 from theory.registry import register
 
 __all__ = ["METHODS", "build_layer", "register_method"]
@@ -84,6 +85,8 @@ def _pm_one_first(n_cols: int, n: int, gen: torch.Generator) -> torch.Tensor:
 register_method("pensia", first_layer=_uniform_first, perturbable=False)
 register_method("xiong", first_layer=_pm_one_first, perturbable=True)
 register_method("dacunha", first_layer=_uniform_first, perturbable=False, conv_only=True)
+# Fixed-size subsets per weight (Natale et al. NeurIPS 2024): see networks.construct.sparse.
+register_method("sparse", first_layer=sparse_first_layer, perturbable=False, fixed_size=True)
 
 # Rows solved per call; bounds the (rows, 2n) candidate tensors.
 _ROWS_PER_CALL = 1 << 17
@@ -214,7 +217,3 @@ def default_n(tolerance: float, constant: float) -> int:
     value of Pensia et al.'s code (``n = c * round(log2(1/eps))``, c = 3).
     """
     return max(1, math.ceil(constant * math.log2(1.0 / tolerance)))
-
-
-# Registers "sparse" (fixed-size subsets, Natale et al. NeurIPS 2024); it imports this module's registry.
-from networks.construct import sparse as _sparse  # noqa: E402, F401

@@ -23,17 +23,14 @@ import math
 
 import torch
 
-from networks.construct.methods import register_method
 from theory import bounds
 
 
-def _sparse_first(n_cols: int, n: int, gen: torch.Generator) -> torch.Tensor:
+def sparse_first_layer(n_cols: int, n: int, gen: torch.Generator) -> torch.Tensor:
+    """First-layer weights ``+|u|`` for the first ``n`` units of each block and ``-|u|`` for the rest."""
     mag = torch.rand(n_cols, 2 * n, generator=gen, dtype=torch.float64)
     sign = torch.cat([torch.ones(n, dtype=torch.float64), -torch.ones(n, dtype=torch.float64)])
     return mag * sign
-
-
-register_method("sparse", first_layer=_sparse_first, perturbable=False, fixed_size=True)
 
 
 def layer_counts(spec, n: int) -> tuple[int, int, int]:

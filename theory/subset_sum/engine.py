@@ -695,24 +695,6 @@ def _solve_bucket(
 # public entry point
 
 
-def _fixed_size_dispatch(
-    candidates: Any, targets: Any, p: float, max_error: Any, valid: Any, device: Any, size: Any, max_size: Any
-) -> BatchSubsetResult:
-    """``best_subsets(..., size=k | max_size=k)``: the fixed-size solver, moved to ``device`` if given."""
-    if max_error is not None:
-        raise ValueError("max_error must be None with size or max_size (fixed-size mode ranks by error)")
-    from theory.subset_sum.fixed_size import best_subsets_fixed  # imports this module
-
-    res = best_subsets_fixed(candidates, targets, size=size, max_size=max_size, perturbation=p, valid=valid)
-    if device is None:
-        return res
-    import torch  # lazily: `import theory` must stay torch-free
-
-    xp = _Xp(torch, torch.device(device))
-    fields = ("masks", "values", "errors", "sizes", "exact")
-    return BatchSubsetResult(*(xp.asarray(getattr(res, f)) for f in fields))
-
-
 def best_subsets(
     candidates: Any,
     targets: Any,
@@ -723,8 +705,6 @@ def best_subsets(
     device: Any = None,
     chunk_rows: int | None = None,
     num_threads: int | None = None,
-    size: int | None = None,
-    max_size: int | None = None,
 ) -> BatchSubsetResult:
     """Solve ``m`` independent (perturbed) SubsetSum problems exactly in float64, vectorised over rows.
 
@@ -755,10 +735,6 @@ def best_subsets(
         chunk_rows: Rows per chunk (default: about ``2^21`` half-sums per chunk for numpy, 8192 rows for
             torch on CPU, 65536 on an accelerator).
         num_threads: Threads for the numpy back end (default: the CPU count).
-        size: Exactly this many kept per row (fixed-size SubsetSum, Natale et al. NeurIPS 2024), solved by
-            :func:`theory.subset_sum.fixed_size.best_subsets_fixed` (numpy; with ``device`` the result is
-            moved there). Not combined with ``max_error``.
-        max_size: At most this many kept per row (same solver).
 
     Returns:
         A :class:`BatchSubsetResult`.
@@ -768,10 +744,6 @@ def best_subsets(
             perturbation, a bad ``max_error`` (negative, non-finite or of the wrong shape), a ``valid`` of
             the wrong shape or dtype, values so large that float32 sums would overflow, or bad chunking.
     """
-    if size is not None or max_size is not None:
-        return _fixed_size_dispatch(
-            candidates, targets, perturbation, max_error, valid, device, size, max_size
-        )
     x = to_numpy(candidates)
     if x.ndim != 2 or x.shape[1] == 0:
         raise ValueError(f"candidates must be a 2-D array (m, n) with n >= 1 columns, got shape {x.shape}")

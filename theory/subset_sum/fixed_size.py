@@ -33,8 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from theory import coverage
 from theory.coverage import _merge, _rounding_bound, _sup_distance
 from theory.inputs import check_candidates, check_perturbation, check_real, to_numpy
+from theory.subset_sum import engine, single
 from theory.subset_sum.engine import BatchSubsetResult
 from theory.subset_sum.single import MAX_N, SubsetResult, evaluate_subset
 from theory.validate import check_int, check_range
@@ -514,3 +516,129 @@ def coverage_error_fixed(
     if tol < resolution:
         raise ValueError(f"tol must be 0 (exact) or >= {resolution:.3g} (float64 resolution), got {tol}")
     return _certified_fixed(x, k, lo, hi, p, tol, max_intervals)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The public entry points (``theory.best_subset``, ``theory.best_subsets``, ``theory.coverage_error``):
+# the solvers of single / engine / coverage, with ``size=`` / ``max_size=`` sent to the fixed-size ones.
+# The dispatch lives here, not in those modules, so no module imports back into this one.
+
+
+def best_subset(
+    candidates: Any,
+    target: float,
+    *,
+    perturbation: float = 0.0,
+    size: int | None = None,
+    max_size: int | None = None,
+) -> SubsetResult:
+    """:func:`theory.subset_sum.single.best_subset`; with ``size`` / ``max_size``, :func:`best_subset_fixed`.
+
+    Args:
+        candidates: 1-D candidates (``n <= 48``).
+        target: The target ``z``.
+        perturbation: ``p >= 0`` (Xiong et al. 2023, PSSP).
+        size: Keep exactly this many candidates (fixed-size SubsetSum, Natale et al. NeurIPS 2024).
+        max_size: Keep at most this many.
+
+    Returns:
+        A :class:`~theory.subset_sum.SubsetResult`.
+    """
+    if size is None and max_size is None:
+        return single.best_subset(candidates, target, perturbation=perturbation)
+    return best_subset_fixed(candidates, target, size=size, max_size=max_size, perturbation=perturbation)
+
+
+def best_subsets(
+    candidates: Any,
+    targets: Any,
+    *,
+    perturbation: float = 0.0,
+    max_error: Any = None,
+    valid: Any = None,
+    device: Any = None,
+    chunk_rows: int | None = None,
+    num_threads: int | None = None,
+    size: int | None = None,
+    max_size: int | None = None,
+) -> BatchSubsetResult:
+    """:func:`theory.subset_sum.engine.best_subsets`; with ``size`` / ``max_size``, the fixed-size solver.
+
+    The fixed-size solver runs in numpy; with ``device`` its result fields are moved there as tensors.
+    ``max_error`` is not combined with a size (the fixed-size mode ranks by error).
+
+    Args:
+        candidates: ``(m, n)`` candidates.
+        targets: ``(m,)`` targets.
+        perturbation: ``p >= 0``.
+        max_error: Error budget(s) of the fewest-candidates mode (not with ``size`` / ``max_size``).
+        valid: Optional boolean ``(m, n)``.
+        device: ``None`` (numpy) or a torch device.
+        chunk_rows: Rows per chunk of the engine.
+        num_threads: Threads of the engine's numpy back end.
+        size: Exactly this many kept per row.
+        max_size: At most this many kept per row.
+
+    Returns:
+        A :class:`~theory.subset_sum.engine.BatchSubsetResult`.
+    """
+    if size is None and max_size is None:
+        return engine.best_subsets(
+            candidates,
+            targets,
+            perturbation=perturbation,
+            max_error=max_error,
+            valid=valid,
+            device=device,
+            chunk_rows=chunk_rows,
+            num_threads=num_threads,
+        )
+    if max_error is not None:
+        raise ValueError("max_error must be None with size or max_size (fixed-size mode ranks by error)")
+    res = best_subsets_fixed(
+        candidates, targets, size=size, max_size=max_size, perturbation=perturbation, valid=valid
+    )
+    if device is None:
+        return res
+    import torch  # lazily: `import theory` must stay torch-free
+
+    fields = ("masks", "values", "errors", "sizes", "exact")
+    return BatchSubsetResult(*(torch.as_tensor(getattr(res, f), device=torch.device(device)) for f in fields))
+
+
+def coverage_error(
+    candidates: Any,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    perturbation: float = 0.0,
+    tol: float = 0.0,
+    max_intervals: int = 1 << 22,
+    size: int | None = None,
+) -> float:
+    """:func:`theory.coverage.coverage_error` (window ``[-1, 1]``); with ``size``, the fixed-size one.
+
+    Args:
+        candidates: 1-D candidates.
+        lo: Window left end (default ``-1``; ``-sqrt(k)`` with ``size=k``).
+        hi: Window right end (default ``1``; ``sqrt(k)`` with ``size=k``).
+        perturbation: ``p >= 0``.
+        tol: ``0`` (exact) or the certified overestimate.
+        max_intervals: Interval count above which the certified mode merges.
+        size: ``None`` (any subset) or ``k`` (exactly ``k`` candidates; Natale et al. 2024, Theorem 2).
+
+    Returns:
+        The (certified upper bound on the) coverage error.
+    """
+    if size is None:
+        return coverage.coverage_error(
+            candidates,
+            lo=-1.0 if lo is None else lo,
+            hi=1.0 if hi is None else hi,
+            perturbation=perturbation,
+            tol=tol,
+            max_intervals=max_intervals,
+        )
+    return coverage_error_fixed(
+        candidates, size=size, lo=lo, hi=hi, perturbation=perturbation, tol=tol, max_intervals=max_intervals
+    )

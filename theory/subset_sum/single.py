@@ -108,14 +108,7 @@ def _lexmin(*keys: np.ndarray) -> int:
     return int(alive[0])
 
 
-def best_subset(
-    candidates: Any,
-    target: float,
-    *,
-    perturbation: float = 0.0,
-    size: int | None = None,
-    max_size: int | None = None,
-) -> SubsetResult:
+def best_subset(candidates: Any, target: float, *, perturbation: float = 0.0) -> SubsetResult:
     """The exact optimal subset for one target, over all ``2^n`` subsets (meet-in-the-middle).
 
     Tie rule (deterministic, documented): subsets are compared by the key
@@ -131,9 +124,6 @@ def best_subset(
         candidates: 1-D array of ``n`` finite candidate values, ``1 <= n <= 48`` (numpy, list or tensor).
         target: The target ``z`` (finite).
         perturbation: ``p >= 0``, the largest shift of each kept candidate (Xiong et al. 2023, PSSP).
-        size: Keep exactly this many candidates (fixed-size SubsetSum, Natale et al. NeurIPS 2024), solved
-            by :func:`theory.subset_sum.fixed_size.best_subset_fixed`.
-        max_size: Keep at most this many candidates (same solver).
 
     Returns:
         A :class:`SubsetResult`; ``error`` and ``value`` are recomputed from the indices with ``math.fsum``.
@@ -142,10 +132,6 @@ def best_subset(
         ValueError: On non-1-D, empty or non-finite candidates, ``n > 48``, a non-finite target or a
             negative perturbation.
     """
-    if size is not None or max_size is not None:
-        from theory.subset_sum.fixed_size import best_subset_fixed  # imports this module
-
-        return best_subset_fixed(candidates, target, size=size, max_size=max_size, perturbation=perturbation)
     x = check_candidates(
         candidates,
         max_n=MAX_N,
