@@ -297,6 +297,7 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
             rows[-1]["seed"] = sd
     _sweep(root, "taylor", rows, {"scale": "quick"}, table="interdependency.csv")
     _planted(root, rng)
+    _rfss_records(root, rng)
     return root
 
 
@@ -349,6 +350,32 @@ def _planted(root: Path, rng: np.random.Generator) -> None:
                     }
                 )
     _csv(base / "runs.csv", rows)
+
+
+def _rfss_records(root: Path, rng: np.random.Generator) -> None:
+    """Figure 13's records: ``rfss`` (``thm2.csv``) and ``sparse-tickets`` (``evidence.json``)."""
+    rows = []
+    for k in (2, 4, 8):
+        for eps in (0.1, 0.03, 0.01):
+            for c in (1.0, 2.0):
+                hits = int(rng.binomial(100, min(0.95, 0.2 * c + 0.05 * k)))
+                lo, hi = _cp(hits, 100)
+                rows.append({"k": k, "eps": eps, "c_hyp": c, "z_frac": 1.0, "n": 2 * k, "trials": 100,
+                             "hits": hits, "limit": "", "p": hits / 100, "ci_low": lo, "ci_high": hi})
+    _sweep(root, "rfss", rows, {"scale": "quick"}, table="thm2.csv")
+    tickets = []
+    for n in (12, 16, 24):
+        for method, gamma in (("sparse", 0.1), ("sparse", 0.2), ("pensia", None)):
+            density = (gamma or 0.08) * 16 / n * (1 + 0.05 * rng.normal())
+            tickets.append(
+                {"method": method, "n": n, "seed": 1, "density_requested": gamma, "density": density}
+                | {"layer_density": [density], "subset_sizes": [2], "kept": int(3000 * density)}
+                | {"source": 3000, "certified": 0.05 * rng.uniform(), "failed": 0}
+            )
+    details = {"eps": 0.06, "dims": [4, 4, 2], "target_seed": 0, "densities": [0.1, 0.2], "rows": tickets}
+    path = root / "sparse-tickets" / "synthetic14"
+    _json(path / "config.json", {"synthetic": True, "scale": "quick"})
+    _json(path / "evidence.json", {"rfss-sparse-ticket": details})
 
 
 # ------------------------------------------------------------------------------------------------ demo

@@ -723,3 +723,315 @@ def malach_width(
     p = validate.check_range("eps_power", eps_power, 0.0, None)
     a, b = _pos("d_power", d_power), _pos("depth_power", depth_power)
     return _pos("C", C) * d**a * depth**b * eps**-p * math.log(1 / delta)
+
+
+# --------------------------------------------------------------------------------------------------
+# Sparse tickets: the Random Fixed-Size Subset Sum (RFSS)
+# Natale, Ferré, Giambartolomei, Giroire, Mallmann-Trenn, "On the Sparsity of the Strong Lottery Ticket
+# Hypothesis", NeurIPS 2024, arXiv:2410.14754 (reference theory.md §9).
+# --------------------------------------------------------------------------------------------------
+#: Theorem 5's range 1 <= k <= lambda n with lambda = 1 - 1/(2 pi) [PRIMARY].
+RFSS_THM5_LAMBDA = 1.0 - 1.0 / (2.0 * math.pi)
+
+
+def binary_entropy(q: float) -> float:
+    """``H2(q) = -q log2 q - (1 - q) log2(1 - q)`` for ``q`` in ``[0, 1]`` (``H2(0) = H2(1) = 0``)."""
+    q = validate.check_range("q", q, 0.0, 1.0)
+    if q in (0.0, 1.0):
+        return 0.0
+    return -q * math.log2(q) - (1.0 - q) * math.log2(1.0 - q)
+
+
+def _entropy_min_n(k: int, need: float, lam: float) -> int:
+    """Smallest integer ``n >= k / lam`` with ``n H2(k/n) >= need``.
+
+    ``n H2(k/n)`` is increasing in ``n`` for ``n >= 2k`` (its derivative is ``log2(n/(n-k)) > 0``), so the
+    smallest admissible ``n`` is found by doubling and bisection; below ``k / lam`` the theorems say nothing.
+    """
+    n_lo = max(1, math.ceil(k / lam - 1e-12))
+
+    def ok(n: int) -> bool:
+        return n * binary_entropy(k / n) >= need
+
+    if ok(n_lo):
+        return n_lo
+    hi = n_lo
+    while not ok(hi):
+        hi *= 2
+    lo = hi // 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return hi
+
+
+def _rfss_k_eps(k: int, eps: float) -> tuple[int, float]:
+    return _dim("k", k), _eps("eps", eps)
+
+
+@register_bound("rfss-thm2-min-n")
+def rfss_thm2_min_n(k: int, eps: float, *, c_hyp: float, lam: float = 0.5) -> int:
+    """Smallest ``n`` with ``n >= c_hyp log2(k/eps) / H2(k/n)`` and ``k <= lam n`` (Theorem 2's hypothesis).
+
+    Source: Natale et al. 2024, Theorem 2 [PRIMARY]: with 1 <= k <= n/2 (Remark 1: k <= lam n, lam in
+    [1/n, 1)), c_hyp >= 1, and X_i iid with a sum-bounded density, for every fixed z in [-sqrt k, sqrt k],
+    P(exists |S| = k with |Sum_S - z| < eps) >= c_thm. The n of the statement appears on both sides; since
+    ``n H2(k/n)`` increases in ``n`` the condition holds exactly from the returned ``n`` on.
+
+    Args:
+        k: Subset size (>= 1).
+        eps: Accuracy, in (0, 1).
+        c_hyp: The hypothesis constant (>= 1 in the theorem; any > 0 is accepted, to find the smallest
+            that works).
+        lam: Largest admissible ``k / n``, in (0, 1) (the theorem's 1/2 by default).
+
+    Returns:
+        The smallest integer ``n`` satisfying the hypothesis.
+    """
+    k, eps = _rfss_k_eps(k, eps)
+    lam = validate.check_range("lam", lam, 0.0, 1.0, lo_open=True, hi_open=True)
+    return _entropy_min_n(k, _pos("c_hyp", c_hyp) * math.log2(k / eps), lam)
+
+
+@register_bound("rfss-cor1-min-n")
+def rfss_cor1_min_n(k: int, eps: float, *, c_amp: float) -> int:
+    """Smallest ``n >= 2k`` with ``n >= c_amp log2^2(k/eps) / H2(k/n)`` (Corollary 1's hypothesis).
+
+    Source: Natale et al. 2024, Corollary 1 [PRIMARY]: 0 < p <= 1, eps in (0, 1/2), 1 <= k <= n/2, X_i
+    iid from a
+    mixture that is U[-1, 1] with probability p; for c_amp > 0 depending only on p, the hypothesis gives
+    P(every z in [-sqrt k, sqrt k] is within eps of a k-subset sum) >= 1 - eps. (The relation
+    ``c_amp = 8 c_hyp / c_thm`` is read only second-hand [UNVERIFIED]; c_amp is a parameter.)
+
+    Args:
+        k: Subset size (>= 1).
+        eps: Accuracy, in (0, 1/2).
+        c_amp: The amplified constant (> 0).
+
+    Returns:
+        The smallest integer ``n`` satisfying the hypothesis.
+    """
+    k, eps = _rfss_k_eps(k, eps)
+    eps = validate.check_range("eps", eps, 0.0, 0.5, lo_open=True, hi_open=True)
+    return _entropy_min_n(k, _pos("c_amp", c_amp) * math.log2(k / eps) ** 2, 0.5)
+
+
+@register_bound("rfss-cor2-min-k")
+def rfss_cor2_min_k(eps: float, *, c_amp: float) -> int:
+    """Smallest ``k`` with ``k >= 2 c_amp (log2^2 k + 2 log2 k log2(1/eps))`` (Corollary 2's condition).
+
+    Source: Natale et al. 2024, Corollary 2 [PRIMARY]. The right side grows like ``log^2 k``, so the condition
+    holds for every ``k`` beyond some point; this is the first ``k`` from which it holds for all larger ones.
+
+    Args:
+        eps: Accuracy, in (0, 1/2).
+        c_amp: Corollary 1's constant (> 0).
+
+    Returns:
+        The threshold ``k``.
+    """
+    eps = validate.check_range("eps", eps, 0.0, 0.5, lo_open=True, hi_open=True)
+    c = _pos("c_amp", c_amp)
+    le = math.log2(1.0 / eps)
+
+    def gap(k: float) -> float:
+        return k - 2.0 * c * (math.log2(k) ** 2 + 2.0 * math.log2(k) * le)
+
+    # gap is increasing once k > its critical point; scan down from a point where it is surely positive.
+    hi = 2
+    while gap(hi) < 0 or gap(2 * hi) < gap(hi):
+        hi *= 2
+    k = hi
+    while k > 1 and gap(k - 1) >= 0 and gap(k - 1) <= gap(k):
+        k -= 1
+    return k
+
+
+@register_bound("rfss-cor2-min-n")
+def rfss_cor2_min_n(k: int, eps: float, *, c_amp: float) -> int:
+    """Smallest ``n >= 2k`` with ``n >= 2 c_amp log2^2(1/eps) / H2(k/n)`` (Corollary 2).
+
+    Source: Natale et al. 2024, Corollary 2 [PRIMARY]: if also ``k >= 2 c_amp (log2^2 k + 2 log2 k
+    log2(1/eps))``
+    (:func:`rfss_cor2_min_k`), this n suffices for Corollary 1's conclusion.
+
+    Args:
+        k: Subset size, at least :func:`rfss_cor2_min_k` ``(eps, c_amp=c_amp)``.
+        eps: Accuracy, in (0, 1/2).
+        c_amp: Corollary 1's constant (> 0).
+
+    Returns:
+        The smallest integer ``n`` satisfying the hypothesis.
+
+    Raises:
+        ValueError: If ``k`` is below Corollary 2's condition.
+    """
+    k, eps = _rfss_k_eps(k, eps)
+    need_k = rfss_cor2_min_k(eps, c_amp=c_amp)
+    if k < need_k:
+        raise ValueError(
+            f"k must be >= {need_k} (Corollary 2's condition at eps={eps}, c_amp={c_amp}), got {k}"
+        )
+    return _entropy_min_n(k, 2.0 * c_amp * math.log2(1.0 / eps) ** 2, 0.5)
+
+
+@register_bound("rfss-thm3-block")
+def rfss_thm3_block(d_prev: int, d: int, depth: int, eps: float, gamma: float, *, c_amp: float) -> float:
+    """Theorem 3's ``n_i*``: ``n = c_amp log2^2(2 l d_prev d gamma n / eps) / H2(gamma)``.
+
+    Source: Natale et al. 2024, Theorem 3 [PRIMARY, partly]: layer ``i`` of the 2l-layer source has
+    ``M_{2i-1} in R^{2 d_prev n_i* x d_prev}`` and ``M_{2i} in R^{d x 2 d_prev n_i*}``, and the
+    ticket has density ``gamma`` (sparsity ``1 - gamma``). The copy read writes ``gamma = rho gamma'`` with
+    ``rho`` undefined [UNVERIFIED]; for equal widths ``gamma' = gamma``, which is what this function uses.
+
+    The right side ``f(n)`` grows like ``log^2 n``; iterating ``n <- f(n)`` from a point with ``f(n) < n``
+    decreases monotonically to the largest fixed point (the smallest ``n`` from which ``n >= f(n)`` holds
+    for good), solved here to a relative ``1e-12``.
+
+    Args:
+        d_prev: Input width of the target layer, d_{i-1} (>= 1).
+        d: Output width, d_i (>= 1).
+        depth: Target depth l (>= 1).
+        eps: Accuracy, in (0, 1).
+        gamma: Ticket density, in (0, 1/2] (Corollary 1 needs k <= n/2).
+        c_amp: Corollary 1's constant (> 0).
+
+    Returns:
+        ``n_i*`` (real; round up for a construction).
+    """
+    d_prev, d, depth = _dim("d_prev", d_prev), _dim("d", d), _dim("depth", depth)
+    eps = _eps("eps", eps)
+    gamma = validate.check_range("gamma", gamma, 0.0, 0.5, lo_open=True)
+    a = _pos("c_amp", c_amp) / binary_entropy(gamma)
+    b = 2.0 * depth * d_prev * d * gamma / eps
+
+    def f(n: float) -> float:
+        return a * math.log2(max(b * n, 2.0)) ** 2
+
+    n = 1.0
+    while f(n) >= n:
+        n *= 2.0
+    for _ in range(10_000):
+        nxt = f(n)
+        if abs(nxt - n) <= 1e-12 * n:
+            return nxt
+        n = nxt
+    raise ValueError("rfss-thm3-block: the fixed point iteration did not converge (report this input)")
+
+
+@register_bound("rfss-thm3-source-params")
+def rfss_thm3_source_params(
+    d_prev: int, d: int, depth: int, eps: float, gamma: float, *, c_amp: float
+) -> float:
+    """Parameters of Theorem 3's source for one target layer: ``2 d_prev n* (d_prev + d)``.
+
+    Source: Natale et al. 2024, Theorem 3 [PRIMARY, partly]: the shapes of ``M_{2i-1}`` and ``M_{2i}`` with
+    ``n* =`` :func:`rfss_thm3_block`. The ticket keeps ``gamma`` times this many.
+
+    Args:
+        d_prev: d_{i-1}.
+        d: d_i.
+        depth: l.
+        eps: Accuracy, in (0, 1).
+        gamma: Density, in (0, 1/2].
+        c_amp: Corollary 1's constant (> 0).
+
+    Returns:
+        The source parameter count of the layer pair (real).
+    """
+    n = rfss_thm3_block(d_prev, d, depth, eps, gamma, c_amp=c_amp)
+    return 2.0 * d_prev * n * (d_prev + d)
+
+
+@register_bound("rfss-thm5-min-params")
+def rfss_thm5_min_params(d: int, k: int, eps: float) -> int:
+    """Theorem 5's lower bound: the fewest source parameters ``n``, ``n >= (d^2/2) log2(k/eps) / H2(k/n)``.
+
+    Source: Natale et al. 2024, Theorem 5 [PRIMARY]: for 1 <= k <= lambda n, lambda = 1 - 1/(2 pi), eps <
+    1/16, if
+    pruning a network with n parameters down to k parameters eps-approximates every linear map
+    ``W in R^{d x d}``, ``||W|| <= sqrt k``, with probability >= 1/2, then n satisfies the inequality.
+    No hidden constant. ``n H2(k/n)`` increases in ``n`` (for ``n >= 2k``), so the smallest such ``n`` is
+    returned, searched from ``k / lambda`` (in ``[k/lambda, 2k)`` the search is conservative: it never
+    returns an ``n`` below the true bound by more than the factor 2).
+
+    Args:
+        d: Dimension of the linear maps (>= 1).
+        k: Parameters kept (>= 1).
+        eps: Accuracy, in (0, 1/16).
+
+    Returns:
+        The lower bound on the number of source parameters.
+    """
+    d, k = _dim("d", d), _dim("k", k)
+    eps = validate.check_range("eps", eps, 0.0, 1.0 / 16.0, lo_open=True, hi_open=True)
+    return _entropy_min_n(k, d * d / 2.0 * math.log2(k / eps), RFSS_THM5_LAMBDA)
+
+
+def uniform_sum_density(k: int, x: float, *, digits: int = 40) -> float:
+    """Density at ``x`` of the sum of ``k`` iid U[-1, 1] (a rescaled Irwin-Hall density), to ``digits``.
+
+    ``X = 2 S - k`` with ``S`` Irwin-Hall(k), so
+    ``f_k(x) = (1/2) (1/(k-1)!) sum_{j <= t} (-1)^j C(k, j) (t - j)^(k-1)``, ``t = (x + k)/2`` in ``[0, k]``
+    (0 outside). The alternating sum cancels badly in float64, so it is evaluated in mpmath with
+    ``digits + 2k`` significant digits.
+
+    Args:
+        k: Number of summands (>= 1).
+        x: The point.
+        digits: Significant digits wanted (>= 15).
+
+    Returns:
+        ``f_k(x)`` as a float.
+    """
+    import mpmath  # sympy's dependency; imported only here
+
+    k = _dim("k", k)
+    x = validate.check_range("x", x, None, None)
+    with mpmath.workdps(validate.check_int("digits", digits, 15) + 2 * k):
+        t = (mpmath.mpf(x) + k) / 2
+        if t < 0 or t > k:
+            return 0.0
+        if k == 1:
+            return 0.5
+        total = mpmath.fsum((-1) ** j * mpmath.binomial(k, j) * (t - j) ** (k - 1) for j in range(int(t) + 1))
+        return float(total / mpmath.factorial(k - 1) / 2)
+
+
+@register_bound("rfss-lemma1-cl")
+def rfss_lemma1_cl(k_max: int) -> float:
+    """Lemma 1's lower constant over ``k <= k_max``: ``min_k sqrt(k) f_k(sqrt k)`` for U[-1, 1] summands.
+
+    Source: Natale et al. 2024, Definition 1 and Lemma 1 [PRIMARY statement; the paper's constants are
+    not stated
+    as numbers, UNVERIFIED]: c_l / sqrt(k) <= f_k(x) on [-sqrt k, sqrt k] for every k. ``f_k`` is symmetric
+    and unimodal (a convolution of symmetric unimodal densities), so its minimum on the window is at
+    ``x = sqrt k``. As ``k -> inf`` the value tends to ``sqrt(3/(2 pi)) exp(-3/2) ~ 0.1543`` (CLT, variance
+    1/3 per summand); the minimum over ``k <= k_max`` is an upper bound on the infimum over all ``k``.
+
+    Args:
+        k_max: Largest k considered (>= 1).
+
+    Returns:
+        ``min_{1 <= k <= k_max} sqrt(k) f_k(sqrt k)``.
+    """
+    k_max = _dim("k_max", k_max)
+    return min(math.sqrt(k) * uniform_sum_density(k, math.sqrt(k)) for k in range(1, k_max + 1))
+
+
+@register_bound("rfss-lemma1-cu")
+def rfss_lemma1_cu(k_max: int) -> float:
+    """Lemma 1's upper constant over ``k <= k_max``: ``max_k sqrt(k) f_k(0)`` for U[-1, 1] summands.
+
+    Source: Natale et al. 2024, Definition 1 and Lemma 1 [PRIMARY statement, constants UNVERIFIED]:
+    f_k(x) <= c_u / sqrt(k) for all x; the maximum of the symmetric unimodal ``f_k`` is ``f_k(0)``. The limit
+    is ``sqrt(3/(2 pi)) ~ 0.6910``.
+
+    Args:
+        k_max: Largest k considered (>= 1).
+
+    Returns:
+        ``max_{1 <= k <= k_max} sqrt(k) f_k(0)``.
+    """
+    k_max = _dim("k_max", k_max)
+    return max(math.sqrt(k) * uniform_sum_density(k, 0.0) for k in range(1, k_max + 1))

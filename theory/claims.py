@@ -190,6 +190,7 @@ def _property(
 # --------------------------------------------------------------------------------------------------
 _XIONG = "Xiong, Liao, Kyrillidis, 'Strong LTH with eps-perturbation', AISTATS 2023 (arXiv:2210.16589)"
 _PENSIA = "Pensia et al., 'Optimal Lottery Tickets via SubsetSum', NeurIPS 2020 (arXiv:2006.07990)"
+_NATALE = "Natale et al., 'On the Sparsity of the Strong LTH', NeurIPS 2024 (arXiv:2410.14754)"
 _IEP = "Iwasawa et al., Soft-iEP ICLR 2024 submission (openreview OXBsK3GsL6) and JSAI abstract"
 
 BUILTIN_CLAIMS = (
@@ -520,7 +521,131 @@ BUILTIN_CLAIMS = (
         tags=("practice", "construction"),
         parts=("accuracy", "recovery"),
     ),
+    # Sparse tickets: the Random Fixed-Size Subset Sum (Natale et al. NeurIPS 2024; theory.md §9)
+    Claim(
+        id="rfss-fixed-size-exact",
+        statement="theory.best_subset(..., size=k) and theory.best_subsets(..., size=k) return a subset of "
+        "exactly k candidates whose error max(0, |s - z| - k p) is minimal over all C(n, k) subsets.",
+        source="this toolkit (theory.subset_sum.fixed_size), the problem of Natale et al. NeurIPS 2024",
+        checks=(
+            PropertyCheck(
+                "fixed-size solvers equal brute force over combinations (dyadic, p >= 0, batched)",
+                strategy=lambda: _rfss_instance_strategy(),
+                predicate=lambda example: rfss_solver_matches_oracle(example),
+            ),
+        ),
+        tags=("rfss",),
+    ),
+    Claim(
+        id="rfss-lemma1",
+        statement="U[-1, 1] is sum-bounded: c_l/sqrt(k) <= f_k(x) on [-sqrt k, sqrt k] and "
+        "f_k <= c_u/sqrt(k) for the density f_k of a sum of k draws; here c_l, c_u are the exact "
+        "Irwin-Hall extremes over k <= 60.",
+        source=f"{_NATALE}, Definition 1 and Lemma 1 [PRIMARY statement; constants not stated, UNVERIFIED]",
+        checks=(
+            _symbolic("rfss_irwin_hall", "Irwin-Hall closed form = convolution; exact c_l, c_u at small k"),
+            PropertyCheck(
+                "c_l/sqrt(k) <= f_k(x) <= c_u/sqrt(k) on the window for k <= 60 (exact density)",
+                strategy=lambda: _rfss_lemma1_strategy(),
+                predicate=lambda example: rfss_lemma1_holds(example),
+            ),
+        ),
+        tags=("rfss",),
+        bounds=("rfss-lemma1-cl", "rfss-lemma1-cu"),
+    ),
+    Claim(
+        id="rfss-thm2",
+        statement="For 1 <= k <= n/2, c_hyp >= 1 and n >= c_hyp log2(k/eps)/H2(k/n), every fixed z in "
+        "[-sqrt k, sqrt k] is within eps of some k-subset sum of n iid U[-1,1] with probability "
+        ">= c_thm > 0.",
+        source=f"{_NATALE}, Theorem 2 [PRIMARY]; c_thm not given numerically",
+        checks=(
+            _symbolic("rfss_entropy_monotone", "n H2(k/n) increasing; the bound is the smallest such n"),
+            NumericCheck("P(hit) over a (k, eps, c_hyp) grid at the bound's n, no decay (slth run rfss)"),
+        ),
+        tags=("rfss",),
+        bounds=("rfss-thm2-min-n", "rfss-thm5-min-params"),
+    ),
+    Claim(
+        id="rfss-cor1",
+        statement="For eps in (0, 1/2), 1 <= k <= n/2 and n >= c_amp log2^2(k/eps)/H2(k/n) (c_amp depending "
+        "on the distribution only), every z in [-sqrt k, sqrt k] is eps-approximated by a k-subset sum with "
+        "probability >= 1 - eps (Corollary 2: n >= 2 c_amp log2^2(1/eps)/H2(k/n) once k is large enough).",
+        source=f"{_NATALE}, Corollaries 1 and 2 [PRIMARY]; c_amp = 8 c_hyp/c_thm second-hand [UNVERIFIED]",
+        checks=(
+            _symbolic("rfss_cor2_derivation", "Corollary 2 from Corollary 1 (log expansion, H2 >= 2q)"),
+            NumericCheck("coverage rate at the calibrated c_amp's n on a disjoint seed (slth run rfss)"),
+        ),
+        tags=("rfss",),
+        bounds=("rfss-cor1-min-n", "rfss-cor2-min-n"),
+    ),
+    Claim(
+        id="rfss-sparse-ticket",
+        statement="construct_ticket(method='sparse', density=gamma) keeps at most gamma of every layer's "
+        "source parameters (fixed-size subsets per weight) with a certified error, and the smallest density "
+        "that certifies a fixed eps falls as the source widens (Theorem 3's trade-off of width for density).",
+        source=f"{_NATALE}, Theorems 3 and 5 [PRIMARY, Theorem 3 partly]; construction: this toolkit",
+        checks=(
+            _symbolic("rfss_thm3_fixed_point", "Theorem 3's n* is the largest fixed point; Theorem 5 solved"),
+            NumericCheck("density promise and smallest certified density vs width (slth run sparse-tickets)"),
+        ),
+        tags=("rfss", "network", "construction"),
+        bounds=("rfss-thm3-block", "rfss-thm3-source-params", "rfss-thm5-min-params"),
+    ),
 )
+
+# --------------------------------------------------------------------------------------------------
+# RFSS property checks (referenced lazily by the claims above)
+# --------------------------------------------------------------------------------------------------
+def _rfss_instance_strategy() -> Any:
+    from hypothesis import strategies as st
+
+    dyadic = st.integers(-16, 16).map(lambda v: v / 8)
+    rows = st.integers(1, 9).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.lists(dyadic, min_size=n, max_size=n), min_size=1, max_size=3),
+            st.integers(0, n),
+        )
+    )
+    return st.tuples(rows, dyadic, st.sampled_from([0.0, 0.125, 0.25]))
+
+
+def rfss_solver_matches_oracle(example: tuple) -> bool:
+    """Both fixed-size solvers against the combination oracle (dyadic values: exact, tie rule included)."""
+    import numpy as np
+
+    import theory
+    from theory.oracle import brute_force_best_subset_fixed
+
+    (rows, k), z, p = example
+    x = np.array(rows, dtype=float)
+    want = [brute_force_best_subset_fixed(r, z, size=k, perturbation=p) for r in x]
+    single = [theory.best_subset(r, z, size=k, perturbation=p) for r in x]
+    batch = theory.best_subsets(x, np.full(len(x), z), size=k, perturbation=p)
+    return (
+        single == want
+        and bool(np.all(batch.sizes == k))
+        and all(abs(batch.errors[i] - want[i].error) <= _ABS_TOL for i in range(len(x)))
+    )
+
+
+def _rfss_lemma1_strategy() -> Any:
+    from hypothesis import strategies as st
+
+    return st.tuples(st.integers(1, 60), st.floats(-1.0, 1.0, allow_nan=False))
+
+
+def rfss_lemma1_holds(example: tuple[int, float]) -> bool:
+    """``c_l/sqrt(k) <= f_k(u sqrt k) <= c_u/sqrt(k)`` with the registered constants over ``k <= 60``."""
+    import math
+
+    from theory import bounds
+
+    k, u = example
+    f = bounds.uniform_sum_density(k, u * math.sqrt(k)) * math.sqrt(k)
+    c_l, c_u = bounds.get_bound("rfss-lemma1-cl")(60), bounds.get_bound("rfss-lemma1-cu")(60)
+    return c_l * (1 - 1e-12) <= f <= c_u * (1 + 1e-12)
+
 
 # Importing this module registers its claims, as the ledger's loader (load_builtin_claims) does by name.
 load_builtin_claims()

@@ -9,6 +9,7 @@ half-sum enumeration, and the coverage oracle works in exact rational arithmetic
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from typing import Any
 
@@ -139,7 +140,14 @@ def brute_force_coverage_error(
         chosen = [xs[i] for i in range(len(xs)) if (mask >> i) & 1]
         s = sum(chosen, Fraction(0))
         intervals.append((s - len(chosen) * p, s + len(chosen) * p))
-    intervals.sort()
+    return float(_rational_sup_distance(intervals, lo_f, hi_f))
+
+
+def _rational_sup_distance(
+    intervals: list[tuple[Fraction, Fraction]], lo_f: Fraction, hi_f: Fraction
+) -> Fraction:
+    """``sup_{z in [lo, hi]} dist(z, union of intervals)`` by a plain sweep in exact rationals."""
+    intervals = sorted(intervals)
 
     def tent_sup(g1: Fraction | None, g2: Fraction | None) -> Fraction:
         # sup over z in [lo, hi] with g1 < z < g2 (an uncovered piece) of the distance to {g1, g2}.
@@ -161,6 +169,77 @@ def brute_force_coverage_error(
         if left > reach:
             best = max(best, tent_sup(reach, left))
         reach = max(reach, right)
-    best = max(best, tent_sup(reach, None))
-    return float(best)
+    return max(best, tent_sup(reach, None))
 
+
+
+def _combination_masks(n: int, sizes: Any) -> np.ndarray:
+    """The rows of :func:`all_masks` whose number of ones is in ``sizes`` (every such combination)."""
+    bits = all_masks(n)
+    return np.flatnonzero(np.isin(bits.sum(axis=1), list(sizes)))
+
+
+def brute_force_best_subset_fixed(
+    candidates: Any,
+    target: float,
+    *,
+    size: int | None = None,
+    max_size: int | None = None,
+    perturbation: float = 0.0,
+) -> SubsetResult:
+    """The optimal subset of exactly ``size`` (or at most ``max_size``) candidates, by enumeration.
+
+    Every combination of the allowed sizes is scored (sums from the 0/1 matrix product) and ranked by
+    ``(error, |S|, |s - z|, mask)``, the tie rule of :func:`theory.best_subset`.
+
+    Args:
+        candidates: 1-D candidates, ``n <= 16``.
+        target: The target ``z``.
+        size: Exactly this many kept (``0 <= size <= n``).
+        max_size: Alternatively at most this many kept.
+        perturbation: ``p >= 0``.
+
+    Returns:
+        A :class:`~theory.subset_sum.SubsetResult` (value and error recomputed with ``math.fsum``).
+    """
+    x = check_candidates(candidates, max_n=ORACLE_MAX_N)
+    z = check_real("target", target)
+    p = check_perturbation(perturbation)
+    if (size is None) == (max_size is None):
+        raise ValueError("pass exactly one of size and max_size")
+    allowed = [int(size)] if size is not None else range(int(max_size) + 1)
+    err, sizes, dist = _errors(x, z, p)
+    rows = _combination_masks(x.size, allowed)
+    best = int(rows[np.lexsort((rows, dist[rows], sizes[rows], err[rows]))[0]])
+    indices = tuple(i for i in range(x.size) if (best >> i) & 1)
+    value, error = evaluate_subset(x, indices, z, perturbation=p)
+    return SubsetResult(indices=indices, value=value, error=error)
+
+
+def brute_force_coverage_error_fixed(
+    candidates: Any, *, size: int, lo: float, hi: float, perturbation: float = 0.0
+) -> float:
+    """Fixed-size coverage error ``sup_{z in [lo, hi]} min_{|S| = size} error(S, z)``, in exact rationals.
+
+    The reachable intervals ``[s - k p, s + k p]`` of the ``C(n, k)`` subsets are built from
+    :class:`~fractions.Fraction` sums and swept by the same exact sweep as :func:`brute_force_coverage_error`.
+
+    Args:
+        candidates: 1-D candidates, ``n <= 12``.
+        size: ``k``, with ``0 <= k <= n``.
+        lo: Window left end.
+        hi: Window right end, ``hi >= lo``.
+        perturbation: ``p >= 0``.
+
+    Returns:
+        The exact supremum, rounded to the nearest float.
+    """
+    x = check_candidates(candidates, max_n=12)
+    lo_f, hi_f = Fraction(check_real("lo", lo)), Fraction(check_real("hi", hi))
+    p = Fraction(check_perturbation(perturbation))
+    k = int(size)
+    if lo_f > hi_f or not 0 <= k <= x.size:
+        raise ValueError(f"need lo <= hi and 0 <= size <= n, got lo={lo}, hi={hi}, size={size}")
+    xs = [Fraction(float(v)) for v in x]
+    points = [sum((xs[i] for i in c), Fraction(0)) for c in itertools.combinations(range(len(xs)), k)]
+    return float(_rational_sup_distance([(v - k * p, v + k * p) for v in points], lo_f, hi_f))

@@ -531,3 +531,164 @@ def counting_bound_algebra() -> list[Any]:
             ],
         ),
     ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Random Fixed-Size Subset Sum (Natale et al., NeurIPS 2024, arXiv:2410.14754)
+# --------------------------------------------------------------------------------------------------
+def _h2(q: Any) -> Any:
+    """Binary entropy in sympy, ``-q log2 q - (1 - q) log2(1 - q)``."""
+    return -(q * sp.log(q) + (1 - q) * sp.log(1 - q)) / sp.log(2)
+
+
+def _smallest_n_item(name: str, n: int, need: Any, k: int, n_floor: int) -> BoundAgreement:
+    """The registered ``n`` is the smallest ``n >= n_floor`` with ``n H2(k/n) >= need`` (30 digits)."""
+
+    def value(m: int) -> float:
+        return float(sp.N(m * _h2(sp.Rational(k, m)), 30))
+
+    need_f = float(sp.N(need, 30))
+    ok = isinstance(n, int) and n >= n_floor and value(n) >= need_f * (1 - 1e-15)
+    ok = ok and (n == n_floor or value(n - 1) < need_f)
+    text = f"registered bound {name!r} gave n = {n!r} (need n H2(k/n) >= {need_f:.6g}, k={k})"
+    return BoundAgreement(text, ok)
+
+
+def rfss_entropy_monotone() -> list[Any]:
+    """Theorem 2's ``n >= c log2(k/eps)/H2(k/n)`` solved for the smallest ``n``.
+
+    Items: ``d/dn [n H2(k/n)] = log2(n/(n - k))``, which is positive for ``n > k``, so the hypothesis
+    holds exactly from its smallest solution on; and the registered ``rfss-thm2-min-n`` returns that
+    smallest solution at sample points (evaluated in 30 digits). The same search backs
+    ``rfss-thm5-min-params``, checked the same way.
+    """
+    n, k = sp.symbols("n k", positive=True)
+    derivative = sp.diff(n * _h2(k / n), n) - sp.log(n / (n - k)) / sp.log(2)
+    items: list[Any] = [sp.simplify(sp.expand_log(derivative, force=True))]
+    thm2 = bounds.get_bound("rfss-thm2-min-n")
+    for kk, eps, c in ((1, 0.1, 1.0), (4, 0.01, 2.0), (16, 1e-3, 3.0)):
+        need = sp.Float(c, 30) * sp.log(sp.Integer(kk) / _exact(eps)) / sp.log(2)
+        items.append(_smallest_n_item("rfss-thm2-min-n", thm2(kk, eps, c_hyp=c), need, kk, 2 * kk))
+    thm5 = bounds.get_bound("rfss-thm5-min-params")
+    lam = 1 - 1 / (2 * sp.pi)
+    for d, kk, eps in ((4, 16, 0.01), (10, 100, 0.001)):
+        need = sp.Rational(d * d, 2) * sp.log(sp.Integer(kk) / _exact(eps)) / sp.log(2)
+        floor = int(sp.ceiling(kk / lam))
+        items.append(_smallest_n_item("rfss-thm5-min-params", thm5(d, kk, eps), need, kk, floor))
+    return items
+
+
+def rfss_cor2_derivation() -> list[Any]:
+    """Corollary 2 from Corollary 1: under its condition on ``k``, Corollary 2's ``n`` is enough.
+
+    The condition is ``k >= 2 c (log2^2 k + 2 log2 k log2(1/eps))``.
+
+    Derivation: ``log2^2(k/eps) = log2^2 k + 2 log2 k log2(1/eps) + log2^2(1/eps)``; the first two terms are
+    ``<= k/(2c)``, and ``H2(q) >= 2q`` on ``[0, 1/2]`` (``H2`` is concave, ``H2(0) = 0``, ``H2(1/2) = 1``), so
+    ``c log2^2(k/eps)/H2(k/n) <= n/4 + c log2^2(1/eps)/H2(k/n) <= n`` when ``n >= 2 c log2^2(1/eps)/H2(k/n)``
+    and ``n >= 2k``. Items: the expansion, ``H2'' = -1/(q (1-q) ln 2) < 0``, ``H2(1/2) = 1``, and the
+    registered bounds agree with the conclusion: ``rfss-cor2-min-n >= rfss-cor1-min-n`` at sample points.
+    """
+    k, eps, q = sp.symbols("k epsilon q", positive=True)
+    lk, le = sp.log(k) / sp.log(2), sp.log(1 / eps) / sp.log(2)
+    items: list[Any] = [
+        sp.expand(
+            sp.expand_log((sp.log(k / eps) / sp.log(2)) ** 2, force=True) - (lk**2 + 2 * lk * le + le**2)
+        ),
+        sp.simplify(sp.diff(_h2(q), q, 2) + 1 / (q * (1 - q) * sp.log(2))),
+        sp.simplify(_h2(sp.Rational(1, 2)) - 1),
+    ]
+    names = ("rfss-cor1-min-n", "rfss-cor2-min-n", "rfss-cor2-min-k")
+    cor1, cor2, min_k = (bounds.get_bound(n) for n in names)
+    # (1e-100, 0.5): log2(1/eps) >> log2 k, so the bound is above its floor n = 2k.
+    for eps_v, c in ((0.1, 0.5), (0.01, 1.0), (0.2, 2.0), (1e-100, 0.5)):
+        kk = min_k(eps_v, c_amp=c)
+        for k_v in (kk, 2 * kk):
+            n2, n1 = cor2(k_v, eps_v, c_amp=c), cor1(k_v, eps_v, c_amp=c)
+            ok = isinstance(n2, int) and isinstance(n1, int) and n2 >= n1
+            text = f"rfss-cor2-min-n = {n2!r} >= rfss-cor1-min-n = {n1!r} at k={k_v}, eps={eps_v}, c_amp={c}"
+            items.append(BoundAgreement(text, ok))
+    return items
+
+
+def _irwin_hall_sympy(k: int, x: Any) -> Any:
+    """Density of the sum of ``k`` iid U[-1, 1] at ``x`` (sympy, exact), from the Irwin-Hall sum."""
+    t = (x + k) / 2
+    if t < 0 or t > k:
+        return sp.Integer(0)
+    terms = [(-1) ** j * sp.binomial(k, j) * (t - j) ** (k - 1) for j in range(int(sp.floor(t)) + 1)]
+    return sp.Add(*terms) / sp.factorial(k - 1) / 2
+
+
+def rfss_irwin_hall() -> list[Any]:
+    """Lemma 1's constants from the exact density of a sum of k U[-1, 1].
+
+    Items: the closed form for ``k = 2`` and ``k = 3`` equals the convolution of the ``k - 1`` density with
+    U[-1, 1] (sympy integrals, at rational points); it integrates to 1 for ``k = 3``; the registered
+    ``uniform_sum_density`` equals the closed form; and the registered ``rfss-lemma1-cl`` at ``k_max = 2``
+    and ``rfss-lemma1-cu`` at ``k_max = 3`` equal the exact values ``(sqrt 2 - 1)/2`` (``k = 2`` at
+    ``x = sqrt 2``) and ``1/sqrt 2`` (``k = 2`` at 0).
+    """
+    x, s = sp.symbols("x s", real=True)
+    items: list[Any] = []
+    f1 = sp.Piecewise((sp.Rational(1, 2), (s >= -1) & (s <= 1)), (0, True))
+    for k in (2, 3):
+        for point in (sp.Rational(-3, 2), sp.Rational(1, 3), sp.Rational(7, 5)):
+            if k == 2:
+                conv = sp.integrate(f1.subs(s, point - s) * sp.Rational(1, 2), (s, -1, 1))
+            else:
+                f2 = sp.Piecewise(((2 - sp.Abs(s)) / 4, sp.Abs(s) <= 2), (0, True))
+                conv = sp.integrate(f2.subs(s, point - s) * sp.Rational(1, 2), (s, -1, 1))
+            items.append(sp.simplify(conv - _irwin_hall_sympy(k, point)))
+    pieces = [sp.integrate(_ih3_piece(j, x), (x, -3 + 2 * j, -1 + 2 * j)) for j in range(3)]
+    items.append(sp.simplify(sp.Add(*pieces) - 1))
+    for k, point in ((3, 0.25), (5, 1.5), (7, -2.0)):
+        got = bounds.uniform_sum_density(k, point)
+        want = float(sp.N(_irwin_hall_sympy(k, _exact(point)), 30))
+        text = f"uniform_sum_density({k}, {point}) = {got!r}, closed form {want!r}"
+        items.append(BoundAgreement(text, math.isclose(got, want, rel_tol=_AGREE_REL)))
+    items.append(agrees("rfss-lemma1-cl", lambda k_max: (sp.sqrt(2) - 1) / 2, [{"k_max": 2}]))
+    items.append(agrees("rfss-lemma1-cu", lambda k_max: 1 / sp.sqrt(2), [{"k_max": 3}]))
+    return items
+
+
+def _ih3_piece(j: int, x: Any) -> Any:
+    """The polynomial piece of the k = 3 density on ``[-3 + 2j, -1 + 2j]`` (closed form, symbolic x)."""
+    t = (x + 3) / 2
+    return sp.Add(*[(-1) ** i * sp.binomial(3, i) * (t - i) ** 2 for i in range(j + 1)]) / 2 / 2
+
+
+def rfss_thm3_fixed_point() -> list[Any]:
+    """Theorem 3's ``n* = c log2^2(B n*) / H2(gamma)``, ``B = 2 l d_prev d gamma / eps``, solved numerically.
+
+    Items: at sample points the registered ``rfss-thm3-block`` is a root of ``n - f(n)`` (30 digits, relative
+    ``1e-9``) and the largest one (``f'(n*) = 2 A log2(B n*) / (n* ln 2) < 1``, so ``n > f(n)`` beyond it);
+    ``rfss-thm3-source-params`` is ``2 d_prev n* (d_prev + d)``; and the registered ``rfss-thm5-min-params``
+    is the smallest ``n`` with ``n H2(k/n) >= (d^2/2) log2(k/eps)``.
+    """
+    items: list[Any] = []
+    block = bounds.get_bound("rfss-thm3-block")
+    params = bounds.get_bound("rfss-thm3-source-params")
+    for d_prev, d, depth, eps, gamma, c in ((4, 2, 2, 0.06, 0.5, 1.16), (64, 32, 3, 0.01, 0.1, 1.0)):
+        n = block(d_prev, d, depth, eps, gamma, c_amp=c)
+        a = sp.Float(c, 30) / _h2(_exact(gamma))
+        b = 2 * depth * d_prev * d * _exact(gamma) / _exact(eps)
+        ok = isinstance(n, float) and math.isfinite(n) and n > 0
+        if ok:
+            nn = _exact(n)
+            f = a * (sp.log(b * nn) / sp.log(2)) ** 2
+            slope = 2 * a * sp.log(b * nn) / sp.log(2) / (nn * sp.log(2))
+            ok = abs(float(sp.N((nn - f) / nn, 30))) < 1e-9 and float(sp.N(slope, 30)) < 1
+        where = f"({d_prev}, {d}, {depth}, {eps}, {gamma}, c_amp={c})"
+        items.append(BoundAgreement(f"rfss-thm3-block = {n!r} is the largest fixed point at {where}", ok))
+        p = params(d_prev, d, depth, eps, gamma, c_amp=c)
+        want = 2.0 * d_prev * n * (d_prev + d) if ok else math.nan
+        text = f"rfss-thm3-source-params = {p!r}, 2 d_prev n* (d_prev + d) = {want!r}"
+        items.append(BoundAgreement(text, ok and math.isclose(p, want, rel_tol=1e-12)))
+    thm5 = bounds.get_bound("rfss-thm5-min-params")
+    lam = 1 - 1 / (2 * sp.pi)
+    for d, kk, eps in ((4, 215, 0.06), (8, 1000, 0.01)):
+        need = sp.Rational(d * d, 2) * sp.log(sp.Integer(kk) / _exact(eps)) / sp.log(2)
+        floor = int(sp.ceiling(kk / lam))
+        items.append(_smallest_n_item("rfss-thm5-min-params", thm5(d, kk, eps), need, kk, floor))
+    return items

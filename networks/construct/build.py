@@ -49,6 +49,19 @@ def _kept_abs_products(out: dict, n_cols: int) -> torch.Tensor:
     return m.index_add_(1, out["col"].detach().cpu(), w2 * a[None, :])
 
 
+def _density_meta(specs, layers, ns, density, sizes) -> dict:
+    """Requested and measured per-layer density (kept / source parameters) of a fixed-size ticket."""
+    if density is None:
+        return {}
+    from networks.construct.sparse import layer_counts
+
+    measured = [
+        (int(layer.mask1.sum()) + int(layer.mask2.sum())) / layer_counts(spec, n)[0]
+        for spec, layer, n in zip(specs, layers, ns, strict=True)
+    ]
+    return {"density": float(density), "subset_sizes": sizes, "layer_density": measured}
+
+
 def construct_ticket(
     target: nn.Module,
     *,
@@ -62,6 +75,7 @@ def construct_ticket(
     input_shape: tuple[int, ...] | None = None,
     seed: int = 0,
     device: str | torch.device | None = "cpu",
+    density: float | None = None,
 ) -> Ticket:
     """Construct a certified strong lottery ticket for ``target``.
 
@@ -91,6 +105,9 @@ def construct_ticket(
             output positions).
         seed: Seed of the random source network.
         device: Where the SubsetSum searches and the ticket live.
+        density: For ``method="sparse"`` (Natale et al. NeurIPS 2024), the fraction in ``(0, 1]`` of each
+            layer's source parameters the ticket may keep; fixes the subset size per weight
+            (:func:`networks.construct.sparse.subset_size`). ``None`` for the other methods.
 
     Returns:
         The :class:`Ticket`.
@@ -111,6 +128,12 @@ def construct_ticket(
         raise ValueError(f"perturbation must be 0 for method {method!r}; methods that perturb: {perturbable}")
     if candidates_per_weight is not None:
         candidates_per_weight = check_int("candidates_per_weight", candidates_per_weight, 1, 64)
+    if info["fixed_size"]:
+        if density is None:
+            raise ValueError(f"method {method!r} needs density in (0, 1] (the fraction of parameters kept)")
+        density = check_range("density", density, 0.0, 1.0, lo_open=True)
+    elif density is not None:
+        raise ValueError(f"density applies to fixed-size methods only (sparse), not {method!r}")
     constant = check_range("constant", constant, 0.0, None, lo_open=True)
     dev = resolve_device(device)
     specs = parse_target(target, nonnegative_input=nonnegative_input)
@@ -150,12 +173,20 @@ def construct_ticket(
         ]
         tol_b = [t / math.sqrt(s.weight.shape[0] * p) for s, p in zip(specs, positions, strict=True)]
     gen = torch.Generator().manual_seed(int(seed))
-    layers, errors, emats, norms, failed, ns, at_limit = [], [], [], [], [], [], []
+    layers, errors, emats, norms, failed, ns, at_limit, sizes = [], [], [], [], [], [], [], []
     started = time.perf_counter()
     for li, spec in enumerate(specs):
         n = candidates_per_weight or default_n(min(tol_w[li], tol_b[li]), constant)
         ns.append(n)
         layer_method = "pensia" if (method == "dacunha" and spec.kind == "linear") else method
+        size = None
+        if info["fixed_size"]:
+            from networks.construct.sparse import subset_size
+
+            if spec.kind != "linear":
+                raise ValueError(f"method {method!r} supports Linear target layers only")
+            size = subset_size(spec, n, density)
+        sizes.append(size)
         out = build_layer(
             spec,
             method=layer_method,
@@ -165,6 +196,7 @@ def construct_ticket(
             perturbation=perturbation,
             gen=gen,
             device=dev,
+            size=size,
         )
         layers.append(ConstructedLayer(spec, out["a"], out["col"], out["b"], out["pert"], out["mask2"]))
         d_in = spec.weight.shape[1]
@@ -227,6 +259,7 @@ def construct_ticket(
             "construct_seconds": elapsed,
             "device": str(dev),
             "nonnegative_input": bool(nonnegative_input),
+            **_density_meta(specs, layers, ns, density, sizes),
             # (layer, out, in, error) of weights whose SubsetSum row was beyond the exact engine's
             # limits (best subset found, not proven optimal); listed apart from failed_weights.
             "limit_weights": at_limit,

@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 import theory
+from networks.construct.sparse import sparse_first_layer
 from theory.registry import register
 
 __all__ = ["METHODS", "build_layer", "register_method"]
@@ -51,13 +52,24 @@ __all__ = ["METHODS", "build_layer", "register_method"]
 METHODS: dict[str, dict] = {}
 
 
-def register_method(name: str, *, first_layer: Callable, perturbable: bool, conv_only: bool = False) -> None:
-    """Register a construction (refuses duplicate names)."""
+def register_method(
+    name: str, *, first_layer: Callable, perturbable: bool, conv_only: bool = False, fixed_size: bool = False
+) -> None:
+    """Register a construction (refuses duplicate names).
+
+    ``fixed_size``: every kept subset has exactly ``size`` units (``build_layer(..., size=k)``, the
+    fixed-size solver ``theory.best_subsets(..., size=k)``) instead of the fewest units within the budget.
+    """
     register(
         METHODS,
         "method",
         name,
-        {"first_layer": first_layer, "perturbable": perturbable, "conv_only": conv_only},
+        {
+            "first_layer": first_layer,
+            "perturbable": perturbable,
+            "conv_only": conv_only,
+            "fixed_size": fixed_size,
+        },
     )
 
 
@@ -73,6 +85,8 @@ def _pm_one_first(n_cols: int, n: int, gen: torch.Generator) -> torch.Tensor:
 register_method("pensia", first_layer=_uniform_first, perturbable=False)
 register_method("xiong", first_layer=_pm_one_first, perturbable=True)
 register_method("dacunha", first_layer=_uniform_first, perturbable=False, conv_only=True)
+# Fixed-size subsets per weight (Natale et al. NeurIPS 2024): see networks.construct.sparse.
+register_method("sparse", first_layer=sparse_first_layer, perturbable=False, fixed_size=True)
 
 # Rows solved per call; bounds the (rows, 2n) candidate tensors.
 _ROWS_PER_CALL = 1 << 17
@@ -88,8 +102,11 @@ def build_layer(
     perturbation: float,
     gen: torch.Generator,
     device: torch.device,
+    size: int | None = None,
 ) -> dict:
     """Draw the random source block for one target layer and prune it.
+
+    ``size``: for a ``fixed_size`` method, the number of units kept per weight and half.
 
     Returns:
         A dict with ``a``, ``col``, ``b``, ``pert``, ``mask2`` (for :class:`ConstructedLayer`), ``e_plus``,
@@ -140,13 +157,14 @@ def build_layer(
             budget = tol[cols].expand(prods[ks].shape[0], -1).reshape(-1)
             # The exact float64 engine (theory.best_subsets): per row the fewest units within the budget,
             # the minimal-error subset where none qualifies; rows beyond its limits are flagged.
+            solve_kw = {"size": size} if METHODS[method]["fixed_size"] else {"max_error": budget}
             sol = theory.best_subsets(
                 cand,
                 tgt,
                 valid=valid,
-                max_error=budget,
                 perturbation=perturbation,
                 device=None if device.type == "cpu" else device,
+                **solve_kw,
             )
             m = torch.from_numpy(_host(sol.masks)).reshape(-1, per_k, 2 * n)
             at_limit[ks, cols] |= ~torch.from_numpy(_host(sol.exact)).reshape(-1, per_k)

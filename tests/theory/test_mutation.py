@@ -78,6 +78,7 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("theory.rules.planted",),
         ("planted-ticket-missed.accuracy", "planted-ticket-missed.recovery"),
     ),
+    "rfss": (("theory.rules.rfss",), ("rfss-thm2", "rfss-cor1", "rfss-sparse-ticket")),
 }
 
 
