@@ -111,33 +111,60 @@ def _high_floats(keys: np.ndarray) -> np.ndarray:
     return keys.view(np.float32).reshape(*keys.shape, 2)[..., 1 if np.little_endian else 0]
 
 
+def _np_subset_keys(x32: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The float32 sums and ids of all subsets of each row, in bitmask order (unsorted).
+
+    Writing ``c = sum of the negative x_i``, every subset sum is ``c + T`` where ``T`` is a subset sum of
+    ``|x|`` (a negative ``x_i`` is "added" by leaving it out). Entry ``j`` of a row is the subset of
+    ``|x|`` whose bits are ``j``: ``T_j`` adds its terms one by one in increasing column order (each of
+    the ``h`` doublings adds ``|x_i|`` to the first ``2^i`` sums), and its id is ``(|S| << 16) | mask(S)``
+    for the true subset ``S`` (bits of ``j`` flipped where ``x_i < 0``), updated per doubling by one
+    modular integer addition.
+
+    Returns:
+        ``(T, ids, c, flip)``: float32 ``(rows, 2^h)``, uint64 ``(rows, 2^h)``, the float32 offsets ``c``
+        and the uint64 masks of the negative columns (``mask(S) = j ^ flip``).
+    """
+    rows, h = x32.shape
+    neg = x32 < 0
+    flip = (neg.astype(np.uint64) << np.arange(h, dtype=np.uint64)).sum(axis=1)
+    mag = np.abs(x32)
+    offset = np.where(neg, x32, np.float32(0)).sum(axis=1, dtype=np.float32)
+    sums = np.empty((rows, 1 << h), dtype=np.float32)
+    ids = np.empty((rows, 1 << h), dtype=np.uint64)
+    sums[:, 0] = 0.0
+    ids[:, 0] = (neg.sum(axis=1).astype(np.uint64) << np.uint64(16)) | flip
+    for i in range(h):  # h doublings, written in place (no concatenation)
+        step = (1 << 16) + (1 << i)
+        # Positive x_i joins (size + 1, bit set); negative x_i leaves (size - 1, bit cleared): modular add.
+        delta = np.where(neg[:, i], np.uint64(2**64 - step), np.uint64(step))[:, None]
+        np.add(sums[:, : 1 << i], mag[:, i : i + 1], out=sums[:, 1 << i : 2 << i])
+        np.add(ids[:, : 1 << i], delta, out=ids[:, 1 << i : 2 << i])
+    return sums, ids, offset, flip
+
+
+def _pack(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """uint64 keys ``(bits(value) << 32) | ids`` of non-negative float32 values (they sort like the values)."""
+    keys = values.view(np.uint32).astype(np.uint64)
+    keys <<= np.uint64(32)
+    keys |= ids
+    return keys
+
+
 def _np_sorted_keys(x32: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted keys of all subsets of each row, with the sums shifted to be non-negative.
 
-    Writing ``c = sum of the negative x_i``, every subset sum is ``c + T`` where ``T`` is a subset sum of
-    ``|x|`` (a negative ``x_i`` is "added" by leaving it out). Non-negative float32 values sort like their
-    raw bits, so a key is just ``(bits(T) << 32) | (|S| << 16) | mask(S)`` for the true subset ``S``, and
-    equal sums are ordered by size, then mask. Each of the ``h`` doublings merges two sorted runs (a linear
-    stable sort) and updates the ids by one integer addition.
+    Non-negative float32 values sort like their raw bits, so a key is just ``(bits(T) << 32) | id`` with
+    the id of :func:`_np_subset_keys`; equal sums are ordered by size, then mask. The keys of a row are
+    distinct, so any sort gives the same order: one (SIMD) quicksort per row, several times faster than
+    merging at every doubling.
 
     Returns:
         ``(keys, c)``: uint64 keys of shape ``(rows, 2^h)`` sorted per row, and the float32 offsets ``c``.
     """
-    h = x32.shape[1]
-    neg = x32 < 0
-    size0 = neg.sum(axis=1).astype(np.uint64)
-    mask0 = (neg.astype(np.uint64) << np.arange(h, dtype=np.uint64)).sum(axis=1)
-    keys = ((size0 << np.uint64(16)) | mask0)[:, None]
-    mag = np.abs(x32)
-    offset = np.where(neg, x32, np.float32(0)).sum(axis=1, dtype=np.float32)
-    for i in range(h):  # h doublings; both halves are sorted runs, so the stable sort is a linear merge
-        step = (1 << 16) + (1 << i)
-        # Positive x_i joins (size + 1, bit set); negative x_i leaves (size - 1, bit cleared): modular add.
-        delta = np.where(neg[:, i], np.uint64(2**64 - step), np.uint64(step))[:, None]
-        high = (_high_floats(keys) + mag[:, i : i + 1]).view(np.uint32).astype(np.uint64) << np.uint64(32)
-        shifted = high | ((keys & np.uint64(0xFFFFFFFF)) + delta)
-        keys = np.concatenate([keys, shifted], axis=1)
-        keys.sort(axis=1, kind="stable")
+    sums, ids, offset, _ = _np_subset_keys(x32)
+    keys = _pack(sums, ids)
+    keys.sort(axis=1)
     return keys, offset
 
 
@@ -150,24 +177,21 @@ class _NumpyChunk:
 
     def __init__(self, xs32: np.ndarray, z32: np.ndarray, n_a: int):
         rows = xs32.shape[0]
-        a_keys, c_a = _np_sorted_keys(xs32[:, :n_a])
+        t_by_bits, a_ids, c_a, flip_a = _np_subset_keys(xs32[:, :n_a])
         self.b_keys, c_b = _np_sorted_keys(xs32[:, n_a:])
         self.b_size = ((self.b_keys >> np.uint64(16)) & np.uint64(0x1F)).astype(np.int16)
         self.zq = z32 - c_a - c_b
-        t_a = np.ascontiguousarray(_high_floats(a_keys))
-        a_ids = a_keys & np.uint64(0xFFFFFFFF)
-        t_by_mask = np.empty_like(t_a)
-        np.put_along_axis(t_by_mask, (a_ids & np.uint64(0xFFFF)).astype(np.int64), t_a, axis=1)
-        # Queries T_b ~ zq - T_a, ascending; negative ones clamp to +0.0 (every T_b >= 0 lies above them,
-        # and the smallest T_b, 0, is still examined as the predecessor).
-        q = (self.zq[:, None] - t_a)[:, ::-1]
+        # Queries T_b ~ zq - T_a, sorted ascending (keys distinct: one quicksort); negative ones clamp to
+        # +0.0 (every T_b >= 0 lies above them, and the smallest T_b, 0, is still examined as the
+        # predecessor).
+        q = self.zq[:, None] - t_by_bits
         q = np.where(q > 0, q, np.float32(0))
-        q_keys = (q.view(np.uint32).astype(np.uint64) << np.uint64(32)) | a_ids[:, ::-1] | _FLAG
-        q_keys.sort(axis=1, kind="stable")  # nearly sorted already: only ties in q move
+        q_keys = _pack(q, a_ids | _FLAG)
+        q_keys.sort(axis=1)
         self.q_keys = q_keys
         self.a_mask = (q_keys & np.uint64(0xFFFF)).astype(np.int64)
         self.a_size = ((q_keys >> np.uint64(16)) & np.uint64(0x1F)).astype(np.int16)
-        self.a_vals = np.take_along_axis(t_by_mask, self.a_mask, axis=1)
+        self.a_vals = _take(t_by_bits, self.a_mask ^ flip_a.astype(np.int64)[:, None])
         self.rows = rows
 
     def group(
