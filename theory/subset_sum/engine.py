@@ -144,7 +144,7 @@ def _np_subset_keys(x32: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def _pack(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """uint64 keys ``(bits(value) << 32) | ids`` of non-negative float32 values (they sort like the values)."""
+    """uint64 keys ``(bits(value) << 32) | ids`` of non-negative float32 values (sorting like the values)."""
     keys = values.view(np.uint32).astype(np.uint64)
     keys <<= np.uint64(32)
     keys |= ids
@@ -179,7 +179,6 @@ class _NumpyChunk:
         rows = xs32.shape[0]
         t_by_bits, a_ids, c_a, flip_a = _np_subset_keys(xs32[:, :n_a])
         self.b_keys, c_b = _np_sorted_keys(xs32[:, n_a:])
-        self.b_size = ((self.b_keys >> np.uint64(16)) & np.uint64(0x1F)).astype(np.int16)
         self.zq = z32 - c_a - c_b
         # Queries T_b ~ zq - T_a, sorted ascending (keys distinct: one quicksort); negative ones clamp to
         # +0.0 (every T_b >= 0 lies above them, and the smallest T_b, 0, is still examined as the
@@ -189,29 +188,31 @@ class _NumpyChunk:
         q_keys = _pack(q, a_ids | _FLAG)
         q_keys.sort(axis=1)
         self.q_keys = q_keys
-        self.a_mask = (q_keys & np.uint64(0xFFFF)).astype(np.int64)
-        self.a_size = ((q_keys >> np.uint64(16)) & np.uint64(0x1F)).astype(np.int16)
-        self.a_vals = _take(t_by_bits, self.a_mask ^ flip_a.astype(np.int64)[:, None])
+        # T_a of each sorted query: its bitmask position is the true mask with the negative bits flipped.
+        self.a_vals = _take(t_by_bits, _code(q_keys ^ flip_a[:, None]))
         self.rows = rows
 
-    def group(
-        self, size: int | None, rows: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Sorted ``T_b``, masks and sizes of one cardinality group of B, and each query's rank in it.
+    def a_code(self, r: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """int64 bitmasks (over A's columns) of the queries at ``(r, q)``."""
+        return _code(self.q_keys[r, q])
+
+    def group(self, size: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sorted ``T_b`` and keys of one cardinality group of B, and each query's rank in it.
 
         Args:
             size: The group's subset size, or ``None`` for all of B.
-            rows: Optional row indices to restrict to.
+
+        Returns:
+            ``(b_vals, b_keys, rank)``: float32 and uint64 ``(rows, group width)`` (masks of selected
+            entries by :func:`_code`), and int64 ``(rows, queries)``, the number of B sums ``<=`` each query.
         """
-        b_keys = self.b_keys if rows is None else self.b_keys[rows]
-        q_keys = self.q_keys if rows is None else self.q_keys[rows]
+        b_keys, q_keys = self.b_keys, self.q_keys
         count = b_keys.shape[0]
-        b_size = self.b_size if rows is None else self.b_size[rows]
         if size is not None:
+            b_size = (b_keys >> np.uint64(16)) & np.uint64(0x1F)
             b_keys = b_keys[b_size == size].reshape(count, -1)
-            b_size = None
         merged = np.concatenate([b_keys, q_keys], axis=1)
-        merged.sort(axis=1, kind="stable")  # two sorted runs: a linear merge
+        merged.sort(axis=1)  # distinct keys (queries carry a flag): any sort gives the one order
         n_q = q_keys.shape[1]
         width = merged.shape[1]
         # The query flag is bit 31 of each key's low 32-bit word: test it on a uint32 view (no temporary).
@@ -220,8 +221,12 @@ class _NumpyChunk:
         pos = (flat - np.repeat(np.arange(count) * width, n_q)).reshape(count, n_q)
         rank = pos - np.arange(n_q)[None, :]  # number of B sums <= the query
         b_vals = np.ascontiguousarray(_high_floats(b_keys))
-        b_mask = (b_keys & np.uint64(0xFFFF)).astype(np.int64)
-        return b_vals, b_mask, b_size, rank
+        return b_vals, b_keys, rank
+
+
+def _code(keys: np.ndarray) -> np.ndarray:
+    """int64 subset bitmasks (the low 16 bits) of packed keys."""
+    return (keys & np.uint64(0xFFFF)).astype(np.int64)
 
 
 def _take(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -456,7 +461,7 @@ def _float32_stage(x: np.ndarray, z: np.ndarray) -> tuple:
     rows, w = x.shape
     n_a = w // 2
     chunk = _NumpyChunk(x.astype(np.float32), z.astype(np.float32), n_a)
-    b_vals, b_mask, _, rank = chunk.group(None)
+    b_vals, b_keys, rank = chunk.group(None)
     # Signed float32 distances of both neighbours of every query (dense over rows x queries).
     starts, exists, fs = _neighbours(chunk.a_vals, b_vals, chunk.zq, rank)
     d32 = np.minimum(*(np.where(ok, np.abs(f), np.inf) for ok, f in zip(exists, fs, strict=True)))
@@ -464,8 +469,8 @@ def _float32_stage(x: np.ndarray, z: np.ndarray) -> tuple:
     r_all = np.arange(rows)
     left_best = np.where(exists[0], np.abs(fs[0]), np.inf)[r_all, q_best] == d32[r_all, q_best]
     j_best = np.where(left_best, starts[0][r_all, q_best], starts[1][r_all, q_best])
-    up_codes = chunk.a_mask[r_all, q_best] | (b_mask[r_all, j_best] << n_a)
-    return chunk, b_vals, b_mask, starts, exists, fs, up_codes
+    up_codes = chunk.a_code(r_all, q_best) | (_code(b_keys[r_all, j_best]) << n_a)
+    return chunk, b_vals, b_keys, starts, exists, fs, up_codes
 
 
 def _window_pairs(
@@ -549,13 +554,13 @@ def _prune_fewest(x: np.ndarray, z: np.ndarray, budget: np.ndarray, m_min: np.nd
     all_r, all_codes = [np.arange(rows)], [_codes(m_min)]
     done = np.ones(rows, dtype=bool)
     for g in range(w - n_a + 1):
-        b_vals, b_mask, _, rank = chunk.group(g)
+        b_vals, b_keys, rank = chunk.group(g)
         starts, exists, fs = _neighbours(chunk.a_vals, b_vals, chunk.zq, rank)
         cr, cq, cj, ok = _window_pairs(chunk.a_vals, b_vals, chunk.zq, win, starts, exists, fs)
         done &= ok
         cr, cq, cj = np.concatenate(cr), np.concatenate(cq), np.concatenate(cj)
         all_r.append(cr)
-        all_codes.append(chunk.a_mask[cr, cq] | (b_mask[cr, cj] << n_a))
+        all_codes.append(chunk.a_code(cr, cq) | (_code(b_keys[cr, cj]) << n_a))
     cr, codes = np.concatenate(all_r), np.concatenate(all_codes)
     masks = _bits(codes, w)
     _, err = _canonical(x[cr], z[cr], masks, 0.0)
@@ -578,7 +583,7 @@ def _prune_min_error(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """
     rows, w = x.shape
     n_a = w // 2
-    chunk, b_vals, b_mask, starts, exists, fs, up_codes = _float32_stage(x, z)
+    chunk, b_vals, b_keys, starts, exists, fs, up_codes = _float32_stage(x, z)
     a_vals, zq = chunk.a_vals, chunk.zq
     # Upper bound: the float32-best pair of each row, scored in canonical float64.
     _, e_up = _canonical(x, z, _bits(up_codes, w), 0.0)
@@ -587,7 +592,9 @@ def _prune_min_error(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarr
     cr = np.concatenate([*cand_r, np.arange(rows)])
     cq = np.concatenate(cand_q)
     cj = np.concatenate(cand_j)
-    codes = np.concatenate([chunk.a_mask[cr[: cq.size], cq] | (b_mask[cr[: cq.size], cj] << n_a), up_codes])
+    codes = np.concatenate(
+        [chunk.a_code(cr[: cq.size], cq) | (_code(b_keys[cr[: cq.size], cj]) << n_a), up_codes]
+    )
     masks = _bits(codes, w)
     _, err = _canonical(x[cr], z[cr], masks, 0.0)
     order = np.lexsort((masks.sum(axis=1), err, cr))
