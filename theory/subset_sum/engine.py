@@ -537,23 +537,15 @@ def _window(e_ref: np.ndarray, x: np.ndarray, z: np.ndarray) -> np.ndarray:
     return np.nextafter((e_ref + _delta(x, z)).astype(np.float32), np.float32(np.inf))
 
 
-def _prune_fewest(x: np.ndarray, z: np.ndarray, budget: np.ndarray, m_min: np.ndarray) -> tuple:
-    """Fewest-candidates subsets for ``p = 0`` rows whose minimal-error subset ``m_min`` qualifies.
-
-    Every qualifying subset (canonical error ``<= budget``) has ``|f| <= budget + delta``; per size group
-    ``g`` of B the window walk lists all of them, and the lexicographic minimum of ``(size, error)``
-    among those that qualify in canonical float64 is the answer (float32 prunes, float64 decides).
+def _window_codes(chunk: _NumpyChunk, win: np.ndarray, groups: Any, n_a: int) -> tuple:
+    """Rows and bitmasks of every pair with ``|f| <= win[row]``, over the given B groups of ``chunk``.
 
     Returns:
-        ``(masks, done)`` as in :func:`_prune_min_error`.
+        ``(rows, codes, done)``; ``done`` as in :func:`_window_pairs`, over all the groups.
     """
-    rows, w = x.shape
-    n_a = w // 2
-    chunk = _NumpyChunk(x.astype(np.float32), z.astype(np.float32), n_a)
-    win = _window(budget, x, z)
-    all_r, all_codes = [np.arange(rows)], [_codes(m_min)]
-    done = np.ones(rows, dtype=bool)
-    for g in range(w - n_a + 1):
+    all_r, all_codes = [], []
+    done = np.ones(chunk.rows, dtype=bool)
+    for g in groups:
         b_vals, b_keys, rank = chunk.group(g)
         starts, exists, fs = _neighbours(chunk.a_vals, b_vals, chunk.zq, rank)
         cr, cq, cj, ok = _window_pairs(chunk.a_vals, b_vals, chunk.zq, win, starts, exists, fs)
@@ -561,17 +553,45 @@ def _prune_fewest(x: np.ndarray, z: np.ndarray, budget: np.ndarray, m_min: np.nd
         cr, cq, cj = np.concatenate(cr), np.concatenate(cq), np.concatenate(cj)
         all_r.append(cr)
         all_codes.append(chunk.a_code(cr, cq) | (_code(b_keys[cr, cj]) << n_a))
+    return np.concatenate(all_r), np.concatenate(all_codes), done
+
+
+def _prune_fewest(x: np.ndarray, z: np.ndarray, budget: np.ndarray) -> tuple:
+    """Fewest-candidates subsets for ``p = 0`` rows (numpy): float32 windows, float64 decision.
+
+    Every qualifying subset (canonical error ``<= budget``) has ``|f| <= budget + delta``. The window
+    walk lists all of them, first along all of B at once (``f`` is monotone along any sorted run of B, so
+    one walk per query covers every size); rows where a walk does not end are walked again per size
+    group ``g`` of B, whose sorted runs are sparser. The lexicographic minimum of ``(size, error)`` among
+    the listed subsets that qualify in canonical float64 is the answer (float32 prunes, float64 decides).
+
+    Returns:
+        ``(masks, done, found)``: ``masks`` and ``done`` as in :func:`_prune_min_error`; ``found`` (bool
+        ``(R,)``) says whether any subset qualifies. Where ``done and not found`` no subset of the row
+        qualifies (and ``masks`` is meaningless); where not ``done`` the row is unresolved.
+    """
+    rows, w = x.shape
+    n_a = w // 2
+    x32, z32 = x.astype(np.float32), z.astype(np.float32)
+    win = _window(budget, x, z)
+    cr, codes, done = _window_codes(_NumpyChunk(x32, z32, n_a), win, [None], n_a)
+    # Every row also lists the empty subset (so each row has a candidate). Rows whose walk did not end
+    # keep their (real, exactly scored) pairs and are completed per group.
+    all_r, all_codes = [np.arange(rows), cr], [np.zeros(rows, dtype=np.int64), codes]
+    rest = np.flatnonzero(~done)
+    if rest.size:
+        sub = _NumpyChunk(x32[rest], z32[rest], n_a)
+        cr, codes, done_rest = _window_codes(sub, win[rest], range(w - n_a + 1), n_a)
+        all_r.append(rest[cr])
+        all_codes.append(codes)
+        done[rest] = done_rest
     cr, codes = np.concatenate(all_r), np.concatenate(all_codes)
     masks = _bits(codes, w)
     _, err = _canonical(x[cr], z[cr], masks, 0.0)
     size = np.where(err <= budget[cr], masks.sum(axis=1), w + 1)
     order = np.lexsort((err, size, cr))
     first = order[np.unique(cr[order], return_index=True)[1]]
-    return masks[first], done
-
-
-def _codes(masks: np.ndarray) -> np.ndarray:
-    return (masks.astype(np.int64) << np.arange(masks.shape[1])).sum(axis=1)
+    return masks[first], done, size[first] <= w
 
 
 def _prune_min_error(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -701,24 +721,30 @@ def _solve_bucket(
         table, codes = _table_chunks(xp, x[left], z[left], p)
         out[left] = _pick(x[left], z[left], p, table, codes, budget[left])
         return out, exact
-    # The minimal-error subset settles a row when it misses the budget (then no subset qualifies) or
-    # when its size is the first one not enumerated; otherwise the fewest size lies in between.
+    if w <= MITM_MAX_VALID:  # here fast and p == 0
+        # The windows list every qualifying subset: the fewest among them is the answer; a row with none
+        # has no qualifying subset at all and gets the minimal-error one. Unended walks: the size table.
+        masks, done, found = _prune_fewest(x[left], z[left], budget[left])
+        hit = done & found
+        out[left[hit]] = masks[hit]
+        none = left[done & ~found]
+        if none.size:
+            out[none] = min_error(none)
+        rest = left[~done]
+        if rest.size:
+            table, codes = _table_chunks(xp, x[rest], z[rest], p)
+            out[rest] = _pick(x[rest], z[rest], p, table, codes, budget[rest])
+        return out, exact
+    # Beyond the meet in the middle: the minimal-error subset settles a row when it misses the budget
+    # (then no subset qualifies) or when its size is the first one not enumerated.
     m_min = min_error(left)
     _, e_min = _canonical(x[left], z[left], m_min, p)
     s_min = m_min.sum(axis=1)
     settled = (e_min > budget[left]) | (s_min <= k_done + 1)
     out[left[settled]] = m_min[settled]
     rest = left[~settled]
-    if rest.size and w <= MITM_MAX_VALID and fast and p == 0.0:
-        masks, done = _prune_fewest(x[rest], z[rest], budget[rest], m_min[~settled])
-        out[rest] = masks
-        rest = rest[~done]
-    if rest.size and w <= MITM_MAX_VALID:
-        table, codes = _table_chunks(xp, x[rest], z[rest], p)
-        out[rest] = _pick(x[rest], z[rest], p, table, codes, budget[rest])
-    elif rest.size:
-        out[rest] = m_min[~settled]  # qualifies, but a smaller qualifying subset may exist
-        exact[rest] = False
+    out[rest] = m_min[~settled]  # qualifies, but a smaller qualifying subset may exist
+    exact[rest] = False
     return out, exact
 
 
