@@ -35,16 +35,24 @@ of valid candidates; each bucket is solved by the engines below.
 * Rows with ``32 < w <= 48`` in the minimal-error mode (or to settle the fewest mode) use
   :func:`theory.subset_sum.single.best_subset` row by row; beyond that a row is at the engine's limit.
 
-Rounding bound (derivation; ``u = 2^-24``, ``S = sum |x| + |z|`` of the row, first order, the factor 1.01
-covers the ``(1 - k u)^-1`` terms for ``k <= 64``). In the shifted coordinates of
-:func:`_np_sorted_keys` a subset's signed distance is ``T_a + T_b - zq`` with ``zq = z - c_A - c_B``.
-Rounding the candidates to float32 moves any subset sum by ``<= u sum |x|``, and ``z`` by ``<= u |z|``;
-the ``h``-term sequential sums ``T_a``, ``T_b`` and the offsets ``c_A``, ``c_B`` (sums of at most ``h``
-terms bounded by ``sum |x|``) are each off by ``<= h u S``, in total ``<= 2 w u S``; ``zq`` takes two
-roundings of values ``<= S`` (``<= 2 u S``), ``fl(T_a + T_b)`` one of a value ``<= S`` (``u S``) and the
-final subtraction one of a value ``<= 2 S`` (``2 u S``). So ``|f - (s - z)| <= (2 w + 6) u S``. The
-canonical float64 sum (``<= w`` additions) and the subtraction of ``z`` are off by ``<= (w + 2) 2^-53 S``.
-Hence ``delta = 1.01 ((2 w + 6) 2^-24 + (w + 2) 2^-53) S`` (:func:`_delta`).
+Rounding bound (derivation; ``u = 2^-24``, ``S = sum |x| + |z|`` of the row, ``h = w - w // 2`` the larger
+half, first order; the factor 1.01 covers the ``(1 - k u)^-1`` and ``(1 + u)`` factors for ``k <= 64``).
+In the shifted coordinates of :func:`_np_sorted_keys` a subset's signed distance is
+``d = T_a + c_A + T_b + c_B - z``, computed as ``f = fl(fl(T_a + T_b) - zq)`` with
+``zq = fl(fl(z - c_A) - c_B)``. Rounding the candidates to float32 moves any subset sum by
+``<= u sum |x|`` and ``z`` by ``<= u |z|``. ``T_a`` adds at most ``h`` non-negative terms one by one
+(the first addition, to 0, is exact), so it is off by ``<= (h - 1) u`` times the sum of its terms
+(Higham, Accuracy and Stability, Sec. 4.2); ``c_A`` sums the negative candidates of A, by a summation
+tree of height ``<= h - 1`` (numpy's pairwise sum for ``h <= 16``), off by ``<= (h - 1) u`` times their
+magnitudes. The terms of ``T_a`` and of ``c_A`` are each a part of A's candidates, so together they are
+off by ``<= 2 (h - 1) u sum_A |x|``; over both halves ``<= 2 (h - 1) u S``. ``zq`` takes two roundings
+of values ``<= S`` (``<= 2 u S``) and ``fl(T_a + T_b)`` one of a value ``<= S`` (``u S``). So before the
+final subtraction the distance is off by ``E <= (2 (h - 1) + 5) u S``, and the subtraction adds
+``u |fl(T_a + T_b) - zq| <= u (|d| + E)``. The canonical float64 sum (``<= w`` additions) and the
+subtraction of ``z`` are off by ``<= (w + 2) 2^-53 S``, so a subset whose canonical error is
+``<= e_ref`` has ``|d| <= e_ref + (w + 2) 2^-53 S`` and ``|f| <= e_ref + delta + 2 u e_ref`` with
+``delta = 1.01 ((2 (h - 1) + 6) 2^-24 + (w + 2) 2^-53) S`` (:func:`_delta`; the ``+ 6`` leaves ``u S``
+for the second-order terms; :func:`_window` adds the ``2 u e_ref``).
 
 Back ends: numpy (``device=None``; chunks on a small thread pool, numpy releases the GIL) and torch
 (``device="cpu"``, ``"cuda"``, ...; the size table and the deepening run in float64 on the device, the
@@ -260,10 +268,14 @@ def _bits(codes: np.ndarray, width: int) -> np.ndarray:
 
 
 def _delta(x: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """The proven bound on ``|f32 - canonical float64 distance|`` per row (module docstring)."""
+    """The proven bound on ``|f32 - canonical float64 distance|`` per row, apart from ``2 u e_ref``.
+
+    See the module docstring (rounding bound); :func:`_window` adds the term in ``e_ref``.
+    """
     w = x.shape[1]
+    h = w - w // 2
     scale = np.abs(x).sum(axis=1) + np.abs(z)
-    return 1.01 * ((2 * w + 6) * 2.0**-24 + (w + 2) * 2.0**-53) * scale
+    return 1.01 * ((2 * (h - 1) + 6) * 2.0**-24 + (w + 2) * 2.0**-53) * scale
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -534,7 +546,8 @@ def _neighbours(a_vals: np.ndarray, b_vals: np.ndarray, zq: np.ndarray, rank: np
 
 def _window(e_ref: np.ndarray, x: np.ndarray, z: np.ndarray) -> np.ndarray:
     """float32 window ``e_ref + delta``, rounded up so that no pair inside it is cut off."""
-    return np.nextafter((e_ref + _delta(x, z)).astype(np.float32), np.float32(np.inf))
+    win = e_ref * (1.0 + 2.0**-23) + _delta(x, z)
+    return np.nextafter(win.astype(np.float32), np.float32(np.inf))
 
 
 def _numpy_chunk_rows(w: int) -> int:
