@@ -15,7 +15,7 @@ Models: ``fc2`` (784-500-10, batch 128 of 784 features) and ``conv4`` (batch 64 
 The steps are timed round-robin; each ratio is given twice, from the medians of wall-clock time and of
 process CPU time (``cpu`` columns: steadier on a shared machine, since time spent descheduled is not
 counted; with several torch threads it includes their spin-waits).
-Run from the repository root: ``PYTHONPATH=. python benchmarks/bench_train.py [--device cpu|cuda|all]``
+Run from the repository root: ``PYTHONPATH=. python benchmarks/bench_train.py [--device cpu|cuda|all] [--ep-only]``
 (or after ``pip install -e .``).
 """
 
@@ -92,7 +92,44 @@ def _build(name: str, device: torch.device, **kw):
     return build_model(name, in_shape=in_shape, num_classes=10, generator=gen, **kw).to(device)
 
 
-def bench(name: str, device: torch.device, repeats: int) -> dict[str, float]:
+def _ep_step(name: str, device: torch.device, x: torch.Tensor, y: torch.Tensor, *, sort_baseline: bool):
+    """One Edge-Popup training step with the Dying Ratio updated at every step (a closure)."""
+    ep = _build(name, device, masked=True, density=0.5, weight_init="signed_kaiming_constant")
+    layers = masked_layers(ep)
+    if sort_baseline:
+        for layer in layers.values():
+            layer._scores_mask = types.MethodType(_sort_mask, layer)
+    opt = torch.optim.SGD(
+        [p for p in ep.parameters() if p.requires_grad], lr=0.01, momentum=0.9, weight_decay=1e-4
+    )
+    tracker = DyingRatioTracker({k: v.mask() for k, v in layers.items()})
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(ep(x), y).backward()
+        tracker.update({k: v.weight_mask for k, v in layers.items()})
+        opt.step()
+
+    return step
+
+
+def _ep_columns(t: dict[str, float], cpu: dict[str, float]) -> dict[str, float]:
+    """The EP columns (RigL columns are NaN until filled in) from wall and CPU medians."""
+    return {
+        "dense_step_ms": 1e3 * t["dense"],
+        "ep_step_ms": 1e3 * t["ep"],
+        "cpu_dense_ms": 1e3 * cpu["dense"],
+        "cpu_ep_ms": 1e3 * cpu["ep"],
+        "ep/dense": t["ep"] / t["dense"],
+        "cpu ep/dense": cpu["ep"] / cpu["dense"],
+        "ep/ep_sort": t["ep"] / t["ep_sort"],
+        "cpu ep/ep_sort": cpu["ep"] / cpu["ep_sort"],
+        **dict.fromkeys(("rigl_step/dense", "rigl_update/dense", "rigl2_update/rigl_update"), float("nan")),
+        "rigl2_update/dense": float("nan"),
+    }
+
+
+def bench(name: str, device: torch.device, repeats: int, ep_only: bool = False) -> dict[str, float]:
     in_shape, bs = CASES[name]
     g = torch.Generator().manual_seed(1)
     x = torch.randn(bs, *in_shape, generator=g).to(device)
@@ -107,34 +144,17 @@ def bench(name: str, device: torch.device, repeats: int) -> dict[str, float]:
         F.cross_entropy(dense(x), y).backward()
         opt_d.step()
 
-    ep = _build(name, device, masked=True, density=0.5, weight_init="signed_kaiming_constant")
-    layers = masked_layers(ep)
-    opt_e = torch.optim.SGD(
-        [p for p in ep.parameters() if p.requires_grad], lr=0.01, momentum=0.9, weight_decay=1e-4
-    )
-    tracker = DyingRatioTracker({k: v.mask() for k, v in layers.items()})
-
-    def ep_step():
-        opt_e.zero_grad(set_to_none=True)
-        F.cross_entropy(ep(x), y).backward()
-        tracker.update({k: v.weight_mask for k, v in layers.items()})
-        opt_e.step()
-
+    ep_step = _ep_step(name, device, x, y, sort_baseline=False)
     # The sort baseline: the same model, optimizer and tracker; only the mask comes from a full sort.
-    es = _build(name, device, masked=True, density=0.5, weight_init="signed_kaiming_constant")
-    layers_s = masked_layers(es)
-    for layer in layers_s.values():
-        layer._scores_mask = types.MethodType(_sort_mask, layer)
-    opt_s = torch.optim.SGD(
-        [p for p in es.parameters() if p.requires_grad], lr=0.01, momentum=0.9, weight_decay=1e-4
-    )
-    tracker_s = DyingRatioTracker({k: v.mask() for k, v in layers_s.items()})
-
-    def ep_sort_step():
-        opt_s.zero_grad(set_to_none=True)
-        F.cross_entropy(es(x), y).backward()
-        tracker_s.update({k: v.weight_mask for k, v in layers_s.items()})
-        opt_s.step()
+    ep_sort_step = _ep_step(name, device, x, y, sort_baseline=True)
+    if ep_only:
+        t, cpu = _time_interleaved(
+            {"dense": dense_step, "ep": ep_step, "ep_sort": ep_sort_step},
+            device,
+            reps=dict.fromkeys(("dense", "ep", "ep_sort"), reps),
+            repeats=repeats,
+        )
+        return _ep_columns(t, cpu)
 
     rg = _build(name, device, masked=True, density=0.1, mask_mode="fixed")
     rl = masked_layers(rg)
@@ -192,16 +212,11 @@ def bench(name: str, device: torch.device, repeats: int) -> dict[str, float]:
         },
         repeats=repeats,
     )
-    t_dense, t_ep, t_rigl = t["dense"], t["ep"], t["rigl"]
+    t_dense, t_rigl = t["dense"], t["rigl"]
     t_up1 = t["up1"] - t["restore"]
     t_up2 = t["up2"] - t["restore"]
     return {
-        "dense_step_ms": 1e3 * t_dense,
-        "ep_step_ms": 1e3 * t_ep,
-        "ep/dense": t_ep / t_dense,
-        "cpu ep/dense": cpu["ep"] / cpu["dense"],
-        "ep/ep_sort": t_ep / t["ep_sort"],
-        "cpu ep/ep_sort": cpu["ep"] / cpu["ep_sort"],
+        **_ep_columns(t, cpu),
         "rigl_step/dense": t_rigl / t_dense,
         "rigl_update/dense": t_up1 / t_dense,
         "rigl2_update/rigl_update": t_up2 / t_up1,
@@ -215,6 +230,7 @@ def main() -> None:
     ap.add_argument("--device", default="all", help="cpu, cuda or all (default: all available)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    ap.add_argument("--ep-only", action="store_true", help="time only the dense, EP and EP-sort steps")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -223,6 +239,8 @@ def main() -> None:
     cols = [
         "dense_step_ms",
         "ep_step_ms",
+        "cpu_dense_ms",
+        "cpu_ep_ms",
         "ep/dense",
         "cpu ep/dense",
         "ep/ep_sort",
@@ -237,7 +255,7 @@ def main() -> None:
     print("|" + "---|" * (len(cols) + 2))
     for dev in devices:
         for name in CASES:
-            r = bench(name, dev, args.repeats)
+            r = bench(name, dev, args.repeats, args.ep_only)
             print(f"| {dev} | {name} | " + " | ".join(f"{r[c]:.3g}" for c in cols) + " |", flush=True)
 
 
