@@ -18,7 +18,9 @@ Prints one table:
    subsample, CUDA when available; the ratio against a per-row brute force measured on a subsample.
 
 Every row gives wall-clock seconds and process CPU seconds (all threads); on a shared machine the CPU
-time is the steadier number. ``--only batched`` runs section 3 alone.
+time is the steadier number. ``--only batched`` runs section 3 alone; ``--baseline CHECKOUT`` first times
+``best_subsets`` of this tree against that checkout's on 40,000 Pensia rows (alternating processes, one
+thread each, minimum CPU time of three), the side-by-side speed-up.
 """
 
 from __future__ import annotations
@@ -163,10 +165,68 @@ def bench_batched(quick: bool, rng: np.random.Generator) -> None:
         row("best_subsets", "cuda", None, "skipped", "no CUDA device")
 
 
+_AB_WORKER = """
+import sys, time
+import numpy as np
+from theory import best_subsets
+rng = np.random.default_rng(2020)
+m, e = int(sys.argv[1]), (None if sys.argv[2] == "none" else float(sys.argv[2]))
+x = rng.uniform(0, 1, (m, 21)) * rng.uniform(-1, 1, (m, 21))
+z = rng.uniform(-0.5, 0.5, m)
+best_subsets(x[:256], z[:256], max_error=e, num_threads=1)
+t, c = time.perf_counter(), time.process_time()
+best_subsets(x, z, max_error=e, num_threads=1)
+print(time.perf_counter() - t, time.process_time() - c)
+"""
+
+
+def bench_against(baseline: str, quick: bool) -> None:
+    """This tree's ``best_subsets`` against another checkout's, alternating processes (one thread each).
+
+    Same workload (Pensia: n = 21, product candidates), same seed; each process imports one tree and
+    times one solve. The rounds alternate baseline and this tree so that load changes hit both; the
+    minimum process CPU time of each is reported and their ratio.
+    """
+    import subprocess
+
+    here = str(Path(__file__).resolve().parent.parent)
+    m = 8_000 if quick else 40_000
+    for label, e in (("min-error", "none"), ("fewest e=0.01", "0.01"), ("fewest e=1e-6", "1e-06")):
+        cpu: dict[str, list[float]] = {"baseline": [], "this tree": []}
+        walls: dict[str, list[float]] = {"baseline": [], "this tree": []}
+        for _ in range(3):
+            for name, tree in (("baseline", baseline), ("this tree", here)):
+                env = {**os.environ, "PYTHONPATH": tree, "OMP_NUM_THREADS": "1"}
+                out = subprocess.run(
+                    [sys.executable, "-c", _AB_WORKER, str(m), e],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                wall_s, cpu_s = (float(v) for v in out.stdout.split())
+                cpu[name].append(cpu_s)
+                walls[name].append(wall_s)
+        base, mine = min(cpu["baseline"]), min(cpu["this tree"])
+        LAST_CPU[0] = mine
+        row(
+            "vs baseline",
+            f"{label} m={m}, 1 thread",
+            walls["this tree"][cpu["this tree"].index(mine)],
+            f"x{mine / base:.2f} the baseline",
+            f"CPU s, min of 3: this tree {mine:.3f}, baseline {base:.3f} ({baseline})",
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (under a minute)")
     parser.add_argument("--only", choices=("batched",), help="run one section only")
+    parser.add_argument(
+        "--baseline",
+        metavar="CHECKOUT",
+        help="also time best_subsets against this checkout's (e.g. /work/main)",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     print(f"cpu_count={os.cpu_count()} OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
@@ -174,6 +234,8 @@ def main() -> None:
     if args.only is None:
         bench_best_subset(args.quick, rng)
         bench_coverage(args.quick, rng)
+    if args.baseline:
+        bench_against(args.baseline, args.quick)
     bench_batched(args.quick, np.random.default_rng(2020))  # its own stream: the same workload with --only
 
 
