@@ -167,6 +167,8 @@ def bench_batched(quick: bool, rng: np.random.Generator) -> None:
 
 _AB_WORKER = """
 import sys, time
+import theory
+assert theory.__file__.startswith(sys.argv[3]), (theory.__file__, sys.argv[3])
 import numpy as np
 from theory import best_subsets
 rng = np.random.default_rng(2020)
@@ -198,7 +200,7 @@ def bench_against(baseline: str, quick: bool) -> None:
             for name, tree in (("baseline", baseline), ("this tree", here)):
                 env = {**os.environ, "PYTHONPATH": tree, "OMP_NUM_THREADS": "1"}
                 out = subprocess.run(
-                    [sys.executable, "-c", _AB_WORKER, str(m), e],
+                    [sys.executable, "-c", _AB_WORKER, str(m), e, str(Path(tree).resolve())],
                     env=env,
                     capture_output=True,
                     text=True,
