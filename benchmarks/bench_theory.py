@@ -202,10 +202,12 @@ def bench_against(baseline: str, quick: bool) -> None:
                 out = subprocess.run(
                     [sys.executable, "-c", _AB_WORKER, str(m), e, str(Path(tree).resolve())],
                     env=env,
+                    cwd=tree,  # `python -c` puts the working directory first on sys.path
                     capture_output=True,
                     text=True,
-                    check=True,
                 )
+                if out.returncode:
+                    raise RuntimeError(f"the timing process for {tree} failed:\n{out.stderr}")
                 wall_s, cpu_s = (float(v) for v in out.stdout.split())
                 cpu[name].append(cpu_s)
                 walls[name].append(wall_s)
