@@ -15,7 +15,8 @@ Models: ``fc2`` (784-500-10, batch 128 of 784 features) and ``conv4`` (batch 64 
 The steps are timed round-robin; each ratio is given twice, from the medians of wall-clock time and of
 process CPU time (``cpu`` columns: steadier on a shared machine, since time spent descheduled is not
 counted; with several torch threads it includes their spin-waits).
-Run from the repository root: ``PYTHONPATH=. python benchmarks/bench_train.py [--device cpu|cuda|all] [--ep-only]``
+Run from the repository root:
+``PYTHONPATH=. python benchmarks/bench_train.py [--device cpu|cuda|all] [--ep-only] [--threads N]``
 (or after ``pip install -e .``).
 """
 
