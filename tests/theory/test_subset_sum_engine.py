@@ -54,6 +54,7 @@ def test_numpy_equals_oracle(problem):
 @given(problems())
 def test_torch_cpu_equals_oracle_and_numpy(problem):
     import torch
+
     x, z, p, e, valid = problem
     res = best_subsets(x, z, perturbation=p, max_error=e, valid=valid, device="cpu")
     assert isinstance(res.masks, torch.Tensor) and res.masks.dtype == torch.bool
@@ -236,6 +237,7 @@ def test_bad_input_is_refused(args, kwargs, match):
 @pytest.mark.parametrize(("p", "e"), [(0.0, None), (0.0, 0.01), (0.02, 0.01)])
 def test_cuda_equals_numpy(p, e):
     import torch
+
     rng = np.random.default_rng(5)
     x = rng.integers(-64, 65, (500, 15)) / 64
     z = rng.integers(-32, 33, 500) / 64
@@ -273,3 +275,93 @@ def test_windows_not_exhausted_fall_back_to_the_exact_table(e, monkeypatch):
         want_e, want_s = _fewest_reference(x, z, 0.0, np.full(12, e), want_e, want_s)
     np.testing.assert_array_equal(res.errors, want_e)
     np.testing.assert_array_equal(res.sizes, want_s)
+
+
+def test_sorted_keys_list_every_subset_once_in_float32_order():
+    # The packed keys of one half: every subset exactly once (its true mask and size in the id), sorted,
+    # and the value is its |x| terms added in column order in float32 (the sums the rounding bound covers).
+    import theory.subset_sum.engine as batched
+
+    rng = np.random.default_rng(4)
+    x32 = (rng.uniform(0, 1, (5, 9)) * rng.uniform(-1, 1, (5, 9))).astype(np.float32)
+    x32[0, 3] = 0.0  # a zero candidate: two subsets with the same sum
+    keys, offset = batched._np_sorted_keys(x32)
+    assert np.all(np.diff(keys.astype(np.float64), axis=1) >= 0) and np.all(keys[:, 1:] != keys[:, :-1])
+    for r in range(5):
+        neg = x32[r] < 0
+        np.testing.assert_array_equal(offset[r], x32[r][neg].sum(dtype=np.float32))
+        masks = (keys[r] & np.uint64(0xFFFF)).astype(np.int64)
+        assert sorted(masks.tolist()) == list(range(1 << 9))
+        for key, mask in zip(keys[r], masks, strict=True):
+            chosen = [(mask >> i) & 1 for i in range(9)]
+            t = np.float32(0.0)
+            for i in range(9):
+                if chosen[i] != neg[i]:  # |x_i| is added: a positive one kept or a negative one left out
+                    t = np.float32(t + abs(x32[r, i]))
+            assert int(key) >> 32 == int(np.float32(t).view(np.uint32))
+            assert (int(key) >> 16) & 0x1F == sum(chosen)
+
+
+@pytest.mark.parametrize("n", [20, 22])
+def test_fewest_windows_over_all_of_b_per_group_and_none_qualifying(n, monkeypatch):
+    # The fewest mode's three outcomes: a qualifying subset listed by the walk over all of B, rows whose
+    # walk over all of B does not end (completed per size group of B), and rows where nothing qualifies
+    # (the minimal-error subset). Each against the enumeration of all 2^n sums.
+    import theory.subset_sum.engine as batched
+
+    groups = []
+    codes = batched._window_codes
+    monkeypatch.setattr(
+        batched, "_window_codes", lambda c, w, g, a: groups.append(list(g)) or codes(c, w, g, a)
+    )
+    rng = np.random.default_rng([n, 21])
+    m = 9
+    x, z = _draw(rng, "product", m, n)
+    budget = np.array([0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-6, 0.0, 1e-5, 3e-6])
+    errs, sizes = _reference(x, z, 0.0, None)
+    want_e, want_s = _fewest_reference(x, z, 0.0, budget, errs, sizes)
+    res = best_subsets(x, z, max_error=budget)
+    np.testing.assert_allclose(res.errors, want_e, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(res.sizes, want_s)
+    assert np.any(errs > budget) and np.any(errs <= budget)  # both outcomes occur
+    assert [None] in groups
+    # A walk that may take no step beyond the neighbours cannot cover a window over all of B, so the
+    # per-group pass runs; the answers stay exact.
+    groups.clear()
+    monkeypatch.setattr(batched, "_WALK_STEPS", 0)
+    res = best_subsets(x, z, max_error=budget * 100)
+    want_e, want_s = _fewest_reference(x, z, 0.0, budget * 100, errs, sizes)
+    np.testing.assert_allclose(res.errors, want_e, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(res.sizes, want_s)
+    assert any(g != [None] for g in groups), "the per-group pass did not run"
+
+
+@pytest.mark.parametrize("kind", ["product", "near_one"])
+def test_float32_distance_is_within_the_proven_window_for_every_pair(kind):
+    # The property the float32 prune rests on: every pair (A subset, B subset) whose canonical float64
+    # error is e has float32 distance |f| <= e (1 + 2^-23) + delta. Checked on all 2^16 pairs of a few
+    # rows, including candidates near 1 (sums of many large terms, where rounding accumulates).
+    import theory.subset_sum.engine as batched
+
+    rng = np.random.default_rng([16, kind == "near_one"])
+    rows, w = 4, 16
+    if kind == "product":
+        x = rng.uniform(0, 1, (rows, w)) * rng.uniform(-1, 1, (rows, w))
+    else:
+        x = rng.uniform(0.9, 1.0, (rows, w)) * rng.choice([-1.0, 1.0], (rows, w))
+    z = rng.uniform(-0.5, 0.5, rows) + np.where(x > 0, x, 0).sum(axis=1) / 2
+    chunk = batched._NumpyChunk(x.astype(np.float32), z.astype(np.float32), w // 2)
+    b_vals, b_keys, _ = chunk.group(None)
+    f = (chunk.a_vals[:, :, None] + b_vals[:, None, :]) - chunk.zq[:, None, None]
+    codes = batched._code(chunk.q_keys)[:, :, None] | (batched._code(b_keys)[:, None, :] << (w // 2))
+    worst = 0.0
+    for r in range(rows):
+        masks = batched._bits(codes[r].reshape(-1), w)
+        _, err = batched._canonical(
+            np.repeat(x[r : r + 1], masks.shape[0], 0), np.full(masks.shape[0], z[r]), masks, 0.0
+        )
+        delta = batched._delta(x[r : r + 1], z[r : r + 1])[0]
+        excess = np.abs(f[r].reshape(-1).astype(np.float64)) - err * (1 + 2.0**-23)
+        assert excess.max() <= delta, (excess.max(), delta)
+        worst = max(worst, float(excess.max()) / delta)
+    assert worst > 0.0  # rounding is visible: the check is not vacuous

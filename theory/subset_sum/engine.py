@@ -35,16 +35,24 @@ of valid candidates; each bucket is solved by the engines below.
 * Rows with ``32 < w <= 48`` in the minimal-error mode (or to settle the fewest mode) use
   :func:`theory.subset_sum.single.best_subset` row by row; beyond that a row is at the engine's limit.
 
-Rounding bound (derivation; ``u = 2^-24``, ``S = sum |x| + |z|`` of the row, first order, the factor 1.01
-covers the ``(1 - k u)^-1`` terms for ``k <= 64``). In the shifted coordinates of
-:func:`_np_sorted_keys` a subset's signed distance is ``T_a + T_b - zq`` with ``zq = z - c_A - c_B``.
-Rounding the candidates to float32 moves any subset sum by ``<= u sum |x|``, and ``z`` by ``<= u |z|``;
-the ``h``-term sequential sums ``T_a``, ``T_b`` and the offsets ``c_A``, ``c_B`` (sums of at most ``h``
-terms bounded by ``sum |x|``) are each off by ``<= h u S``, in total ``<= 2 w u S``; ``zq`` takes two
-roundings of values ``<= S`` (``<= 2 u S``), ``fl(T_a + T_b)`` one of a value ``<= S`` (``u S``) and the
-final subtraction one of a value ``<= 2 S`` (``2 u S``). So ``|f - (s - z)| <= (2 w + 6) u S``. The
-canonical float64 sum (``<= w`` additions) and the subtraction of ``z`` are off by ``<= (w + 2) 2^-53 S``.
-Hence ``delta = 1.01 ((2 w + 6) 2^-24 + (w + 2) 2^-53) S`` (:func:`_delta`).
+Rounding bound (derivation; ``u = 2^-24``, ``S = sum |x| + |z|`` of the row, ``h = w - w // 2`` the larger
+half, first order; the factor 1.01 covers the ``(1 - k u)^-1`` and ``(1 + u)`` factors for ``k <= 64``).
+In the shifted coordinates of :func:`_np_sorted_keys` a subset's signed distance is
+``d = T_a + c_A + T_b + c_B - z``, computed as ``f = fl(fl(T_a + T_b) - zq)`` with
+``zq = fl(fl(z - c_A) - c_B)``. Rounding the candidates to float32 moves any subset sum by
+``<= u sum |x|`` and ``z`` by ``<= u |z|``. ``T_a`` adds at most ``h`` non-negative terms one by one
+(the first addition, to 0, is exact), so it is off by ``<= (h - 1) u`` times the sum of its terms
+(Higham, Accuracy and Stability, Sec. 4.2); ``c_A`` sums the negative candidates of A, by a summation
+tree of height ``<= h - 1`` (numpy's pairwise sum for ``h <= 16``), off by ``<= (h - 1) u`` times their
+magnitudes. The terms of ``T_a`` and of ``c_A`` are each a part of A's candidates, so together they are
+off by ``<= 2 (h - 1) u sum_A |x|``; over both halves ``<= 2 (h - 1) u S``. ``zq`` takes two roundings
+of values ``<= S`` (``<= 2 u S``) and ``fl(T_a + T_b)`` one of a value ``<= S`` (``u S``). So before the
+final subtraction the distance is off by ``E <= (2 (h - 1) + 5) u S``, and the subtraction adds
+``u |fl(T_a + T_b) - zq| <= u (|d| + E)``. The canonical float64 sum (``<= w`` additions) and the
+subtraction of ``z`` are off by ``<= (w + 2) 2^-53 S``, so a subset whose canonical error is
+``<= e_ref`` has ``|d| <= e_ref + (w + 2) 2^-53 S`` and ``|f| <= e_ref + delta + 2 u e_ref`` with
+``delta = 1.01 ((2 (h - 1) + 6) 2^-24 + (w + 2) 2^-53) S`` (:func:`_delta`; the ``+ 6`` leaves ``u S``
+for the second-order terms; :func:`_window` adds the ``2 u e_ref``).
 
 Back ends: numpy (``device=None``; chunks on a small thread pool, numpy releases the GIL) and torch
 (``device="cpu"``, ``"cuda"``, ...; the size table and the deepening run in float64 on the device, the
@@ -111,33 +119,60 @@ def _high_floats(keys: np.ndarray) -> np.ndarray:
     return keys.view(np.float32).reshape(*keys.shape, 2)[..., 1 if np.little_endian else 0]
 
 
+def _np_subset_keys(x32: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The float32 sums and ids of all subsets of each row, in bitmask order (unsorted).
+
+    Writing ``c = sum of the negative x_i``, every subset sum is ``c + T`` where ``T`` is a subset sum of
+    ``|x|`` (a negative ``x_i`` is "added" by leaving it out). Entry ``j`` of a row is the subset of
+    ``|x|`` whose bits are ``j``: ``T_j`` adds its terms one by one in increasing column order (each of
+    the ``h`` doublings adds ``|x_i|`` to the first ``2^i`` sums), and its id is ``(|S| << 16) | mask(S)``
+    for the true subset ``S`` (bits of ``j`` flipped where ``x_i < 0``), updated per doubling by one
+    modular integer addition.
+
+    Returns:
+        ``(T, ids, c, flip)``: float32 ``(rows, 2^h)``, uint64 ``(rows, 2^h)``, the float32 offsets ``c``
+        and the uint64 masks of the negative columns (``mask(S) = j ^ flip``).
+    """
+    rows, h = x32.shape
+    neg = x32 < 0
+    flip = (neg.astype(np.uint64) << np.arange(h, dtype=np.uint64)).sum(axis=1)
+    mag = np.abs(x32)
+    offset = np.where(neg, x32, np.float32(0)).sum(axis=1, dtype=np.float32)
+    sums = np.empty((rows, 1 << h), dtype=np.float32)
+    ids = np.empty((rows, 1 << h), dtype=np.uint64)
+    sums[:, 0] = 0.0
+    ids[:, 0] = (neg.sum(axis=1).astype(np.uint64) << np.uint64(16)) | flip
+    for i in range(h):  # h doublings, written in place (no concatenation)
+        step = (1 << 16) + (1 << i)
+        # Positive x_i joins (size + 1, bit set); negative x_i leaves (size - 1, bit cleared): modular add.
+        delta = np.where(neg[:, i], np.uint64(2**64 - step), np.uint64(step))[:, None]
+        np.add(sums[:, : 1 << i], mag[:, i : i + 1], out=sums[:, 1 << i : 2 << i])
+        np.add(ids[:, : 1 << i], delta, out=ids[:, 1 << i : 2 << i])
+    return sums, ids, offset, flip
+
+
+def _pack(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """uint64 keys ``(bits(value) << 32) | ids`` of non-negative float32 values (sorting like the values)."""
+    keys = values.view(np.uint32).astype(np.uint64)
+    keys <<= np.uint64(32)
+    keys |= ids
+    return keys
+
+
 def _np_sorted_keys(x32: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted keys of all subsets of each row, with the sums shifted to be non-negative.
 
-    Writing ``c = sum of the negative x_i``, every subset sum is ``c + T`` where ``T`` is a subset sum of
-    ``|x|`` (a negative ``x_i`` is "added" by leaving it out). Non-negative float32 values sort like their
-    raw bits, so a key is just ``(bits(T) << 32) | (|S| << 16) | mask(S)`` for the true subset ``S``, and
-    equal sums are ordered by size, then mask. Each of the ``h`` doublings merges two sorted runs (a linear
-    stable sort) and updates the ids by one integer addition.
+    Non-negative float32 values sort like their raw bits, so a key is just ``(bits(T) << 32) | id`` with
+    the id of :func:`_np_subset_keys`; equal sums are ordered by size, then mask. The keys of a row are
+    distinct, so any sort gives the same order: one (SIMD) quicksort per row, several times faster than
+    merging at every doubling.
 
     Returns:
         ``(keys, c)``: uint64 keys of shape ``(rows, 2^h)`` sorted per row, and the float32 offsets ``c``.
     """
-    h = x32.shape[1]
-    neg = x32 < 0
-    size0 = neg.sum(axis=1).astype(np.uint64)
-    mask0 = (neg.astype(np.uint64) << np.arange(h, dtype=np.uint64)).sum(axis=1)
-    keys = ((size0 << np.uint64(16)) | mask0)[:, None]
-    mag = np.abs(x32)
-    offset = np.where(neg, x32, np.float32(0)).sum(axis=1, dtype=np.float32)
-    for i in range(h):  # h doublings; both halves are sorted runs, so the stable sort is a linear merge
-        step = (1 << 16) + (1 << i)
-        # Positive x_i joins (size + 1, bit set); negative x_i leaves (size - 1, bit cleared): modular add.
-        delta = np.where(neg[:, i], np.uint64(2**64 - step), np.uint64(step))[:, None]
-        high = (_high_floats(keys) + mag[:, i : i + 1]).view(np.uint32).astype(np.uint64) << np.uint64(32)
-        shifted = high | ((keys & np.uint64(0xFFFFFFFF)) + delta)
-        keys = np.concatenate([keys, shifted], axis=1)
-        keys.sort(axis=1, kind="stable")
+    sums, ids, offset, _ = _np_subset_keys(x32)
+    keys = _pack(sums, ids)
+    keys.sort(axis=1)
     return keys, offset
 
 
@@ -150,44 +185,42 @@ class _NumpyChunk:
 
     def __init__(self, xs32: np.ndarray, z32: np.ndarray, n_a: int):
         rows = xs32.shape[0]
-        a_keys, c_a = _np_sorted_keys(xs32[:, :n_a])
+        t_by_bits, a_ids, c_a, flip_a = _np_subset_keys(xs32[:, :n_a])
         self.b_keys, c_b = _np_sorted_keys(xs32[:, n_a:])
-        self.b_size = ((self.b_keys >> np.uint64(16)) & np.uint64(0x1F)).astype(np.int16)
         self.zq = z32 - c_a - c_b
-        t_a = np.ascontiguousarray(_high_floats(a_keys))
-        a_ids = a_keys & np.uint64(0xFFFFFFFF)
-        t_by_mask = np.empty_like(t_a)
-        np.put_along_axis(t_by_mask, (a_ids & np.uint64(0xFFFF)).astype(np.int64), t_a, axis=1)
-        # Queries T_b ~ zq - T_a, ascending; negative ones clamp to +0.0 (every T_b >= 0 lies above them,
-        # and the smallest T_b, 0, is still examined as the predecessor).
-        q = (self.zq[:, None] - t_a)[:, ::-1]
+        # Queries T_b ~ zq - T_a, sorted ascending (keys distinct: one quicksort); negative ones clamp to
+        # +0.0 (every T_b >= 0 lies above them, and the smallest T_b, 0, is still examined as the
+        # predecessor).
+        q = self.zq[:, None] - t_by_bits
         q = np.where(q > 0, q, np.float32(0))
-        q_keys = (q.view(np.uint32).astype(np.uint64) << np.uint64(32)) | a_ids[:, ::-1] | _FLAG
-        q_keys.sort(axis=1, kind="stable")  # nearly sorted already: only ties in q move
+        q_keys = _pack(q, a_ids | _FLAG)
+        q_keys.sort(axis=1)
         self.q_keys = q_keys
-        self.a_mask = (q_keys & np.uint64(0xFFFF)).astype(np.int64)
-        self.a_size = ((q_keys >> np.uint64(16)) & np.uint64(0x1F)).astype(np.int16)
-        self.a_vals = np.take_along_axis(t_by_mask, self.a_mask, axis=1)
+        # T_a of each sorted query: its bitmask position is the true mask with the negative bits flipped.
+        self.a_vals = _take(t_by_bits, _code(q_keys ^ flip_a[:, None]))
         self.rows = rows
 
-    def group(
-        self, size: int | None, rows: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Sorted ``T_b``, masks and sizes of one cardinality group of B, and each query's rank in it.
+    def a_code(self, r: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """int64 bitmasks (over A's columns) of the queries at ``(r, q)``."""
+        return _code(self.q_keys[r, q])
+
+    def group(self, size: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sorted ``T_b`` and keys of one cardinality group of B, and each query's rank in it.
 
         Args:
             size: The group's subset size, or ``None`` for all of B.
-            rows: Optional row indices to restrict to.
+
+        Returns:
+            ``(b_vals, b_keys, rank)``: float32 and uint64 ``(rows, group width)`` (masks of selected
+            entries by :func:`_code`), and int64 ``(rows, queries)``, the number of B sums ``<=`` each query.
         """
-        b_keys = self.b_keys if rows is None else self.b_keys[rows]
-        q_keys = self.q_keys if rows is None else self.q_keys[rows]
+        b_keys, q_keys = self.b_keys, self.q_keys
         count = b_keys.shape[0]
-        b_size = self.b_size if rows is None else self.b_size[rows]
         if size is not None:
+            b_size = (b_keys >> np.uint64(16)) & np.uint64(0x1F)
             b_keys = b_keys[b_size == size].reshape(count, -1)
-            b_size = None
         merged = np.concatenate([b_keys, q_keys], axis=1)
-        merged.sort(axis=1, kind="stable")  # two sorted runs: a linear merge
+        merged.sort(axis=1)  # distinct keys (queries carry a flag): any sort gives the one order
         n_q = q_keys.shape[1]
         width = merged.shape[1]
         # The query flag is bit 31 of each key's low 32-bit word: test it on a uint32 view (no temporary).
@@ -196,8 +229,12 @@ class _NumpyChunk:
         pos = (flat - np.repeat(np.arange(count) * width, n_q)).reshape(count, n_q)
         rank = pos - np.arange(n_q)[None, :]  # number of B sums <= the query
         b_vals = np.ascontiguousarray(_high_floats(b_keys))
-        b_mask = (b_keys & np.uint64(0xFFFF)).astype(np.int64)
-        return b_vals, b_mask, b_size, rank
+        return b_vals, b_keys, rank
+
+
+def _code(keys: np.ndarray) -> np.ndarray:
+    """int64 subset bitmasks (the low 16 bits) of packed keys."""
+    return (keys & np.uint64(0xFFFF)).astype(np.int64)
 
 
 def _take(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -231,10 +268,14 @@ def _bits(codes: np.ndarray, width: int) -> np.ndarray:
 
 
 def _delta(x: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """The proven bound on ``|f32 - canonical float64 distance|`` per row (module docstring)."""
+    """The proven bound on ``|f32 - canonical float64 distance|`` per row, apart from ``2 u e_ref``.
+
+    See the module docstring (rounding bound); :func:`_window` adds the term in ``e_ref``.
+    """
     w = x.shape[1]
+    h = w - w // 2
     scale = np.abs(x).sum(axis=1) + np.abs(z)
-    return 1.01 * ((2 * w + 6) * 2.0**-24 + (w + 2) * 2.0**-53) * scale
+    return 1.01 * ((2 * (h - 1) + 6) * 2.0**-24 + (w + 2) * 2.0**-53) * scale
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -432,7 +473,7 @@ def _float32_stage(x: np.ndarray, z: np.ndarray) -> tuple:
     rows, w = x.shape
     n_a = w // 2
     chunk = _NumpyChunk(x.astype(np.float32), z.astype(np.float32), n_a)
-    b_vals, b_mask, _, rank = chunk.group(None)
+    b_vals, b_keys, rank = chunk.group(None)
     # Signed float32 distances of both neighbours of every query (dense over rows x queries).
     starts, exists, fs = _neighbours(chunk.a_vals, b_vals, chunk.zq, rank)
     d32 = np.minimum(*(np.where(ok, np.abs(f), np.inf) for ok, f in zip(exists, fs, strict=True)))
@@ -440,8 +481,8 @@ def _float32_stage(x: np.ndarray, z: np.ndarray) -> tuple:
     r_all = np.arange(rows)
     left_best = np.where(exists[0], np.abs(fs[0]), np.inf)[r_all, q_best] == d32[r_all, q_best]
     j_best = np.where(left_best, starts[0][r_all, q_best], starts[1][r_all, q_best])
-    up_codes = chunk.a_mask[r_all, q_best] | (b_mask[r_all, j_best] << n_a)
-    return chunk, b_vals, b_mask, starts, exists, fs, up_codes
+    up_codes = chunk.a_code(r_all, q_best) | (_code(b_keys[r_all, j_best]) << n_a)
+    return chunk, b_vals, b_keys, starts, exists, fs, up_codes
 
 
 def _window_pairs(
@@ -505,44 +546,74 @@ def _neighbours(a_vals: np.ndarray, b_vals: np.ndarray, zq: np.ndarray, rank: np
 
 def _window(e_ref: np.ndarray, x: np.ndarray, z: np.ndarray) -> np.ndarray:
     """float32 window ``e_ref + delta``, rounded up so that no pair inside it is cut off."""
-    return np.nextafter((e_ref + _delta(x, z)).astype(np.float32), np.float32(np.inf))
+    win = e_ref * (1.0 + 2.0**-23) + _delta(x, z)
+    return np.nextafter(win.astype(np.float32), np.float32(np.inf))
 
 
-def _prune_fewest(x: np.ndarray, z: np.ndarray, budget: np.ndarray, m_min: np.ndarray) -> tuple:
-    """Fewest-candidates subsets for ``p = 0`` rows whose minimal-error subset ``m_min`` qualifies.
+def _numpy_chunk_rows(w: int) -> int:
+    """Default rows per numpy chunk: about ``2^18`` half-sums of B.
 
-    Every qualifying subset (canonical error ``<= budget``) has ``|f| <= budget + delta``; per size group
-    ``g`` of B the window walk lists all of them, and the lexicographic minimum of ``(size, error)``
-    among those that qualify in canonical float64 is the answer (float32 prunes, float64 decides).
+    A chunk's merged keys (a few MiB) then stay in cache; on the Pensia workload (w = 21: 128 rows) this
+    took about 30% less CPU time than chunks of ``2^21`` half-sums, measured side by side.
+    """
+    return max(16, min(1024, (1 << 18) >> (w - w // 2)))
+
+
+def _window_codes(chunk: _NumpyChunk, win: np.ndarray, groups: Any, n_a: int) -> tuple:
+    """Rows and bitmasks of every pair with ``|f| <= win[row]``, over the given B groups of ``chunk``.
 
     Returns:
-        ``(masks, done)`` as in :func:`_prune_min_error`.
+        ``(rows, codes, done)``; ``done`` as in :func:`_window_pairs`, over all the groups.
     """
-    rows, w = x.shape
-    n_a = w // 2
-    chunk = _NumpyChunk(x.astype(np.float32), z.astype(np.float32), n_a)
-    win = _window(budget, x, z)
-    all_r, all_codes = [np.arange(rows)], [_codes(m_min)]
-    done = np.ones(rows, dtype=bool)
-    for g in range(w - n_a + 1):
-        b_vals, b_mask, _, rank = chunk.group(g)
+    all_r, all_codes = [], []
+    done = np.ones(chunk.rows, dtype=bool)
+    for g in groups:
+        b_vals, b_keys, rank = chunk.group(g)
         starts, exists, fs = _neighbours(chunk.a_vals, b_vals, chunk.zq, rank)
         cr, cq, cj, ok = _window_pairs(chunk.a_vals, b_vals, chunk.zq, win, starts, exists, fs)
         done &= ok
         cr, cq, cj = np.concatenate(cr), np.concatenate(cq), np.concatenate(cj)
         all_r.append(cr)
-        all_codes.append(chunk.a_mask[cr, cq] | (b_mask[cr, cj] << n_a))
+        all_codes.append(chunk.a_code(cr, cq) | (_code(b_keys[cr, cj]) << n_a))
+    return np.concatenate(all_r), np.concatenate(all_codes), done
+
+
+def _prune_fewest(x: np.ndarray, z: np.ndarray, budget: np.ndarray) -> tuple:
+    """Fewest-candidates subsets for ``p = 0`` rows (numpy): float32 windows, float64 decision.
+
+    Every qualifying subset (canonical error ``<= budget``) has ``|f| <= budget + delta``. The window
+    walk lists all of them, first along all of B at once (``f`` is monotone along any sorted run of B, so
+    one walk per query covers every size); rows where a walk does not end are walked again per size
+    group ``g`` of B, whose sorted runs are sparser. The lexicographic minimum of ``(size, error)`` among
+    the listed subsets that qualify in canonical float64 is the answer (float32 prunes, float64 decides).
+
+    Returns:
+        ``(masks, done, found)``: ``masks`` and ``done`` as in :func:`_prune_min_error`; ``found`` (bool
+        ``(R,)``) says whether any subset qualifies. Where ``done and not found`` no subset of the row
+        qualifies (and ``masks`` is meaningless); where not ``done`` the row is unresolved.
+    """
+    rows, w = x.shape
+    n_a = w // 2
+    x32, z32 = x.astype(np.float32), z.astype(np.float32)
+    win = _window(budget, x, z)
+    cr, codes, done = _window_codes(_NumpyChunk(x32, z32, n_a), win, [None], n_a)
+    # Every row also lists the empty subset (so each row has a candidate). Rows whose walk did not end
+    # keep their (real, exactly scored) pairs and are completed per group.
+    all_r, all_codes = [np.arange(rows), cr], [np.zeros(rows, dtype=np.int64), codes]
+    rest = np.flatnonzero(~done)
+    if rest.size:
+        sub = _NumpyChunk(x32[rest], z32[rest], n_a)
+        cr, codes, done_rest = _window_codes(sub, win[rest], range(w - n_a + 1), n_a)
+        all_r.append(rest[cr])
+        all_codes.append(codes)
+        done[rest] = done_rest
     cr, codes = np.concatenate(all_r), np.concatenate(all_codes)
     masks = _bits(codes, w)
     _, err = _canonical(x[cr], z[cr], masks, 0.0)
     size = np.where(err <= budget[cr], masks.sum(axis=1), w + 1)
     order = np.lexsort((err, size, cr))
     first = order[np.unique(cr[order], return_index=True)[1]]
-    return masks[first], done
-
-
-def _codes(masks: np.ndarray) -> np.ndarray:
-    return (masks.astype(np.int64) << np.arange(masks.shape[1])).sum(axis=1)
+    return masks[first], done, size[first] <= w
 
 
 def _prune_min_error(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -554,7 +625,7 @@ def _prune_min_error(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """
     rows, w = x.shape
     n_a = w // 2
-    chunk, b_vals, b_mask, starts, exists, fs, up_codes = _float32_stage(x, z)
+    chunk, b_vals, b_keys, starts, exists, fs, up_codes = _float32_stage(x, z)
     a_vals, zq = chunk.a_vals, chunk.zq
     # Upper bound: the float32-best pair of each row, scored in canonical float64.
     _, e_up = _canonical(x, z, _bits(up_codes, w), 0.0)
@@ -563,7 +634,9 @@ def _prune_min_error(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarr
     cr = np.concatenate([*cand_r, np.arange(rows)])
     cq = np.concatenate(cand_q)
     cj = np.concatenate(cand_j)
-    codes = np.concatenate([chunk.a_mask[cr[: cq.size], cq] | (b_mask[cr[: cq.size], cj] << n_a), up_codes])
+    codes = np.concatenate(
+        [chunk.a_code(cr[: cq.size], cq) | (_code(b_keys[cr[: cq.size], cj]) << n_a), up_codes]
+    )
     masks = _bits(codes, w)
     _, err = _canonical(x[cr], z[cr], masks, 0.0)
     order = np.lexsort((masks.sum(axis=1), err, cr))
@@ -579,7 +652,7 @@ def float32_search(candidates: Any, targets: Any, *, num_threads: int | None = N
     """
     x, z = to_numpy(candidates), to_numpy(targets)
     w = x.shape[1]
-    step = max(16, min(1024, (1 << 21) >> (w - w // 2)))
+    step = _numpy_chunk_rows(w)
 
     def work(s: int) -> np.ndarray:
         return _bits(_float32_stage(x[s : s + step], z[s : s + step])[-1], w)
@@ -670,24 +743,30 @@ def _solve_bucket(
         table, codes = _table_chunks(xp, x[left], z[left], p)
         out[left] = _pick(x[left], z[left], p, table, codes, budget[left])
         return out, exact
-    # The minimal-error subset settles a row when it misses the budget (then no subset qualifies) or
-    # when its size is the first one not enumerated; otherwise the fewest size lies in between.
+    if w <= MITM_MAX_VALID:  # here fast and p == 0
+        # The windows list every qualifying subset: the fewest among them is the answer; a row with none
+        # has no qualifying subset at all and gets the minimal-error one. Unended walks: the size table.
+        masks, done, found = _prune_fewest(x[left], z[left], budget[left])
+        hit = done & found
+        out[left[hit]] = masks[hit]
+        none = left[done & ~found]
+        if none.size:
+            out[none] = min_error(none)
+        rest = left[~done]
+        if rest.size:
+            table, codes = _table_chunks(xp, x[rest], z[rest], p)
+            out[rest] = _pick(x[rest], z[rest], p, table, codes, budget[rest])
+        return out, exact
+    # Beyond the meet in the middle: the minimal-error subset settles a row when it misses the budget
+    # (then no subset qualifies) or when its size is the first one not enumerated.
     m_min = min_error(left)
     _, e_min = _canonical(x[left], z[left], m_min, p)
     s_min = m_min.sum(axis=1)
     settled = (e_min > budget[left]) | (s_min <= k_done + 1)
     out[left[settled]] = m_min[settled]
     rest = left[~settled]
-    if rest.size and w <= MITM_MAX_VALID and fast and p == 0.0:
-        masks, done = _prune_fewest(x[rest], z[rest], budget[rest], m_min[~settled])
-        out[rest] = masks
-        rest = rest[~done]
-    if rest.size and w <= MITM_MAX_VALID:
-        table, codes = _table_chunks(xp, x[rest], z[rest], p)
-        out[rest] = _pick(x[rest], z[rest], p, table, codes, budget[rest])
-    elif rest.size:
-        out[rest] = m_min[~settled]  # qualifies, but a smaller qualifying subset may exist
-        exact[rest] = False
+    out[rest] = m_min[~settled]  # qualifies, but a smaller qualifying subset may exist
+    exact[rest] = False
     return out, exact
 
 
@@ -732,7 +811,7 @@ def best_subsets(
             by sign pruning in a construction).
         device: ``None`` for the numpy back end, or a torch device (``"cpu"``, ``"cuda"``) for the torch
             back end; then the result fields are tensors on that device.
-        chunk_rows: Rows per chunk (default: about ``2^21`` half-sums per chunk for numpy, 8192 rows for
+        chunk_rows: Rows per chunk (default: about ``2^18`` half-sums per chunk for numpy, 8192 rows for
             torch on CPU, 65536 on an accelerator).
         num_threads: Threads for the numpy back end (default: the CPU count).
 
@@ -798,9 +877,9 @@ def best_subsets(
         idx = np.flatnonzero(counts == w)
         if w == 0:
             continue  # only the empty subset
-        # Rows per chunk: about 2^21 half-sums of B (numpy), larger for torch (fewer kernel launches).
+        # Rows per chunk: about 2^18 half-sums of B (numpy), larger for torch (fewer kernel launches).
         if xp.t is None:
-            default = max(16, min(1024, (1 << 21) >> (w - w // 2)))
+            default = _numpy_chunk_rows(w)
         else:
             default = 8192 if xp.device.type == "cpu" else 65536
         step = chunk_rows or default
