@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import functools
 import hashlib
 import io
 import json
@@ -384,13 +385,19 @@ def environment_info() -> dict[str, Any]:
         if torch.cuda.is_available():
             info["cuda_device"] = torch.cuda.get_device_name(0)
             info["cuda_version"] = torch.version.cuda
+    info["slth_toolkit"] = toolkit_version()
+    return info
+
+
+@functools.cache
+def toolkit_version() -> str:
+    """The installed toolkit's version, ``"source"`` when running from a tree that is not installed."""
     try:
         from importlib.metadata import version
 
-        info["slth_toolkit"] = version("slth-toolkit")
+        return version("slth-toolkit")
     except Exception:  # not installed: running from a source tree
-        info["slth_toolkit"] = "source"
-    return info
+        return "source"
 
 
 def _git_sha() -> str | None:
