@@ -749,8 +749,12 @@ def train(
         else:
             trainer.method.setup(trainer.ctx)
         rundir.open(write=dist.rank == 0, env={"device": str(trainer.device), "world_size": dist.world_size})
+        resumed_at_end = trainer.step >= trainer.total_steps
         if not trainer.fit(directory, stop_after_steps=stop_after_steps, checkpoint_every=checkpoint_every):
             return TrainResult(directory, "stopped", None)
+        if resumed_at_end and dist.rank == 0:
+            # Killed between the last checkpoint and its metrics.csv: write the table from the checkpoint.
+            atomic_write_csv(directory / "metrics.csv", trainer.rows, METRIC_FIELDS)
         final = trainer.final(time.perf_counter() - start)
         final["state_digests"] = state_digests(trainer)
         if dist.world_size > 1:
