@@ -46,9 +46,9 @@ from networks.masks import masked_layers
 from networks.training.base import Cycle, Method, StepContext, get_method
 from networks.training.config import TrainConfig, validate_config
 from networks.training.dying import DyingRatioTracker
+from theory.plumbing import records
 from theory.plumbing.configs import config_diff, config_from_dict, config_to_dict, run_dir
 from theory.plumbing.progress import progress
-from theory.plumbing import records
 from theory.plumbing.records import atomic_write_bytes, atomic_write_csv
 from theory.plumbing.rundir import RunDir
 from theory.validate import check_int
@@ -449,10 +449,8 @@ class Trainer:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as err:
-            detail = next(
-                (ln.split("error:", 1)[1].strip() for ln in str(err).splitlines() if "Unpickler error:" in ln),
-                " ".join(str(err).split())[:200],
-            )
+            lines = [ln for ln in str(err).splitlines() if "Unpickler error:" in ln]
+            detail = lines[0].split("error:", 1)[1].strip() if lines else " ".join(str(err).split())[:200]
             if "Unsupported global" in detail:
                 raise ValueError(
                     f"{path} was refused: it holds pickled code, not only tensors and plain containers "
@@ -475,9 +473,8 @@ class Trainer:
             if not isinstance(stamp, dict) or stamp.get("schema") != CHECKPOINT_SCHEMA or (
                 stamp.get("sha256") != digest
             ):
-                records.recover(
-                    records.RecordError(path, "content does not match its digest: changed after it was written")
-                )
+                reason = "content does not match its digest: changed after it was written"
+                records.recover(records.RecordError(path, reason))
                 return None
         return state
 

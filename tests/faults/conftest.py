@@ -69,7 +69,9 @@ def write_log(path: Path) -> Counter:
 
 def relative(counter: Counter, root: Path) -> Counter:
     """The write counts keyed by path relative to ``root``."""
-    return Counter({str(Path(p).relative_to(root)): n for p, n in counter.items() if Path(p).is_relative_to(root)})
+    return Counter(
+        {str(Path(p).relative_to(root)): n for p, n in counter.items() if Path(p).is_relative_to(root)}
+    )
 
 
 def audit_records(root: Path) -> dict[str, list[str]]:

@@ -85,7 +85,7 @@ def _construct_results(root: Path) -> dict:
 
     run = _only(root, "construct/*/seed_0")
     return {
-        "report": _json(run / "report.json"),
+        "report": _json(run / "report.json", ("construct_seconds",)),
         "certificate": _json(run / "certificate.json"),
         "ticket": tensor_tree_digest(torch.load(run / "ticket.pt", weights_only=True)),
     }
@@ -99,6 +99,10 @@ def _is_cell(rel: str) -> bool:
     return "/cells/" in rel or rel.endswith("/DONE")
 
 
+TRAIN = "--method ep --model mlp --dataset digits --hidden 16 --batch-size 256 --epochs 5 --log-every 1"
+CONSTRUCT = "--eps 0.05 --budget per-weight --candidates-per-weight 8".split()
+REPRODUCE = "--only faults_fig --max-examples 1"
+
 KINDS = [
     Kind(
         "sweep",
@@ -110,10 +114,7 @@ KINDS = [
     ),
     Kind(
         "train",
-        lambda root: [
-            "train", "--runs-root", root, "--quiet", "--method", "ep", "--model", "mlp", "--dataset", "digits",
-            "--hidden", "16", "--batch-size", "256", "--epochs", "5", "--log-every", "1",
-        ],  # fmt: skip
+        lambda root: ["train", "--runs-root", root, "--quiet", *TRAIN.split()],
         _train_results,
         lambda rel: rel.endswith(("/checkpoint.pt", "/DONE")),
         kmax=3,
@@ -122,9 +123,14 @@ KINDS = [
     Kind(
         "construct",
         lambda root: [
-            "construct", "--runs-root", root, "--quiet", "--target", root.parent / "target.pt", "--eps", "0.05",
-            "--budget", "per-weight", "--candidates-per-weight", "8",
-        ],  # fmt: skip
+            "construct",
+            "--runs-root",
+            root,
+            "--quiet",
+            "--target",
+            root.parent / "target.pt",
+            *CONSTRUCT,
+        ],
         _construct_results,
         lambda rel: rel.endswith("/DONE"),
         kmax=6,
@@ -132,10 +138,7 @@ KINDS = [
     ),
     Kind(
         "reproduce",
-        lambda root: [
-            "reproduce", "--runs-root", root, "--quiet", "--only", "faults_fig", "--out", root / "out",
-            "--max-examples", "1",
-        ],  # fmt: skip
+        lambda root: ["reproduce", "--runs-root", root, "--quiet", "--out", root / "out", *REPRODUCE.split()],
         _reproduce_results,
         _is_cell,
         kmax=5,
@@ -159,7 +162,9 @@ def _tiny_target(path: Path) -> None:
 
 def _run_dir_temps(root: Path, temps: list[str]) -> list[str]:
     # A temporary file inside a run directory (one with config.json) is removed by the next run there.
-    return [t for t in temps if any((p / "config.json").exists() for p in Path(t).parents if root in p.parents)]
+    return [
+        t for t in temps if any((p / "config.json").exists() for p in Path(t).parents if root in p.parents)
+    ]
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
@@ -190,7 +195,9 @@ def test_kill_anywhere_then_resume_gives_the_uninterrupted_result(kind, zygote, 
             res = zygote.run(kind.argv(root), out, env=env, timer=timer)
             if res["rc"] == 0:
                 break
-            assert res["rc"] == -9, f"{kind.name} run {attempt} failed (rc {res['rc']}): {out.read_text()[-3000:]}"
+            assert res["rc"] == -9, (
+                f"{kind.name} run {attempt} failed (rc {res['rc']}): {out.read_text()[-3000:]}"
+            )
             kills[how] += 1
             if how == "write":
                 phases[phase] += 1

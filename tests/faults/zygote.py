@@ -4,11 +4,14 @@ It imports the toolkit (and torch) once, then for each request on stdin (one JSO
 ``out``, ``timer``) forks a child that runs ``slth <argv>`` (``figures.cli.main``) with ``env`` added,
 stdout and stderr into ``out``, and one thread (so every child computes the same floats). With ``timer``
 the server SIGKILLs the child after that many seconds. It answers one JSON line: ``rc`` (negative: killed
-by that signal) ``seconds`` (wall) and ``cpu`` (the child's user + system time). A forked child starts in milliseconds, which is what lets the suite kill
-each command at dozens of points within the CI budget; the children are still separate processes, killed
+by that signal), ``seconds`` (wall) and ``cpu`` (the child's user + system time). A forked child starts
+in milliseconds, which is what lets the suite kill each command at dozens of points within the CI budget;
+the children are still separate processes, killed
 with a real SIGKILL, exactly as a crash would.
 
-The server never runs torch code itself (a fork after OpenMP work is unsafe). It also registers a tiny
+The server runs with one thread from the start (so no OpenMP worker threads exist when it forks) and warms
+up once, running each command kind in a scratch root: the imports and lazy initialisation a handler does
+(sklearn, matplotlib, the ledger's modules) are then paid once, not in every child. It also registers a tiny
 experiment (``faults-rss``: the ``rss-success`` sweep at a few cells) and a figure (``faults_fig``) reading
 it, so that ``slth reproduce --only faults_fig`` walks the real pipeline in seconds.
 """
@@ -25,12 +28,12 @@ import traceback
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import torch  # noqa: E402  (preloaded once for every child)
+import torch
 
-import figures.cli  # noqa: E402
-import figures.reproduce  # noqa: E402,F401
-import networks.training  # noqa: E402,F401
-from theory.plumbing import locks, records  # noqa: E402
+import figures.cli
+import figures.reproduce
+import networks.training  # noqa: F401
+from theory.plumbing import locks, records
 
 TINY_RSS = dict(
     half_widths=(1.0,),
@@ -111,8 +114,34 @@ def _child(req: dict) -> None:
         os._exit(int(rc))
 
 
+def _warm_up() -> None:
+    import contextlib
+    import io
+    import tempfile
+
+    from torch import nn
+
+    from networks.construct.targets import save_target
+
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+        model = nn.Sequential(nn.Flatten(), nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+        save_target(model, f"{tmp}/t.pt", input_shape=(6,))
+        for args in (
+            "train --method ep --model mlp --dataset digits --hidden 4 --epochs 1",
+            f"construct --target {tmp}/t.pt --eps 0.3 --budget per-weight",
+            "run rss-success --ns 2 --etas 0.1 --trials 4 --test-etas 0.1 --test-trials 4 "
+            "--calibration-trials 4",
+        ):
+            figures.cli.main([*args.split(), "--runs-root", f"{tmp}/runs", "--quiet"])
+        for key in list(locks._HELD):
+            locks.release(key)
+    records.reset_write_count()
+
+
 def main() -> None:
+    torch.set_num_threads(1)
     _register_tiny_pipeline()
+    _warm_up()
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         req = json.loads(line)

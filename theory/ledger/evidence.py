@@ -12,7 +12,6 @@ writes it again); under ``--strict`` reading it raises instead.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any

@@ -82,7 +82,7 @@ def _fault_plan() -> tuple[int | None, str, int | None]:
     if spec:
         k, _, phase = spec.partition(":")
         if phase not in _FAULT_PHASES:
-            raise ValueError(f"{FAULT_KILL_ENV} must be <k>:<phase> with phase in {_FAULT_PHASES}, got {spec!r}")
+            raise ValueError(f"{FAULT_KILL_ENV} must be <k>:<phase>, phase in {_FAULT_PHASES}; got {spec!r}")
         kill = int(k)
     full = os.environ.get(FAULT_ENOSPC_ENV)
     return kill, phase, int(full) if full else None

@@ -9,9 +9,9 @@ its files in a :class:`RunDir` at ``<runs_root>/<experiment>/<config hash>/[seed
 * ``env.json``: software and hardware of the latest invocation (rewritten on every open, plus any
   facts the caller adds: device, world size).
 * ``DONE``: written last by :meth:`RunDir.mark_done`; its presence means every record of the run is
-  complete, so a re-run returns at once. It is a stamped record listing the SHA-256 of every file of the
-  directory's top level (but ``env.json``, rewritten on every open): :attr:`RunDir.done` checks them, and
-  a file that changed since (a crash during a copy, a synced folder, an edit) is moved aside to
+  complete, so a re-run returns at once. It is a stamped record listing the SHA-256 of every file in the
+  directory (sweep cells included; not ``env.json``, rewritten on every open): :attr:`RunDir.done` checks
+  them, and a file that changed since (a crash during a copy, a synced folder, an edit) is moved aside to
   ``<file>.corrupt-<n>`` with ``DONE`` (one-line warning; ``--strict`` refuses instead), so the run is
   redone from what is still valid. Work that is not done resumes from whatever the producer saved
   (checkpoints, finished cells).
@@ -41,6 +41,10 @@ ENV = "env.json"
 DONE_SCHEMA = "slth.done/1"
 #: Files of a run directory that DONE's manifest leaves out: rewritten after the run is done.
 _UNLISTED = (DONE, ENV, locks.LOCK_FILE)
+
+
+def _listed(name: str) -> bool:
+    return name not in _UNLISTED and not name.startswith(".") and ".corrupt-" not in name
 
 
 def file_digest(path: Path) -> str:
@@ -235,9 +239,9 @@ class RunDir:
     def mark_done(self) -> None:
         """Write ``DONE`` with the digest of every file it covers; call it after the run's last record."""
         files = {
-            p.name: file_digest(p)
-            for p in sorted(self.path.iterdir())
-            if p.is_file() and p.name not in _UNLISTED and not p.name.startswith(".") and ".corrupt-" not in p.name
+            p.relative_to(self.path).as_posix(): file_digest(p)
+            for p in sorted(self.path.rglob("*"))
+            if p.is_file() and _listed(p.name)
         }
         records.write_record(self.path / DONE, {"files": files}, DONE_SCHEMA)
         self._done_checked = True
