@@ -11,11 +11,11 @@ with a real SIGKILL, exactly as a crash would.
 
 The server runs with one thread from the start (so no OpenMP worker threads exist when it forks) and warms
 up once, running each command kind in a scratch root: the imports and lazy initialisation a handler does
-(sklearn, matplotlib, the ledger's modules) are then paid once, not in every child. It also registers a tiny
-experiment (``faults-rss``: the ``rss-success`` sweep at a few cells) and a figure (``faults_fig``) reading
-it, so that ``slth reproduce --only faults_fig`` walks the real pipeline in seconds. Its ledger stage
-writes nothing (there is nothing for a kill to break), so here it verifies only the claim the tiny sweep
-bears on (``pensia-rss-log``) instead of every registered claim.
+(sklearn, matplotlib and every figure module, the ledger's modules) are then paid once, not in every
+child. It also registers a tiny experiment (``faults-rss``: the ``rss-success`` sweep at a few cells) and a
+figure (``faults_fig``) reading it, so that ``slth reproduce --only faults_fig`` walks the real pipeline
+in seconds. Its ledger stage writes nothing (there is nothing for a kill to break), so here it verifies
+only the claim the tiny sweep bears on (``pensia-rss-log``) instead of every registered claim.
 """
 
 from __future__ import annotations
@@ -140,7 +140,8 @@ def _warm_up() -> None:
             "train --method ep --model mlp --dataset digits --hidden 4 --epochs 1",
             f"construct --target {tmp}/t.pt --eps 0.3 --budget per-weight",
             "run rss-success --ns 2 --etas 0.1 --trials 4 --test-etas 0.1 --test-trials 4 "
-            "--calibration-trials 4",
+            "--calibration-trials 4 --executor inprocess",
+            "reproduce --only faults_fig --max-examples 1 --executor inprocess --out " + f"{tmp}/out",
         ):
             figures.cli.main([*args.split(), "--runs-root", f"{tmp}/runs", "--quiet"])
         for key in list(locks._HELD):
