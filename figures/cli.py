@@ -19,6 +19,8 @@ from typing import NoReturn
 
 # Order matters only for ``slth --help``.
 COMMAND_PROVIDERS = ("theory.cli", "networks.cli", "sim.cli", "figures.commands")
+#: Commands that write under --runs-root: a read-only root is refused before any work starts.
+WRITING_COMMANDS = ("train", "construct", "run", "sim", "reproduce")
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -56,10 +58,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    from theory.plumbing import locks, records
+
     try:
+        if hasattr(args, "runs_root"):
+            # --strict and --wait live in the environment so that worker processes inherit them.
+            records.set_strict(bool(getattr(args, "strict", False)))
+            locks.set_wait(bool(getattr(args, "wait", False)))
+            if args.command in WRITING_COMMANDS:
+                records.check_writable(args.runs_root)
         return int(handler(args) or 0)
-    except (ValueError, OSError) as err:
-        # Bad input (a bad value, a missing or unreadable file) is one clear line, not a traceback.
+    except (ValueError, OSError, locks.RunInUse) as err:
+        # Bad input (a bad value, a missing or unreadable file), a record that failed validation under
+        # --strict, a read-only or full disk, a run in use: one clear line, not a traceback.
         text = " ".join(str(err).split())
         print(f"slth {args.command}: error: {text}", file=sys.stderr)
         return 2

@@ -157,9 +157,9 @@ class Experiment:
 
         cfg = self.preset(scale) if config is None else config
         rundir = self.rundir(cfg, runs_root)
-        reused = rundir.done
         output = None
-        rundir.open()
+        rundir.open()  # takes the run's lock: a second process gets RunInUse (or waits, --wait)
+        reused = rundir.done  # read under the lock: the process we waited for may have finished it
         if not reused:
             own = isinstance(executor, str)
             ex = get_executor(executor, workers) if own else executor

@@ -9,6 +9,11 @@ The run directory itself (``runs/<experiment>/<hash>/``: ``config.json``, ``env.
 * ``cells/<cell-key>.part-<start>-<stop>.json``: finished chunks of an unfinished cell; a re-run keeps
   them and computes only the missing trials, then merges the parts into the cell record.
 * ``results.csv``: the tidy table the figures read (one row per cell), rewritten at the end.
+
+Cell and part files are stamped records (:func:`theory.plumbing.records.write_record`: schema id and
+content hash). One that fails its check on reading (garbage, a truncated copy, an edit) is moved aside to
+``<file>.corrupt-<n>`` with a one-line warning and its trials are recomputed; under ``--strict`` the sweep
+stops with that message instead.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from theory.plumbing import records
 from theory.plumbing.rundir import RunDir
 
 _PART = re.compile(r"^(?P<key>.+)\.part-(?P<start>\d+)-(?P<stop>\d+)\.json$")
+CELL_SCHEMA = "slth.cell/1"
+PART_SCHEMA = "slth.cell-part/1"
 
 
 class RunStore:
@@ -57,27 +64,34 @@ class RunStore:
         return self.cells_dir / f"{key}.json"
 
     def load_cell(self, key: str) -> dict[str, Any] | None:
-        """The finished cell's record, or None."""
-        path = self.cell_path(key)
-        return records.read_json(path) if path.exists() else None
+        """The finished cell's record, or None (also when it failed its check and was moved aside).
+
+        Raises:
+            RecordError: Under ``--strict``, for a cell file that fails its check.
+        """
+        # Sweeps keep different fields in their cells (engine: trials/errors/tols; paired: low/high...):
+        # the stamp's schema and content hash are the check.
+        return records.load_record(self.cell_path(key), CELL_SCHEMA)
 
     def save_cell(self, key: str, record: Mapping[str, Any]) -> None:
         """Write a finished cell atomically, then drop its part files."""
-        records.atomic_write_json(self.cell_path(key), dict(record))
+        records.write_record(self.cell_path(key), record, CELL_SCHEMA)
         for part in self.cells_dir.glob(f"{key}.part-*.json"):
             part.unlink(missing_ok=True)
 
     def save_part(self, key: str, start: int, stop: int, record: Mapping[str, Any]) -> None:
         """Write the record of trials ``[start, stop)`` of an unfinished cell atomically."""
-        records.atomic_write_json(self.cells_dir / f"{key}.part-{start}-{stop}.json", dict(record))
+        records.write_record(self.cells_dir / f"{key}.part-{start}-{stop}.json", record, PART_SCHEMA)
 
     def load_parts(self, key: str) -> dict[tuple[int, int], dict[str, Any]]:
-        """Finished chunks of an unfinished cell: ``{(start, stop): record}``."""
+        """Finished chunks of an unfinished cell: ``{(start, stop): record}`` (failed ones moved aside)."""
         out = {}
-        for path in self.cells_dir.glob(f"{key}.part-*.json"):
+        for path in sorted(self.cells_dir.glob(f"{key}.part-*.json")):
             m = _PART.match(path.name)
             if m and m.group("key") == key:
-                out[(int(m.group("start")), int(m.group("stop")))] = records.read_json(path)
+                rec = records.load_record(path, PART_SCHEMA)
+                if rec is not None:
+                    out[(int(m.group("start")), int(m.group("stop")))] = rec
         return out
 
     def finished_keys(self) -> set[str]:

@@ -30,10 +30,26 @@ def quiet_option() -> argparse.ArgumentParser:
 
 @functools.cache
 def run_options() -> argparse.ArgumentParser:
-    """The parent parser of each command that reads or writes run records: ``--runs-root``, ``--quiet``."""
+    """The parent parser of each command that reads or writes run records.
+
+    ``--runs-root``, ``--quiet``, ``--strict`` (a record that fails validation stops the command instead of
+    being moved aside to ``<file>.corrupt-<n>`` and recomputed) and ``--wait`` (wait for a process holding
+    a run directory instead of stopping with "in use"); ``figures.cli.main`` applies the last two.
+    """
     parent = argparse.ArgumentParser(add_help=False, parents=[quiet_option()])
     parent.add_argument(
         "--runs-root", default="runs", help="root of the run records and evidence/ (default: runs)"
+    )
+    parent.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at a record that fails validation (default: move it aside to <file>.corrupt-<n>, "
+        "warn, recompute it)",
+    )
+    parent.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for another process using the same run directory (default: stop, naming it)",
     )
     return parent
 

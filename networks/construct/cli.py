@@ -2,7 +2,10 @@
 
 The run directory ``<runs-root>/construct/<hash>/seed_<s>/`` holds ``config.json``, ``env.json``,
 ``ticket.pt`` (the ticket's tensors, masks as bool), ``certificate.json`` and ``report.json``, each written
-atomically. Re-running the same command with a finished ``report.json`` present does nothing.
+atomically, then ``DONE`` with the digest of each. Re-running the same command on a finished directory
+does nothing; if one of those files changed since (``DONE`` no longer matches it), it is moved aside with
+a one-line warning and the ticket is constructed again (``--strict``: refused). The directory is locked
+while a process constructs into it, so a second identical command says the run is in use (or waits).
 """
 
 from __future__ import annotations
@@ -75,16 +78,28 @@ def _file_digest(target: str) -> str | None:
 def run_construct(
     cfg: ConstructConfig, *, runs_root: str | Path = "runs", device: str = "cpu", quiet: bool = False
 ) -> Path:
-    """Construct, evaluate and record one ticket; returns the run directory (resumes if finished)."""
+    """Construct, evaluate and record one ticket; returns the run directory (resumes if finished).
+
+    Raises:
+        RunInUse: Another process is constructing into the same run directory.
+    """
+    rundir = RunDir.for_config(runs_root, "construct", cfg, seed=cfg.seed)
+    rundir.check_config()
+    rundir.lock()  # one writer per run, before any work (RunInUse names the holder)
+    try:
+        return _construct_into(rundir, cfg, device=device, quiet=quiet)
+    finally:
+        rundir.release()
+
+
+def _construct_into(rundir: RunDir, cfg: ConstructConfig, *, device: str, quiet: bool) -> Path:
     import torch
 
     from networks.construct import construct_ticket
 
-    rundir = RunDir.for_config(runs_root, "construct", cfg, seed=cfg.seed)
-    rundir.check_config()
     out = rundir.path
     digest = _file_digest(cfg.target) if cfg.target != "pensia-fc2" else _file_digest(str(DEFAULT_PENSIA_NPZ))
-    if (out / "report.json").exists():
+    if rundir.done and (out / "report.json").exists():
         from theory.plumbing.records import read_json
 
         recorded_report = read_json(out / "report.json")

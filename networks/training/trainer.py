@@ -11,7 +11,12 @@ One :class:`Trainer` runs one :class:`~networks.training.config.TrainConfig` for
 * ``checkpoint.pt``: model, optimizer, schedule position, step, every RNG state (the method's
   ``torch.Generator``, torch's global state), the Dying Ratio tracker, method state and the metrics so
   far, written atomically at every epoch end (every ``checkpoint_every`` epochs, and the last) and on a
-  requested stop;
+  requested stop. It also holds the toolkit version, the model's parameter shapes and an ``integrity``
+  stamp (schema id and :func:`tensor_tree_digest` of the rest). On resume (:meth:`Trainer.read_checkpoint`)
+  a file with pickled code is refused by ``weights_only`` loading (nothing in it runs); one from another
+  config, toolkit version or architecture is refused with the differences; one that is unreadable or does
+  not match its digest is moved aside to ``checkpoint.pt.corrupt-<n>`` and the run starts over
+  (``--strict``: refused);
 * ``final.json`` and ``DONE`` at the end.
 
 Re-running the same command resumes from the checkpoint (or returns at once when ``DONE`` exists). The data
@@ -27,6 +32,7 @@ import dataclasses
 import hashlib
 import io
 import math
+import pickle
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -40,6 +46,7 @@ from networks.masks import masked_layers
 from networks.training.base import Cycle, Method, StepContext, get_method
 from networks.training.config import TrainConfig, validate_config
 from networks.training.dying import DyingRatioTracker
+from theory.plumbing import records
 from theory.plumbing.configs import config_diff, config_from_dict, config_to_dict, run_dir
 from theory.plumbing.progress import progress
 from theory.plumbing.records import atomic_write_bytes, atomic_write_csv
@@ -55,12 +62,54 @@ __all__ = [
     "run_path",
     "state_digests",
     "state_parts",
+    "tensor_tree_digest",
+    "toolkit_version",
     "train",
 ]
 
 METRIC_FIELDS = ("step", "epoch", "cycle", "name", "value")
 _PURPOSES = {"init": 0, "data": 1, "method": 2}
 CHECKPOINT_FORMAT = 1
+CHECKPOINT_SCHEMA = "slth.checkpoint/1"
+
+
+def toolkit_version() -> str:
+    """The installed toolkit's version (``"source"`` when running from a tree that is not installed)."""
+    return records.toolkit_version()
+
+
+def tensor_tree_digest(obj: Any) -> str:
+    """SHA-256 of a checkpoint-like tree: dicts (by sorted key), lists, tuples, tensors and scalars.
+
+    Tensors contribute their dtype, shape and raw bytes, so equal digests mean bit-identical trees.
+
+    Raises:
+        TypeError: On a leaf that is none of these (a checkpoint never holds one).
+    """
+    h = hashlib.sha256()
+
+    def feed(o: Any) -> None:
+        if isinstance(o, torch.Tensor):
+            t = o.detach().cpu().contiguous()
+            h.update(f"T|{t.dtype}|{tuple(t.shape)}|".encode())
+            if t.numel():
+                h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(o, dict):
+            h.update(f"D{len(o)}|".encode())
+            for k in sorted(o, key=repr):
+                h.update(f"{k!r}=".encode())
+                feed(o[k])
+        elif isinstance(o, list | tuple):
+            h.update(f"L{len(o)}|".encode())
+            for v in o:
+                feed(v)
+        elif o is None or isinstance(o, bool | int | float | str | bytes):
+            h.update(f"{type(o).__name__}:{o!r}|".encode())
+        else:
+            raise TypeError(f"cannot digest a {type(o).__name__} in a checkpoint")
+
+    feed(obj)
+    return h.hexdigest()
 
 
 class TrainingDiverged(RuntimeError):
@@ -322,6 +371,8 @@ class Trainer:
         """Everything a bit-identical resume needs (loadable with ``weights_only=True``)."""
         return {
             "format": CHECKPOINT_FORMAT,
+            "toolkit": toolkit_version(),
+            "architecture": self.architecture(),
             "config": config_to_dict(self.cfg),
             "model": self.model.state_dict(),
             "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
@@ -344,16 +395,105 @@ class Trainer:
             "epoch_losses": self._epoch_losses,
         }
 
-    def load_state(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state` output (tensors are moved to this trainer's device)."""
+    def architecture(self) -> dict[str, list[int]]:
+        """Shape of every tensor of the model's state_dict, by name (what a checkpoint must match)."""
+        return {k: list(v.shape) for k, v in self.model.state_dict().items()}
+
+    def refuse_foreign(self, state: dict[str, Any], source: str = "checkpoint") -> None:
+        """Refuse a checkpoint of another format, toolkit version, config or architecture.
+
+        Args:
+            state: What :meth:`state` returned when the checkpoint was written.
+            source: How to name it in the message (its path).
+
+        Raises:
+            ValueError: Naming what differs, as ``field: checkpoint -> this run``.
+        """
         if state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"checkpoint format {state.get('format')!r} is not {CHECKPOINT_FORMAT}")
+            raise ValueError(
+                f"{source}: checkpoint format {state.get('format')!r} is not {CHECKPOINT_FORMAT}; refusing "
+                "to resume (move it away to start the run over)"
+            )
+        written = state.get("toolkit")
+        if written is not None and written != toolkit_version():
+            raise ValueError(
+                f"{source} was written by another toolkit version; refusing to resume. Difference "
+                f"(checkpoint -> this run): toolkit: {written!r} -> {toolkit_version()!r}"
+            )
         saved = config_from_dict(TrainConfig, state["config"])
         if saved != self.cfg:
             raise ValueError(
-                "checkpoint was written by a different config; refusing to resume. Differences "
+                f"{source} was written by a different config; refusing to resume. Differences "
                 "(checkpoint -> requested): " + "; ".join(config_diff(saved, self.cfg))
             )
+        found = state.get("architecture")
+        if found is None and isinstance(state.get("model"), dict):
+            found = {k: list(v.shape) for k, v in state["model"].items() if isinstance(v, torch.Tensor)}
+        if found is not None and found != self.architecture():
+            here = self.architecture()
+            diff = [
+                f"{k}: {found.get(k)} -> {here.get(k)}"
+                for k in sorted(set(found) | set(here))
+                if found.get(k) != here.get(k)
+            ]
+            raise ValueError(
+                f"{source} holds another architecture; refusing to resume. Differences (checkpoint -> "
+                "this model): " + "; ".join(diff)
+            )
+
+    def read_checkpoint(self, path: Path) -> dict[str, Any] | None:
+        """Read a checkpoint to resume from; None when there is none to trust (see the module docstring).
+
+        Returns:
+            The state for :meth:`load_state`, or None when the file is missing, or unreadable or not
+            matching its digest (then moved aside with a one-line warning).
+
+        Raises:
+            ValueError: A file holding pickled code (refused by ``weights_only`` loading: nothing ran),
+                or a checkpoint of another format, version, config or architecture (the differences).
+            RecordError: Under ``--strict``, instead of moving a corrupt checkpoint aside.
+        """
+        if not path.exists():
+            return None
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:
+            lines = [ln for ln in str(err).splitlines() if "Unpickler error:" in ln]
+            detail = lines[0].split("error:", 1)[1].strip() if lines else " ".join(str(err).split())[:200]
+            if "Unsupported global" in detail:
+                raise ValueError(
+                    f"{path} was refused: it holds pickled code, not only tensors and plain containers "
+                    f"({detail.split('. ')[0]}); weights_only loading did not run it. The toolkit never "
+                    "writes such a checkpoint: move the file away to start the run over"
+                ) from None
+            records.recover(records.RecordError(path, f"not a readable checkpoint ({detail})"))
+            return None
+        except (RuntimeError, EOFError, ValueError, OSError) as err:
+            reason = " ".join(str(err).split())[:200]
+            records.recover(records.RecordError(path, f"not a readable checkpoint ({reason})"))
+            return None
+        if not isinstance(state, dict) or "config" not in state or "model" not in state:
+            records.recover(records.RecordError(path, "not a training checkpoint (no config/model)"))
+            return None
+        self.refuse_foreign(state, str(path))
+        stamp = state.pop("integrity", None)
+        if stamp is not None:
+            digest = tensor_tree_digest(state)
+            if not isinstance(stamp, dict) or stamp.get("schema") != CHECKPOINT_SCHEMA or (
+                stamp.get("sha256") != digest
+            ):
+                reason = "content does not match its digest: changed after it was written"
+                records.recover(records.RecordError(path, reason))
+                return None
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state` output (tensors are moved to this trainer's device).
+
+        Raises:
+            ValueError: For a checkpoint of another format, toolkit version, config or architecture.
+        """
+        self.refuse_foreign(state)
         self.model.load_state_dict(state["model"])
         pos = state["position"]
         self.step, self.epoch, self.cycle = pos["step"], pos["epoch"], pos["cycle"]
@@ -382,8 +522,10 @@ class Trainer:
         """Write ``checkpoint.pt`` and ``metrics.csv`` atomically (rank 0 only)."""
         if self.dist.rank != 0:
             return
+        state = self.state()
+        state["integrity"] = {"schema": CHECKPOINT_SCHEMA, "sha256": tensor_tree_digest(state)}
         buf = io.BytesIO()
-        torch.save(self.state(), buf)
+        torch.save(state, buf)
         atomic_write_bytes(directory / "checkpoint.pt", buf.getvalue())
         atomic_write_csv(directory / "metrics.csv", self.rows, METRIC_FIELDS)
 
@@ -597,30 +739,43 @@ def train(
     validate_config(cfg)
     resolve_device(device)  # a bad device fails now, even for a finished run
     dist = dist or DistInfo()
+    check_int("checkpoint_every", checkpoint_every, 1)
     directory = run_path(runs_root, experiment, cfg)
     rundir = RunDir(directory, cfg)
     rundir.check_config()
     if rundir.done:
         return TrainResult(directory, "skipped", rundir.read_json("final.json"))
-    start = time.perf_counter()
-    trainer = Trainer(cfg, device=device, data_root=data_root, quiet=quiet, dist=dist, model=model)
-    ckpt = directory / "checkpoint.pt"
-    if ckpt.exists():
-        trainer.load_state(torch.load(ckpt, map_location="cpu", weights_only=True))
-    else:
-        trainer.method.setup(trainer.ctx)
-    rundir.open(write=dist.rank == 0, env={"device": str(trainer.device), "world_size": dist.world_size})
-    check_int("checkpoint_every", checkpoint_every, 1)
-    if not trainer.fit(directory, stop_after_steps=stop_after_steps, checkpoint_every=checkpoint_every):
-        return TrainResult(directory, "stopped", None)
-    final = trainer.final(time.perf_counter() - start)
-    final["state_digests"] = state_digests(trainer)
-    if dist.world_size > 1:
-        final.update(_rank_agreement(trainer, final["state_digests"]))
     if dist.rank == 0:
-        rundir.write_json("final.json", final)
-        rundir.mark_done()
-    return TrainResult(directory, "done", final)
+        # One writer per run: a second process gets RunInUse (or waits, --wait) before any work.
+        rundir.lock()
+    try:
+        if rundir.done:  # finished by the process we waited for
+            return TrainResult(directory, "skipped", rundir.read_json("final.json"))
+        start = time.perf_counter()
+        trainer = Trainer(cfg, device=device, data_root=data_root, quiet=quiet, dist=dist, model=model)
+        state = trainer.read_checkpoint(directory / "checkpoint.pt")
+        if state is not None:
+            trainer.load_state(state)
+        else:
+            trainer.method.setup(trainer.ctx)
+        rundir.open(write=dist.rank == 0, env={"device": str(trainer.device), "world_size": dist.world_size})
+        check_int("checkpoint_every", checkpoint_every, 1)
+        resumed_at_end = trainer.step >= trainer.total_steps
+        if not trainer.fit(directory, stop_after_steps=stop_after_steps, checkpoint_every=checkpoint_every):
+            return TrainResult(directory, "stopped", None)
+        if resumed_at_end and dist.rank == 0:
+            # Killed between the last checkpoint and its metrics.csv: write the table from the checkpoint.
+            atomic_write_csv(directory / "metrics.csv", trainer.rows, METRIC_FIELDS)
+        final = trainer.final(time.perf_counter() - start)
+        final["state_digests"] = state_digests(trainer)
+        if dist.world_size > 1:
+            final.update(_rank_agreement(trainer, final["state_digests"]))
+        if dist.rank == 0:
+            rundir.write_json("final.json", final)
+            rundir.mark_done()
+        return TrainResult(directory, "done", final)
+    finally:
+        rundir.release()
 
 
 def state_parts(trainer: Trainer) -> dict[str, dict[str, torch.Tensor]]:

@@ -285,6 +285,7 @@ def test_evidence_round_trip(tmp_path):
     )
     assert path == tmp_path / "evidence" / "lueker-cor2.5.json"
     on_disk = json.loads(path.read_text())
+    assert on_disk.pop("_record")["schema"] == "slth.evidence/1"  # the stamp (schema id, content hash)
     assert set(on_disk) == {"claim", "verdict", "summary", "run", "details", "written_at"}
     found = ledger.read_evidence(tmp_path)
     assert found["lueker-cor2.5"] == on_disk
@@ -674,6 +675,7 @@ def test_reapplied_verdict_that_differs_is_reported(clean_registry, tmp_path, th
     assert record["verdict"] == "consistent" and record["rule"] and record["detectable"]
     # The data say otherwise now (as after a change to the bound): verify re-decides and says so.
     record["details"]["n"] = 1000
+    record.pop("_record")  # a record written by hand carries no content hash (an edited stamp would fail)
     path.write_text(json.dumps(record))
     (res,) = ledger.verify(["re-decided"], runs_root=tmp_path)
     assert res.status == "failed"

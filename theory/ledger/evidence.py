@@ -3,13 +3,15 @@
 ``<runs_root>/evidence/<evidence_id>.json`` (the claim id, or ``<claim>.<part>``) holds ``{"claim",
 "verdict", "summary", "run", "details", "written_at"}``, and, when a pre-registered rule
 (:mod:`theory.rules`) decided it, ``rule_id``, ``rule``, ``constants`` and ``detectable``. Files are
-written atomically (temp file and rename), so a reader never sees half a record.
+written atomically (temp file and rename), so a reader never sees half a record, and stamped with the
+schema id ``slth.evidence/1`` and their content hash (:func:`theory.plumbing.records.write_record`). A file
+that fails its check is reported, and moved aside to ``<file>.corrupt-<n>`` (re-running its producer
+writes it again); under ``--strict`` reading it raises instead.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from theory.plumbing import records
 VERDICTS = ("consistent", "inconsistent", "inconclusive")
 EVIDENCE_DIR = "evidence"
 _EVIDENCE_KEYS = ("claim", "verdict", "summary", "run", "details", "written_at")
+EVIDENCE_SCHEMA = "slth.evidence/1"
 
 
 def write_evidence(
@@ -83,7 +86,7 @@ def write_evidence(
         "written_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds"),
         **extra,
     }
-    return records.atomic_write_json(Path(runs_root) / EVIDENCE_DIR / f"{claim_id}.json", record)
+    return records.write_record(Path(runs_root) / EVIDENCE_DIR / f"{claim_id}.json", record, EVIDENCE_SCHEMA)
 
 
 def read_evidence(runs_root: str | Path) -> dict[str, dict[str, Any]]:
@@ -101,7 +104,14 @@ def read_evidence(runs_root: str | Path) -> dict[str, dict[str, Any]]:
 
 
 def scan_evidence(runs_root: str | Path) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Every evidence record (the newest per id) and, per unreadable file, why it is not valid."""
+    """Every evidence record (the newest per id) and, per unreadable file, why it is not valid.
+
+    A file that fails its check (:func:`theory.plumbing.records.read_record`) is moved aside
+    (:func:`theory.plumbing.records.recover`), and its problem says where it went.
+
+    Raises:
+        RecordError: Under ``--strict``, for a file that fails its check.
+    """
     folder = Path(runs_root) / EVIDENCE_DIR
     found: dict[str, dict[str, Any]] = {}
     problems: dict[str, str] = {}
@@ -109,15 +119,16 @@ def scan_evidence(runs_root: str | Path) -> tuple[dict[str, dict[str, Any]], dic
         return found, problems
     for path in sorted(folder.glob("*.json")):
         try:
-            record = records.read_json(path)
-            missing = [
-                k for k in _EVIDENCE_KEYS if k not in record
-            ]
-            if missing:
-                raise ValueError(f"missing keys {missing}")
+            record = records.read_record(path, EVIDENCE_SCHEMA, _EVIDENCE_KEYS)
             if record["verdict"] not in VERDICTS:
-                raise ValueError(f"verdict {record['verdict']!r} not in {VERDICTS}")
-        except (OSError, ValueError, TypeError, json.JSONDecodeError) as err:
+                raise records.RecordError(path, f"verdict {record['verdict']!r} not in {VERDICTS}")
+        except records.RecordError as err:
+            dest = records.recover(err)
+            problems[path.stem] = (
+                f"unreadable evidence file {path}: {err.reason} (moved to {dest.name}; re-run its producer)"
+            )
+            continue
+        except OSError as err:
             problems[path.stem] = f"unreadable evidence file {path}: {err}"
             continue
         key = record["claim"]
