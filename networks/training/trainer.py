@@ -759,7 +759,6 @@ def train(
         else:
             trainer.method.setup(trainer.ctx)
         rundir.open(write=dist.rank == 0, env={"device": str(trainer.device), "world_size": dist.world_size})
-        check_int("checkpoint_every", checkpoint_every, 1)
         resumed_at_end = trainer.step >= trainer.total_steps
         if not trainer.fit(directory, stop_after_steps=stop_after_steps, checkpoint_every=checkpoint_every):
             return TrainResult(directory, "stopped", None)
