@@ -45,6 +45,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -238,6 +239,31 @@ def _unimportable_main_hidden() -> Iterator[None]:
             main.__file__ = path
 
 
+def _owner_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # the pid exists (owned by another user): treat as alive
+        return True
+    return True
+
+
+def _watch_owner(pid: int, interval: float) -> None:
+    while _owner_alive(pid):
+        time.sleep(interval)
+    os._exit(1)
+
+
+def _exit_with(owner_pid: int, interval: float = 1.0) -> None:
+    """Pool-worker initializer: end this worker when the process that owns the pool is gone.
+
+    A SIGKILLed ``slth run`` cannot shut its pool down, and CPython's workers would otherwise live on as
+    orphans (blocked on the call queue, holding memory). A daemon thread polls the owner once a second.
+    """
+    threading.Thread(target=_watch_owner, args=(owner_pid, interval), daemon=True).start()
+
+
 class ProcessExecutor:
     """A reusable process pool (forkserver or spawn start method)."""
 
@@ -253,7 +279,9 @@ class ProcessExecutor:
 
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=ctx, initializer=_exit_with, initargs=(os.getpid(),)
+            )
         return self._pool
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:

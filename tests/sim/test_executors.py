@@ -513,3 +513,61 @@ def test_a_pool_asked_for_explicitly_works_from_a_file_and_from_stdin(how, tmp_p
     from sim.monte_carlo import coverage_probability
 
     assert int(out.stdout) == coverage_probability(8, 0.1, trials=40, seed=3).successes
+
+
+_ORPHAN_SCRIPT = """
+import os, sys, time
+from sim.executors import ProcessExecutor
+
+def nap(_):
+    time.sleep(120)
+    return os.getpid()
+
+if __name__ == "__main__":
+    ex = ProcessExecutor(workers=2)
+    pool = ex._get_pool()
+    futures = [pool.submit(nap, i) for i in range(2)]
+    time.sleep(1.0)
+    print(" ".join(str(p) for p in pool._processes), flush=True)
+    time.sleep(120)
+"""
+
+
+def test_pool_workers_end_when_their_owner_is_killed(tmp_path) -> None:
+    """A SIGKILLed owner cannot shut its pool down; the workers notice and exit instead of lingering."""
+    import subprocess
+    import time
+
+    script = tmp_path / "owner.py"
+    script.write_text(_ORPHAN_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        workers = [int(p) for p in proc.stdout.readline().split()]
+        assert len(workers) == 2
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        alive = list(workers)
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = [p for p in alive if _pid_alive(p)]
+        assert not alive, f"pool workers {alive} outlived their killed owner"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        proc.stdout.close()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
