@@ -104,9 +104,15 @@ def _iep(base: TrainConfig, density: float, mode: str, rewind: str = "lr_rewind"
     )
 
 
+def _iep_base(cfg: TrainingSweepConfig) -> TrainConfig:
+    # Matched compute: every arm trains the same epochs, a multiple of the cycles (rounded up).
+    epochs = IEP_CYCLES * -(-cfg.epochs // IEP_CYCLES)
+    return dataclasses.replace(_base(cfg), epochs=epochs)
+
+
 def iep(cfg: TrainingSweepConfig) -> list[tuple[str, Any]]:
     """EP vs soft iEP vs hard iEP vs IteRand at two high sparsities and matched compute."""
-    base = _base(cfg)
+    base = _iep_base(cfg)
     variants = []
     for d in IEP_DENSITIES:
         variants.append(("ep", _ep(base, d)))
@@ -122,7 +128,7 @@ def iep(cfg: TrainingSweepConfig) -> list[tuple[str, Any]]:
 
 def iep_rewind(cfg: TrainingSweepConfig) -> list[tuple[str, Any]]:
     """Hard iEP with the four rewinding variants, and EP, at one density (matched compute)."""
-    base = _base(cfg)
+    base = _iep_base(cfg)
     variants = [("ep", _ep(base, REWIND_DENSITY))]
     variants += [
         (r, _iep(base, REWIND_DENSITY, "hard", r))
