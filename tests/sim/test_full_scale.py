@@ -34,9 +34,19 @@ def write_tiny_cifar(directory, n_train_per_batch=4, n_test=10, seed=0):
         (directory / name).write_bytes(pickle.dumps(batch))
 
 
-def _full_plans():
-    cfg = PRESETS["full"]
+def _plans(scale="full"):
+    cfg = PRESETS[scale]
     return [c for name in SWEEPS for _, c in getattr(variants, name)(cfg)]
+
+
+def _full_plans():
+    return _plans("full")
+
+
+@pytest.mark.parametrize("scale", ["quick", "default"])
+def test_every_planned_run_is_a_valid_config(scale):
+    for c in _plans(scale):
+        validate_config(c)
 
 
 def test_full_preset_is_the_references_setting():
