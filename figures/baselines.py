@@ -3,13 +3,15 @@
 One definition for figures 0, 4, 6-9 and 11: the dense runs (method ``dense``) of the same dataset and
 model as the figure's runs, their mean test accuracy in percent and its spread over seeds, drawn as a
 horizontal line with a ±1 s.d. band. Figures whose own sweep has no dense arm declare ``ep-vs-dense``
-among their experiments, so ``slth reproduce`` runs it first.
+among their experiments, so ``slth reproduce`` runs it first. Also the per-epoch accuracy curves.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from figures.records import (
     MissingRecordsError,
@@ -63,3 +65,13 @@ def draw_dense(rec: PlotRecorder, ax: Any, panel: str, stats: SeedStats | None) 
     )
     ax.axhspan(stats.lo, stats.hi, color=REFERENCE_COLOR, alpha=0.08, lw=0)
     return f"dense baseline: {stats.mean:.2f}% ± {stats.std:.2f} over {stats.n} seeds"
+
+
+def epoch_curves(runs: list[TrainingRun]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each run's test accuracy (%) after every epoch (epoch 1 = after the first); runs without it skipped."""
+    curves = []
+    for run in runs:
+        x, y = run.series("test_acc", x="epoch")
+        if x.size:
+            curves.append((x + 1, y * 100.0))
+    return curves

@@ -13,17 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.baselines import draw_dense
+from figures.baselines import draw_dense, epoch_curves
 from figures.fig06_dying import density_of
-from figures.records import TrainingRun, accuracy_percent, aligned_mean, group_by, seed_stats, training_runs
+from figures.records import accuracy_percent, aligned_mean, group_by, seed_stats, training_runs
 from figures.registry import FigureResult, FigureSpec, register_figure
 from figures.style import LABELS, SPREAD_NOTE, PlotRecorder, color, marker, new_figure, panel_label
-
-
-def epoch_curve(run: TrainingRun) -> tuple[np.ndarray, np.ndarray]:
-    """Test accuracy (%) after each epoch (epoch 1 = after the first)."""
-    x, y = run.series("test_acc", x="epoch")
-    return x + 1, y * 100.0
 
 
 def build(runs_root: Path) -> FigureResult:
@@ -62,7 +56,7 @@ def build(runs_root: Path) -> FigureResult:
         for i, (label, group) in enumerate(
             (("dense SGD", dense), ("EP density 0.5", [r for r in ep if density_of(r) == 0.5]))
         ):
-            curves = [c for c in (epoch_curve(r) for r in group) if c[0].size]
+            curves = epoch_curves(group)
             if not curves:
                 continue
             xs, st = aligned_mean(curves)

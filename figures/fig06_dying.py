@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.baselines import dense_baseline, draw_dense
+from figures.baselines import dense_baseline, draw_dense, epoch_curves
 from figures.records import TrainingRun, aligned_mean, group_by, seed_stats, training_runs
 from figures.registry import FigureResult, FigureSpec, register_figure
 from figures.style import (
@@ -51,7 +51,7 @@ def build(runs_root: Path) -> FigureResult:
     fig, (ax_t, ax_d, ax_a) = new_figure(3, width=4.2)
     table = []
     for i, (density, members) in enumerate(groups.items()):
-        accs = [(x + 1, y * 100.0) for x, y in (r.series("test_acc", x="epoch") for r in members) if x.size]
+        accs = epoch_curves(members)
         if accs:
             xa, sa = aligned_mean(accs)
             rec.line(

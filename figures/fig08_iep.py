@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.baselines import dense_baseline, draw_dense
+from figures.baselines import dense_baseline, draw_dense, epoch_curves
 from figures.fig06_dying import density_of, final_dying
 from figures.records import TrainingRun, accuracy_percent, aligned_mean, group_by, seed_stats, training_runs
 from figures.registry import FigureResult, FigureSpec, register_figure
@@ -92,7 +92,7 @@ def build(runs_root: Path) -> FigureResult:
     d_show = min(density_of(r) for r in runs)
     for i, (name, members) in enumerate(groups.items()):
         at_d = [r for r in members if density_of(r) == d_show]
-        curves = [(x + 1, y * 100.0) for x, y in (r.series("test_acc", x="epoch") for r in at_d) if x.size]
+        curves = epoch_curves(at_d)
         if curves:
             xs, sc = aligned_mean(curves)
             rec.line(

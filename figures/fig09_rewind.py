@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from figures.baselines import dense_baseline, draw_dense
+from figures.baselines import dense_baseline, draw_dense, epoch_curves
 from figures.fig06_dying import density_of, final_dying
 from figures.records import TrainingRun, accuracy_percent, aligned_mean, group_by, seed_stats, training_runs
 from figures.registry import FigureResult, FigureSpec, register_figure
@@ -81,7 +81,7 @@ def build(runs_root: Path) -> FigureResult:
             marker=marker(i),
             markersize=7,
         )
-        curves = [(x + 1, y * 100.0) for x, y in (r.series("test_acc", x="epoch") for r in members) if x.size]
+        curves = epoch_curves(members)
         if curves:
             xs, sc = aligned_mean(curves)
             rec.line(
