@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from figures.baselines import dense_baseline, draw_dense
 from figures.records import TrainingRun, accuracy_percent, group_by, seed_stats, training_runs
 from figures.registry import FigureResult, FigureSpec, register_figure
 from figures.style import LABELS, OKABE_ITO, SPREAD_NOTE, PlotRecorder, new_figure, panel_label
@@ -71,7 +72,8 @@ def cells(runs: list[TrainingRun]) -> list[tuple[float, float, int, float]]:
 
 def build(runs_root: Path) -> FigureResult:
     """Build figure 4 from ``pgd-ep`` training runs."""
-    data = cells(training_runs(runs_root, "pgd-ep", metrics=False))
+    runs = training_runs(runs_root, "pgd-ep", metrics=False)
+    data = cells(runs)
     ss = sorted({c[0] for c in data})
     es = sorted({c[1] for c in data})
     groups = group_by(data, key=lambda c: (c[0], c[1]))
@@ -120,6 +122,9 @@ def build(runs_root: Path) -> FigureResult:
         ax_b, "best_acc", "best accuracy", x, best_acc, lo=best_lo, hi=best_hi, color=OKABE_ITO["blue"]
     )
     ax_b.plot(x, best_acc, color=OKABE_ITO["blue"], alpha=0.5)
+    dense_line = draw_dense(rec, ax_b, "best_acc", dense_baseline(runs_root, runs))
+    if ax_b.get_legend_handles_labels()[0]:
+        ax_b.legend(fontsize=7, loc="lower right")
     ax_b.set(xlabel=LABELS["perturbation"] + " (symlog)", ylabel="best test accuracy over s (%)")
     ax_b.set_title(f"best accuracy per ε\n{SPREAD_NOTE}")
     rec.points(ax_s, "best_s", "best sparsity", x, best_s, color=OKABE_ITO["orange"], marker="s")
@@ -145,6 +150,7 @@ def build(runs_root: Path) -> FigureResult:
     summary = [
         f"eps={t['perturbation']:g}: best s={t['best_sparsity']:g}, acc={t['best_acc']:.2f}%" for t in table
     ]
+    summary.append(dense_line)
     if len(es) > 1 and np.isfinite(best_acc[0]) and np.isfinite(best_acc[-1]):
         summary.append(
             f"best accuracy changes by {best_acc[-1] - best_acc[0]:+.2f} points "
@@ -159,8 +165,8 @@ register_figure(
         title="Xiong PGD+EP: accuracy over sparsity x perturbation",
         caption="Test accuracy of Edge-Popup subnetworks after an ε-bounded PGD perturbation of the random "
         "weights (mean over seeds; boxed: best sparsity per ε), then the best accuracy (±1 s.d. over seeds) "
-        "and the best sparsity as functions of ε.",
-        experiments=("pgd-ep",),
+        "and the best sparsity as functions of ε; dashed: dense SGD baseline (band ±1 s.d.).",
+        experiments=("pgd-ep", "ep-vs-dense"),
         claims=("pgd-ep-perturbation-helps",),
         build=build,
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from figures.baselines import dense_baseline, draw_dense, epoch_curves
 from figures.records import TrainingRun, aligned_mean, group_by, seed_stats, training_runs
 from figures.registry import FigureResult, FigureSpec, register_figure
 from figures.style import (
@@ -47,9 +48,24 @@ def build(runs_root: Path) -> FigureResult:
     runs = training_runs(runs_root, "ep-dying")
     groups = group_by(runs, density_of)
     rec = PlotRecorder()
-    fig, (ax_t, ax_d) = new_figure(2, width=4.6)
+    fig, (ax_t, ax_d, ax_a) = new_figure(3, width=4.2)
     table = []
     for i, (density, members) in enumerate(groups.items()):
+        accs = epoch_curves(members)
+        if accs:
+            xa, sa = aligned_mean(accs)
+            rec.line(
+                ax_a,
+                "accuracy",
+                f"density={density:g}",
+                xa,
+                sa.mean,
+                lo=sa.lo,
+                hi=sa.hi,
+                label=f"density {density:g}",
+                color=color(i),
+                marker=None,
+            )
         curves = [r.series("dying_ratio") for r in members]
         curves = [c for c in curves if c[0].size]
         if curves:
@@ -117,9 +133,15 @@ def build(runs_root: Path) -> FigureResult:
     ax_d.set(xlabel=LABELS["density"], ylabel="fraction of prunable weights", ylim=(0, None))
     ax_d.set_title("final dying ratio vs density")
     ax_d.legend(fontsize=7)
+    dense_line = draw_dense(rec, ax_a, "accuracy", dense_baseline(runs_root, runs))
+    ax_a.set(xlabel="epoch", ylabel=LABELS["test_acc"])
+    ax_a.set_title("test accuracy during training")
+    if ax_a.get_legend_handles_labels()[0]:
+        ax_a.legend(fontsize=7, loc="lower right")
     panel_label(ax_t, "a")
     panel_label(ax_d, "b")
-    summary = [
+    panel_label(ax_a, "c")
+    summary = [dense_line] + [
         f"density {t['density']:g}: final dying ratio {t['final_dying_ratio']:.3f} ± {t['final_sd']:.3f} "
         f"({t['seeds']} seeds; starts at {t['initial_dying_ratio']:.3f})"
         for t in table
@@ -133,9 +155,10 @@ register_figure(
         title="Dying Ratio of Edge-Popup over training at several densities",
         caption="Fraction of prunable weights never selected up to each step (mean ± 1 s.d. over seeds), "
         "and the final value against density, with its starting value 1 − density and the fraction of "
-        "initially pruned weights ever tried.",
-        experiments=("ep-dying",),
-        claims=("ep-dying-ratio-grows",),
+        "initially pruned weights ever tried; right: test accuracy per epoch with the dense SGD baseline "
+        "(dashed, band ±1 s.d.).",
+        experiments=("ep-dying", "ep-vs-dense"),
+        claims=("ep-dying-ratio-grows", "ep-mask-turnover-small"),
         build=build,
     )
 )

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from figures.baselines import dense_baseline, draw_dense, epoch_curves
 from figures.fig06_dying import density_of, final_dying
-from figures.records import TrainingRun, accuracy_percent, group_by, seed_stats, training_runs
+from figures.records import TrainingRun, accuracy_percent, aligned_mean, group_by, seed_stats, training_runs
 from figures.registry import FigureResult, FigureSpec, register_figure
 from figures.style import LABELS, SPREAD_NOTE, PlotRecorder, color, marker, new_figure, panel_label
 
@@ -22,10 +23,10 @@ MODE_KEYS = ("mode", "iep_mode", "search", "pruning")
 
 
 def variant(run: TrainingRun) -> str:
-    """``"EP"``, ``"iEP soft"`` or ``"iEP hard"`` (other methods: their name)."""
+    """``"EP"``, ``"iEP soft"``, ``"iEP hard"`` or ``"IteRand"`` (other methods: their name)."""
     method = str(run.config.get("method", "?"))
     if method != "iep":
-        return "EP" if method == "ep" else method
+        return {"ep": "EP", "iterand": "IteRand"}.get(method, method)
     for key in MODE_KEYS:
         if run.config.get(key) in ("soft", "hard"):
             return f"iEP {run.config[key]}"
@@ -83,11 +84,24 @@ def build(runs_root: Path) -> FigureResult:
     runs = training_runs(runs_root, "iep")
     groups = group_by(runs, variant)
     rec = PlotRecorder()
-    fig, (ax_a, ax_c) = new_figure(2, width=4.6)
+    fig, (ax_a, ax_t, ax_c) = new_figure(3, width=4.2)
     table = accuracy_vs_density(rec, ax_a, "accuracy", groups)
+    dense_line = draw_dense(rec, ax_a, "accuracy", dense_baseline(runs_root, runs))
     ax_a.set_title(f"accuracy vs density\n{SPREAD_NOTE}")
     ax_a.legend(fontsize=7)
     d_show = min(density_of(r) for r in runs)
+    for i, (name, members) in enumerate(groups.items()):
+        at_d = [r for r in members if density_of(r) == d_show]
+        curves = epoch_curves(at_d)
+        if curves:
+            xs, sc = aligned_mean(curves)
+            rec.line(
+                ax_t, "curves", name, xs, sc.mean, lo=sc.lo, hi=sc.hi, label=name, color=color(i), marker=None
+            )
+    ax_t.set(xlabel="epoch", ylabel=LABELS["test_acc"])
+    ax_t.set_title(f"test accuracy during training (density {d_show:g})")
+    if ax_t.get_legend_handles_labels()[0]:
+        ax_t.legend(fontsize=7, loc="lower right")
     cyc_table = []
     for i, (name, members) in enumerate(groups.items()):
         at_d = [r for r in members if density_of(r) == d_show]
@@ -133,8 +147,9 @@ def build(runs_root: Path) -> FigureResult:
     ax_c.set_title(f"dying ratio at the end of each cycle (density {d_show:g})")
     ax_c.legend(fontsize=7)
     panel_label(ax_a, "a")
-    panel_label(ax_c, "b")
-    summary = []
+    panel_label(ax_t, "b")
+    panel_label(ax_c, "c")
+    summary = [dense_line]
     for d in sorted({t["density"] for t in table}):
         best = max((t for t in table if t["density"] == d), key=lambda t: t["test_acc"])
         row = ", ".join(
@@ -149,10 +164,11 @@ register_figure(
         name="fig08_iep",
         title="iEP soft vs hard vs EP: accuracy vs density, dying ratio per cycle",
         caption="Test accuracy (mean ± 1 s.d. over seeds) of Edge-Popup and iterative Edge-Popup with soft "
-        "and hard search spaces against density, and the dying ratio at the end of each iEP cycle at the "
+        "and hard search spaces and of IteRand against density (dense SGD dashed), test accuracy per epoch "
+        "at the lowest density, and the dying ratio at the end of each iEP cycle at the "
         "lowest density (EP: its final value).",
-        experiments=("iep",),
-        claims=("iep-soft-beats-ep",),
+        experiments=("iep", "ep-vs-dense"),
+        claims=("iep-soft-beats-ep", "iep-hard-worst-case", "iterand-lowers-dying"),
         build=build,
     )
 )

@@ -198,6 +198,18 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
 
     # --- Training-style experiments with metrics.
     steps = np.arange(0, 101, 10)
+    # The test bed (ep-vs-dense): EP per density and the dense baseline, test accuracy per epoch.
+    for model, top in (("mlp", 0.975), ("conv1d-wide", 0.92)):
+        data = "digits" if model == "mlp" else "mnist1d"
+        for density in (0.1, 0.5, 1.0):
+            for sd in SEEDS:
+                final = top - 0.15 * (0.5 - density) ** 2 * (density < 1) + rng.normal(0, 0.003)
+                acc = final - 0.3 * np.exp(-steps / 20)
+                cfg = {"method": "dense" if density == 1.0 else "ep", "density": density}
+                cfg |= {"dataset": data, "model": model}
+                fin = {"test_acc": float(acc[-1]), "density": density}
+                tag = f"{model}-{density}"
+                _training_run(root, "ep-vs-dense", tag, sd, cfg, fin, _metrics(steps, {"test_acc": acc}))
     for density in (0.1, 0.3, 0.5, 0.7):
         for sd in SEEDS:
             dr = _dying_curve(density, steps, 3.0 + rng.normal(0, 0.1))

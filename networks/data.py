@@ -419,3 +419,13 @@ def _load_cifar10(*, root: Path, seed: int, normalize: bool = False) -> Dataset:
         std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
         ds = dataclasses.replace(ds, x_train=(ds.x_train - mean) / std, x_test=(ds.x_test - mean) / std)
     return ds
+
+
+@register_dataset("cifar10-ep")
+def _load_cifar10_ep(*, root: Path, seed: int) -> Dataset:
+    """CIFAR-10 normalised with Edge-Popup's per-channel mean and std (hidden-networks ``data/cifar.py``).
+
+    The dataset of ``--scale full``: a name of its own because a run's config names its dataset only.
+    Without the source's RandomCrop/flip augmentation (the trainer has none).
+    """
+    return _load_cifar10(root=root, seed=seed, normalize=True)

@@ -46,7 +46,7 @@ from torch import nn
 
 from networks.convert import masked as to_masked
 from networks.inits import init_weight
-from networks.layers import NonAffineBatchNorm2d
+from networks.layers import NonAffineBatchNorm1d, NonAffineBatchNorm2d
 from theory.registry import lookup, register
 from theory.validate import check_int, check_range
 
@@ -327,9 +327,15 @@ def _resnet18(
 
 # ---------------------------------------------------------------------------------------- conv1d
 class Conv1dNet(nn.Module):
-    """Strided 1-D convolutions with ReLU, then a linear head."""
+    """Strided 1-D convolutions with ReLU (and optionally BatchNorm before each ReLU), then a linear head."""
 
-    def __init__(self, in_shape: tuple[int, ...], num_classes: int, channels: Sequence[int]) -> None:
+    def __init__(
+        self,
+        in_shape: tuple[int, ...],
+        num_classes: int,
+        channels: Sequence[int],
+        bn: Callable[[int], nn.Module] | None = None,
+    ) -> None:
         super().__init__()
         if len(in_shape) == 1:
             self.seq_shape = (1, in_shape[0])
@@ -340,7 +346,10 @@ class Conv1dNet(nn.Module):
         c, length = self.seq_shape
         layers: list[nn.Module] = []
         for ch in channels:
-            layers += [nn.Conv1d(c, ch, 5, stride=2, padding=2, bias=False), nn.ReLU()]
+            layers.append(nn.Conv1d(c, ch, 5, stride=2, padding=2, bias=False))
+            if bn is not None:
+                layers.append(bn(ch))
+            layers.append(nn.ReLU())
             c, length = ch, (length - 1) // 2 + 1
         self.features = nn.Sequential(*layers)
         self.fc = nn.Linear(c * length, num_classes, bias=False)
@@ -354,6 +363,24 @@ def _conv1d(
     in_shape: tuple[int, ...], num_classes: int, *, masked: bool, channels: Sequence[int] = (32, 32, 32)
 ) -> nn.Module:
     return Conv1dNet(in_shape, num_classes, [check_int("channels", c, 1) for c in channels])
+
+
+@register_model("conv1d-wide")
+def _conv1d_wide(
+    in_shape: tuple[int, ...],
+    num_classes: int,
+    *,
+    masked: bool,
+    channels: Sequence[int] = (128, 128, 128, 128),
+) -> nn.Module:
+    """The CPU test bed's MNIST-1D conv net: four wide strided convolutions with BatchNorm.
+
+    Wide (overparameterised) as the references' search spaces are, and with BatchNorm as in their
+    ResNets; masked models get Edge-Popup's non-affine BatchNorm (no BN parameter trained), dense ones the
+    ordinary affine one.
+    """
+    bn = NonAffineBatchNorm1d if masked else nn.BatchNorm1d
+    return Conv1dNet(in_shape, num_classes, [check_int("channels", c, 1) for c in channels], bn=bn)
 
 
 # ----------------------------------------------------------------------------------------- build

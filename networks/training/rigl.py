@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -132,6 +133,10 @@ class SET(Method):
     def __init__(self, cfg: Any) -> None:
         super().__init__(cfg)
         self.updating = False  # within one step only: whether this step updates the masks
+        # CPU seconds spent in drop_and_grow in this process (a measurement, not state: a checkpoint
+        # stays a function of the seed; a resumed run reports only the updates since the resume).
+        self.update_seconds = 0.0
+        self.timed_updates = 0
 
     # ------------------------------------------------------------------------------------- schedule
     def end_step(self, ctx: StepContext) -> int:
@@ -185,7 +190,10 @@ class SET(Method):
         if not self.updating:
             return
         alpha = self.update_fraction(ctx)
+        start = time.process_time()
         self.drop_and_grow(ctx, alpha)
+        self.update_seconds += time.process_time() - start
+        self.timed_updates += 1
         self.state.updates += 1
         ctx.log("rigl_update_fraction", alpha)
 
@@ -231,8 +239,13 @@ class SET(Method):
         return not self.updating
 
     def summary(self, ctx: StepContext) -> dict[str, Any]:
-        """Per-layer densities and the number of mask updates."""
-        return {"layer_densities": self.state.layer_densities, "mask_updates": self.state.updates}
+        """Per-layer densities, the number of mask updates and the CPU seconds per timed update."""
+        per_update = self.update_seconds / self.timed_updates if self.timed_updates else None
+        return {
+            "layer_densities": self.state.layer_densities,
+            "mask_updates": self.state.updates,
+            "update_cpu_s": per_update,
+        }
 
 
 @register_method("rigl")

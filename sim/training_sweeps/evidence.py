@@ -20,6 +20,8 @@ Evidence = dict[str, tuple[str, dict[str, Any]]]
 _RUN_FIELDS = (
     "variant",
     "method",
+    "dataset",
+    "model",
     "density",
     "seed",
     "test_acc",
@@ -95,22 +97,51 @@ def _rows(rundir: RunDir) -> list[dict[str, Any]]:
     return rundir.read_json(ROWS_FILE)
 
 
+def ep_vs_dense(rundir: RunDir) -> Evidence:
+    """``testbed-ep-near-dense``: EP at density 0.5 and dense SGD on every (dataset, model) of the sweep."""
+    rows = [r for r in _per_seed(_rows(rundir), _RUN_FIELDS) if r["method"] == "dense" or r["density"] == 0.5]
+    return _each(["testbed-ep-near-dense"], {"per_seed": rows})
+
+
 def ep_dying(rundir: RunDir) -> Evidence:
-    """``ep-dying-ratio-grows`` from the ep-dying runs."""
-    return _each(["ep-dying-ratio-grows"], {"per_seed": _per_seed(_rows(rundir), _RUN_FIELDS)})
+    """``ep-dying-ratio-grows`` and ``ep-mask-turnover-small`` from the ep-dying runs."""
+    details = {"per_seed": _per_seed(_rows(rundir), _RUN_FIELDS)}
+    return _each(["ep-dying-ratio-grows", "ep-mask-turnover-small"], details)
+
+
+def ep_hparams(rundir: RunDir) -> Evidence:
+    """``ep-dying-accuracy-correlation`` over the hyperparameter variants (one point per run)."""
+    return _each(["ep-dying-accuracy-correlation"], {"per_seed": _per_seed(_rows(rundir), _RUN_FIELDS)})
 
 
 def iep(rundir: RunDir) -> Evidence:
-    """``iep-soft-beats-ep`` in two parts (accuracy, dying ratio), decided separately on one record."""
+    """EP, soft and hard iEP, IteRand: four claims decided on one record (each by its own rule)."""
     details = {"per_seed": _per_seed(_rows(rundir), _RUN_FIELDS)}
-    return _each(["iep-soft-beats-ep.accuracy", "iep-soft-beats-ep.dying-ratio"], details)
+    ids = [
+        "iep-soft-beats-ep.accuracy",
+        "iep-soft-beats-ep.dying-ratio",
+        "iep-hard-worst-case",
+        "iterand-lowers-dying",
+    ]
+    return _each(ids, details)
+
+
+def iep_rewind(rundir: RunDir) -> Evidence:
+    """``iep-rewind-variants`` in two parts (rewinding beats EP; LR rewinding is best)."""
+    details = {"per_seed": _per_seed(_rows(rundir), _RUN_FIELDS)}
+    return _each(["iep-rewind-variants.beat-ep", "iep-rewind-variants.lr-best"], details)
 
 
 def rigl(rundir: RunDir) -> Evidence:
-    """``rigl-second-order`` from the rigl runs (sparsity = 1 - density)."""
-    rows = _per_seed(_rows(rundir), _RUN_FIELDS)
-    per_seed = [{**r, "sparsity": round(1 - float(r["density"]), 6)} for r in rows]
-    return _each(["rigl-second-order"], {"per_seed": per_seed})
+    """``rigl-second-order`` in two parts (accuracy, extra CPU time per update); sparsity = 1 - density."""
+    out = []
+    for r in _ok(_rows(rundir)):
+        row = {k: r[k] for k in _RUN_FIELDS}
+        row["sparsity"] = round(1 - float(r["density"]), 6)
+        row["update_cpu_s"] = r["final"].get("update_cpu_s")
+        row["mask_updates"] = r["final"].get("mask_updates")
+        out.append(row)
+    return _each(["rigl-second-order.accuracy", "rigl-second-order.extra-time"], {"per_seed": out})
 
 
 def pgd_ep(rundir: RunDir) -> Evidence:

@@ -84,7 +84,6 @@ _SUMMARY_FINAL = (
 )
 
 
-
 def _plain(v: Any) -> Any:
     return ",".join(map(str, v)) if isinstance(v, tuple) else v
 

@@ -23,7 +23,20 @@ from theory.rules import practice as rules_practice
 SWEEPS = ("ep-vs-dense", "ep-dying", "ep-hparams", "iep", "iep-rewind", "pgd-ep", "rigl")
 #: A tiny base (digits, one hidden layer of 16, 3 epochs): seconds per run on a CPU.
 TINY = TrainingSweepConfig(
-    dataset="digits", hidden=(16,), epochs=3, batch_size=256, seeds=(0, 1, 2), iep_epochs=3, pgd_epochs=1
+    dataset="digits",
+    hidden=(16,),
+    epochs=3,
+    batch_size=256,
+    seeds=(0, 1, 2),
+    conv_models=("conv1d",),
+    conv_dataset="digits",
+    conv_epochs=1,
+    conv_seeds=(0, 1, 2),
+    hparam_seeds=(0, 1, 2),
+    pgd_epochs=1,
+    pgd_eps=(0.0, 0.1),
+    rigl_interval=2,
+    iterand_period=2,
 )
 
 
@@ -32,7 +45,7 @@ def _execute(name, root, cfg=TINY):
 
 
 @pytest.mark.parametrize("name", SWEEPS)
-@pytest.mark.parametrize("scale", ["quick", "full"])
+@pytest.mark.parametrize("scale", ["quick", "default", "full"])
 def test_every_sweep_has_three_seeds_per_variant_and_distinct_runs(name, scale):
     exp = get_experiment(name)
     assert exp.presets[scale] is PRESETS[scale]
@@ -68,12 +81,15 @@ def test_rigl_sweep_writes_runs_summary_evidence_and_reuses_runs(tmp_run_root, m
     assert {r["method"] for r in rows} == {"rigl", "rigl2"}
     assert {round(1 - float(r["density"]), 6) for r in rows} == {0.8, 0.9}
     assert all(0 <= int(r["test_correct"]) <= int(r["test_total"]) for r in rows)
-    assert set(res.verdicts) == {"rigl-second-order"}
-    ev = _recorded(tmp_run_root, "rigl-second-order")
+    assert set(res.verdicts) == {"rigl-second-order.accuracy", "rigl-second-order.extra-time"}
+    ev = _recorded(tmp_run_root, "rigl-second-order.accuracy")
     assert ev["run"] == str(res.rundir.path)
     assert {(r["method"], r["sparsity"]) for r in ev["details"]["per_seed"]} == {
         (m, s) for m in ("rigl", "rigl2") for s in (0.8, 0.9)
     }
+    # Every run timed its mask updates (second-order RigL's extra time is a part of the claim).
+    assert all(r["update_cpu_s"] > 0 for r in ev["details"]["per_seed"])
+    _recorded(tmp_run_root, "rigl-second-order.extra-time")
     # Re-running an unfinished sweep (DONE removed) reuses every finished run (no Trainer is built).
     from networks.training import trainer as trainer_mod
 
@@ -90,9 +106,9 @@ def test_rigl_sweep_writes_runs_summary_evidence_and_reuses_runs(tmp_run_root, m
 def test_pgd_sweep_writes_the_grid_table(tmp_run_root):
     res = _execute("pgd-ep", tmp_run_root)
     grid = read_csv(res.rundir.file("grid.csv"))
-    assert len(grid) == 4 * 3 * 6  # eps x seeds x densities of the PGD+EP grid
-    assert {round(float(r["sparsity"]), 6) for r in grid} == {0.0, 0.1, 0.3, 0.5, 0.7, 0.9}
-    assert sum(r["selected"] == "True" for r in grid) == 4 * 3  # one selected density per run
+    assert len(grid) == 2 * 3 * 10  # eps x seeds x densities of the PGD+EP grid
+    assert {round(float(r["sparsity"]), 6) for r in grid} == {round(0.1 * i, 6) for i in range(10)}
+    assert sum(r["selected"] == "True" for r in grid) == 2 * 3  # one selected density per run
     for part in ("accuracy-rises", "best-sparsity-falls"):
         ev = _recorded(tmp_run_root, f"pgd-ep-perturbation-helps.{part}")
         assert len(ev["details"]["per_seed"]) == len(grid)
@@ -108,15 +124,46 @@ def test_iep_sweep_cycles_table_and_evidence(tmp_run_root):
     assert [int(r["cycle"]) for r in soft] == [0, 1, 2]
     dens = [float(r["cycle_density"]) for r in soft]
     assert dens == sorted(dens, reverse=True) and dens[-1] == pytest.approx(0.05, abs=1e-3), dens
-    for part in ("accuracy", "dying-ratio"):
-        ev = _recorded(tmp_run_root, f"iep-soft-beats-ep.{part}")
-        assert {r["variant"] for r in ev["details"]["per_seed"]} == {"ep", "soft", "hard"}
+    for eid in (
+        "iep-soft-beats-ep.accuracy",
+        "iep-soft-beats-ep.dying-ratio",
+        "iep-hard-worst-case",
+        "iterand-lowers-dying",
+    ):
+        ev = _recorded(tmp_run_root, eid)
+        assert {r["variant"] for r in ev["details"]["per_seed"]} == {"ep", "soft", "hard", "iterand"}
 
 
 def test_ep_dying_sweep_output_goes_through_its_rule(tmp_run_root):
     _execute("ep-dying", tmp_run_root)
     ev = _recorded(tmp_run_root, "ep-dying-ratio-grows")
-    assert sorted({r["density"] for r in ev["details"]["per_seed"]}) == [0.1, 0.3, 0.5, 0.7]
+    assert sorted({r["density"] for r in ev["details"]["per_seed"]}) == [0.05, 0.1, 0.3, 0.5, 0.7]
+    _recorded(tmp_run_root, "ep-mask-turnover-small")
+
+
+def test_ep_vs_dense_sweep_output_goes_through_the_testbed_rule(tmp_run_root):
+    res = _execute("ep-vs-dense", tmp_run_root)
+    ev = _recorded(tmp_run_root, "testbed-ep-near-dense")
+    cells = {(r["dataset"], r["model"], r["method"]) for r in ev["details"]["per_seed"]}
+    assert cells == {(d, m, k) for d, m in (("digits", "mlp"), ("digits", "conv1d")) for k in ("ep", "dense")}
+    assert {r["density"] for r in ev["details"]["per_seed"] if r["method"] == "ep"} == {0.5}
+    assert set(res.verdicts) == {"testbed-ep-near-dense"}
+
+
+def test_hparam_and_rewind_sweeps_output_goes_through_their_rules(tmp_run_root):
+    _execute("ep-hparams", tmp_run_root)
+    ev = _recorded(tmp_run_root, "ep-dying-accuracy-correlation")
+    assert len({r["variant"] for r in ev["details"]["per_seed"]}) == len(variants.hparam_variants(TINY))
+    _execute("iep-rewind", tmp_run_root)
+    for part in ("beat-ep", "lr-best"):
+        ev = _recorded(tmp_run_root, f"iep-rewind-variants.{part}")
+        assert {r["variant"] for r in ev["details"]["per_seed"]} == {
+            "ep",
+            "finetune",
+            "lr_rewind",
+            "score_rewind",
+            "score_reinit",
+        }
 
 
 # --------------------------------------------------------------------------------------- verdicts
@@ -156,6 +203,8 @@ def _run_rows(cells, seeds=(0, 1, 2)):
                 {
                     "variant": variant,
                     "method": method,
+                    "dataset": "digits",
+                    "model": "mlp",
                     "density": density,
                     "seed": s,
                     "test_acc": a,
@@ -263,11 +312,21 @@ def test_rigl_rule(tmp_run_root):
         )
         return [{**r, "sparsity": 0.8} for r in out]
 
-    assert _v("rigl-second-order", rows(0.0, noise=0.5)) == "consistent"  # non-inferior within a point
-    assert _v("rigl-second-order", rows(-0.05)) == "inconsistent"
-    assert _v("rigl-second-order", rows(0.0, noise=20.0, seeds=(0, 1))) == "inconclusive"
-    _producer_path(tmp_run_root, sweep_evidence.rigl, [{**r, "density": 0.2} for r in rows(-0.05)])
-    assert _recorded(tmp_run_root, "rigl-second-order")["verdict"] == "inconsistent"
+    acc = "rigl-second-order.accuracy"
+    assert _v(acc, rows(0.0, noise=0.5)) == "consistent"  # non-inferior within a point
+    assert _v(acc, rows(-0.05)) == "inconsistent"
+    assert _v(acc, rows(0.0, noise=20.0, seeds=(0, 1))) == "inconclusive"
+    produced = [{**r, "density": 0.2, "final": {"update_cpu_s": 0.01}} for r in rows(-0.05)]
+    _producer_path(tmp_run_root, sweep_evidence.rigl, produced)
+    assert _recorded(tmp_run_root, acc)["verdict"] == "inconsistent"
+    # Extra time: rigl2's updates slower -> consistent; faster -> inconsistent.
+    timed = [
+        {**r, "update_cpu_s": 0.01 + (0.02 if r["method"] == "rigl2" else 0) + _jit(r["seed"])}
+        for r in rows(0)
+    ]
+    assert _v("rigl-second-order.extra-time", timed) == "consistent"
+    faster = [{**r, "update_cpu_s": 0.03 - (0.02 if r["method"] == "rigl2" else 0)} for r in timed]
+    assert _v("rigl-second-order.extra-time", faster) == "inconsistent"
 
 
 def _grid(acc, seeds=range(3), epss=(0.0, 0.01, 0.1), sps=(0.0, 0.1, 0.3, 0.5, 0.7, 0.9)):
@@ -304,3 +363,85 @@ def test_pgd_best_sparsity_rule():
     assert _v(falls, _grid(peaked(lambda e: 0.9 if e == 0 else 0.0), seeds=range(6))) == "inconsistent"
     # Ties go to the smaller sparsity.
     assert rules_practice.best_sparsity({0.0: 0.8, 0.5: 0.8, 0.9: 0.7}) == 0.0
+
+
+def test_testbed_rule():
+    def rows(gap, dense=0.98, data="digits"):
+        return _run_rows(
+            {
+                ("dense", 1.0): (lambda s: dense + _jit(s), lambda s: 0.0),
+                ("ep", 0.5): (lambda s: dense - gap + _jit(s, 1), lambda s: 0.4),
+            },
+            seeds=range(4),
+        )
+
+    def with_data(rs, data="digits"):
+        return [{**r, "dataset": data} for r in rs]
+
+    assert _v("testbed-ep-near-dense", with_data(rows(0.02))) == "consistent"
+    assert _v("testbed-ep-near-dense", with_data(rows(0.10))) == "inconsistent"  # EP 10 points behind
+    assert _v("testbed-ep-near-dense", with_data(rows(0.01, dense=0.95))) == "inconsistent"  # weak dense
+    assert _v("testbed-ep-near-dense", with_data(rows(0.01, dense=0.80), "other")) == "consistent"  # no floor
+
+
+def test_turnover_and_correlation_rules():
+    def dying(explored):
+        return _run_rows(
+            {("ep", d): (lambda s: 0.5, lambda s, d=d: 1 - d - explored + _jit(s)) for d in (0.1, 0.5)}
+        )
+
+    assert _v("ep-mask-turnover-small", dying(0.2)) == "consistent"
+    assert _v("ep-mask-turnover-small", dying(0.45)) == "inconsistent"
+
+    def hp(slope, noise=0.0, n_var=8):
+        rng = np.random.default_rng(0)
+        return [
+            {
+                "variant": f"v{v}",
+                "seed": s,
+                "dying_ratio": 0.1 * v + 0.01 * s,
+                "test_acc": 0.9 + slope * v + noise * rng.normal(),
+            }
+            for v in range(n_var)
+            for s in range(3)
+        ]
+
+    corr = "ep-dying-accuracy-correlation"
+    assert _v(corr, hp(-0.02)) == "consistent"
+    assert _v(corr, hp(+0.02)) == "inconsistent"
+    assert _v(corr, hp(0.0, noise=0.05, n_var=2)) == "inconclusive"  # 6 noisy runs: rho unresolved
+    iv = rules_practice.spearman_interval([1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1])
+    assert iv.mean == pytest.approx(-1.0) and iv.high < 0
+    q = rules_practice.quadratic_fit([0, 1, 2, 3, 4, 5], [0, 3, 4, 3, 0.1, -5])
+    assert q["c_high"] < 0 and 1 < q["vertex"] < 3
+
+
+def test_hard_iterand_and_rewind_rules():
+    def iep_rows(hard_dying, soft_gain, iterand_dying):
+        cells = {}
+        for d in (0.05, 0.1):
+            cells[("ep", d)] = (lambda s: 0.7 + _jit(s), lambda s: 0.9 + _jit(s, 2))
+            cells[("soft", d)] = (lambda s: 0.7 + soft_gain + _jit(s, 1), lambda s: 0.5 + _jit(s, 3))
+            cells[("hard", d)] = (lambda s: 0.7 + _jit(s, 4), lambda s: hard_dying + _jit(s, 5))
+            cells[("iterand", d)] = (lambda s: 0.7, lambda s: iterand_dying + _jit(s, 6))
+        return _run_rows(cells)
+
+    assert _v("iep-hard-worst-case", iep_rows(0.6, 0.04, 0.5)) == "consistent"
+    assert _v("iep-hard-worst-case", iep_rows(0.6, -0.04, 0.5)) == "inconsistent"  # hard better than soft
+    assert _v("iep-hard-worst-case", iep_rows(0.95, 0.04, 0.5)) == "inconsistent"  # hard dies more than EP
+    assert _v("iterand-lowers-dying", iep_rows(0.6, 0.04, 0.5)) == "consistent"
+    assert _v("iterand-lowers-dying", iep_rows(0.6, 0.04, 0.9)) == "inconsistent"
+
+    def rewind(gains):
+        return _run_rows(
+            {
+                (v, 0.1): (lambda s, g=g, i=i: 0.8 + g + _jit(s, i), lambda s: 0.5)
+                for i, (v, g) in enumerate(gains.items())
+            }
+        )
+
+    good = {"ep": 0, "finetune": -0.01, "lr_rewind": 0.06, "score_rewind": 0.03, "score_reinit": 0.03}
+    assert _v("iep-rewind-variants.beat-ep", rewind(good)) == "consistent"
+    assert _v("iep-rewind-variants.lr-best", rewind(good)) == "consistent"
+    assert _v("iep-rewind-variants.beat-ep", rewind({**good, "finetune": 0.06})) == "inconsistent"
+    assert _v("iep-rewind-variants.lr-best", rewind({**good, "score_reinit": 0.1})) == "inconsistent"

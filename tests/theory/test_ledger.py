@@ -47,6 +47,12 @@ BINDING_IDS = [
     "iep-soft-beats-ep",
     "rigl-second-order",
     "pgd-ep-perturbation-helps",
+    "testbed-ep-near-dense",
+    "ep-mask-turnover-small",
+    "ep-dying-accuracy-correlation",
+    "iep-hard-worst-case",
+    "iep-rewind-variants",
+    "iterand-lowers-dying",
 ]
 # Measured claims: their status must come from evidence files written by sim/networks.
 NUMERIC_IDS = [
@@ -65,6 +71,12 @@ NUMERIC_IDS = [
     "iep-soft-beats-ep",
     "rigl-second-order",
     "pgd-ep-perturbation-helps",
+    "testbed-ep-near-dense",
+    "ep-mask-turnover-small",
+    "ep-dying-accuracy-correlation",
+    "iep-hard-worst-case",
+    "iep-rewind-variants",
+    "iterand-lowers-dying",
 ]
 
 
@@ -309,12 +321,12 @@ def test_numeric_check_status_from_evidence(tmp_path, verdict, status):
 def test_newest_evidence_wins(tmp_path):
     folder = tmp_path / "evidence"
     folder.mkdir()
-    base = {"claim": "rigl-second-order", "summary": "s", "run": None, "details": {}}
+    base = {"claim": "ep-dying-ratio-grows", "summary": "s", "run": None, "details": {}}
     (folder / "a.json").write_text(json.dumps({**base, "verdict": "consistent", "written_at": "2026-01-02"}))
-    (folder / "rigl-second-order.json").write_text(
+    (folder / "ep-dying-ratio-grows.json").write_text(
         json.dumps({**base, "verdict": "inconsistent", "written_at": "2026-01-01"})
     )
-    assert ledger.read_evidence(tmp_path)["rigl-second-order"]["verdict"] == "consistent"
+    assert ledger.read_evidence(tmp_path)["ep-dying-ratio-grows"]["verdict"] == "consistent"
 
 
 def test_malformed_evidence_is_an_error(tmp_path):
@@ -592,6 +604,8 @@ def test_builtin_two_part_claims_read_part_evidence():
         "construction-certificate": ("certificate", "accuracy"),
         "iep-soft-beats-ep": ("accuracy", "dying-ratio"),
         "pgd-ep-perturbation-helps": ("accuracy-rises", "best-sparsity-falls"),
+        "rigl-second-order": ("accuracy", "extra-time"),
+        "iep-rewind-variants": ("beat-ep", "lr-best"),
         "xiong-thm1-aistats": ("failure-bound", "eps-dependence"),
     }
     for claim_id, names in parts.items():
@@ -683,8 +697,8 @@ def test_reapplied_verdict_that_differs_is_reported(clean_registry, tmp_path, th
 
 
 def test_evidence_without_rule_says_so(tmp_path):
-    ledger.write_evidence(tmp_path, "rigl-second-order", verdict="consistent", summary="s", run="r")
-    (res,) = ledger.verify(["rigl-second-order"], runs_root=tmp_path)
+    ledger.write_evidence(tmp_path, "ep-dying-ratio-grows", verdict="consistent", summary="s", run="r")
+    (res,) = ledger.verify(["ep-dying-ratio-grows"], runs_root=tmp_path)
     assert res.status == "verified" and res.rule is None and "no pre-registered rule" in res.evidence
     assert "rule: none recorded" in ledger.format_rules([res])
 
