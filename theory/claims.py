@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from theory.ledger import Claim, NoCheck, NumericCheck, PropertyCheck, SymbolicCheck, load_builtin_claims
+from theory.ledger import Claim, NumericCheck, PropertyCheck, SymbolicCheck, load_builtin_claims
 
 # Floating-point slack for comparisons between two exact solvers evaluated in float64.
 _ABS_TOL = 1e-12
@@ -342,15 +342,16 @@ BUILTIN_CLAIMS = (
         statement="A depth-L target is approximated by pruning a random source of depth L+1 (not 2L), "
         "wider by a logarithmic factor, for a large class of activation functions.",
         source="Burkholz, 'Most Activation Functions Can Win the Lottery Without Excessive Depth', NeurIPS "
-        "2022 (arXiv:2205.02321), abstract [PRIMARY]; constants [UNVERIFIED]",
+        "2022 (arXiv:2205.02321), abstract [PRIMARY]; layout from the authors' code [PRIMARY]; the width "
+        "form rho = C log2(1/tau) and all constants [UNVERIFIED] (the theorem was not read)",
         checks=(
-            NoCheck(
-                "recorded for comparison only: no depth-L+1 construction is implemented here and the "
-                "theorem's constants are unverified (theory.bounds.burkholz_depth / burkholz_width give "
-                "the shapes)"
+            NumericCheck(
+                "ReLU targets only: one fixed depth-L+1 source with rho = ceil(3 log2(1/tau_min)) copies "
+                "reaches a certificate <= eps (slth run depth-tickets)"
             ),
         ),
         tags=("network",),
+        bounds=("burkholz-depth", "burkholz-rho"),
     ),
     Claim(
         id="counting-lower-bound",

@@ -51,13 +51,20 @@ __all__ = ["METHODS", "build_layer", "register_method"]
 METHODS: dict[str, dict] = {}
 
 
-def register_method(name: str, *, first_layer: Callable, perturbable: bool, conv_only: bool = False) -> None:
-    """Register a construction (refuses duplicate names)."""
+def register_method(
+    name: str,
+    *,
+    first_layer: Callable | None,
+    perturbable: bool,
+    conv_only: bool = False,
+    build: Callable | None = None,
+) -> None:
+    """Register a construction (refuses duplicate names); ``build`` replaces the 2L layer-by-layer build."""
     register(
         METHODS,
         "method",
         name,
-        {"first_layer": first_layer, "perturbable": perturbable, "conv_only": conv_only},
+        {"first_layer": first_layer, "perturbable": perturbable, "conv_only": conv_only, "build": build},
     )
 
 
@@ -73,6 +80,16 @@ def _pm_one_first(n_cols: int, n: int, gen: torch.Generator) -> torch.Tensor:
 register_method("pensia", first_layer=_uniform_first, perturbable=False)
 register_method("xiong", first_layer=_pm_one_first, perturbable=True)
 register_method("dacunha", first_layer=_uniform_first, perturbable=False, conv_only=True)
+
+
+def _burkholz_build(*args, **kwargs):
+    """Depth L+1 (Burkholz NeurIPS 2022): :func:`networks.construct.burkholz.construct_burkholz`."""
+    from networks.construct.burkholz import construct_burkholz
+
+    return construct_burkholz(*args, **kwargs)
+
+
+register_method("burkholz", first_layer=None, perturbable=False, build=_burkholz_build)
 
 # Rows solved per call; bounds the (rows, 2n) candidate tensors.
 _ROWS_PER_CALL = 1 << 17

@@ -74,6 +74,7 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "second-order-swaps-better",
         ),
     ),
+    "depth": (("theory.rules.depth",), ("burkholz-depth",)),
 }
 
 
