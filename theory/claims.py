@@ -30,6 +30,26 @@ def _symbolic(name: str, description: str) -> SymbolicCheck:
     return SymbolicCheck(description, build)
 
 
+def _burkholz_shapes() -> Any:
+    """Depth L+1 < 2L for L >= 2; rho = C log2(1/tau) falls in tau; both bounds equal their sympy forms."""
+    import sympy as sp
+
+    from theory import symbolic
+
+    L, C, m = sp.symbols("L C m", positive=True)
+    tau = sp.Symbol("tau", positive=True)
+
+    def rho_form(eps: Any, C: Any) -> Any:
+        return C * sp.log(1 / eps) / sp.log(2)
+
+    return [
+        sp.simplify(2 * (L + 2) - ((L + 2) + 1)) > 0,  # 2L - (L + 1) = L - 1 > 0 for L = 2, 3, ...
+        sp.simplify(sp.diff(rho_form(tau, C), tau).subs(tau, sp.exp(-m))) < 0,
+        symbolic.agrees("burkholz-depth", lambda depth: depth + 1, [{"depth": 1}, {"depth": 7}]),
+        symbolic.agrees("burkholz-rho", rho_form, [{"eps": 0.01, "C": 3.0}, {"eps": 0.3, "C": 0.5}]),
+    ]
+
+
 # --------------------------------------------------------------------------------------------------
 # hypothesis strategies (built lazily)
 # --------------------------------------------------------------------------------------------------
@@ -345,6 +365,7 @@ BUILTIN_CLAIMS = (
         "2022 (arXiv:2205.02321), abstract [PRIMARY]; layout from the authors' code [PRIMARY]; the width "
         "form rho = C log2(1/tau) and all constants [UNVERIFIED] (the theorem was not read)",
         checks=(
+            SymbolicCheck("depth L+1 < 2L, rho falls in tau, bounds equal their forms", _burkholz_shapes),
             NumericCheck(
                 "ReLU targets only: one fixed depth-L+1 source with rho = ceil(3 log2(1/tau_min)) copies "
                 "reaches a certificate <= eps (slth run depth-tickets)"
