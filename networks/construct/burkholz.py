@@ -4,9 +4,10 @@ Layout (reference note §10.2, read from the authors' code RelationalML/LT-exist
 target ``x -> W_L relu(... relu(W_1 x + beta_1) ...) + beta_L`` with widths ``n_0, ..., n_L``:
 
 * **Source layer 1** (the one extra layer): ``r_1 = 2 rho`` univariate units per input (channel for a
-  conv target: a ``1 x 1`` conv), weights ``a ~ U(-2, 2)``, plus a *bias block* of ``r_1`` units whose
-  only kept parameter is their bias ``b ~ U(0, 2)``. The dense random layer has every unit connected to
-  every input and a bias; pruning keeps one input per univariate unit and only the bias of a bias unit.
+  conv target: a ``1 x 1`` conv), weights ``a ~ U(-2, 2)``, plus a *bias block* of ``rho`` units (the
+  code has ``r_1``; departure 5) whose only kept parameter is their bias ``b ~ U(0, 2)``. The dense
+  random layer has every unit connected to every input and a bias; pruning keeps one input per
+  univariate unit and only the bias of a bias unit.
 * **Source layer l+1, 1 <= l < L**: ``rho`` *copies* of every target neuron of layer ``l`` and ``rho``
   *constant* units (about 1), all with the target's activation (ReLU) and bias 0; dense random weights
   ``U(-1, 1)`` from the whole previous source layer (a conv with the target's kernel, stride and
@@ -31,7 +32,8 @@ tolerance stays in ``failed_weights``, and the certificate uses the actual error
 parameter is solved, also ``|w| <= eps`` (the engine returns the empty subset when it suffices). (3) A
 bias unit used by a bias SubsetSum keeps its bias (the code's constant step overwrote it, §10.9).
 (4) Constants and the bias block exist only where a later bias needs them (a bias-free target, like
-Pensia's MNIST network, gets none; the code recursed forever there, §10.9).
+Pensia's MNIST network, gets none; the code recursed forever there, §10.9). (5) The bias block has
+``rho`` units instead of ``r_1 = 2 rho``: all of them have ``b > 0`` and serve every bias SubsetSum.
 
 Certificate. With ``f_l`` the target after layer ``l``, ``r_l >= ||f_l||`` (as in
 :mod:`networks.construct.certificate`), ``Delta_l`` a bound on the norm of the stacked errors of all
@@ -235,7 +237,9 @@ def source_layout(specs, positions_out, positions_in, *, rho: int) -> _Layout:
     in_blocks = first.conv["in_channels"] if first.kind == "conv" else first.weight.shape[1]
     bias_block = has_bias[0] or (depth > 1 and need_const[0])
     r1 = 2 * rho
-    units = [r1 * (in_blocks + int(bias_block))]
+    # The bias block has rho units, not the code's r_1 = 2 rho: b > 0, so every bias unit is usable by
+    # every bias SubsetSum (the factor 2 is the +/- split, which bias units do not need).
+    units = [r1 * in_blocks + (rho if bias_block else 0)]
     copies = []
     for l, spec in enumerate(specs):
         n_l = spec.weight.shape[0]
@@ -676,9 +680,15 @@ def _build_first(lay: _Layout, specs, l: int, *, seed, tol, device, halves) -> d
     q = np.arange(d_in)
     ch, tap = (q // taps, q % taps) if spec.kind == "conv" else (q, np.zeros(d_in, dtype=np.int64))
     units_of = ch[:, None] * r1 + np.arange(r1)[None, :]  # (d_in, r1)
-    cols_w = units_of * taps + tap[:, None]
-    mult_w = a[units_of]
-    bias_units = lay.in_blocks * r1 + np.arange(r1) if lay.bias_block else np.zeros(0, dtype=np.int64)
+    # Per half, the units of each column's block with that sign of a, padded to one width (the exact
+    # engine's cost grows with the row width, so the other half's units are not passed at all).
+    half_units = []
+    for sign in (1.0, -1.0)[:halves]:
+        ok = (a[units_of] * sign) > 0  # (d_in, r1)
+        width = max(1, int(ok.sum(1).max()))
+        order = np.argsort(~ok, axis=1, kind="stable")[:, :width]
+        half_units.append((np.take_along_axis(units_of, order, 1), np.take_along_axis(ok, order, 1)))
+    bias_units = lay.in_blocks * r1 + np.arange(lay.rho) if lay.bias_block else np.zeros(0, dtype=np.int64)
     cols_b = bias_units * taps + _centre(spec)
     mult_b = b1[bias_units]
     copy_units, neuron, const_units = _rows_out(lay, specs, l)
@@ -698,12 +708,19 @@ def _build_first(lay: _Layout, specs, l: int, *, seed, tol, device, halves) -> d
     for s0 in range(0, R, step):
         us = copy_units[s0 : s0 + step]
         W2 = source_weight_rows(seed, lay, specs, 2, int(us[0]), int(us[-1]) + 1)
-        cand = W2[:, cols_w] * mult_w[None]  # (rows, d_in, r1)
         tgt = w_t[neuron[us]]  # (rows, d_in)
-        for half, sign in ((0, 1.0), (1, -1.0))[:halves]:
-            valid = np.broadcast_to((mult_w * sign) > 0, cand.shape)
+        for half in range(halves):
+            units_h, ok_h = half_units[half]
+            cols_h = units_h * taps + tap[:, None]
+            cand = W2[:, cols_h] * a[units_h][None]  # (rows, d_in, K): only this half's units
+            width = cand.shape[-1]
+            valid = np.broadcast_to(ok_h, cand.shape)
             m, real, absum, ex = _solve(
-                cand.reshape(-1, r1), tgt.reshape(-1), valid.reshape(-1, r1), np.full(tgt.size, tw), device
+                cand.reshape(-1, width),
+                tgt.reshape(-1),
+                valid.reshape(-1, width),
+                np.full(tgt.size, tw),
+                device,
             )
             m = m.reshape(cand.shape)
             (e_plus if half == 0 else e_minus)[s0 : s0 + us.size] = torch.from_numpy(
@@ -714,8 +731,8 @@ def _build_first(lay: _Layout, specs, l: int, *, seed, tol, device, halves) -> d
             )
             exact_w[s0 : s0 + us.size] &= ex.reshape(tgt.shape)
             ri, qi, ki = np.nonzero(m)
-            kept.add(us[ri], cols_w[qi, ki], W2[ri, cols_w[qi, ki]])
-            used_units[units_of[qi, ki]] = True
+            kept.add(us[ri], cols_h[qi, ki], W2[ri, cols_h[qi, ki]])
+            used_units[units_h[qi, ki]] = True
         if spec.bias is not None:
             cand_b = W2[:, cols_b] * mult_b[None]
             tgt_b = spec.bias.numpy()[neuron[us]]
