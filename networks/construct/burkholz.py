@@ -33,7 +33,9 @@ parameter is solved, also ``|w| <= eps`` (the engine returns the empty subset wh
 bias unit used by a bias SubsetSum keeps its bias (the code's constant step overwrote it, §10.9).
 (4) Constants and the bias block exist only where a later bias needs them (a bias-free target, like
 Pensia's MNIST network, gets none; the code recursed forever there, §10.9). (5) The bias block has
-``rho`` units instead of ``r_1 = 2 rho``: all of them have ``b > 0`` and serve every bias SubsetSum.
+``rho`` units instead of ``r_1 = 2 rho``: all of them have ``b > 0`` and serve every bias SubsetSum. (6) A
+first-layer SubsetSum sees at most ``MITM_MAX_VALID`` (32) units of its sign (the exact engine's
+meet-in-the-middle range); further units of that sign in the block stay pruned (only for rho >= ~28).
 
 Certificate. With ``f_l`` the target after layer ``l``, ``r_l >= ||f_l||`` (as in
 :mod:`networks.construct.certificate`), ``Delta_l`` a bound on the norm of the stacked errors of all
@@ -73,6 +75,7 @@ import theory
 from networks.construct.certificate import FLOAT64_ROUNDOFF, gamma
 from networks.construct.ticket import DOMAIN_SLACK_ULPS, Ticket, patch_factor, spectral_norm, unit_roundoff
 from theory.bounds import BURKHOLZ_CODE_RHO
+from theory.subset_sum.engine import MITM_MAX_VALID
 
 __all__ = [
     "BURKHOLZ_RHO",
@@ -685,6 +688,9 @@ def _build_first(lay: _Layout, specs, l: int, *, seed, tol, device, halves) -> d
     half_units = []
     for sign in (1.0, -1.0)[:halves]:
         ok = (a[units_of] * sign) > 0  # (d_in, r1)
+        # At most MITM_MAX_VALID units per half (the engine's exact meet-in-the-middle range; wider rows
+        # fall back to deepening, whose memory grew past 5 GB at rho = 30): extra units stay pruned.
+        ok &= np.cumsum(ok, axis=1) <= MITM_MAX_VALID
         width = max(1, int(ok.sum(1).max()))
         order = np.argsort(~ok, axis=1, kind="stable")[:, :width]
         half_units.append((np.take_along_axis(units_of, order, 1), np.take_along_axis(ok, order, 1)))
