@@ -93,8 +93,10 @@ __all__ = [
 BURKHOLZ_RHO = BURKHOLZ_CODE_RHO
 #: Matrices up to this many entries get an exact spectral norm; larger ones the Hölder upper bound.
 _SVD_MAX = 1 << 24
-#: Rows solved per call of the exact engine (bounds the candidate arrays).
+#: Rows solved per call of the exact engine (bounds the candidate arrays), and the estimated number of
+#: in-window subsets one call may list (the fewest mode's memory: ~250 bytes each).
 _ROWS_PER_CALL = 1 << 16
+_PAIRS_PER_CALL = 1 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -407,12 +409,24 @@ class DepthTicket(Ticket):
 
 
 def _solve(cand, target, valid, tol, device):
-    """Exact fewest-units subsets (within ``tol``) in chunks: masks, realised float64 sums, abs sums."""
+    """Exact fewest-units subsets (within ``tol``) in chunks: masks, realised float64 sums, abs sums.
+
+    The engine's fewest mode lists every subset inside the tolerance window, about
+    ``2^k (2 tol) / (2 sum |x|)`` per row of ``k`` valid candidates; rows per call are chosen so that a call
+    lists at most :data:`_PAIRS_PER_CALL` of them (memory), and never more than :data:`_ROWS_PER_CALL`.
+    """
     rows = cand.shape[0]
     masks = np.zeros(cand.shape, dtype=bool)
     exact = np.ones(rows, dtype=bool)
-    for s in range(0, rows, _ROWS_PER_CALL):
-        sl = slice(s, min(rows, s + _ROWS_PER_CALL))
+    k = valid.sum(-1)
+    spread = np.where(valid, np.abs(cand), 0.0).sum(-1) + tol
+    listed = np.exp2(k.astype(np.float64)) * tol / spread + 1.0
+    s = 0
+    while s < rows:
+        # Greedy: extend the chunk while its estimated listing stays within the budget.
+        csum = np.cumsum(listed[s : s + _ROWS_PER_CALL])
+        step = max(1, int(np.searchsorted(csum, _PAIRS_PER_CALL, side="right")))
+        sl = slice(s, min(rows, s + step))
         sol = theory.best_subsets(
             cand[sl],
             target[sl],
@@ -424,6 +438,7 @@ def _solve(cand, target, valid, tol, device):
         masks[sl] = m.cpu().numpy() if hasattr(m, "cpu") else np.asarray(m)
         e = sol.exact
         exact[sl] = e.cpu().numpy() if hasattr(e, "cpu") else np.asarray(e)
+        s = sl.stop
     realised = np.where(masks, cand, 0.0).sum(-1)
     abs_sum = np.where(masks, np.abs(cand), 0.0).sum(-1)
     return masks, realised, abs_sum, exact
@@ -669,6 +684,22 @@ def _finish(lay, specs, l, e_plus, e_minus, e_bias, eta, tw, tb, halves, exact_w
     return err, failed, limit, spec
 
 
+def _constants(seed, lay, specs, s, const_units, cols, mult, tol, device, kept):
+    """The constant units of source layer ``s``: SubsetSums to 1 over ``mult * W[:, cols]``.
+
+    Returns ``(eta, abs_sums, used candidate indices)``; the kept edges go into ``kept``.
+    """
+    if not const_units.size:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64)
+    w = source_weight_rows(seed, lay, specs, s, int(const_units[0]), int(const_units[-1]) + 1)
+    cand = w[:, cols] * mult[None]
+    n = const_units.size
+    m, real, absum, _ = _solve(cand, np.ones(n), np.ones(cand.shape, bool), np.full(n, tol), device)
+    ri, ki = np.nonzero(m)
+    kept.add(const_units[ri], cols[ki], w[ri, cols[ki]])
+    return real - 1.0, absum, ki
+
+
 def _build_first(lay: _Layout, specs, l: int, *, seed, tol, device, halves) -> dict:
     """Source layers 1 and 2 for target layer 1 (product SubsetSums, the ReLU split)."""
     tw, tb, tc = tol
@@ -751,22 +782,8 @@ def _build_first(lay: _Layout, specs, l: int, *, seed, tol, device, halves) -> d
             ri, ki = np.nonzero(m)
             kept.add(us[ri], cols_b[ki], W2[ri, cols_b[ki]])
             used_units[bias_units[ki]] = True
-    eta = np.zeros(0)
-    abs_c = np.zeros(0)
-    if const_units.size:
-        W2c = source_weight_rows(seed, lay, specs, 2, int(const_units[0]), int(const_units[-1]) + 1)
-        cand_c = W2c[:, cols_b] * mult_b[None]
-        m, real, absum, _ = _solve(
-            cand_c,
-            np.ones(const_units.size),
-            np.ones(cand_c.shape, bool),
-            np.full(const_units.size, tc),
-            device,
-        )
-        eta, abs_c = real - 1.0, absum
-        ri, ki = np.nonzero(m)
-        kept.add(const_units[ri], cols_b[ki], W2c[ri, cols_b[ki]])
-        used_units[bias_units[ki]] = True
+    eta, abs_c, used = _constants(seed, lay, specs, 2, const_units, cols_b, mult_b, tc, device, kept)
+    used_units[bias_units[used]] = True
     err, failed, limit, _ = _finish(
         lay, specs, l, e_plus, e_minus, e_bias, eta, tw, tb, halves, exact_w, exact_b
     )
@@ -874,20 +891,8 @@ def _build_later(lay: _Layout, specs, l: int, *, seed, tol, device, halves) -> d
             exact_b[s0 : s0 + us.size] = ex
             ri, ki = np.nonzero(m)
             kept.add(us[ri], const_cols[ki], W[ri, const_cols[ki]])
-    eta, abs_c = np.zeros(0), np.zeros(0)
-    if const_units.size:
-        Wc = source_weight_rows(seed, lay, specs, s, int(const_units[0]), int(const_units[-1]) + 1)
-        cand_c = Wc[:, const_cols]
-        m, real, absum, _ = _solve(
-            cand_c,
-            np.ones(const_units.size),
-            np.ones(cand_c.shape, bool),
-            np.full(const_units.size, tc),
-            device,
-        )
-        eta, abs_c = real - 1.0, absum
-        ri, ki = np.nonzero(m)
-        kept.add(const_units[ri], const_cols[ki], Wc[ri, const_cols[ki]])
+    ones = np.ones(const_cols.size)
+    eta, abs_c, _ = _constants(seed, lay, specs, s, const_units, const_cols, ones, tc, device, kept)
     err, failed, limit, _ = _finish(lay, specs, l, e_plus, None, e_bias, eta, tw, tb, 1, exact_w, exact_b)
     g = gamma(n_c + 1, FLOAT64_ROUNDOFF)
     err_op = spectral_norm(e_plus) + g * spectral_norm(abs_w)
