@@ -88,7 +88,7 @@ def build(runs_root: Path) -> FigureResult:
     ):
         ax.set_yscale("log")
         ax.set_xticks(x, targets, rotation=15)
-        ax.set(title=title, ylabel=ylabel)
+        ax.set(title=title, xlabel="target", ylabel=ylabel)
     axes[0].legend(fontsize=7)
     axes[2].legend(fontsize=7)
     for ax, letter in zip(axes, "abc", strict=True):
