@@ -288,6 +288,19 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
         RunDir(path, {"target": target, "method": method, "eps": 0.01}).open(env={"synthetic": True})
         _json(path / "report.json", rep)
 
+    # --- Depth L+1 (Burkholz) vs 2L tickets.
+    rows = []
+    for target, two_l in (("digits-mlp", "pensia"), ("digits-cnn", "dacunha")):
+        for construction, depth, src, kept, cert in (
+            (f"2L {two_l}", 4, 3.2e5, 6.3e3, 2.4),
+            ("L+1 Burkholz", 3, 2.1e6, 8.9e4, 13.1),
+        ):
+            rows.append({"target": target, "construction": construction, "source_depth": depth})
+            rows[-1] |= {"source_params": src, "kept_params": kept, "certified_bound": cert}
+            rows[-1] |= {"measured_error": cert / 20, "target_acc": 97.2, "ticket_acc": 97.0}
+            rows[-1] |= {"num_failed_weights": 2}
+    _sweep(root, "depth-tickets", rows, {"scale": "quick"}, table="tickets.csv")
+
     # --- Taylor loss change.
     rows = []
     for sd in SEEDS:

@@ -1035,3 +1035,49 @@ def rfss_lemma1_cu(k_max: int) -> float:
     """
     k_max = _dim("k_max", k_max)
     return max(math.sqrt(k) * uniform_sum_density(k, 0.0) for k in range(1, k_max + 1))
+
+
+@register_bound("burkholz-rho")
+def burkholz_rho(eps: float, *, C: float) -> float:
+    """Copies per target neuron (and SubsetSum candidates per weight) of the depth-L+1 layout.
+
+    Source: Burkholz NeurIPS 2022 (arXiv:2205.02321); the form ``rho = O(log(1/min(eps_l, delta/N)))`` is
+    implied by the widths of the authors' code (reference note §10.6) [UNVERIFIED: the theorem was not
+    read]. Here ``rho = C log2(1/eps)`` with ``eps`` the smallest per-parameter tolerance, the RSS form of
+    :func:`pensia_rss_min_n` (one definition: this calls it).
+
+    Args:
+        eps: Smallest per-parameter tolerance, in (0, 1).
+        C: The constant (> 0), unknown in the paper.
+
+    Returns:
+        ``C log2(1/eps)`` (real; ``ceil`` it).
+    """
+    return pensia_rss_min_n(eps, C=C, base=2.0)
+
+
+@register_bound("burkholz-source-widths")
+def burkholz_source_widths(widths: list[int], *, rho: int, activation: str = "relu") -> list[int]:
+    """Unit counts of the L+1 source layers for a target of widths ``n_0, ..., n_L``.
+
+    Source: the layout of Burkholz's code (RelationalML/LT-existence, ``prune_conv`` /
+    ``prune_layer_first`` / ``prune_layer``; reference note §10.2) [PRIMARY as code, UNVERIFIED as the
+    theorem's statement, §10.6]: ``r_1 (n_0 + 1)`` univariate and bias units (``r_1`` from
+    :func:`burkholz_code_units`), then ``rho (n_l + 1)`` copies and constants for ``1 <= l < L``, and the
+    ``n_L`` outputs. (The toolkit's construction drops constants and the bias block where no bias needs
+    them, so its layers can be narrower than this.)
+
+    Args:
+        widths: ``[n_0, ..., n_L]`` (each >= 1, at least two entries).
+        rho: Copies per neuron (>= 1).
+        activation: As in :func:`burkholz_code_units`.
+
+    Returns:
+        ``L + 1`` unit counts, one per source layer.
+    """
+    if len(widths) < 2:
+        raise ValueError(f"widths must list n_0, ..., n_L with L >= 1 (two or more entries), got {widths!r}")
+    ws = [_dim(f"widths[{i}]", w) for i, w in enumerate(widths)]
+    rho = validate.check_int("rho", rho, 1)
+    r1 = burkholz_code_units(activation, rho=rho)
+    return [r1 * (ws[0] + 1), *(rho * (w + 1) for w in ws[1:-1]), ws[-1]]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from theory.ledger import Claim, NoCheck, NumericCheck, PropertyCheck, SymbolicCheck, load_builtin_claims
+from theory.ledger import Claim, NumericCheck, PropertyCheck, SymbolicCheck, load_builtin_claims
 
 # Floating-point slack for comparisons between two exact solvers evaluated in float64.
 _ABS_TOL = 1e-12
@@ -28,6 +28,26 @@ def _symbolic(name: str, description: str) -> SymbolicCheck:
 
     build.__name__ = name
     return SymbolicCheck(description, build)
+
+
+def _burkholz_shapes() -> Any:
+    """Depth L+1 < 2L for L >= 2; rho = C log2(1/tau) falls in tau; both bounds equal their sympy forms."""
+    import sympy as sp
+
+    from theory import symbolic
+
+    L, C, m = sp.symbols("L C m", positive=True)
+    tau = sp.Symbol("tau", positive=True)
+
+    def rho_form(eps: Any, C: Any) -> Any:
+        return C * sp.log(1 / eps) / sp.log(2)
+
+    return [
+        sp.simplify(2 * (L + 2) - ((L + 2) + 1)) > 0,  # 2L - (L + 1) = L - 1 > 0 for L = 2, 3, ...
+        sp.simplify(sp.diff(rho_form(tau, C), tau).subs(tau, sp.exp(-m))) < 0,
+        symbolic.agrees("burkholz-depth", lambda depth: depth + 1, [{"depth": 1}, {"depth": 7}]),
+        symbolic.agrees("burkholz-rho", rho_form, [{"eps": 0.01, "C": 3.0}, {"eps": 0.3, "C": 0.5}]),
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -343,15 +363,17 @@ BUILTIN_CLAIMS = (
         statement="A depth-L target is approximated by pruning a random source of depth L+1 (not 2L), "
         "wider by a logarithmic factor, for a large class of activation functions.",
         source="Burkholz, 'Most Activation Functions Can Win the Lottery Without Excessive Depth', NeurIPS "
-        "2022 (arXiv:2205.02321), abstract [PRIMARY]; constants [UNVERIFIED]",
+        "2022 (arXiv:2205.02321), abstract [PRIMARY]; layout from the authors' code [PRIMARY]; the width "
+        "form rho = C log2(1/tau) and all constants [UNVERIFIED] (the theorem was not read)",
         checks=(
-            NoCheck(
-                "recorded for comparison only: no depth-L+1 construction is implemented here and the "
-                "theorem's constants are unverified (theory.bounds.burkholz_depth / burkholz_width give "
-                "the shapes)"
+            SymbolicCheck("depth L+1 < 2L, rho falls in tau, bounds equal their forms", _burkholz_shapes),
+            NumericCheck(
+                "ReLU targets only: one fixed depth-L+1 source with rho = ceil(3 log2(1/tau_min)) copies "
+                "reaches a certificate <= eps (slth run depth-tickets)"
             ),
         ),
         tags=("network",),
+        bounds=("burkholz-depth", "burkholz-rho"),
     ),
     Claim(
         id="counting-lower-bound",

@@ -94,7 +94,8 @@ def construct_ticket(
     Args:
         target: ``nn.Sequential`` of Linear/Conv2d/ReLU/Flatten with weights in [-1, 1].
         eps: Requested accuracy, > 0.
-        method: ``pensia``, ``xiong`` or ``dacunha`` (conv targets).
+        method: ``pensia``, ``xiong``, ``dacunha`` (conv targets) or ``burkholz`` (depth L+1 source,
+            :mod:`networks.construct.burkholz`; ``candidates_per_weight`` is then its ``rho``, default 15).
         perturbation: Max-norm of the second-layer perturbation (``xiong`` only), in [0, 1).
         candidates_per_weight: ``n`` (blocks of ``2n`` units); default ``ceil(constant log2(1/tau_l))``.
         budget: ``"certified"`` or ``"per-weight"``.
@@ -140,6 +141,19 @@ def construct_ticket(
     if info["conv_only"] and not any(s.kind == "conv" for s in specs):
         raise ValueError(f"method {method!r} is for targets with Conv2d layers; use 'pensia' or 'xiong'")
     positions = _spatial(specs, input_shape)
+    if info["build"] is not None:  # a construction with its own source layout (depth L+1: burkholz)
+        return info["build"](
+            target,
+            eps=eps,
+            specs=specs,
+            positions=positions,
+            in_positions=[1, *positions[:-1]],
+            budget=budget,
+            candidates_per_weight=candidates_per_weight,
+            seed=seed,
+            device=dev,
+            nonnegative_input=nonnegative_input,
+        )
     ops, bias_norms, halves, pf = [], [], [], []
     for spec, pos in zip(specs, positions, strict=True):
         f = patch_factor(spec.conv)

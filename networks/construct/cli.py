@@ -32,7 +32,7 @@ class ConstructConfig:
         "digits-mlp", "preset (pensia-fc2, digits-mlp, mnist1d-mlp, digits-cnn) or a .pt/.pth/.npz file"
     )
     eps: float = help_field(0.01, "requested accuracy (> 0); see --budget")
-    method: Literal["pensia", "xiong", "dacunha"] = help_field("pensia", "construction")
+    method: Literal["pensia", "xiong", "dacunha", "burkholz"] = help_field("pensia", "construction")
     perturbation: float = help_field(0.0, "max-norm of the second-layer perturbation (xiong only)")
     candidates_per_weight: int | None = help_field(None, "n per half-block (default: C log2(1/tau))")
     budget: Literal["certified", "per-weight"] = help_field(

@@ -53,12 +53,19 @@ METHODS: dict[str, dict] = {}
 
 
 def register_method(
-    name: str, *, first_layer: Callable, perturbable: bool, conv_only: bool = False, fixed_size: bool = False
+    name: str,
+    *,
+    first_layer: Callable | None,
+    perturbable: bool,
+    conv_only: bool = False,
+    fixed_size: bool = False,
+    build: Callable | None = None,
 ) -> None:
     """Register a construction (refuses duplicate names).
 
     ``fixed_size``: every kept subset has exactly ``size`` units (``build_layer(..., size=k)``, the
     fixed-size solver ``theory.best_subsets(..., size=k)``) instead of the fewest units within the budget.
+    ``build`` replaces the 2L layer-by-layer build (the depth L+1 construction).
     """
     register(
         METHODS,
@@ -69,6 +76,7 @@ def register_method(
             "perturbable": perturbable,
             "conv_only": conv_only,
             "fixed_size": fixed_size,
+            "build": build,
         },
     )
 
@@ -87,6 +95,16 @@ register_method("xiong", first_layer=_pm_one_first, perturbable=True)
 register_method("dacunha", first_layer=_uniform_first, perturbable=False, conv_only=True)
 # Fixed-size subsets per weight (Natale et al. NeurIPS 2024): see networks.construct.sparse.
 register_method("sparse", first_layer=sparse_first_layer, perturbable=False, fixed_size=True)
+
+
+def _burkholz_build(*args, **kwargs):
+    """Depth L+1 (Burkholz NeurIPS 2022): :func:`networks.construct.burkholz.construct_burkholz`."""
+    from networks.construct.burkholz import construct_burkholz
+
+    return construct_burkholz(*args, **kwargs)
+
+
+register_method("burkholz", first_layer=None, perturbable=False, build=_burkholz_build)
 
 # Rows solved per call; bounds the (rows, 2n) candidate tensors.
 _ROWS_PER_CALL = 1 << 17

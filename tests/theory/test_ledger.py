@@ -77,6 +77,7 @@ NUMERIC_IDS = [
     "iep-hard-worst-case",
     "iep-rewind-variants",
     "iterand-lowers-dying",
+    "burkholz-depth",
 ]
 
 
@@ -357,8 +358,9 @@ def test_write_evidence_validation(tmp_path, kwargs, match):
         ledger.write_evidence(tmp_path, claim_id, **kwargs)
 
 
-def test_no_check_claim_says_so(tmp_path):
-    (res,) = ledger.verify(["burkholz-depth"], runs_root=tmp_path)
+def test_no_check_claim_says_so(clean_registry, tmp_path):
+    register_claim(Claim(id="user-no-check", statement="s", source="s", checks=(NoCheck("recorded only"),)))
+    (res,) = ledger.verify(["user-no-check"], runs_root=tmp_path)
     assert res.status == "no-check"
     assert res.evidence
 
@@ -415,9 +417,11 @@ def test_cli_verify_end_to_end(clean_registry, tmp_path, capsys):
     from figures.cli import main
 
     path = tmp_path / "my_claims.py"
-    path.write_text(USER_CLAIMS)
+    no_check = 'from theory.ledger import NoCheck\nregister_claim(Claim(id="user-no-check", statement="s", '
+    no_check += 'source="s", checks=(NoCheck("recorded only"),)))\n'
+    path.write_text(USER_CLAIMS + no_check)
     out_json = tmp_path / "out.json"
-    args = ["--quiet", "verify", "--claims", str(path), "--only", "user-true", "burkholz-depth"]
+    args = ["--quiet", "verify", "--claims", str(path), "--only", "user-true", "user-no-check"]
     rc = main([*args, "--runs-root", str(tmp_path), "--max-examples", "10", "--json", str(out_json)])
     out = capsys.readouterr().out
     assert rc == 0
@@ -558,7 +562,7 @@ def test_whole_builtin_ledger_passes_without_evidence(tmp_path):
     assert not bad
     counts = ledger.summarize(results)
     assert counts["pending"] >= len(NUMERIC_IDS)
-    assert counts["no-check"] == 1
+    assert counts["no-check"] == 0  # burkholz-depth, the last no-check claim, now has a numeric check
 
 
 # --------------------------------------------------------------------------------------------------
@@ -613,7 +617,7 @@ def test_builtin_two_part_claims_read_part_evidence():
         assert claim.parts == names
         assert claim.evidence_ids() == [f"{claim_id}.{p}" for p in names]
     assert CLAIMS["xiong-thm1-slides"].evidence_ids() == ["xiong-thm1-slides"]
-    assert CLAIMS["burkholz-depth"].bounds == ()
+    assert CLAIMS["burkholz-depth"].bounds == ("burkholz-depth", "burkholz-rho")
     assert CLAIMS["counting-lower-bound"].bounds == ("counting-min-params",)
 
 

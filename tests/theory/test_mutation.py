@@ -87,6 +87,7 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("planted-ticket-missed.accuracy", "planted-ticket-missed.recovery"),
     ),
     "rfss": (("theory.rules.rfss",), ("rfss-thm2", "rfss-cor1", "rfss-sparse-ticket")),
+    "depth": (("theory.rules.depth",), ("burkholz-depth",)),
 }
 
 
