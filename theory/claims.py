@@ -498,6 +498,17 @@ BUILTIN_CLAIMS = (
         tags=("practice", "xiong"),
         parts=("accuracy-rises", "best-sparsity-falls"),
     ),
+    Claim(
+        id="pssp-perturbation-shape",
+        statement="The fall of the minimal n at 90% success with the perturbation eps is not Theorem 1's "
+        "shape log(1/eta)/(1+eps) (no constants fit every n90 interval); a form in eps/eta, "
+        "a + C log(1/eta) - B log(1 + eps/eta), does fit. An empirical finding, either way.",
+        source=f"{_XIONG}, Theorem 1 (AISTATS poster: n = O(log(1/eta)/(1+eps) + K)) against the PSSP "
+        "experiment's axis eps/eta (poster figure) [PRIMARY]; the eps/eta form is ours",
+        checks=(NumericCheck("both forms fitted to the paired n90 intervals (slth run pssp-min-n)"),),
+        tags=("pssp", "xiong"),
+        bounds=("xiong-candidates-aistats",),
+    ),
 )
 
 # Importing this module registers its claims, as the ledger's loader (load_builtin_claims) does by name.

@@ -44,6 +44,13 @@ class SweepOutcome:
     evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+def open_sweep(experiment: str, rundir: RunDir) -> tuple[Any, SweepOutcome]:
+    """The opened cell store of a sweep's run directory and its empty :class:`SweepOutcome`."""
+    from sim.store import RunStore
+
+    return RunStore(rundir).open(), SweepOutcome(experiment, rundir.path, [])
+
+
 def track(outcome: SweepOutcome, cells: dict[str, CellSamples]) -> None:
     """Record which cells were computed and which reused."""
     for key, c in cells.items():
