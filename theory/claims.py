@@ -505,7 +505,10 @@ BUILTIN_CLAIMS = (
         "a + C log(1/eta) - B log(1 + eps/eta), does fit. An empirical finding, either way.",
         source=f"{_XIONG}, Theorem 1 (AISTATS poster: n = O(log(1/eta)/(1+eps) + K)) against the PSSP "
         "experiment's axis eps/eta (poster figure) [PRIMARY]; the eps/eta form is ours",
-        checks=(NumericCheck("both forms fitted to the paired n90 intervals (slth run pssp-min-n)"),),
+        checks=(
+            _symbolic("xiong_candidate_shapes", "the theorem's shape decreases in eps; AISTATS <= slides"),
+            NumericCheck("both forms fitted to the paired n90 intervals (slth run pssp-min-n)"),
+        ),
         tags=("pssp", "xiong"),
         bounds=("xiong-candidates-aistats",),
     ),

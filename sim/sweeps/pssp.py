@@ -70,11 +70,12 @@ def parse_reading(text: str) -> tuple[str, str, float]:
 
 
 def _paired_block(spec, etas, ratios, trials, level, store, ctx, base_row):
-    """Run one setup over ``etas x ratios`` (paired) and return its rows and evidence blocks."""
-    rows, blocks = [], []
+    """Run one setup over ``etas x ratios`` (paired): its rows, evidence blocks, and whether it computed."""
+    rows, blocks, computed = [], [], False
     for eta in etas:
         ps = [r * eta for r in ratios]
         res = run_paired(spec, trials, [eta], ps, executor=ctx.executor, store=store, quiet=ctx.quiet)
+        computed |= res.computed
         curves = []
         for j, ratio in enumerate(ratios):
             curve = res.curve(0, j)
@@ -83,7 +84,7 @@ def _paired_block(spec, etas, ratios, trials, level, store, ctx, base_row):
             row |= _n90_row(curve, trials, level) | {"trials": trials, "n_start": 1, "paired": True}
             rows.append(row)
         blocks.append({"eta": eta, "trials": trials, "curves": curves})
-    return rows, blocks
+    return rows, blocks, computed
 
 
 def run_pssp_min_n(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
@@ -121,11 +122,11 @@ def run_pssp_min_n(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
         spec = PrefixSpec(stat, dist, lo, hi, cfg.n_max, cfg.seed)
         base = {"panel": panel, "reading": f"{dist}/{stat}/[{lo:g},{hi:g}]", "statistic": stat}
         base |= {"distribution": dist, "lo": lo, "hi": hi}
-        got, got_blocks = _paired_block(spec, setup_etas, ratios, trials, level, store, ctx, base)
+        got, got_blocks, computed = _paired_block(spec, setup_etas, ratios, trials, level, store, ctx, base)
         rows += got
         if panel == "a":
             blocks = got_blocks
-        outcome.computed.add(spec.key())
+        (outcome.computed if computed else outcome.reused).add(spec.key())
     store.write_results(rows)
     outcome.rows = rows
     details = {
