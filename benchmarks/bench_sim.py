@@ -43,7 +43,7 @@ def _brute_coverage(x: np.ndarray, lo: float, hi: float) -> float:
 
 
 def coverage_table(quick: bool) -> list[str]:
-    from sim.engine import CellSpec, coverage_statistic, trial_inputs
+    from sim.cells import CellSpec, coverage_statistic, trial_inputs
 
     eta = 1e-3
     lines = [
@@ -72,7 +72,7 @@ def coverage_table(quick: bool) -> list[str]:
 
 
 def workers_table(quick: bool) -> list[str]:
-    from sim.engine import CellSpec, run_cells
+    from sim.cells import CellSpec, run_cells
     from sim.executors import get_executor
 
     specs = [CellSpec("coverage", n, "uniform", -1.0, 1.0, seed=s) for n in (14, 15, 16) for s in range(2)]

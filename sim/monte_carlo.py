@@ -5,7 +5,7 @@ A trial draws ``n`` i.i.d. candidates and succeeds when every target ``z`` in ``
 Corollary 3.3), or, with ``statistic="target"``, when one random target ``z ~ U[lo, hi]`` is (Xiong et
 al., AISTATS 2023, PSSP experiment). With ``perturbation = p`` each kept candidate may move by ``|y| <= p``
 (epsilon-perturbed SubsetSum). Exact enumeration decides trials with ``n <= 20``, the certified solver
-beyond; see :mod:`sim.engine` for the certificate and the keyed random streams.
+beyond; see :mod:`sim.cells` for the certificate and the keyed random streams.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sim.engine import EXACT_MAX_N, TOL_FRACTION, CellSpec, run_cells
+from sim.cells import EXACT_MAX_N, TOL_FRACTION, CellSpec, run_cells
 from sim.executors import open_executor
 from theory.stats import clopper_pearson
 from theory.validate import check_choice, check_int, check_range

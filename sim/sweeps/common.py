@@ -17,7 +17,7 @@ from theory.plumbing.rundir import RunDir
 from theory.stats import clopper_pearson
 
 if TYPE_CHECKING:
-    from sim.engine import CellSamples
+    from sim.cells import CellSamples
 
 #: The file of a sweep's run directory holding ``{evidence_id: details}``.
 EVIDENCE_FILE = "evidence.json"

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from sim.cells import STATISTICS
 from sim.distributions import get_distribution
-from sim.engine import STATISTICS
 from sim.monte_carlo import counting_start
 from theory.plumbing.progress import progress
 from theory.validate import check_choice, check_int, check_range

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.engine import EXACT_MAX_N, CellSpec, run_cells
+from sim.cells import EXACT_MAX_N, CellSpec, run_cells
 from sim.experiments import Context
 from sim.sweeps.common import SweepOutcome, check_seeds, open_sweep, proportion_columns, save_evidence, track
 from sim.sweeps.paired import PrefixSpec, run_paired

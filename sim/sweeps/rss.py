@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 import theory
+from sim.cells import EXACT_MAX_N, CellSpec, default_tol, run_cells, trial_inputs
 from sim.distributions import get_distribution
-from sim.engine import EXACT_MAX_N, CellSpec, default_tol, run_cells, trial_inputs
 from sim.experiments import Context
 from sim.monte_carlo import counting_start, lueker_implied_constant, make_spec, scan_min_n
 from sim.sweeps.common import SweepOutcome, check_seeds, open_sweep, proportion_columns, save_evidence, track
