@@ -99,13 +99,8 @@ def run_pssp_min_n(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     Evidence (panel a only): ``pssp-perturbation-helps`` and ``pssp-perturbation-shape``
     (:mod:`theory.rules.pssp`).
 
-    Args:
-        cfg: A ``PsspMinNConfig``.
-        rundir: Its run directory (opened by :meth:`sim.experiments.Experiment.execute`).
-        ctx: The executor and progress setting (:class:`sim.experiments.Context`).
-
-    Returns:
-        The :class:`SweepOutcome`.
+    An experiment runner (``run(cfg, rundir, ctx)``, :class:`sim.experiments.Experiment`), ``cfg`` a
+    ``PsspMinNConfig``; returns the :class:`SweepOutcome`.
     """
     etas = _check_etas(cfg.etas)
     reading_etas = _check_etas(cfg.reading_etas, "reading_etas") if cfg.readings else []
@@ -155,13 +150,8 @@ def run_xiong_thm1(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     :func:`theory.rules.pssp.xiong_failure_bound` (violated: the whole Clopper-Pearson interval above the
     bound).
 
-    Args:
-        cfg: A ``XiongThm1Config``.
-        rundir: Its run directory (opened by :meth:`sim.experiments.Experiment.execute`).
-        ctx: The executor and progress setting (:class:`sim.experiments.Context`).
-
-    Returns:
-        The :class:`SweepOutcome`.
+    An experiment runner (``run(cfg, rundir, ctx)``, :class:`sim.experiments.Experiment`), ``cfg`` a
+    ``XiongThm1Config``; returns the :class:`SweepOutcome`.
     """
     from theory.bounds import xiong_thm1_failure_probability
 
@@ -249,13 +239,8 @@ def run_xiong_n90(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     eps is resolvable where the prediction lies below the n90(0) interval. Evidence:
     ``xiong-thm1-aistats.eps-dependence``, ``xiong-thm1-slides``, ``xiong-thm1-opt22``.
 
-    Args:
-        cfg: A ``XiongN90Config``.
-        rundir: Its run directory (opened by :meth:`sim.experiments.Experiment.execute`).
-        ctx: The executor and progress setting (:class:`sim.experiments.Context`).
-
-    Returns:
-        The :class:`SweepOutcome`.
+    An experiment runner (``run(cfg, rundir, ctx)``, :class:`sim.experiments.Experiment`), ``cfg`` a
+    ``XiongN90Config``; returns the :class:`SweepOutcome`.
     """
     thrs = _check_etas(cfg.thresholds, "thresholds")
     ps = sorted({check_range("perturbations", p, 0.0, None) for p in cfg.perturbations})

@@ -56,13 +56,8 @@ def run_rss_success(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     form) for every ``test_etas`` entry; see :func:`_pensia_evidence`. The success-vs-n grid above is the
     figure's data, not the evidence.
 
-    Args:
-        cfg: A ``RssSuccessConfig``.
-        rundir: Its run directory (opened by :meth:`sim.experiments.Experiment.execute`).
-        ctx: The executor and progress setting (:class:`sim.experiments.Context`).
-
-    Returns:
-        The :class:`SweepOutcome`.
+    An experiment runner (``run(cfg, rundir, ctx)``, :class:`sim.experiments.Experiment`), ``cfg`` a
+    ``RssSuccessConfig``; returns the :class:`SweepOutcome`.
     """
     etas = _check_etas(cfg.etas)
     ns = _check_ns(cfg.ns)
@@ -197,13 +192,8 @@ def run_rss_constant(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     calibrated on ``calibration_seed`` from n90 at ``lueker_etas``, then ``lueker_trials`` trials at
     ``seed`` at the solved ``n = ceil(lueker_min_n(eta, 1 - level, C))``; see :func:`_lueker_evidence`.
 
-    Args:
-        cfg: A ``RssConstantConfig``.
-        rundir: Its run directory (opened by :meth:`sim.experiments.Experiment.execute`).
-        ctx: The executor and progress setting (:class:`sim.experiments.Context`).
-
-    Returns:
-        The :class:`SweepOutcome`.
+    An experiment runner (``run(cfg, rundir, ctx)``, :class:`sim.experiments.Experiment`), ``cfg`` a
+    ``RssConstantConfig``; returns the :class:`SweepOutcome`.
     """
     etas = _check_etas(cfg.etas)
     level = check_range("level", cfg.level, 0.0, 1.0, lo_open=True, hi_open=True)
