@@ -6,13 +6,22 @@ Solvers (numpy only at import time; torch is imported lazily by ``best_subsets(.
 * :func:`best_subsets`: ``m`` independent problems at once (numpy or torch back end), minimal error or
   minimum cardinality within an error budget.
 * :func:`coverage_error`: the worst target of a window, exactly (``tol = 0``) or certified within ``tol``.
+* :func:`coverage_decision` / :func:`needed_candidates`: is every target within eta? (exact, batched).
 
 The solvers live in :mod:`theory.subset_sum` (``single``: one target; ``engine``: many rows), the
 coverage error in :mod:`theory.coverage`, the brute-force oracles in :mod:`theory.oracle`; the bounds
 and the claims ledger in ``theory.bounds`` and ``theory.ledger`` (import them as submodules).
 """
 
-from theory.coverage import coverage_error
+from theory.coverage import coverage_decision, coverage_error, needed_candidates
 from theory.subset_sum import BatchSubsetResult, SubsetResult, best_subset, best_subsets
 
-__all__ = ["BatchSubsetResult", "SubsetResult", "best_subset", "best_subsets", "coverage_error"]
+__all__ = [
+    "BatchSubsetResult",
+    "SubsetResult",
+    "best_subset",
+    "best_subsets",
+    "coverage_decision",
+    "coverage_error",
+    "needed_candidates",
+]
