@@ -16,6 +16,11 @@ Two modes:
   tent ``min(z - g1, g2 - z)`` over the uncovered gaps ``(g1, g2)`` clipped to the window, plus the end
   effects (a window end left of every interval or right of every interval).
 * ``tol > 0``: certified interval-union recursion (see :func:`coverage_error`), for ``n`` up to hundreds.
+
+The decision ``E_true <= eta`` (:func:`coverage_decision`, and :func:`needed_candidates` for every prefix
+of a sequence) runs the same interval-union step (:func:`_union`, with the reach tables :func:`_reach`)
+on the eta-dilated sets, batched over rows in numpy or torch, and answers exactly: one-sided float64
+where the answer is clear, integer arithmetic (:func:`_exact_covers`) where it is not.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from theory.plumbing.progress import progress
 from theory.validate import check_choice, check_int, check_range
 
 #: Trials per worker task (one vectorised batch of the decision).
-CHUNK = 125
+CHUNK = 64
 
 
 @dataclass(frozen=True)
