@@ -465,6 +465,50 @@ def _prepare(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, p: float, eta: float
     return a, b, margin
 
 
+class _Pass:
+    """The rows of a batched decision still undecided: their inner dilated sets and per-row constants.
+
+    Built on the processing order ``xs`` (``(m, n)``); ``idx`` are the original rows still in play.
+    """
+
+    def __init__(self, device, idx, xs, los, his, p, eta):
+        self.ops, dev, self.host = _backend(device)
+        self.torch = device is not None
+        pos, neg = _reach(xs, p)
+        a, b, margin = _prepare(xs, los, his, p, eta)
+        self.idx = idx
+        self.left = dev(np.full((idx.size, 1), -eta))
+        self.right = dev(np.full((idx.size, 1), eta))
+        zero = np.zeros(idx.size)
+        got = {"lo": los, "hi": his, "m": margin, "a": a, "b": b, "pos": pos, "neg": neg}
+        self.v = {k: dev(arr[idx]) for k, arr in got.items()} | {"zero": dev(zero)}
+
+    def step(self, k: int) -> None:
+        """Add candidate ``k`` to every row (shift, drop what cannot reach the window, union)."""
+        v = self.v
+        self.left, self.right = _inner_step(
+            self.ops, self.left, self.right, v["a"][:, k], v["b"][:, k], v["lo"], v["hi"],
+            v["pos"][:, k + 1], v["neg"][:, k + 1], v["m"],
+        )  # fmt: skip
+
+    def covers(self) -> np.ndarray:
+        """Rows whose inner set holds the window (a proof of success)."""
+        return self.host(_covers(self.left, self.right, self.v["lo"], self.v["hi"]))
+
+    def lost(self, k: int, *, remaining: bool) -> np.ndarray:
+        """Rows with a window point out of reach: of every candidate after ``k`` (or of none)."""
+        v = self.v
+        pos, neg = (v["pos"][:, k + 1], v["neg"][:, k + 1]) if remaining else (v["zero"], v["zero"])
+        return self.host(_certain_gap(self.ops, self.left, self.right, v["lo"], v["hi"], pos, neg, v["m"]))
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep only the rows where ``mask`` holds."""
+        sel = _torch_mask(mask, self.left) if self.torch else mask
+        self.idx = self.idx[mask]
+        self.left, self.right = self.left[sel], self.right[sel]
+        self.v = {k: t[sel] for k, t in self.v.items()}
+
+
 def _decision_inputs(candidates, eta, lo, hi, perturbation):
     x = to_numpy(candidates)
     single = x.ndim == 1
@@ -534,39 +578,22 @@ def coverage_decision(
     m, n = x.shape
     order = np.argsort(np.abs(x), axis=1, kind="stable")
     xs = np.take_along_axis(x, order, 1)
-    pos, neg = _reach(xs, p)
-    a, b, margin = _prepare(xs, los, his, p, eta)
+    _, _, margin = _prepare(xs, los, his, p, eta)
     covered = np.zeros(m, dtype=bool)
-    exact = eta <= 2.0 * margin
+    exact = eta <= 2.0 * margin  # eta below the float64 resolution: decide exactly
     steps = np.full(m, n, dtype=np.int64)
-    ops, dev, host = _backend(device)
-    idx = np.flatnonzero(~exact)
-    if idx.size:
-        left = dev(np.full((idx.size, 1), -eta))
-        right = dev(np.full((idx.size, 1), eta))
-        d_lo, d_hi, d_m = dev(los[idx]), dev(his[idx]), dev(margin[idx])
-        d_a, d_b, d_pos, d_neg = dev(a[idx]), dev(b[idx]), dev(pos[idx]), dev(neg[idx])
-        for k in range(n):
-            left, right = _inner_step(
-                ops, left, right, d_a[:, k], d_b[:, k], d_lo, d_hi, d_pos[:, k + 1], d_neg[:, k + 1], d_m
-            )
-            win = _covers(left, right, d_lo, d_hi)
-            lost = _certain_gap(ops, left, right, d_lo, d_hi, d_pos[:, k + 1], d_neg[:, k + 1], d_m) & ~win
-            done = host(win | lost)
-            if k == n - 1 or done.any():
-                rows = idx[done] if k < n - 1 else idx
-                covered[idx[done]] = host(win)[done]
-                steps[rows] = k + 1
-                if k == n - 1:
-                    exact[idx[~done]] = True  # within the rounding margin: decide exactly
-                    break
-                keep = ~done
-                idx = idx[keep]
-                if not idx.size:
-                    break
-                sel = keep if device is None else _torch_mask(keep, left)
-                left, right, d_lo, d_hi, d_m = left[sel], right[sel], d_lo[sel], d_hi[sel], d_m[sel]
-                d_a, d_b, d_pos, d_neg = d_a[sel], d_b[sel], d_pos[sel], d_neg[sel]
+    rows = _Pass(device, np.flatnonzero(~exact), xs, los, his, p, eta)
+    for k in range(n):
+        if not rows.idx.size:
+            break
+        rows.step(k)
+        win = rows.covers()
+        done = win | rows.lost(k, remaining=True)
+        covered[rows.idx[done]] = win[done]
+        steps[rows.idx] = k + 1
+        if k == n - 1:
+            exact[rows.idx[~done]] = True  # within the rounding margin of eta: decide exactly
+        rows.keep(~done)
     for r in np.flatnonzero(exact):
         covered[r] = _exact_covers(x[r], los[r], his[r], p, eta)
     return CoverageDecision(covered, exact, steps)
@@ -617,43 +644,27 @@ def needed_candidates(
     n0 = int(starts.min())
     head = np.take_along_axis(x[:, :n0], np.argsort(np.abs(x[:, :n0]), axis=1, kind="stable"), 1)
     xs = np.concatenate([head, x[:, n0:]], axis=1)
-    pos, neg = _reach(xs, p)
-    a, b, margin = _prepare(xs, los, his, p, eta)
+    _, _, margin = _prepare(xs, los, his, p, eta)
     needed = np.full(m, n_max + 1, dtype=np.int64)
     resolved = 0
-    ops, dev, host = _backend(device)
-    idx = np.flatnonzero(starts <= n_max)
-    left = dev(np.full((idx.size, 1), -eta))
-    right = dev(np.full((idx.size, 1), eta))
-    d_lo, d_hi, d_m = dev(los[idx]), dev(his[idx]), dev(margin[idx])
-    d_a, d_b, d_pos, d_neg = dev(a[idx]), dev(b[idx]), dev(pos[idx]), dev(neg[idx])
-    zero = dev(np.zeros(idx.size))
-    tiny = eta <= 2.0 * margin[idx]  # rows whose eta is below the float64 resolution: every check exact
+    rows = _Pass(device, np.flatnonzero(starts <= n_max), xs, los, his, p, eta)
+    tiny = eta <= 2.0 * margin  # rows whose eta is below the float64 resolution: every check exact
     for k in range(n_max):
-        if not idx.size:
+        if not rows.idx.size:
             break
         n = k + 1
-        left, right = _inner_step(
-            ops, left, right, d_a[:, k], d_b[:, k], d_lo, d_hi, d_pos[:, k + 1], d_neg[:, k + 1], d_m
-        )
+        rows.step(k)
+        idx = rows.idx
         check = starts[idx] <= n
-        win = host(_covers(left, right, d_lo, d_hi)) & check & ~tiny
-        sure_miss = host(_certain_gap(ops, left, right, d_lo, d_hi, zero, zero, d_m)) & ~tiny
+        win = rows.covers() & check & ~tiny[idx]
+        sure_miss = rows.lost(k, remaining=False) & ~tiny[idx]
         for j in np.flatnonzero(check & ~win & ~sure_miss):  # borderline: decide this prefix exactly
             resolved += 1
-            r = idx[j]
-            if _exact_covers(x[r, :n], los[r], his[r], p, eta):
+            if _exact_covers(x[idx[j], :n], los[idx[j]], his[idx[j]], p, eta):
                 win[j] = True
-        fatal = host(_certain_gap(ops, left, right, d_lo, d_hi, d_pos[:, k + 1], d_neg[:, k + 1], d_m))
-        fatal &= ~win & ~tiny
+        fatal = rows.lost(k, remaining=True) & ~win & ~tiny[idx]
         needed[idx[win]] = n
-        done = win | fatal
-        if done.any():
-            keep = ~done
-            idx, tiny = idx[keep], tiny[keep]
-            sel = keep if device is None else _torch_mask(keep, left)
-            left, right, d_lo, d_hi, d_m = left[sel], right[sel], d_lo[sel], d_hi[sel], d_m[sel]
-            d_a, d_b, d_pos, d_neg, zero = d_a[sel], d_b[sel], d_pos[sel], d_neg[sel], zero[sel]
+        rows.keep(~(win | fatal))
     return NeededCandidates(needed, resolved)
 
 
