@@ -120,7 +120,9 @@ def _readings_panels(ax_b, ax_c, rec, main, others, ratios, summary) -> None:
     _ratio_axis(ax_b, ratios)
     ax_b.set(ylabel="n90")
     ax_b.set_title(f"b: readings of the setup, η = {eta_b:g}", fontsize=10)
-    ax_c.legend(fontsize=7, title="distribution/statistic/window", title_fontsize=7, loc="lower right")
+    low, high = ax_c.get_ylim()
+    ax_c.set_ylim(low, high + 0.6 * (high - low))  # room above the lines for the legend
+    ax_c.legend(fontsize=7, title="distribution/statistic/window", title_fontsize=7, loc="upper left", ncol=2)
     ax_c.set_xscale("log")
     ax_c.invert_xaxis()
     ax_c.set(xlabel="η (log; smaller to the right)", ylabel="n90 without perturbation")
