@@ -2,7 +2,13 @@
 
     python benchmarks/bench_sim.py [--quick]
 
-Prints three tables:
+Prints four tables:
+
+0. the coverage decision (``theory.coverage.coverage_decision``, batched) against the certified-estimate
+   path it replaces in the PSSP scans (``coverage_error(tol = 0.1 eta)``, refined by 10x while the
+   certificate straddles eta), on the figure's workload: product candidates, every z in [-1, 1], at
+   perturbation 0 and eta; CPU seconds of this process per trial (the machine is shared), their ratio,
+   and whether the answers agree (``--device cuda`` adds the torch path on that device);
 
 1. coverage trials per second at n = 16, 20, 24 (exact) and 32, 40 (certified, tol = 0.1 eta) on one CPU
    worker, next to a brute-force baseline measured in the same run where it fits in memory: every one of
@@ -42,8 +48,63 @@ def _brute_coverage(x: np.ndarray, lo: float, hi: float) -> float:
     return _sup_distance(sums, sums, lo, hi)
 
 
+def _certified_decide(x: np.ndarray, eta: float, p: float) -> bool | None:
+    """The previous path: certified estimate, refined while its certificate cannot call the threshold."""
+    import theory
+
+    tol = 0.1 * eta
+    while tol >= 1e-2 * eta:
+        e = float(theory.coverage_error(x, perturbation=p, tol=tol))
+        if e <= eta:
+            return True
+        if e - tol > eta:
+            return False
+        tol /= 10.0
+    return None  # still ambiguous (reported by the old path, never guessed)
+
+
+def _cpu(fn) -> tuple[float, object]:
+    t0 = time.process_time()
+    out = fn()
+    return time.process_time() - t0, out
+
+
+def decision_table(quick: bool, device: str | None) -> list[str]:
+    from theory.coverage import coverage_decision
+
+    rng = np.random.default_rng(0)
+    lines = [
+        "| eta | n | p/eta | certified s/trial | decision s/trial | ratio | agree | decision torch s/trial |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    cases = [(1e-3, 22), (1e-4, 26), (1e-5, 29)]
+    for eta, n in cases:
+        t_old = 2 if (quick or eta < 1e-4) else 6
+        t_new = 50 if quick else 200
+        x = rng.uniform(0, 1, (t_new, n)) * rng.uniform(-1, 1, (t_new, n))
+        for ratio in (0.0, 1.0):
+            p = ratio * eta
+            old_rows = x[:t_old]
+            c_old, old = _cpu(lambda rows=old_rows, e=eta, p=p: [_certified_decide(r, e, p) for r in rows])
+            c_new, new = _cpu(lambda x=x, e=eta, p=p: coverage_decision(x, e, perturbation=p).covered)
+            agree = all(o is None or o == bool(v) for o, v in zip(old, new[:t_old], strict=True))
+            torch_col = "not run"
+            if device:
+                coverage_decision(x[:4], eta, perturbation=p, device=device)  # warm-up
+                t0 = time.perf_counter()
+                got = coverage_decision(x, eta, perturbation=p, device=device).covered
+                same = bool((got == new).all())
+                torch_col = f"{(time.perf_counter() - t0) / t_new:.2e} (wall, same: {same})"
+            per_old, per_new = c_old / t_old, c_new / t_new
+            lines.append(
+                f"| {eta:g} | {n} | {ratio:g} | {per_old:.3g} | {per_new:.3g} | {per_old / per_new:.0f}x "
+                f"| {agree} | {torch_col} |"
+            )
+    return lines
+
+
 def coverage_table(quick: bool) -> list[str]:
-    from sim.engine import CellSpec, coverage_statistic, trial_inputs
+    from sim.cells import CellSpec, coverage_statistic, trial_inputs
 
     eta = 1e-3
     lines = [
@@ -72,7 +133,7 @@ def coverage_table(quick: bool) -> list[str]:
 
 
 def workers_table(quick: bool) -> list[str]:
-    from sim.engine import CellSpec, run_cells
+    from sim.cells import CellSpec, run_cells
     from sim.executors import get_executor
 
     specs = [CellSpec("coverage", n, "uniform", -1.0, 1.0, seed=s) for n in (14, 15, 16) for s in range(2)]
@@ -115,11 +176,14 @@ def hvp_table(quick: bool) -> list[str]:
 
 
 def main() -> None:
-    """Run the three benchmarks and print markdown tables."""
+    """Run the four benchmarks and print markdown tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer trials (a smoke run)")
     parser.add_argument("--skip-hvp", action="store_true", help="leave out the torch part")
+    parser.add_argument("--device", default=None, help="torch device for the decision's torch row (cuda)")
     args = parser.parse_args()
+    print("## Coverage decision vs certified estimate (CPU s of this process per trial; product, [-1, 1])\n")
+    print("\n".join(decision_table(args.quick, args.device)))
     print("## Coverage trials/s (one CPU worker, eta = 1e-3 for the certified tol)\n")
     print("\n".join(coverage_table(args.quick)))
     print("\n## process executor, 1 vs 2 workers (n = 14..16 exact cells)\n")

@@ -153,17 +153,22 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
         )
     _sweep(root, "rss-constant", rows, {"scale": "quick"})
 
-    # --- Xiong PSSP: minimal n vs perturbation/eta.
+    # --- Xiong PSSP: minimal n vs perturbation/eta (panel a: the poster's setup; b: other readings).
     rows = []
-    for eta in (1e-2, 1e-3, 1e-4, 1e-5):
-        for ratio in (0.0, 0.1, 0.3, 1.0, 3.0, 10.0):
-            n_min = max(2, round(1.3 * math.log2(1 / eta) / (1 + 0.15 * ratio)) + 2)
-            trials, succ = 50, int(rng.integers(45, 51))
-            cl, ch = _cp(succ, trials)
-            rows.append(
-                {"eta": eta, "perturbation": ratio * eta, "ratio": ratio, "n_min": n_min}
-                | {"successes": succ, "trials": trials, "p": succ / trials, "ci_low": cl, "ci_high": ch}
-            )
+    setups = [("a", "product/coverage/[-1,1]", 1.3, (1e-2, 1e-3, 1e-4, 1e-5))]
+    setups += [("b", "uniform/coverage/[-1,1]", 1.0, (1e-2, 1e-3))]
+    setups += [("b", "product/target/[-1,1]", 0.7, (1e-2, 1e-3))]
+    for panel, reading, slope, etas in setups:
+        for eta in etas:
+            for ratio in (0.0, 0.1, 0.3, 1.0, 3.0, 10.0):
+                n_min = max(2, round(slope * math.log2(1 / eta) / (1 + 0.15 * ratio)) + 2)
+                trials, succ = 50, int(rng.integers(45, 51))
+                cl, ch = _cp(succ, trials)
+                rows.append(
+                    {"panel": panel, "reading": reading, "eta": eta, "perturbation": ratio * eta}
+                    | {"ratio": ratio, "n_min": n_min, "n90_low": n_min - 1, "n90_high": n_min + 1}
+                    | {"successes": succ, "trials": trials, "p": succ / trials, "ci_low": cl, "ci_high": ch}
+                )
     _sweep(root, "pssp-min-n", rows, {"scale": "quick"})
 
     # --- Xiong Theorem 1: bound vs measured failure rate.

@@ -13,7 +13,7 @@ Public names (imported on first use, so ``import sim`` and ``slth --help`` stay 
 * ``DISTRIBUTIONS``, ``register_distribution``, ``get_distribution`` (:mod:`sim.distributions`);
 * ``Experiment``, ``EXPERIMENTS``, ``get_experiment``, ``register_experiment``, ``load_experiments``
   (:mod:`sim.experiments`): every producer of records (sweeps, training sweeps, constructions, Taylor);
-* ``RunStore`` (:mod:`sim.store`), ``CellSpec``, ``run_cells`` (:mod:`sim.engine`).
+* ``RunStore`` (:mod:`sim.store`), ``CellSpec``, ``run_cells`` (:mod:`sim.cells`).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ _EXPORTS = {
     "register_experiment": "sim.experiments",
     "load_experiments": "sim.experiments",
     "RunStore": "sim.store",
-    "CellSpec": "sim.engine",
-    "run_cells": "sim.engine",
+    "CellSpec": "sim.cells",
+    "run_cells": "sim.cells",
 }
 
 __all__ = sorted(_EXPORTS)

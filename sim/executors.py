@@ -3,7 +3,7 @@
 Every executor has ``.map(fn, items) -> list`` that returns results in the order of ``items``, plus
 ``close()``, context-manager support and ``workers``. Results never depend on which executor runs them:
 the Monte Carlo engine derives each trial's random stream from a key, not from the worker or the order in
-which work is scheduled (see ``sim.engine``), and results travel back pickled (floats unchanged), so a sweep
+which work is scheduled (see ``sim.cells``), and results travel back pickled (floats unchanged), so a sweep
 writes the same files byte for byte through every executor (``tests/sim/test_executors.py`` asserts it).
 
 Safe by default: the Python API (``sim.coverage_probability``, ``sim.min_candidates``, ``run_cells``,

@@ -5,7 +5,7 @@ A trial draws ``n`` i.i.d. candidates and succeeds when every target ``z`` in ``
 Corollary 3.3), or, with ``statistic="target"``, when one random target ``z ~ U[lo, hi]`` is (Xiong et
 al., AISTATS 2023, PSSP experiment). With ``perturbation = p`` each kept candidate may move by ``|y| <= p``
 (epsilon-perturbed SubsetSum). Exact enumeration decides trials with ``n <= 20``, the certified solver
-beyond; see :mod:`sim.engine` for the certificate and the keyed random streams.
+beyond; see :mod:`sim.cells` for the certificate and the keyed random streams.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sim.engine import EXACT_MAX_N, TOL_FRACTION, CellSpec, run_cells
+from sim.cells import EXACT_MAX_N, TOL_FRACTION, CellSpec, run_cells
 from sim.executors import open_executor
 from theory.stats import clopper_pearson
 from theory.validate import check_choice, check_int, check_range
@@ -265,22 +265,29 @@ def scan_min_n(
     return MinCandidatesResult(float(eta), level, None, None, tuple(scanned), n_start)
 
 
+#: The cell and executor keywords :func:`min_candidates` passes on, with the defaults of
+#: :func:`coverage_probability` (one definition of the setup of a cell).
+CELL_SETUP = {
+    "distribution": "uniform",
+    "lo": -1.0,
+    "hi": 1.0,
+    "perturbation": 0.0,
+    "seed": 0,
+    "statistic": "coverage",
+    "workers": None,
+    "executor": "inprocess",
+}
+
+
 def min_candidates(
     eta: float,
     *,
     level: float = 0.9,
     trials: int = 1000,
-    distribution: str = "uniform",
-    lo: float = -1.0,
-    hi: float = 1.0,
-    perturbation: float = 0.0,
-    seed: int = 0,
-    workers: int | None = None,
-    executor: Any = "inprocess",
-    statistic: str = "coverage",
     n_max: int = DEFAULT_N_MAX,
     confidence: float = 0.95,
     quiet: bool = True,
+    **setup: Any,
 ) -> MinCandidatesResult:
     """The smallest ``n`` whose estimated success probability reaches ``level``.
 
@@ -294,37 +301,30 @@ def min_candidates(
         eta: Accuracy, > 0.
         level: Success level, in (0, 1].
         trials: Trials per scanned ``n``.
-        distribution: Candidate distribution name.
-        lo: Window left end.
-        hi: Window right end.
-        perturbation: PSSP perturbation bound.
-        seed: Root seed.
-        workers: Workers of a parallel executor (more than 1 needs one, see :func:`coverage_probability`).
-        executor: Executor name (default ``inprocess``) or an open executor object.
-        statistic: ``coverage`` or ``target``.
         n_max: Largest ``n`` scanned, in [1, 64].
         confidence: CI level.
         quiet: Hide progress bars.
+        **setup: The cell of every scanned ``n`` and where it runs, as for :func:`coverage_probability`
+            (keys and defaults in :data:`CELL_SETUP`: ``distribution``, ``lo``, ``hi``, ``perturbation``,
+            ``seed``, ``statistic``, ``workers``, ``executor``).
 
     Returns:
         A :class:`MinCandidatesResult`.
 
     Raises:
-        ValueError: If an argument is out of range or a name is unknown.
+        ValueError: If an argument is out of range, unknown, or a name is unknown.
     """
+    unknown = sorted(set(setup) - set(CELL_SETUP))
+    if unknown:
+        raise ValueError(f"min_candidates got unknown arguments {unknown}; valid: {sorted(CELL_SETUP)}")
+    cell = CELL_SETUP | setup
+    executor, workers = cell.pop("executor"), cell.pop("workers")
     check_range("eta", eta, 0.0, None, lo_open=True)
     check_range("level", level, 0.0, 1.0, lo_open=True)
     check_int("trials", trials, 1)
     check_int("n_max", n_max, 1, 64)
-    check_choice("statistic", statistic, ("coverage", "target"))
-    base = {
-        "statistic": statistic,
-        "distribution": distribution,
-        "lo": lo,
-        "hi": hi,
-        "perturbation": perturbation,
-        "seed": seed,
-    }
+    check_choice("statistic", cell["statistic"], ("coverage", "target"))
+    base = cell
     make_spec(1, eta, **base)  # validates the names and ranges before any work
     ex, own = open_executor(executor, workers)
     try:

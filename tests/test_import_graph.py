@@ -151,7 +151,7 @@ def test_graph_holds_the_known_edges(graph) -> None:
     assert "theory.ledger.evidence" in graph["theory.ledger"]
     assert "theory.plumbing.records" in graph["theory.ledger.evidence"]
     assert "theory.ledger" in graph["theory.claims"]
-    assert "sim.executors" in graph["sim.engine"]
+    assert "sim.executors" in graph["sim.cells"]
 
 
 def test_packages_depend_one_way(graph) -> None:

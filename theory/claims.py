@@ -683,6 +683,20 @@ BUILTIN_CLAIMS = (
         checks=(NumericCheck("EP minus IteRand dying ratio over seeds (slth run iep)"),),
         tags=("practice", "iterand"),
     ),
+    Claim(
+        id="pssp-perturbation-shape",
+        statement="The fall of the minimal n at 90% success with the perturbation eps is not Theorem 1's "
+        "shape log(1/eta)/(1+eps) (no constants fit every n90 interval); a form in eps/eta, "
+        "a + C log(1/eta) - B log(1 + eps/eta), does fit. An empirical finding, either way.",
+        source=f"{_XIONG}, Theorem 1 (AISTATS poster: n = O(log(1/eta)/(1+eps) + K)) against the PSSP "
+        "experiment's axis eps/eta (poster figure) [PRIMARY]; the eps/eta form is ours",
+        checks=(
+            _symbolic("xiong_candidate_shapes", "the theorem's shape decreases in eps; AISTATS <= slides"),
+            NumericCheck("both forms fitted to the paired n90 intervals (slth run pssp-min-n)"),
+        ),
+        tags=("pssp", "xiong"),
+        bounds=("xiong-candidates-aistats",),
+    ),
 )
 
 # --------------------------------------------------------------------------------------------------

@@ -109,6 +109,25 @@ def brute_force_best_subsets(
     return out_err, out_size
 
 
+def brute_force_covers(
+    candidates: Any, eta: float, *, lo: float = -1.0, hi: float = 1.0, perturbation: float = 0.0
+) -> bool:
+    """``E_true <= eta``, decided in exact rational arithmetic (no rounding: the decision's oracle).
+
+    Args:
+        candidates: 1-D candidates, ``n <= 12``.
+        eta: The accuracy (a float, taken exactly).
+        lo: Left end of the target window.
+        hi: Right end, ``hi >= lo``.
+        perturbation: ``p >= 0``.
+
+    Returns:
+        Whether every target of the window is within ``eta`` of the perturbed subset sums.
+    """
+    exact = _rational_coverage_error(candidates, lo=lo, hi=hi, perturbation=perturbation)
+    return exact <= Fraction(check_real("eta", eta))
+
+
 def brute_force_coverage_error(
     candidates: Any, *, lo: float = -1.0, hi: float = 1.0, perturbation: float = 0.0
 ) -> float:
@@ -128,6 +147,10 @@ def brute_force_coverage_error(
     Returns:
         The exact supremum, rounded to the nearest float.
     """
+    return float(_rational_coverage_error(candidates, lo=lo, hi=hi, perturbation=perturbation))
+
+
+def _rational_coverage_error(candidates: Any, *, lo: float, hi: float, perturbation: float) -> Fraction:
     x = check_candidates(candidates, max_n=12)
     lo_f = Fraction(check_real("lo", lo))
     hi_f = Fraction(check_real("hi", hi))

@@ -52,9 +52,9 @@ _sweep(
     "pssp-min-n",
     "minimal n for 90% success vs perturbation/eta, paired (Xiong's PSSP experiment)",
     PsspMinNConfig,
-    PsspMinNConfig(etas=(1e-2, 1e-3, 1e-4), ratios=(0.0, 0.5, 2.0, 5.0), trials=200),
+    PsspMinNConfig(etas=(1e-2, 1e-3), reading_etas=(1e-2, 1e-3), n_max=32),
     pssp.run_pssp_min_n,
-    ("pssp-perturbation-helps",),
+    pssp.PSSP_MIN_N_IDS,
 )
 _sweep(
     "rss-per-target",

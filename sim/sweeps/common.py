@@ -17,7 +17,7 @@ from theory.plumbing.rundir import RunDir
 from theory.stats import clopper_pearson
 
 if TYPE_CHECKING:
-    from sim.engine import CellSamples
+    from sim.cells import CellSamples
 
 #: The file of a sweep's run directory holding ``{evidence_id: details}``.
 EVIDENCE_FILE = "evidence.json"
@@ -42,6 +42,13 @@ class SweepOutcome:
     computed: set[str] = field(default_factory=set)
     reused: set[str] = field(default_factory=set)
     evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def open_sweep(experiment: str, rundir: RunDir) -> tuple[Any, SweepOutcome]:
+    """The opened cell store of a sweep's run directory and its empty :class:`SweepOutcome`."""
+    from sim.store import RunStore
+
+    return RunStore(rundir).open(), SweepOutcome(experiment, rundir.path, [])
 
 
 def track(outcome: SweepOutcome, cells: dict[str, CellSamples]) -> None:

@@ -54,18 +54,29 @@ class RssConstantConfig:
 
 @dataclass(frozen=True)
 class PsspMinNConfig:
-    """pssp-min-n: minimal n with 90% success vs perturbation/eta (Xiong et al. 2023, PSSP experiment)."""
+    """pssp-min-n: minimal n with 90% success vs perturbation/eta (Xiong et al. 2023, PSSP experiment).
 
-    statistic: str = help_field("target", "target: one random z per trial (the poster); coverage: all z")
-    distribution: str = help_field("uniform", "candidate distribution")
-    lo: float = help_field(-0.5, "target window left end")
-    hi: float = help_field(0.5, "target window right end")
+    Panel a is the setup that reproduces the poster (product candidates, every z in [-1, 1]); the
+    ``readings`` are the other readings of the poster's one-sentence setup, drawn side by side (panel b).
+    """
+
+    statistic: str = help_field("coverage", "coverage: every z of the window (the poster); target: one z")
+    distribution: str = help_field("product", "candidate distribution (product: U[0,1] U[-1,1])")
+    lo: float = help_field(-1.0, "target window left end")
+    hi: float = help_field(1.0, "target window right end")
     etas: tuple[float, ...] = help_field((1e-2, 1e-3, 1e-4, 1e-5), "accuracies eta")
-    ratios: tuple[float, ...] = help_field((0.0, 0.1, 0.5, 1.0, 2.0, 5.0), "perturbation / eta")
+    ratios: tuple[float, ...] = help_field(
+        (0.0, 0.1, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 10.0), "perturbation / eta"
+    )
     level: float = help_field(0.9, "success level")
     trials: int = help_field(1000, "paired trials (the same candidate sets for every ratio)")
-    n_max: int = help_field(48, "largest n measured (candidate sequence length)")
+    n_max: int = help_field(40, "largest n measured (candidate sequence length)")
     seed: int = help_field(0, "root seed")
+    readings: tuple[str, ...] = help_field(
+        ("uniform/coverage/1", "product/target/1", "product/coverage/0.5", "uniform/target/0.5"),
+        "other readings of the setup, distribution/statistic/r for the window [-r, r] (panel b)",
+    )
+    reading_etas: tuple[float, ...] = help_field((1e-2, 1e-3, 1e-4, 1e-5), "accuracies of the readings")
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ and the trial's *needed n*, ``N_t(eta, p)`` = the smallest ``n`` whose error is 
 non-increasing in ``p`` by construction. Every perturbation is measured on the same candidate sets: the
 comparison of two perturbations is paired (Xiong et al. 2023, PSSP experiment; theory.md §1.5).
 
-Decisions are exact (``theory.coverage_error`` exact mode up to ``sim.engine.EXACT_MAX_N``;
-``theory.best_subset`` for one target). Beyond, coverage uses the certified mode with certificate width
-``TOL_FRACTION * eta``, refined by ``REFINE_FACTOR`` down to ``REFINE_FLOOR * eta``; a trial still
-undecided at some ``n`` gets a range ``[N_low, N_high]`` (``N_low`` = first ``n`` not certainly failed,
-``N_high`` = first ``n`` certainly solved), never a guess. ``n_max + 1`` means "not solved by ``n_max``".
+Decisions are exact at every ``n`` (:func:`theory.coverage.needed_candidates`: the coverage decision
+read off prefix by prefix in one pass, borderline prefixes in integer arithmetic; one target ``z`` is
+the window ``[z, z]``). The record keeps a range ``[N_low, N_high]`` per trial (first ``n`` not
+certainly failed, first ``n`` certainly solved) for its format; with exact decisions the two are
+equal. ``n_max + 1`` means "not solved by ``n_max``".
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from typing import Any
 
 import numpy as np
 
+from sim.cells import STATISTICS
 from sim.distributions import get_distribution
-from sim.engine import EXACT_MAX_N, REFINE_FACTOR, REFINE_FLOOR, STATISTICS, TOL_FRACTION
 from sim.monte_carlo import counting_start
 from theory.plumbing.progress import progress
 from theory.validate import check_choice, check_int, check_range
 
-#: Trials per worker task.
-CHUNK = 8
+#: Trials per worker task (one vectorised batch of the decision).
+CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -87,72 +87,48 @@ def prefix_inputs(spec: PrefixSpec, trial: int) -> tuple[np.ndarray, float | Non
     return x, z
 
 
-def _decide(spec: PrefixSpec, x: np.ndarray, z: float | None, p: float, eta: float) -> str:
-    """``"S"`` (error certainly <= eta), ``"F"`` (certainly > eta) or ``"A"`` (undecided)."""
-    import theory
+def needed_chunk(task: tuple[dict[str, Any], int, int, list[float], list[float]]) -> dict[str, Any]:
+    """Worker entry point: the needed n of trials ``[a, b)`` for every ``(eta, perturbation)``, exactly.
 
+    All trials of the chunk go through :func:`theory.coverage.needed_candidates` as one batch (one
+    target per trial is the window ``[z, z]``). Perturbations are scanned from the largest down: the
+    needed n of a smaller perturbation is at least that of a larger one on the same sequence, so each
+    answer is the next scan's start (with the counting bound :func:`sim.monte_carlo.counting_start`,
+    below which covering the window is impossible).
+
+    Returns:
+        ``{"low": [...], "high": [...]}``: one flattened ``etas x perturbations`` list (row-major) per
+        trial; the decisions are exact, so ``low == high`` (both kept: the record format of
+        :class:`PairedResult`).
+    """
+    from theory.coverage import needed_candidates
+
+    spec_d, a, b, etas, ps = task
+    spec = PrefixSpec(**spec_d)
+    inputs = [prefix_inputs(spec, t) for t in range(a, b)]
+    xs = np.stack([x for x, _ in inputs])
     if spec.statistic == "target":
-        return "S" if float(theory.best_subset(x, z, perturbation=p).error) <= eta else "F"
-    if x.size <= EXACT_MAX_N:
-        e = float(theory.coverage_error(x, lo=spec.lo, hi=spec.hi, perturbation=p))
-        return "S" if e <= eta else "F"
-    tol = TOL_FRACTION * eta
-    while True:  # certificate E - tol <= E_true <= E
-        e = float(theory.coverage_error(x, lo=spec.lo, hi=spec.hi, perturbation=p, tol=tol))
-        if e <= eta:
-            return "S"
-        if e - tol > eta:
-            return "F"
-        if tol / REFINE_FACTOR < REFINE_FLOOR * eta:
-            return "A"
-        tol /= REFINE_FACTOR
+        lo = hi = np.array([z for _, z in inputs])
+    else:
+        lo, hi = spec.lo, spec.hi
+    needed = np.empty((b - a, len(etas), len(ps)), dtype=np.int64)
+    for i, eta in enumerate(etas):
+        prev = np.ones(b - a, dtype=np.int64)
+        for j in sorted(range(len(ps)), key=lambda j: -ps[j]):
+            bound = counting_start(eta, spec.lo, spec.hi, ps[j]) if spec.statistic == "coverage" else 1
+            start = np.minimum(np.maximum(prev, bound), spec.n_max + 1)
+            prev = needed_candidates(xs, eta, lo=lo, hi=hi, perturbation=ps[j], start=start).needed
+            needed[:, i, j] = prev
+    flat = needed.reshape(b - a, -1).tolist()
+    return {"low": flat, "high": [list(row) for row in flat]}
 
 
 def trial_needed(
     spec: PrefixSpec, trial: int, etas: list[float], perturbations: list[float]
 ) -> tuple[list[int], list[int]]:
-    """``(N_low, N_high)`` of one trial, flattened over ``etas x perturbations`` (row-major).
-
-    Perturbations are scanned from the largest down: the needed n of a smaller perturbation is at least
-    that of a larger one, so each scan starts where the previous one stopped (and at the counting bound
-    :func:`sim.monte_carlo.counting_start`, below which covering the window is impossible).
-    """
-    x, z = prefix_inputs(spec, trial)
-    n_over = spec.n_max + 1
-    low = [[n_over] * len(perturbations) for _ in etas]
-    high = [[n_over] * len(perturbations) for _ in etas]
-    order = sorted(range(len(perturbations)), key=lambda j: -perturbations[j])
-    for i, eta in enumerate(etas):
-        prev = 1
-        for j in order:
-            p = perturbations[j]
-            start = counting_start(eta, spec.lo, spec.hi, p) if spec.statistic == "coverage" else 1
-            n = max(prev, start)
-            while n <= spec.n_max:
-                d = _decide(spec, x[:n], z, p, eta)
-                if d != "F" and low[i][j] == n_over:
-                    low[i][j] = n
-                if d == "S":
-                    high[i][j] = n
-                    break
-                n += 1
-            prev = low[i][j]  # > n_max: every smaller perturbation is unsolved too (no scan)
-    # The true needed n is non-increasing in p: an upper end for a smaller p bounds every larger p.
-    for i in range(len(etas)):
-        for j in sorted(range(len(perturbations)), key=lambda j: perturbations[j]):
-            for k in range(len(perturbations)):
-                if perturbations[k] > perturbations[j]:
-                    high[i][k] = min(high[i][k], high[i][j])
-    flat = lambda m: [v for row in m for v in row]  # noqa: E731
-    return flat(low), flat(high)
-
-
-def needed_chunk(task: tuple[dict[str, Any], int, int, list[float], list[float]]) -> dict[str, Any]:
-    """Worker entry point: ``trial_needed`` for trials ``[a, b)``."""
-    spec_d, a, b, etas, ps = task
-    spec = PrefixSpec(**spec_d)
-    out = [trial_needed(spec, t, etas, ps) for t in range(a, b)]
-    return {"low": [lo for lo, _ in out], "high": [hi for _, hi in out]}
+    """``(N_low, N_high)`` of one trial, flattened over ``etas x perturbations`` (row-major)."""
+    out = needed_chunk((asdict(spec), trial, trial + 1, list(etas), list(perturbations)))
+    return out["low"][0], out["high"][0]
 
 
 @dataclass

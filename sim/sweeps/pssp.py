@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.engine import EXACT_MAX_N, CellSpec, run_cells
+from sim.cells import EXACT_MAX_N, CellSpec, run_cells
 from sim.experiments import Context
-from sim.store import RunStore
-from sim.sweeps.common import SweepOutcome, check_seeds, proportion_columns, save_evidence, track
+from sim.sweeps.common import SweepOutcome, check_seeds, open_sweep, proportion_columns, save_evidence, track
 from sim.sweeps.paired import PrefixSpec, run_paired
 from sim.sweeps.rss import _check_etas, _check_ns
 from theory.plumbing.progress import progress
@@ -48,62 +47,93 @@ def _n90_row(curve: dict[str, list[int]], trials: int, level: float) -> dict[str
     }
 
 
-def run_pssp_min_n(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
-    """Minimal n reaching the success level vs perturbation/eta, paired; evidence ``pssp-perturbation-helps``.
+#: The evidence ids written by ``pssp-min-n`` (each with the rule of the same name), from panel a.
+PSSP_MIN_N_IDS = ("pssp-perturbation-helps", "pssp-perturbation-shape")
 
-    For each eta the perturbations ``ratio * eta`` are measured on the same candidate sets (and targets),
-    ``n = 1..n_max`` as prefixes of each trial's candidate sequence (:mod:`sim.sweeps.paired`). Per
-    (eta, ratio) the row holds n90 (first n whose certain success rate reaches ``level``), its interval
-    (:func:`theory.rules.pssp.n90_interval`) and the counts at n90. The rule is
-    :func:`theory.rules.pssp.pssp_perturbation_helps`.
 
-    Args:
-        cfg: A ``PsspMinNConfig``.
-        rundir: Its run directory (opened by :meth:`sim.experiments.Experiment.execute`).
-        ctx: The executor and progress setting (:class:`sim.experiments.Context`).
+def parse_reading(text: str) -> tuple[str, str, float]:
+    """``"distribution/statistic/r"`` -> ``(distribution, statistic, r)`` (the window is ``[-r, r]``).
 
-    Returns:
-        The :class:`SweepOutcome`.
+    Raises:
+        ValueError: If the text does not have three parts, names an unknown statistic or a bad ``r``.
     """
-    etas = _check_etas(cfg.etas)
-    check_choice("statistic", cfg.statistic, ("target", "coverage"))
-    level = check_range("level", cfg.level, 0.0, 1.0, lo_open=True, hi_open=True)
-    ratios = sorted({check_range("ratios", r, 0.0, None) for r in cfg.ratios})
-    trials = check_int("trials", cfg.trials, 1)
-    store = RunStore(rundir).open()
-    executor, quiet = ctx.executor, ctx.quiet
-    outcome = SweepOutcome("pssp-min-n", rundir.path, [])
-    spec = PrefixSpec(cfg.statistic, cfg.distribution, cfg.lo, cfg.hi, cfg.n_max, cfg.seed)
-    rows, blocks = [], []
-    for eta in progress(etas, desc="pssp", quiet=quiet):
+    parts = str(text).split("/")
+    if len(parts) != 3:
+        raise ValueError(f"readings must look like 'product/coverage/1' (distribution/statistic/r): {text!r}")
+    dist, stat, r = parts
+    check_choice("readings statistic", stat, ("coverage", "target"))
+    try:
+        half = float(r)
+    except ValueError:
+        raise ValueError(f"readings: r must be a number > 0 (window [-r, r]), got {text!r}") from None
+    return dist, stat, check_range("readings r", half, 0.0, None, lo_open=True)
+
+
+def _paired_block(spec, etas, ratios, trials, level, store, ctx, base_row):
+    """Run one setup over ``etas x ratios`` (paired): its rows, evidence blocks, and whether it computed."""
+    rows, blocks, computed = [], [], False
+    for eta in etas:
         ps = [r * eta for r in ratios]
-        res = run_paired(spec, trials, [eta], ps, executor=executor, store=store)
-        (outcome.computed if res.computed else outcome.reused).add(f"{spec.key()}-eta{eta:g}")
+        res = run_paired(spec, trials, [eta], ps, executor=ctx.executor, store=store, quiet=ctx.quiet)
+        computed |= res.computed
         curves = []
         for j, ratio in enumerate(ratios):
             curve = res.curve(0, j)
             curves.append({"ratio": ratio, "perturbation": ps[j], **curve})
-            rows.append(
-                {
-                    "statistic": cfg.statistic,
-                    "distribution": cfg.distribution,
-                    "lo": cfg.lo,
-                    "hi": cfg.hi,
-                    "eta": eta,
-                    "perturbation": ps[j],
-                    "ratio": ratio,
-                    "level": level,
-                    **_n90_row(curve, trials, level),
-                    "trials": trials,
-                    "n_start": 1,
-                    "paired": True,
-                }
-            )
+            row = {**base_row, "eta": eta, "perturbation": ps[j], "ratio": ratio, "level": level}
+            row |= _n90_row(curve, trials, level) | {"trials": trials, "n_start": 1, "paired": True}
+            rows.append(row)
         blocks.append({"eta": eta, "trials": trials, "curves": curves})
+    return rows, blocks, computed
+
+
+def run_pssp_min_n(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
+    """Minimal n at the success level vs perturbation/eta, paired, for the poster's setup and its readings.
+
+    Panel a (the config's ``statistic``, ``distribution`` and window): for each eta the perturbations
+    ``ratio * eta`` are measured on the same candidate sets (common random numbers), ``n = 1..n_max`` as
+    prefixes of each trial's candidate sequence (:mod:`sim.sweeps.paired`, exact decisions). Per
+    (eta, ratio) the row holds n90 (first n whose success rate reaches ``level``), its interval
+    (:func:`theory.rules.pssp.n90_interval`: every n whose Clopper-Pearson interval contains the level)
+    and the counts at n90. Panel b: the same for every entry of ``readings`` at ``reading_etas``.
+    Evidence (panel a only): ``pssp-perturbation-helps`` and ``pssp-perturbation-shape``
+    (:mod:`theory.rules.pssp`).
+
+    An experiment runner (``run(cfg, rundir, ctx)``, :class:`sim.experiments.Experiment`), ``cfg`` a
+    ``PsspMinNConfig``; returns the :class:`SweepOutcome`.
+    """
+    etas = _check_etas(cfg.etas)
+    reading_etas = _check_etas(cfg.reading_etas, "reading_etas") if cfg.readings else []
+    check_choice("statistic", cfg.statistic, ("target", "coverage"))
+    level = check_range("level", cfg.level, 0.0, 1.0, lo_open=True, hi_open=True)
+    ratios = sorted({check_range("ratios", r, 0.0, None) for r in cfg.ratios})
+    trials = check_int("trials", cfg.trials, 1)
+    readings = [parse_reading(r) for r in cfg.readings]
+    store, outcome = open_sweep("pssp-min-n", rundir)
+    setups = [("a", cfg.distribution, cfg.statistic, cfg.lo, cfg.hi, etas)]
+    setups += [("b", d, st, -r, r, reading_etas) for d, st, r in readings]
+    rows, blocks = [], []
+    for panel, dist, stat, lo, hi, setup_etas in progress(setups, desc="pssp setups", quiet=ctx.quiet):
+        spec = PrefixSpec(stat, dist, lo, hi, cfg.n_max, cfg.seed)
+        base = {"panel": panel, "reading": f"{dist}/{stat}/[{lo:g},{hi:g}]", "statistic": stat}
+        base |= {"distribution": dist, "lo": lo, "hi": hi}
+        got, got_blocks, computed = _paired_block(spec, setup_etas, ratios, trials, level, store, ctx, base)
+        rows += got
+        if panel == "a":
+            blocks = got_blocks
+        (outcome.computed if computed else outcome.reused).add(spec.key())
     store.write_results(rows)
     outcome.rows = rows
-    details = {"level": level, "statistic": cfg.statistic, "seed": cfg.seed, "etas": blocks}
-    save_evidence(outcome, rundir, "pssp-perturbation-helps", details)
+    details = {
+        "level": level,
+        "statistic": cfg.statistic,
+        "distribution": cfg.distribution,
+        "window": [cfg.lo, cfg.hi],
+        "seed": cfg.seed,
+        "etas": blocks,
+    }
+    for claim in PSSP_MIN_N_IDS:
+        save_evidence(outcome, rundir, claim, details)
     return outcome
 
 
@@ -120,13 +150,8 @@ def run_xiong_thm1(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     :func:`theory.rules.pssp.xiong_failure_bound` (violated: the whole Clopper-Pearson interval above the
     bound).
 
-    Args:
-        cfg: A ``XiongThm1Config``.
-        rundir: Its run directory (opened by :meth:`sim.experiments.Experiment.execute`).
-        ctx: The executor and progress setting (:class:`sim.experiments.Context`).
-
-    Returns:
-        The :class:`SweepOutcome`.
+    An experiment runner (``run(cfg, rundir, ctx)``, :class:`sim.experiments.Experiment`), ``cfg`` a
+    ``XiongThm1Config``; returns the :class:`SweepOutcome`.
     """
     from theory.bounds import xiong_thm1_failure_probability
 
@@ -138,9 +163,8 @@ def run_xiong_thm1(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     trials = check_int("trials", cfg.trials, 1)
     cal_trials = check_int("calibration_trials", cfg.calibration_trials, 1)
     check_seeds(cfg.seed, cfg.calibration_seed)
-    store = RunStore(rundir).open()
+    store, outcome = open_sweep("xiong-thm1", rundir)
     executor, quiet = ctx.executor, ctx.quiet
-    outcome = SweepOutcome("xiong-thm1", rundir.path, [])
 
     def spec(n: int, eps: float, seed: int) -> CellSpec:
         return CellSpec("coverage", n, cfg.distribution, -0.5, 0.5, eps, seed, 0.0)
@@ -215,13 +239,8 @@ def run_xiong_n90(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     eps is resolvable where the prediction lies below the n90(0) interval. Evidence:
     ``xiong-thm1-aistats.eps-dependence``, ``xiong-thm1-slides``, ``xiong-thm1-opt22``.
 
-    Args:
-        cfg: A ``XiongN90Config``.
-        rundir: Its run directory (opened by :meth:`sim.experiments.Experiment.execute`).
-        ctx: The executor and progress setting (:class:`sim.experiments.Context`).
-
-    Returns:
-        The :class:`SweepOutcome`.
+    An experiment runner (``run(cfg, rundir, ctx)``, :class:`sim.experiments.Experiment`), ``cfg`` a
+    ``XiongN90Config``; returns the :class:`SweepOutcome`.
     """
     thrs = _check_etas(cfg.thresholds, "thresholds")
     ps = sorted({check_range("perturbations", p, 0.0, None) for p in cfg.perturbations})
@@ -231,9 +250,8 @@ def run_xiong_n90(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     trials = check_int("trials", cfg.trials, 1)
     cal_trials = check_int("calibration_trials", cfg.calibration_trials, 1)
     check_seeds(cfg.seed, cfg.calibration_seed)
-    store = RunStore(rundir).open()
+    store, outcome = open_sweep("xiong-n90", rundir)
     executor, quiet = ctx.executor, ctx.quiet
-    outcome = SweepOutcome("xiong-n90", rundir.path, [])
     test = PrefixSpec("coverage", cfg.distribution, cfg.lo, cfg.hi, cfg.n_max, cfg.seed)
     calib = PrefixSpec("coverage", cfg.distribution, cfg.lo, cfg.hi, cfg.n_max, cfg.calibration_seed)
     cal = run_paired(calib, cal_trials, thrs, [0.0], executor=executor, store=store, quiet=quiet)

@@ -17,12 +17,11 @@ from typing import Any
 import numpy as np
 
 import theory
+from sim.cells import EXACT_MAX_N, CellSpec, default_tol, run_cells, trial_inputs
 from sim.distributions import get_distribution
-from sim.engine import EXACT_MAX_N, CellSpec, default_tol, run_cells, trial_inputs
 from sim.experiments import Context
 from sim.monte_carlo import counting_start, lueker_implied_constant, make_spec, scan_min_n
-from sim.store import RunStore
-from sim.sweeps.common import SweepOutcome, check_seeds, proportion_columns, save_evidence, track
+from sim.sweeps.common import SweepOutcome, check_seeds, open_sweep, proportion_columns, save_evidence, track
 from theory.plumbing.progress import progress
 from theory.plumbing.rundir import RunDir
 from theory.validate import check_int, check_range
@@ -57,19 +56,14 @@ def run_rss_success(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     form) for every ``test_etas`` entry; see :func:`_pensia_evidence`. The success-vs-n grid above is the
     figure's data, not the evidence.
 
-    Args:
-        cfg: A ``RssSuccessConfig``.
-        rundir: Its run directory (opened by :meth:`sim.experiments.Experiment.execute`).
-        ctx: The executor and progress setting (:class:`sim.experiments.Context`).
-
-    Returns:
-        The :class:`SweepOutcome`.
+    An experiment runner (``run(cfg, rundir, ctx)``, :class:`sim.experiments.Experiment`), ``cfg`` a
+    ``RssSuccessConfig``; returns the :class:`SweepOutcome`.
     """
     etas = _check_etas(cfg.etas)
     ns = _check_ns(cfg.ns)
     get_distribution(cfg.distribution)
     widths = [check_range("half_widths", r, 0.0, None, lo_open=True) for r in cfg.half_widths]
-    store = RunStore(rundir).open()
+    store, outcome = open_sweep("rss-success", rundir)
     executor, quiet = ctx.executor, ctx.quiet
     tol = default_tol(etas)
     specs = {
@@ -89,7 +83,6 @@ def run_rss_success(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     cells = run_cells(
         list(specs.values()), cfg.trials, thresholds=etas, executor=executor, store=store, quiet=quiet
     )
-    outcome = SweepOutcome("rss-success", rundir.path, [])
     track(outcome, cells)
     rows = []
     for (r, n), spec in specs.items():
@@ -199,20 +192,14 @@ def run_rss_constant(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     calibrated on ``calibration_seed`` from n90 at ``lueker_etas``, then ``lueker_trials`` trials at
     ``seed`` at the solved ``n = ceil(lueker_min_n(eta, 1 - level, C))``; see :func:`_lueker_evidence`.
 
-    Args:
-        cfg: A ``RssConstantConfig``.
-        rundir: Its run directory (opened by :meth:`sim.experiments.Experiment.execute`).
-        ctx: The executor and progress setting (:class:`sim.experiments.Context`).
-
-    Returns:
-        The :class:`SweepOutcome`.
+    An experiment runner (``run(cfg, rundir, ctx)``, :class:`sim.experiments.Experiment`), ``cfg`` a
+    ``RssConstantConfig``; returns the :class:`SweepOutcome`.
     """
     etas = _check_etas(cfg.etas)
     level = check_range("level", cfg.level, 0.0, 1.0, lo_open=True, hi_open=True)
     check_int("resamples", cfg.resamples, 10)
-    store = RunStore(rundir).open()
+    store, outcome = open_sweep("rss-constant", rundir)
     executor, quiet = ctx.executor, ctx.quiet
-    outcome = SweepOutcome("rss-constant", rundir.path, [])
     base = {"distribution": cfg.distribution, "lo": cfg.lo, "hi": cfg.hi, "seed": cfg.seed}
     rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(0x5EED, 1)))
     criteria = {"level": lambda eta: level, "fail<=eta": lambda eta: max(level, 1.0 - eta)}
@@ -403,9 +390,8 @@ def run_rss_per_target(cfg: Any, rundir: RunDir, ctx: Context) -> SweepOutcome:
     ns = _check_ns(cfg.ns)
     z = check_range("target", cfg.target)
     trials = check_int("trials", cfg.trials, 1)
-    store = RunStore(rundir).open()
+    store, outcome = open_sweep("rss-per-target", rundir)
     executor = ctx.executor
-    outcome = SweepOutcome("rss-per-target", rundir.path, [])
     tag = hashlib.sha256(json.dumps([z, etas]).encode()).hexdigest()[:8]
     specs = {n: CellSpec("target", n, cfg.distribution, -1.0, 1.0, cfg.perturbation, cfg.seed) for n in ns}
     records: dict[int, dict] = {}

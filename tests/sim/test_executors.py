@@ -21,7 +21,7 @@ import cloudpickle
 import numpy as np
 import pytest
 
-from sim.engine import CellSpec, run_cells, trial_inputs
+from sim.cells import CellSpec, run_cells, trial_inputs
 from sim.executors import (
     EXECUTORS,
     DaskConfig,

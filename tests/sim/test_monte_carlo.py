@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from sim.distributions import DISTRIBUTIONS, get_distribution, register_distribution
-from sim.engine import (
+from sim.cells import (
     CellSpec,
     classify,
     coverage_statistic,
     run_cells,
     trial_inputs,
 )
+from sim.distributions import DISTRIBUTIONS, get_distribution, register_distribution
 from sim.monte_carlo import (
     counting_start,
     coverage_probability,
@@ -182,7 +182,7 @@ def test_large_n_refinement_shrinks_the_certificate() -> None:
     # E = 1 with width 5 against eta = 0.01) is re-measured with tol / 10 until it is decided.
     from dataclasses import asdict
 
-    from sim.engine import refine_trials
+    from sim.cells import refine_trials
 
     eta = 1e-2
     spec = CellSpec("coverage", 24, "uniform", -0.5, 0.5, tol=eta)

@@ -354,7 +354,7 @@ def test_registration_is_cheap() -> None:
 
 
 def test_unfinished_cell_reuses_its_finished_chunks(tmp_run_root: Path) -> None:
-    from sim.engine import CellSpec, run_cells
+    from sim.cells import CellSpec, run_cells
     from sim.store import RunStore
     from sim.sweeps.configs import RssSuccessConfig
 

@@ -48,6 +48,7 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "xiong-thm1-slides",
             "xiong-thm1-opt22",
             "pssp-perturbation-helps",
+            "pssp-perturbation-shape",
         ),
     ),
     "construct": (

@@ -388,6 +388,132 @@ def pssp_perturbation_helps(details: Mapping[str, Any]) -> RuleResult:
 
 
 # --------------------------------------------------------------------------------------------------
+# pssp-perturbation-shape: the theorem's log(1/eta)/(1+eps) against a form in eps/eta
+# --------------------------------------------------------------------------------------------------
+#: The two forms compared, each linear in its constants: ``n90 = sum_j theta_j * feature_j(eta, ratio)``.
+SHAPE_FORMS = {
+    "theorem": "n90 = a + C log(1/eta)/(1+eps) (AISTATS Theorem 1 shape, a = C K free)",
+    "ratio": "n90 = a + C log(1/eta) - B log(1 + eps/eta) (our empirical form in eps/eta)",
+}
+
+
+def _shape_features(form: str, eta: float, ratio: float) -> list[float]:
+    from theory import bounds
+
+    eps = ratio * eta
+    # log(1/eta)/(1+eps) and log(1/eta) are the declared bound with C = 1, K = 0 (at eps and at 0).
+    thm = finite("xiong-candidates-aistats", bounds.xiong_candidates_aistats(eta, eps, 0.0, C=1.0))
+    if form == "theorem":
+        return [1.0, thm]
+    base = finite("xiong-candidates-aistats", bounds.xiong_candidates_aistats(eta, 0.0, 0.0, C=1.0))
+    return [1.0, base, -math.log1p(ratio)]
+
+
+def shape_points(details: Mapping[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """The (eta, ratio) points with a finite n90 interval, and the number left out (censored)."""
+    level = float(details.get("level", LEVEL))
+    points, censored = [], 0
+    for block in details["etas"]:
+        eta, trials = float(block["eta"]), int(block["trials"])
+        for c in block["curves"]:
+            got = _curve(c, trials, level)
+            if got["n90"] is None or got["low"] is None or got["high"] is None:
+                censored += 1
+                continue
+            points.append({"eta": eta, "ratio": float(c["ratio"]), **got})
+    return points, censored
+
+
+def fit_shape(form: str, points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Least-squares constants of ``form`` on the n90 points, and its best interval slack.
+
+    The slack is the largest ``t`` such that some constants put every prediction ``f`` at least ``t``
+    inside its point's hit range ``low - 1 < f <= high`` (``ceil(f)`` in the n90 interval ``[low, high]``);
+    a linear programme (scipy's HiGHS). ``t > 0``: the form is compatible with every interval;
+    ``t <= 0``: no constants at all place it inside every interval (``-t`` candidates short).
+    """
+    import numpy as np
+    from scipy.optimize import linprog
+
+    feats = np.array([_shape_features(form, p["eta"], p["ratio"]) for p in points])
+    n90 = np.array([float(p["n90"]) for p in points])
+    low = np.array([float(p["low"]) for p in points]) - 1.0
+    high = np.array([float(p["high"]) for p in points])
+    theta, *_ = np.linalg.lstsq(feats, n90, rcond=None)
+    k = feats.shape[1]
+    # Variables (theta, t): maximise t s.t. feats theta - t >= low and feats theta + t <= high, t <= 1.
+    ones = np.ones((len(points), 1))
+    a_ub = np.vstack([np.hstack([-feats, ones]), np.hstack([feats, ones])])
+    b_ub = np.concatenate([-low, high])
+    c = np.zeros(k + 1)
+    c[-1] = -1.0
+    lp = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=[(None, None)] * k + [(None, 1.0)], method="highs")
+    slack = float(lp.x[-1]) if lp.status == 0 else -math.inf
+    names = ["a", "C"] if form == "theorem" else ["a", "C", "B"]
+    pred = feats @ theta
+    return {
+        "form": SHAPE_FORMS[form],
+        "least_squares": {name: float(v) for name, v in zip(names, theta, strict=True)},
+        "rms_residual": float(np.sqrt(np.mean((pred - n90) ** 2))),
+        "slack": slack,
+        "compatible": bool(slack > 1e-9),
+        "predicted": [float(v) for v in pred],
+    }
+
+
+def _fmt_fit(fit: Mapping[str, Any]) -> str:
+    consts = ", ".join(f"{k}={v:.3g}" for k, v in fit["least_squares"].items())
+    state = "fits every n90 interval" if fit["compatible"] else "misses some n90 interval"
+    return f"{consts}, rms {fit['rms_residual']:.2f}, interval slack {fit['slack']:.2f} ({state})"
+
+
+@register_rule("pssp-perturbation-shape")
+def pssp_perturbation_shape(details: Mapping[str, Any]) -> RuleResult:
+    """Which form describes n90(eta, eps): Theorem 1's ``log(1/eta)/(1+eps)`` or one in ``eps/eta``.
+
+    Source of the theorem's form: Xiong et al. AISTATS 2023, Theorem 1 (``n = O(log(1/eta)/(1+eps) + K)``,
+    via ``theory.bounds.xiong_candidates_aistats``); the eps/eta form is ours (a subset of ``|S|``
+    candidates reaches an interval ``2 |S| eps`` wide, so the perturbation acts like a coverage ``eps/eta``
+    times wider). Decided from the paired n90 intervals of ``slth run pssp-min-n`` (panel a).
+    """
+    points, censored = shape_points(details)
+    rule = (
+        "inconsistent if some constants put the theorem's log(1/eta)/(1+eps) form inside every n90 interval; "
+        "else consistent if some constants do so for the eps/eta form; else inconclusive"
+    )
+    widths = sorted(p["high"] - p["low"] for p in points)
+    constants = {
+        "theorem form": SHAPE_FORMS["theorem"] + " (theory.bounds.xiong_candidates_aistats, C=1, K=0)",
+        "ratio form": SHAPE_FORMS["ratio"],
+        "constants": "free: a linear programme finds the best constants for each form (no calibration "
+        "needed: a form is rejected only when no constants at all fit)",
+        "n90 interval": f"every n whose {CONFIDENCE} Clopper-Pearson interval of P(success) holds the level",
+        "hit": "ceil(prediction) inside [low, high]",
+    }
+    median = widths[len(widths) // 2] if widths else None
+    detectable = (
+        f"a form is rejected when it misses an n90 interval for every choice of its constants; the median "
+        f"interval width here is {median} candidates over {len(points)} points ({censored} censored)"
+        if points
+        else "no point with a finite n90 interval"
+    )
+    etas = {p["eta"] for p in points}
+    if len(points) < 4 or len(etas) < 2:
+        summary = f"{len(points)} points over {len(etas)} etas: too few to compare the forms"
+        return RuleResult("inconclusive", summary, rule, constants, detectable)
+    thm, ratio = fit_shape("theorem", points), fit_shape("ratio", points)
+    text = f"theorem form: {_fmt_fit(thm)}; eps/eta form: {_fmt_fit(ratio)}"
+    if thm["compatible"]:
+        verdict = "inconsistent"  # the theorem's factor alone explains the measured fall
+    elif ratio["compatible"]:
+        verdict = "consistent"
+    else:
+        verdict = "inconclusive"
+        text += " (the theorem's form is rejected, but the eps/eta form does not fit every interval either)"
+    return RuleResult(verdict, text, rule, constants, detectable)
+
+
+# --------------------------------------------------------------------------------------------------
 # Examples (small realistic payloads with the producers' schemas; each is consistent with real bounds)
 # --------------------------------------------------------------------------------------------------
 def _steps(n_max: int, trials: int, at: dict[int, int]) -> list[int]:
@@ -421,6 +547,24 @@ _SHAPE_EXAMPLE = {"level": LEVEL, "seed": 0, "calibration_seed": 1, "etas": [_ex
 
 _PSSP_BASE = _steps(16, 100, {9: 10, 10: 40, 11: 40, 12: 10})
 _PSSP_TOP = _steps(16, 100, {5: 30, 6: 50, 7: 20})
+
+def _sharp(n90: int, n_max: int = 24, trials: int = 200) -> dict[str, Any]:
+    # 85% of the trials solved at n90 - 1 and all at n90: the n90 interval is the single n90.
+    counts = _steps(n_max, trials, {n90 - 1: 170, n90: 30})
+    return {"certain": counts, "possible": counts}
+
+
+def _shape_example() -> dict[str, Any]:
+    # n90 = ceil(10 + log(1/eta) - 2 log(1 + eps/eta)): the eps/eta form fits, the theorem's cannot.
+    blocks = []
+    for eta in (1e-2, 1e-3):
+        curves = []
+        for ratio in (0.0, 1.0, 10.0):
+            n90 = math.ceil(10 + math.log(1 / eta) - 2 * math.log1p(ratio))
+            curves.append({"ratio": ratio, "perturbation": ratio * eta, **_sharp(n90)})
+        blocks.append({"eta": eta, "trials": 200, "curves": curves})
+    return {"level": LEVEL, "statistic": "coverage", "distribution": "product", "seed": 0, "etas": blocks}
+
 
 EXAMPLES: list[tuple[str, str, dict]] = [
     (
@@ -472,4 +616,5 @@ EXAMPLES: list[tuple[str, str, dict]] = [
             ],
         },
     ),
+    ("pssp-perturbation-shape", "pssp-perturbation-shape", _shape_example()),
 ]

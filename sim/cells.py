@@ -1,4 +1,4 @@
-"""The Monte Carlo engine: keyed per-trial random streams, chunked work, resumable cells.
+"""Monte Carlo cells: keyed per-trial random streams, chunked work, resumable cells (the cell engine).
 
 A *cell* is one random experiment repeated over trials: draw ``n`` candidates from a distribution and
 measure one error statistic of the candidate set:
