@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from theory import coverage
-from theory.coverage import _merge, _rounding_bound, _sup_distance
+from theory.coverage import _NUMPY, _rounding_bound, _sup_distance, _union
 from theory.inputs import check_candidates, check_perturbation, check_real, to_numpy
 from theory.subset_sum import engine, single
 from theory.subset_sum.engine import BatchSubsetResult
@@ -49,6 +49,12 @@ FIXED_MAX_HALF = 1 << 22
 COVERAGE_MAX_SUBSETS = 1 << 24
 # Elements (rows x half-subsets) materialised at once per split.
 _CHUNK_ELEMENTS = 1 << 21
+
+
+def _merge(left: np.ndarray, right: np.ndarray, slack: float) -> tuple[np.ndarray, np.ndarray]:
+    """One row's interval union, joining gaps ``<= slack``: the coverage module's union step."""
+    merged_l, merged_r = _union(_NUMPY, left[None, :], right[None, :], slack)
+    return merged_l[0], merged_r[0]
 
 
 @functools.lru_cache(maxsize=256)
