@@ -45,8 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rep.add_argument(
         "--scale",
         choices=SCALES,
-        default="quick",
-        help="experiment preset: quick (CPU minutes, the default), default, full (GPU-size)",
+        default="default",
+        help="experiment preset: quick (a smoke run, about 3 CPU minutes), default (the CPU scale that "
+        "decides the claims, the default), full (the references' settings, GPU-size)",
     )
     rep.add_argument(
         "--only", nargs="+", metavar="NAME", default=None, help="only these figures (and their experiments)"

@@ -70,7 +70,7 @@ def run_ledger(
 
 def reproduce(
     *,
-    scale: str = "quick",
+    scale: str = "default",
     only: Sequence[str] | None = None,
     runs_root: str | Path = "runs",
     out: str | Path = "figures/out",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the toolkit (torch pinned to the CPU wheel) and run the main job at the small embedded default.
+# Install the toolkit (torch pinned to the CPU wheel) and run the main job, `slth reproduce`, at its default scale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q -c constraints.txt -e .
