@@ -335,7 +335,7 @@ def _planted(root: Path, rng: np.random.Generator) -> None:
     """Synthetic ``planted-ticket`` records in the producer's layout (``sim.planted``)."""
     base = root / "planted-ticket" / "synthetic"
     d0 = 0.02
-    _json(base / "config.json", {"scale": "synthetic"})
+    RunDir(base, {"scale": "synthetic"}).open(env={"synthetic": True})
     _json(
         base / "planted.json",
         {
@@ -404,7 +404,7 @@ def _rfss_records(root: Path, rng: np.random.Generator) -> None:
             )
     details = {"eps": 0.06, "dims": [4, 4, 2], "target_seed": 0, "densities": [0.1, 0.2], "rows": tickets}
     path = root / "sparse-tickets" / "synthetic14"
-    _json(path / "config.json", {"synthetic": True, "scale": "quick"})
+    RunDir(path, {"synthetic": True, "scale": "quick"}).open(env={"synthetic": True})
     _json(path / "evidence.json", {"rfss-sparse-ticket": details})
 
 

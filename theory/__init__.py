@@ -15,11 +15,11 @@ coverage error in :mod:`theory.coverage`, the brute-force oracles in :mod:`theor
 and the claims ledger in ``theory.bounds`` and ``theory.ledger`` (import them as submodules).
 """
 
-from theory.coverage import coverage_decision, needed_candidates
+from theory.coverage import coverage_decision, coverage_error, needed_candidates
 from theory.subset_sum import BatchSubsetResult, SubsetResult
 
-# The public solvers: those of single / engine / coverage, with the fixed-size dispatch (size=, max_size=).
-from theory.subset_sum.fixed_size import best_subset, best_subsets, coverage_error
+# The public solvers: those of single / engine, with the fixed-size dispatch (size=, max_size=).
+from theory.subset_sum.fixed_size import best_subset, best_subsets
 
 __all__ = [
     "BatchSubsetResult",

@@ -163,7 +163,7 @@ def _rational_coverage_error(candidates: Any, *, lo: float, hi: float, perturbat
         chosen = [xs[i] for i in range(len(xs)) if (mask >> i) & 1]
         s = sum(chosen, Fraction(0))
         intervals.append((s - len(chosen) * p, s + len(chosen) * p))
-    return float(_rational_sup_distance(intervals, lo_f, hi_f))
+    return _rational_sup_distance(intervals, lo_f, hi_f)
 
 
 def _rational_sup_distance(
@@ -193,7 +193,6 @@ def _rational_sup_distance(
             best = max(best, tent_sup(reach, left))
         reach = max(reach, right)
     return max(best, tent_sup(reach, None))
-
 
 
 def _combination_masks(n: int, sizes: Any) -> np.ndarray:

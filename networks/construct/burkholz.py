@@ -700,6 +700,19 @@ def _constants(seed, lay, specs, s, const_units, cols, mult, tol, device, kept):
     return real - 1.0, absum, ki
 
 
+def _valid_first(ok: np.ndarray) -> np.ndarray:
+    """Per row, the column indices with the ``True`` ones first, each group in column order.
+
+    A stable partition (what ``argsort(~ok, kind="stable")`` gives), computed from ranks without a sort:
+    a ``True`` column goes to its rank among the row's ``True`` ones, a ``False`` column after them all.
+    """
+    n_true = ok.sum(axis=1, keepdims=True)
+    pos = np.where(ok, np.cumsum(ok, axis=1) - 1, n_true + np.cumsum(~ok, axis=1) - 1)
+    order = np.empty_like(pos)
+    np.put_along_axis(order, pos, np.broadcast_to(np.arange(ok.shape[1]), ok.shape), axis=1)
+    return order
+
+
 def _build_first(lay: _Layout, specs, l: int, *, seed, tol, device, halves) -> dict:
     """Source layers 1 and 2 for target layer 1 (product SubsetSums, the ReLU split)."""
     tw, tb, tc = tol
@@ -723,7 +736,7 @@ def _build_first(lay: _Layout, specs, l: int, *, seed, tol, device, halves) -> d
         # fall back to deepening, whose memory grew past 5 GB at rho = 30): extra units stay pruned.
         ok &= np.cumsum(ok, axis=1) <= MITM_MAX_VALID
         width = max(1, int(ok.sum(1).max()))
-        order = np.argsort(~ok, axis=1, kind="stable")[:, :width]
+        order = _valid_first(ok)[:, :width]
         half_units.append((np.take_along_axis(units_of, order, 1), np.take_along_axis(ok, order, 1)))
     bias_units = lay.in_blocks * r1 + np.arange(lay.rho) if lay.bias_block else np.zeros(0, dtype=np.int64)
     cols_b = bias_units * taps + _centre(spec)

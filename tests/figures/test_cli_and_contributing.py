@@ -156,11 +156,15 @@ register_figure(
 @pytest.fixture
 def restored_registries():
     """Undo whatever a test registers (experiments, figures, claims, rules)."""
-    from figures.registry import FIGURES
-    from sim.experiments import EXPERIMENTS
+    from figures.registry import FIGURES, all_figures
+    from sim.experiments import EXPERIMENTS, load_experiments
     from theory.ledger import CLAIMS
-    from theory.rules import RULES
+    from theory.ledger.claim import load_builtin_claims
+    from theory.rules import RULES, load_rules
 
+    # Load everything built in first: a module first imported during the test registers entries that the
+    # restore below would drop while the module stays imported (later tests would miss its rules).
+    load_experiments(), all_figures(), load_rules(), load_builtin_claims()
     tables = (EXPERIMENTS, FIGURES, CLAIMS, RULES)
     before = [dict(t) for t in tables]
     yield

@@ -183,7 +183,8 @@ def _stub_experiments(monkeypatch: pytest.MonkeyPatch, calls: list[str], *, fail
     def execute(self, config=None, *, scale, runs_root, executor, workers, quiet, device):
         calls.append(self.name)
         # The API runs in-process by default; the CLI hands over its open executor.
-        assert scale == "default" and device == "cpu" and (executor == "inprocess" or hasattr(executor, "map"))
+        assert scale == "default" and device == "cpu"
+        assert executor == "inprocess" or hasattr(executor, "map")
         if self.name == fail:
             raise RuntimeError(f"{self.name} exploded")
         if not (runs_root / "ep-dying").exists():

@@ -186,3 +186,15 @@ def test_pensia_mnist_slice():
     assert t.meta["layout"]["units"] == [2 * 4 * 784, 4 * 6, 10]
     x = _probes((1, 28, 28), n=100, nonneg=True)
     assert t.measure(net, x) <= t.certified_bound()
+
+
+def test_valid_first_is_the_stable_partition() -> None:
+    """The sort-free compaction equals a stable argsort of ``~ok`` (what the layout relied on before)."""
+    import numpy as np
+
+    from networks.construct.burkholz import _valid_first
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        ok = rng.random((int(rng.integers(1, 6)), int(rng.integers(1, 9)))) < rng.random()
+        np.testing.assert_array_equal(_valid_first(ok), np.argsort(~ok, axis=1, kind="stable"))

@@ -200,7 +200,10 @@ _BUILTINS = {"loading": False}
 
 
 def load_builtin_claims() -> list[str]:
-    """Register the built-in claims (``theory.claims.BUILTIN_CLAIMS``) that are not registered yet.
+    """Register the built-in claims that are not registered yet.
+
+    Built-in claims are ``theory.claims.BUILTIN_CLAIMS`` followed by the ``CLAIMS`` tuple of every rule
+    module of ``theory.rules`` that declares one (a claim may live next to the rule that decides it).
 
     Idempotent and cheap after the first call; the ledger's entry points (:func:`register_claim`,
     :func:`get_claim`, :func:`load_claims`, :func:`theory.ledger.verify`) call it, so ``CLAIMS`` holds
@@ -214,7 +217,13 @@ def load_builtin_claims() -> list[str]:
         return []
     _BUILTINS["loading"] = True
     try:
-        builtin = importlib.import_module(BUILTIN_CLAIMS_MODULE).BUILTIN_CLAIMS
+        builtin = list(importlib.import_module(BUILTIN_CLAIMS_MODULE).BUILTIN_CLAIMS)
+        # A rule module may declare the claims its rules decide (``CLAIMS``), so that a new claim with a new
+        # rule is one file of theory/rules/, found like the rules themselves (no list of names to edit).
+        from theory.rules import rule_modules
+
+        for module in rule_modules():
+            builtin.extend(getattr(module, "CLAIMS", ()))
         for claim in builtin:
             if claim.id not in CLAIMS:
                 _register(claim)

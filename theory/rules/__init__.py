@@ -75,10 +75,15 @@ def register_rule(name: str) -> Callable[[Callable[..., RuleResult]], Callable[.
     return deco
 
 
+def rule_modules() -> list[Any]:
+    """Import every submodule of this package (registering its rules) and return them, in name order."""
+    names = sorted(info.name for info in pkgutil.iter_modules(__path__))
+    return [importlib.import_module(f"{__name__}.{name}") for name in names]
+
+
 def load_rules() -> dict[str, Callable[[Mapping[str, Any]], RuleResult]]:
     """Import every submodule of this package (each registers its rules) and return :data:`RULES`."""
-    for info in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{info.name}")
+    rule_modules()
     return RULES
 
 

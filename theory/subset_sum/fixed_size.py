@@ -19,7 +19,8 @@ are exact, and the tie rule below is then exact too); the returned errors are re
 indices (``math.fsum`` for :func:`best_subset_fixed`, the sequential sum in increasing column order, the
 engine's canonical sum, for :func:`best_subsets_fixed`).
 
-Coverage of a window by ``k``-subsets (:func:`coverage_error_fixed`): exact by enumerating the
+Coverage of a window by ``k``-subsets (:func:`theory.coverage.coverage_error_fixed`, using this module's
+subset enumeration): exact by enumerating the
 ``C(n, k)`` reachable intervals (``n <= 24``), or certified within ``tol > 0`` by an interval-union
 recursion over the pairs (prefix, size) that extends :mod:`theory.coverage`'s certificate.
 """
@@ -33,28 +34,18 @@ from typing import Any
 
 import numpy as np
 
-from theory import coverage
-from theory.coverage import _NUMPY, _rounding_bound, _sup_distance, _union
 from theory.inputs import check_candidates, check_perturbation, check_real, to_numpy
 from theory.subset_sum import engine, single
 from theory.subset_sum.engine import BatchSubsetResult
 from theory.subset_sum.single import MAX_N, SubsetResult, evaluate_subset
-from theory.validate import check_int, check_range
+from theory.validate import check_int
 
 #: Largest number of candidates of the single-target fixed-size solver (its tie rule packs int64 bitmasks).
 FIXED_MAX_N = MAX_N
 #: Largest half-group ``C(ceil(w/2), k1)`` the batched solver enumerates (``C(24, 12) = 2.7e6`` fits).
 FIXED_MAX_HALF = 1 << 22
-#: Largest ``C(n, k)`` enumerated by the exact fixed-size coverage (``tol = 0``).
-COVERAGE_MAX_SUBSETS = 1 << 24
 # Elements (rows x half-subsets) materialised at once per split.
 _CHUNK_ELEMENTS = 1 << 21
-
-
-def _merge(left: np.ndarray, right: np.ndarray, slack: float) -> tuple[np.ndarray, np.ndarray]:
-    """One row's interval union, joining gaps ``<= slack``: the coverage module's union step."""
-    merged_l, merged_r = _union(_NUMPY, left[None, :], right[None, :], slack)
-    return merged_l[0], merged_r[0]
 
 
 @functools.lru_cache(maxsize=256)
@@ -380,153 +371,9 @@ def _fixed_sums(x: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def _suffix_extremes(x: np.ndarray, k: int, p: float) -> tuple[np.ndarray, np.ndarray]:
-    """``low[j, r]`` / ``high[j, r]``: least / greatest sum of ``r <= k`` of ``x[j:] - p`` / ``x[j:] + p``.
-
-    ``inf`` marks ``r`` larger than the suffix (no such completion).
-    """
-    n = x.size
-    low = np.full((n + 1, k + 1), np.inf)
-    high = np.full((n + 1, k + 1), -np.inf)
-    for j in range(n + 1):
-        tail = np.sort(x[j:])
-        r = min(k, tail.size)
-        low[j, : r + 1] = np.concatenate([[0.0], np.cumsum(tail[:r] - p)])
-        high[j, : r + 1] = np.concatenate([[0.0], np.cumsum(tail[::-1][:r] + p)])
-    return low, high
-
-
-def _certified_fixed(
-    x: np.ndarray, k: int, lo: float, hi: float, p: float, tol: float, max_intervals: int
-) -> float:
-    """Certified fixed-size coverage error (see :func:`coverage_error_fixed`)."""
-    x = x[np.argsort(np.abs(x), kind="stable")]
-    n = x.size
-    rnd = _rounding_bound(x, lo, hi, p)
-    budget = tol - 4.0 * rnd
-    low, high = _suffix_extremes(x, k, p)
-    lists: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(1), np.zeros(1))] + [
-        (np.empty(0), np.empty(0)) for _ in range(k)
-    ]
-    spent = 0.0
-    below, above = -math.inf, math.inf
-    for j in range(n):
-        new = []
-        total = 0
-        for m in range(k + 1):
-            parts_l, parts_r = [lists[m][0]], [lists[m][1]]
-            if m > 0 and lists[m - 1][0].size:
-                parts_l.append(lists[m - 1][0] + (x[j] - p))
-                parts_r.append(lists[m - 1][1] + (x[j] + p))
-            cat_l, cat_r = np.concatenate(parts_l), np.concatenate(parts_r)
-            order = np.argsort(cat_l, kind="stable")
-            new.append((cat_l[order], cat_r[order]))
-            total += cat_l.size
-        delta = 0.0
-        if total > max_intervals // 4 and 0.5 * budget - spent > 0.0:
-            delta = 0.25 * (0.5 * budget - spent)
-        spent += delta
-        lists = []
-        for m, (cat_l, cat_r) in enumerate(new):
-            if cat_l.size == 0:
-                lists.append((cat_l, cat_r))
-                continue
-            left, right = _merge(cat_l, cat_r, 2.0 * delta)
-            r = k - m  # candidates still to add, from x[j + 1:]
-            if not math.isfinite(low[j + 1, r]):
-                lists.append((np.empty(0), np.empty(0)))  # cannot be completed to size k
-                continue
-            lo_reach = left + low[j + 1, r]
-            hi_reach = right + high[j + 1, r]
-            gone_right = lo_reach > hi
-            gone_left = hi_reach < lo
-            if np.any(gone_right):
-                above = min(above, float(lo_reach[gone_right].min()))
-            if np.any(gone_left):
-                below = max(below, float(hi_reach[gone_left].max()))
-            keep = ~(gone_right | gone_left)
-            lists.append((left[keep], right[keep]))
-    left, right = lists[k]
-    extra = [v for v in (below, above) if math.isfinite(v)]
-    ends_l = np.concatenate([left, extra])
-    ends_r = np.concatenate([right, extra])
-    order = np.argsort(ends_l, kind="stable")
-    return _sup_distance(ends_l[order], ends_r[order], lo, hi) + spent + 2.0 * rnd
-
-
-def coverage_error_fixed(
-    candidates: Any,
-    *,
-    size: int,
-    lo: float | None = None,
-    hi: float | None = None,
-    perturbation: float = 0.0,
-    tol: float = 0.0,
-    max_intervals: int = 1 << 22,
-) -> float:
-    """The fixed-size coverage error ``E_true = sup_{z in [lo, hi]} min_{|S| = k} max(0, |s_S - z| - k p)``.
-
-    Returns ``E`` with ``E_true <= E <= E_true + tol``.
-
-    Source: Natale et al. NeurIPS 2024, Theorem 2 / Corollary 1 (the window ``[-sqrt(k), sqrt(k)]`` is the
-    theorem's, the default here).
-
-    ``tol = 0`` (exact): the ``C(n, k)`` intervals ``[s - k p, s + k p]`` are enumerated (``C(n, k) <=
-    2^24``) and the largest distance from the window to their union is read off the sorted gaps.
-
-    ``tol > 0`` (certified): for every size ``m <= k`` the reachable set of size-``m`` subsets of the first
-    ``j`` candidates obeys ``R_{j+1, m} = R_{j, m} ∪ (R_{j, m-1} + [x_{j+1} - p, x_{j+1} + p])``; each is kept
-    as sorted intervals ``P_{j, m} ⊇ R_{j, m}``. (1) Merging gaps ``<= 2 delta_j`` at step ``j`` keeps every
-    point within ``D = sum delta_j`` of a true member (the induction of :func:`theory.coverage_error`, size by
-    size: a shift moves a point and its witness together). (2) An interval of size ``m`` needs ``r = k - m``
-    more of the remaining candidates; its final values lie in ``[l + low_r, r_end + high_r]`` (the sums of the
-    ``r`` smallest ``x - p`` and largest ``x + p`` of the suffix), so it is dropped when that range misses the
-    window, recording ``l + low_r`` (or ``r_end + high_r``), an attainable final value, as the nearest point
-    beyond the window; intervals that cannot reach size ``k`` are dropped. The result is the computed
-    ``sup dist(z, P_{n, k}) + D + 2 r``, with ``r`` the float64 rounding bound of :mod:`theory.coverage`.
-
-    Args:
-        candidates: 1-D finite candidates.
-        size: ``k`` in ``[0, n]``.
-        lo: Window left end (default ``-sqrt(k)``).
-        hi: Window right end (default ``sqrt(k)``), ``hi >= lo``.
-        perturbation: ``p >= 0``.
-        tol: ``0`` (exact) or the allowed overestimate (at least the float64 resolution).
-        max_intervals: Total interval count above which the certified mode starts merging.
-
-    Returns:
-        The (certified upper bound on the) fixed-size coverage error.
-
-    Raises:
-        ValueError: On bad input, ``lo > hi``, ``size`` outside ``[0, n]``, or ``C(n, k) > 2^24`` with
-            ``tol = 0``.
-    """
-    x = check_candidates(candidates)
-    k = _check_size("size", size, x.size)
-    lo = -math.sqrt(k) if lo is None else check_real("lo", lo)
-    hi = math.sqrt(k) if hi is None else check_real("hi", hi)
-    if lo > hi:
-        raise ValueError(f"lo must be <= hi (a window [lo, hi]), got lo={lo}, hi={hi}")
-    p = check_perturbation(perturbation)
-    tol = check_range("tol", tol, 0.0, None)
-    if tol == 0.0:
-        if math.comb(x.size, k) > COVERAGE_MAX_SUBSETS:
-            raise ValueError(
-                f"exact fixed-size coverage (tol=0) needs C(n, k) <= 2^24 subsets, got C({x.size}, {k}) = "
-                f"{math.comb(x.size, k)}; pass tol > 0 for the certified mode"
-            )
-        s = np.sort(_fixed_sums(x, k))
-        return _sup_distance(s - k * p, s + k * p, lo, hi)
-    max_intervals = check_int("max_intervals", max_intervals, 4)
-    resolution = 4.0 * _rounding_bound(x, lo, hi, p)
-    if tol < resolution:
-        raise ValueError(f"tol must be 0 (exact) or >= {resolution:.3g} (float64 resolution), got {tol}")
-    return _certified_fixed(x, k, lo, hi, p, tol, max_intervals)
-
-
 # ----------------------------------------------------------------------------------------------------
-# The public entry points (``theory.best_subset``, ``theory.best_subsets``, ``theory.coverage_error``):
-# the solvers of single / engine / coverage, with ``size=`` / ``max_size=`` sent to the fixed-size ones.
+# The public entry points (``theory.best_subset``, ``theory.best_subsets``): the solvers of single /
+# engine, with ``size=`` / ``max_size=`` sent to the fixed-size ones.
 # The dispatch lives here, not in those modules, so no module imports back into this one.
 
 
@@ -610,41 +457,3 @@ def best_subsets(
 
     fields = ("masks", "values", "errors", "sizes", "exact")
     return BatchSubsetResult(*(torch.as_tensor(getattr(res, f), device=torch.device(device)) for f in fields))
-
-
-def coverage_error(
-    candidates: Any,
-    *,
-    lo: float | None = None,
-    hi: float | None = None,
-    perturbation: float = 0.0,
-    tol: float = 0.0,
-    max_intervals: int = 1 << 22,
-    size: int | None = None,
-) -> float:
-    """:func:`theory.coverage.coverage_error` (window ``[-1, 1]``); with ``size``, the fixed-size one.
-
-    Args:
-        candidates: 1-D candidates.
-        lo: Window left end (default ``-1``; ``-sqrt(k)`` with ``size=k``).
-        hi: Window right end (default ``1``; ``sqrt(k)`` with ``size=k``).
-        perturbation: ``p >= 0``.
-        tol: ``0`` (exact) or the certified overestimate.
-        max_intervals: Interval count above which the certified mode merges.
-        size: ``None`` (any subset) or ``k`` (exactly ``k`` candidates; Natale et al. 2024, Theorem 2).
-
-    Returns:
-        The (certified upper bound on the) coverage error.
-    """
-    if size is None:
-        return coverage.coverage_error(
-            candidates,
-            lo=-1.0 if lo is None else lo,
-            hi=1.0 if hi is None else hi,
-            perturbation=perturbation,
-            tol=tol,
-            max_intervals=max_intervals,
-        )
-    return coverage_error_fixed(
-        candidates, size=size, lo=lo, hi=hi, perturbation=perturbation, tol=tol, max_intervals=max_intervals
-    )
