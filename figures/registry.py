@@ -119,7 +119,7 @@ def resolve_names(names: list[str] | tuple[str, ...]) -> list[str]:
             continue
         matches = [n for n in figures if n.startswith(name)]
         if len(matches) != 1:
-            valid = ", ".join(figures)
+            valid = ", ".join(sorted(figures))
             what = "is ambiguous" if matches else "is not a figure"
             raise ValueError(f"figure name {name!r} {what}; valid figures: {valid}")
         out.append(matches[0])

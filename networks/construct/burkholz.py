@@ -988,7 +988,9 @@ def _modules(lay: _Layout, specs, built: list[dict], device: torch.device) -> li
             kh, kw = spec.conv["kernel_size"]
             w = torch.from_numpy(m).reshape(shape[0], -1, kh, kw)
         else:
-            w = torch.sparse_coo_tensor(np.stack([rows, cols]), vals, shape, dtype=torch.float64).coalesce()
+            w = torch.sparse_coo_tensor(
+                np.stack([rows, cols]), vals, shape, dtype=torch.float64, check_invariants=True
+            ).coalesce()
         mods.append(
             DepthLayer(
                 spec.kind,

@@ -146,7 +146,7 @@ def test_unfinished_training_runs_are_ignored(tmp_path: Path) -> None:
 
 def test_names_resolve_by_prefix_and_refuse_unknown() -> None:
     assert resolve_names(["fig01", "fig11_rigl"]) == ["fig01_rss", "fig11_rigl"]
-    with pytest.raises(ValueError, match="valid figures: fig01_rss"):
+    with pytest.raises(ValueError, match="valid figures: fig00_testbed, fig01_rss"):
         resolve_names(["fig99"])
     with pytest.raises(ValueError, match="ambiguous"):
         resolve_names(["fig0"])

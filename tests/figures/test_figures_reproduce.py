@@ -220,7 +220,7 @@ def test_reproduce_survives_a_failing_experiment(
         ]
     )
     assert code == 1  # an experiment failed
-    assert calls == ["ep-dying", "rigl"]  # only the selected figures' experiments, in order
+    assert calls == ["ep-dying", "ep-vs-dense", "rigl"]  # only the selected figures' experiments, in order
     printed = capsys.readouterr()
     assert "LEDGER TABLE" not in printed.out  # --quiet
     assert "FAILED stages (1): experiment rigl" in printed.err
@@ -243,7 +243,7 @@ def test_reproduce_succeeds_and_reruns(tmp_path: Path, monkeypatch: pytest.Monke
     assert first.exit_code == 0
     assert [f.name for f in first.figures] == ["fig08_iep"] and first.figures[0].error is None
     second = rp.reproduce(**kwargs, skip_experiments=True)
-    assert second.exit_code == 0 and calls == ["iep"]
+    assert second.exit_code == 0 and calls == ["iep", "ep-vs-dense"]
     assert "stage" in capsys.readouterr().out  # the timing table is printed even when quiet
 
 

@@ -16,7 +16,7 @@ from networks.convert import (
     set_density,
     to_torch_prune,
 )
-from networks.layers import MaskedLayer, NonAffineBatchNorm2d
+from networks.layers import MaskedLayer, NonAffineBatchNorm1d, NonAffineBatchNorm2d
 from networks.masks import kept_count, masked_layers
 from networks.models import MODELS, build_model, register_model
 
@@ -50,7 +50,7 @@ def test_model_contract_dense_and_masked(name, in_shape):
     # Edge-Popup: the scores are the only trainable tensors.
     assert all(n.endswith("scores") for n, p in net.named_parameters() if p.requires_grad)
     for bn in (m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)):
-        assert isinstance(bn, NonAffineBatchNorm2d)
+        assert isinstance(bn, (NonAffineBatchNorm1d, NonAffineBatchNorm2d))  # never a learned affine BN
 
 
 @pytest.mark.parametrize(

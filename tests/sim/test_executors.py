@@ -376,7 +376,7 @@ def test_reproduce_hands_its_executor_to_the_experiments(tmp_path, monkeypatch) 
     real_reproduce(**kw, workers=2)
     # The figure's experiments, then the one deciding its claim xiong-thm1-aistats (failure-bound part).
     assert [c[0] for c in calls] == ["pssp-min-n", "xiong-n90", "xiong-thm1"] * 2
-    assert calls[0][1]["executor"] is ex and calls[0][1]["scale"] == "quick"
+    assert calls[0][1]["executor"] is ex and calls[0][1]["scale"] == "default"
     assert calls[-1][1]["executor"] == "inprocess" and calls[-1][1]["workers"] == 2
 
 
