@@ -54,7 +54,8 @@ class DepthConfig:
 
 DEPTH_PRESETS = {
     "quick": DepthConfig(targets=("digits-mlp",), ledger_widths=((3, 4, 2),), probes=500),
-    "default": DepthConfig(),
+    # The deeper ledger case (2-3-3-2, rho 31) alone ran past 8 minutes on 2 idle cores: full scale only.
+    "default": DepthConfig(ledger_widths=((3, 4, 2),)),
     "full": DepthConfig(targets=("digits-mlp", "digits-cnn", "pensia-fc2")),
 }
 
