@@ -73,6 +73,7 @@ def write_evidence(
             "rule": result.rule,
             "constants": dict(result.constants),
             "detectable": result.detectable,
+            "effects": [e.as_dict() for e in result.effects],
         }
     validate.check_choice("verdict", verdict, VERDICTS)
     if not isinstance(summary, str) or not summary.strip() or "\n" in summary:

@@ -36,6 +36,43 @@ VERDICTS = ("consistent", "inconsistent", "inconclusive")
 
 
 @dataclasses.dataclass(frozen=True)
+class Effect:
+    """The effect a rule measured, next to the one the reference reports (for the claims table).
+
+    Attributes:
+        quantity: One line: what the number is (e.g. "soft iEP minus EP test accuracy at density 0.05").
+        measured: The measured effect (the point estimate the rule decided on).
+        lo: Lower end of its interval (NaN when the design has none).
+        hi: Upper end of its interval.
+        detectable: The smallest effect (same unit) the design could detect at the scale it ran.
+        reference: One line: the effect the reference reports, with where (or "not reported").
+        reference_value: That effect as a number in the same unit, or ``None`` when it has none.
+        decides_at: One line, required when the verdict is inconclusive: the scale that would decide.
+    """
+
+    quantity: str
+    measured: float
+    lo: float
+    hi: float
+    detectable: float
+    reference: str
+    reference_value: float | None = None
+    decides_at: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("quantity", "reference"):
+            text = getattr(self, name)
+            if not isinstance(text, str) or not text.strip() or "\n" in text:
+                raise ValueError(f"effect {name} must be one non-empty line, got {text!r}")
+        for name in ("measured", "lo", "hi", "detectable"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (a NaN end stays NaN, which the JSON records of this toolkit read back)."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
 class RuleResult:
     """What a rule decided, and on what terms.
 
@@ -45,6 +82,7 @@ class RuleResult:
         rule: One line: the decision rule as stated before the data.
         constants: The constants the rule used, each with its origin (JSON-ready).
         detectable: One line: the smallest deviation from the claim the design could detect.
+        effects: The effects it decided on, for the claims table (training claims fill it; may be empty).
     """
 
     verdict: str
@@ -52,6 +90,7 @@ class RuleResult:
     rule: str
     constants: Mapping[str, Any]
     detectable: str
+    effects: tuple[Effect, ...] = ()
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -61,6 +100,13 @@ class RuleResult:
             if not isinstance(text, str) or not text.strip() or "\n" in text:
                 raise ValueError(f"{name} must be one non-empty line, got {text!r}")
         object.__setattr__(self, "constants", dict(self.constants))
+        object.__setattr__(self, "effects", tuple(self.effects))
+        for e in self.effects:
+            if not isinstance(e, Effect):
+                raise ValueError(f"effects must hold Effect objects, got {type(e).__name__}")
+        if self.verdict == "inconclusive" and self.effects and not any(e.decides_at for e in self.effects):
+            # The claims table must say, for an undecided claim, what scale would decide it.
+            raise ValueError("an inconclusive result with effects must give decides_at for an undecided one")
 
 
 RULES: dict[str, Callable[[Mapping[str, Any]], RuleResult]] = {}
