@@ -205,14 +205,20 @@ class _NumpyChunk:
         return _code(self.q_keys[r, q])
 
     def group(self, size: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Sorted ``T_b`` and keys of one cardinality group of B, and each query's rank in it.
+        """Sorted ``T_b`` and keys of one cardinality group of B, and each query's predecessor in it.
+
+        The sums come padded by a sentinel on each side (``-inf`` before, ``+inf`` after the ``nb`` sums of
+        a row), so a neighbour always exists: a sentinel's signed distance is infinite, it lies outside
+        every window and stops every walk, and no bounds mask is needed on the dense arrays.
 
         Args:
             size: The group's subset size, or ``None`` for all of B.
 
         Returns:
-            ``(b_vals, b_keys, rank)``: float32 and uint64 ``(rows, group width)`` (masks of selected
-            entries by :func:`_code`), and int64 ``(rows, queries)``, the number of B sums ``<=`` each query.
+            ``(b_pad, b_keys, base)``: float32 ``(rows, nb + 2)``, uint64 ``(rows, nb)`` (masks of selected
+            entries by :func:`_code`; column ``c`` of ``b_keys`` is column ``c + 1`` of ``b_pad``), and int64
+            ``(rows, queries)``: the index into ``b_pad.ravel()`` of the largest B sum ``<=`` each query
+            (the row's ``-inf`` sentinel where there is none).
         """
         b_keys, q_keys = self.b_keys, self.q_keys
         count = b_keys.shape[0]
@@ -220,16 +226,36 @@ class _NumpyChunk:
             b_size = (b_keys >> np.uint64(16)) & np.uint64(0x1F)
             b_keys = b_keys[b_size == size].reshape(count, -1)
         merged = np.concatenate([b_keys, q_keys], axis=1)
-        merged.sort(axis=1)  # distinct keys (queries carry a flag): any sort gives the one order
+        # Distinct keys (queries carry a flag), so any sort gives the one order; two sorted runs make the
+        # stable sort (timsort) a linear merge, about 4x less CPU time than the quicksort on this shape.
+        merged.sort(axis=1, kind="stable")
         n_q = q_keys.shape[1]
         width = merged.shape[1]
         # The query flag is bit 31 of each key's low 32-bit word: test it on a uint32 view (no temporary).
         low = merged.view(np.uint32).reshape(count, width, 2)[..., 0 if np.little_endian else 1]
         flat = np.flatnonzero(low >= np.uint32(1 << 31))
-        pos = (flat - np.repeat(np.arange(count) * width, n_q)).reshape(count, n_q)
-        rank = pos - np.arange(n_q)[None, :]  # number of B sums <= the query
-        b_vals = np.ascontiguousarray(_high_floats(b_keys))
-        return b_vals, b_keys, rank
+        # Query i of row r sits at merged position rank + i, so flat = r width + rank + i, and its
+        # predecessor in the padded sums is at r (nb + 2) + rank = flat - r (n_q - 2) - i.
+        base = flat.reshape(count, n_q) - _base_offsets(count, n_q)
+        nb = b_keys.shape[1]
+        b_pad = np.empty((count, nb + 2), dtype=np.float32)
+        b_pad[:, 0] = -np.inf
+        b_pad[:, -1] = np.inf
+        b_pad[:, 1:-1] = _high_floats(b_keys)
+        return b_pad, b_keys, base
+
+
+@functools.lru_cache(maxsize=32)
+def _base_offsets(rows: int, n_q: int) -> np.ndarray:
+    """``r (n_q - 2) + i`` for row ``r`` and query ``i`` (see :meth:`_NumpyChunk.group`), read-only."""
+    out = (np.arange(rows) * (n_q - 2))[:, None] + np.arange(n_q)[None, :]
+    out.flags.writeable = False
+    return out
+
+
+def _unpad(pos: np.ndarray, r: np.ndarray, width: int) -> np.ndarray:
+    """Columns of ``b_keys`` from indices ``pos`` into ``b_pad.ravel()`` of rows ``r`` (padded width)."""
+    return pos - r * width - 1
 
 
 def _code(keys: np.ndarray) -> np.ndarray:
@@ -467,61 +493,63 @@ def _table_chunks(xp: _Xp, x: np.ndarray, z: np.ndarray, p: float) -> tuple[np.n
 def _float32_stage(x: np.ndarray, z: np.ndarray) -> tuple:
     """The float32 search: per row the best neighbour pair by float32 distance (NOT exact on its own).
 
-    Returns the sorted half-sums and the signed float32 distances of both neighbours of every query,
-    which the window walk of :func:`_prune_min_error` reuses, and the chosen pair's bitmask per row.
+    Returns the chunk, the padded sorted half-sums of B with their keys and each query's predecessor
+    (:meth:`_NumpyChunk.group`), the signed float32 distances of both neighbours of every query, which
+    the window walk of :func:`_prune_min_error` reuses, and the chosen pair's bitmask per row.
     """
     rows, w = x.shape
     n_a = w // 2
     chunk = _NumpyChunk(x.astype(np.float32), z.astype(np.float32), n_a)
-    b_vals, b_keys, rank = chunk.group(None)
-    # Signed float32 distances of both neighbours of every query (dense over rows x queries).
-    starts, exists, fs = _neighbours(chunk.a_vals, b_vals, chunk.zq, rank)
-    d32 = np.minimum(*(np.where(ok, np.abs(f), np.inf) for ok, f in zip(exists, fs, strict=True)))
+    b_pad, b_keys, base = chunk.group(None)
+    # Signed float32 distances of both neighbours of every query (dense over rows x queries; a missing
+    # neighbour is a sentinel, at infinite distance).
+    fs = _neighbours(chunk.a_vals, b_pad, chunk.zq, base)
+    d32 = np.abs(fs[0])
+    np.minimum(d32, np.abs(fs[1]), out=d32)
     q_best = np.argmin(d32, axis=1)
     r_all = np.arange(rows)
-    left_best = np.where(exists[0], np.abs(fs[0]), np.inf)[r_all, q_best] == d32[r_all, q_best]
-    j_best = np.where(left_best, starts[0][r_all, q_best], starts[1][r_all, q_best])
+    # The predecessor wins ties (as the first of the two neighbours).
+    right = np.abs(fs[0][r_all, q_best]) > np.abs(fs[1][r_all, q_best])
+    j_best = _unpad(base[r_all, q_best] + right, r_all, b_pad.shape[1])
     up_codes = chunk.a_code(r_all, q_best) | (_code(b_keys[r_all, j_best]) << n_a)
-    return chunk, b_vals, b_keys, starts, exists, fs, up_codes
+    return chunk, b_pad, b_keys, base, fs, up_codes
 
 
 def _window_pairs(
-    a_vals: np.ndarray,
-    b_vals: np.ndarray,
-    zq: np.ndarray,
-    win: np.ndarray,
-    starts: tuple,
-    exists: list,
-    fs: list,
+    a_vals: np.ndarray, b_pad: np.ndarray, zq: np.ndarray, win: np.ndarray, base: np.ndarray, fs: list
 ) -> tuple[list, list, list, np.ndarray]:
     """Every (row, query, B position) whose float32 signed distance ``f`` satisfies ``|f| <= win[row]``.
 
-    ``f = fl(fl(T_a + T_b) - zq)`` is non-decreasing along the sorted ``b_vals``, so the pairs of one query
-    inside the window are a contiguous run through its neighbours ``starts = (rank - 1, rank)`` (whose
-    ``f`` are ``fs``): walk left while ``f >= -win`` and right while ``f <= win``. The first step is dense;
-    only the few (row, query) pairs still inside walk on, at most :data:`_WALK_STEPS` steps.
+    ``f = fl(fl(T_a + T_b) - zq)`` is non-decreasing along the sorted sums of B, so the pairs of one query
+    inside the window are a contiguous run through its two neighbours (indices ``base`` and ``base + 1``
+    into ``b_pad.ravel()``, distances ``fs``): walk left while ``f >= -win`` and right while
+    ``f <= win``. The first step is one dense test per side (a sentinel neighbour, at infinite distance,
+    fails it); only the few (row, query) pairs that pass walk on, at most :data:`_WALK_STEPS` steps, and a
+    walk ends before it would step onto a sentinel.
 
     Returns:
-        ``(rows, queries, positions, done)``: lists of index arrays and bool ``(R,)``, False where a walk
-        did not end (the row's window is not exhausted).
+        ``(rows, queries, positions, done)``: lists of index arrays (positions are columns of B's keys)
+        and bool ``(R,)``, False where a walk did not end (the row's window is not exhausted).
     """
-    nb = b_vals.shape[1]
+    width = b_pad.shape[1]
+    b_flat = b_pad.ravel()
     cand_r, cand_q, cand_j = [], [], []
     done = np.ones(a_vals.shape[0], dtype=bool)
-    for side, start, ok, f in zip((-1, 1), starts, exists, fs, strict=True):
-        wr = win[:, None]
-        r_i, q_i = np.nonzero(ok & (np.abs(f) <= wr))
-        cand_r.append(r_i)
-        cand_q.append(q_i)
-        cand_j.append(start[r_i, q_i])
-        r_i, q_i = np.nonzero(ok & ((f >= -wr) if side < 0 else (f <= wr)))
-        pos = start[r_i, q_i] + side
-        keep = (pos >= 0) & (pos < nb)
+    for side, f in zip((-1, 1), fs, strict=True):
+        # A pair inside the window also passes the walk test of its side, so one dense test selects both.
+        r_i, q_i = np.nonzero((f >= -win[:, None]) if side < 0 else (f <= win[:, None]))
+        pos = base[r_i, q_i] + (side > 0)
+        inside = np.abs(f[r_i, q_i]) <= win[r_i]
+        cand_r.append(r_i[inside])
+        cand_q.append(q_i[inside])
+        cand_j.append(pos[inside])
+        pos = pos + side
+        keep = np.isfinite(b_flat[pos])  # not a sentinel: every real sum has one on each side
         r_i, q_i, pos = r_i[keep], q_i[keep], pos[keep]
         for _ in range(_WALK_STEPS):
             if r_i.size == 0:
                 break
-            fw = (a_vals[r_i, q_i] + b_vals[r_i, pos]) - zq[r_i]
+            fw = (a_vals[r_i, q_i] + b_flat[pos]) - zq[r_i]
             wr = win[r_i]
             inside = np.abs(fw) <= wr
             cand_r.append(r_i[inside])
@@ -529,19 +557,26 @@ def _window_pairs(
             cand_j.append(pos[inside])
             go_on = (fw >= -wr) if side < 0 else (fw <= wr)
             pos = pos + side
-            go_on &= (pos >= 0) & (pos < nb)
+            go_on &= np.isfinite(b_flat[pos])
             r_i, q_i, pos = r_i[go_on], q_i[go_on], pos[go_on]
         done[r_i] = False
+    cand_j = [_unpad(j, r, width) for j, r in zip(cand_j, cand_r, strict=True)]
     return cand_r, cand_q, cand_j, done
 
 
-def _neighbours(a_vals: np.ndarray, b_vals: np.ndarray, zq: np.ndarray, rank: np.ndarray) -> tuple:
-    """Both neighbour positions of every query, whether they exist, and their float32 signed distances."""
-    nb = b_vals.shape[1]
-    starts = (rank - 1, rank)
-    exists = [(j >= 0) & (j < nb) for j in starts]
-    fs = [(a_vals + _take(b_vals, j.clip(0, nb - 1))) - zq[:, None] for j in starts]
-    return starts, exists, fs
+def _neighbours(a_vals: np.ndarray, b_pad: np.ndarray, zq: np.ndarray, base: np.ndarray) -> list:
+    """float32 signed distances ``fl(fl(T_a + T_b) - zq)`` of both neighbours of every query.
+
+    ``base`` indexes ``b_pad.ravel()`` (:meth:`_NumpyChunk.group`); the successor is the next entry.
+    """
+    b_flat = b_pad.ravel()
+    fs = []
+    for src in (b_flat, b_flat[1:]):
+        f = src.take(base)
+        f += a_vals  # fl(T_b + T_a) = fl(T_a + T_b)
+        f -= zq[:, None]
+        fs.append(f)
+    return fs
 
 
 def _window(e_ref: np.ndarray, x: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -568,9 +603,9 @@ def _window_codes(chunk: _NumpyChunk, win: np.ndarray, groups: Any, n_a: int) ->
     all_r, all_codes = [], []
     done = np.ones(chunk.rows, dtype=bool)
     for g in groups:
-        b_vals, b_keys, rank = chunk.group(g)
-        starts, exists, fs = _neighbours(chunk.a_vals, b_vals, chunk.zq, rank)
-        cr, cq, cj, ok = _window_pairs(chunk.a_vals, b_vals, chunk.zq, win, starts, exists, fs)
+        b_pad, b_keys, base = chunk.group(g)
+        fs = _neighbours(chunk.a_vals, b_pad, chunk.zq, base)
+        cr, cq, cj, ok = _window_pairs(chunk.a_vals, b_pad, chunk.zq, win, base, fs)
         done &= ok
         cr, cq, cj = np.concatenate(cr), np.concatenate(cq), np.concatenate(cj)
         all_r.append(cr)
@@ -625,12 +660,12 @@ def _prune_min_error(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """
     rows, w = x.shape
     n_a = w // 2
-    chunk, b_vals, b_keys, starts, exists, fs, up_codes = _float32_stage(x, z)
+    chunk, b_pad, b_keys, base, fs, up_codes = _float32_stage(x, z)
     a_vals, zq = chunk.a_vals, chunk.zq
     # Upper bound: the float32-best pair of each row, scored in canonical float64.
     _, e_up = _canonical(x, z, _bits(up_codes, w), 0.0)
     win = _window(e_up, x, z)
-    cand_r, cand_q, cand_j, done = _window_pairs(a_vals, b_vals, zq, win, starts, exists, fs)
+    cand_r, cand_q, cand_j, done = _window_pairs(a_vals, b_pad, zq, win, base, fs)
     cr = np.concatenate([*cand_r, np.arange(rows)])
     cq = np.concatenate(cand_q)
     cj = np.concatenate(cand_j)
