@@ -86,7 +86,8 @@ _DEEPEN_MAX_COMBOS_MITM = 1 << 12
 _DEEPEN_CHUNK = 1 << 22
 # Steps a window walk may take on each side before its row goes to the size table.
 _WALK_STEPS = 64
-_FLAG = np.uint64(1 << 31)
+#: Bit 31 of a key's id marks a query (it sorts after a B sum of the same float32 value).
+_FLAG = 1 << 31
 
 
 @dataclass(frozen=True)
@@ -114,49 +115,53 @@ class BatchSubsetResult:
 # numpy back end
 
 
+# Word order of a uint64 key seen as two uint32 words: the float32 sum is the high word, the id the low.
+_HI, _LO = (1, 0) if np.little_endian else (0, 1)
+
+
 def _high_floats(keys: np.ndarray) -> np.ndarray:
     """The float32 stored in the high 32 bits of each uint64 key (a strided view, no copy)."""
-    return keys.view(np.float32).reshape(*keys.shape, 2)[..., 1 if np.little_endian else 0]
+    return keys.view(np.float32).reshape(*keys.shape, 2)[..., _HI]
 
 
-def _np_subset_keys(x32: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The float32 sums and ids of all subsets of each row, in bitmask order (unsorted).
+def _np_subset_keys(x32: np.ndarray, flag: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The packed keys of all subsets of each row, in bitmask order (unsorted).
 
     Writing ``c = sum of the negative x_i``, every subset sum is ``c + T`` where ``T`` is a subset sum of
     ``|x|`` (a negative ``x_i`` is "added" by leaving it out). Entry ``j`` of a row is the subset of
     ``|x|`` whose bits are ``j``: ``T_j`` adds its terms one by one in increasing column order (each of
-    the ``h`` doublings adds ``|x_i|`` to the first ``2^i`` sums), and its id is ``(|S| << 16) | mask(S)``
-    for the true subset ``S`` (bits of ``j`` flipped where ``x_i < 0``), updated per doubling by one
-    modular integer addition.
+    the ``h`` doublings adds ``|x_i|`` to the first ``2^i`` sums), and its id is
+    ``flag | (|S| << 16) | mask(S)`` for the true subset ``S`` (bits of ``j`` flipped where ``x_i < 0``),
+    updated per doubling by one modular 32-bit addition. Key ``(bits(T) << 32) | id`` is built in place:
+    the float32 sums and the uint32 ids are the two words of each uint64 (no packing pass), which took
+    about a fifth of the CPU time of separate arrays packed afterwards, measured side by side.
+
+    Args:
+        x32: float32 ``(rows, h)``, ``h <= 16``.
+        flag: A bit above the ids (bit 31 marks queries); the modular updates never reach it.
 
     Returns:
-        ``(T, ids, c, flip)``: float32 ``(rows, 2^h)``, uint64 ``(rows, 2^h)``, the float32 offsets ``c``
-        and the uint64 masks of the negative columns (``mask(S) = j ^ flip``).
+        ``(keys, T, c, flip)``: uint64 ``(rows, 2^h)``, ``T`` the float32 view of their sums, the float32
+        offsets ``c`` and the uint64 masks of the negative columns (``mask(S) = j ^ flip``).
     """
     rows, h = x32.shape
     neg = x32 < 0
     flip = (neg.astype(np.uint64) << np.arange(h, dtype=np.uint64)).sum(axis=1)
     mag = np.abs(x32)
     offset = np.where(neg, x32, np.float32(0)).sum(axis=1, dtype=np.float32)
-    sums = np.empty((rows, 1 << h), dtype=np.float32)
-    ids = np.empty((rows, 1 << h), dtype=np.uint64)
+    words = np.empty((rows, 1 << h, 2), dtype=np.uint32)
+    sums = words.view(np.float32)[..., _HI]
+    ids = words[..., _LO]
     sums[:, 0] = 0.0
-    ids[:, 0] = (neg.sum(axis=1).astype(np.uint64) << np.uint64(16)) | flip
+    sizes = neg.sum(axis=1).astype(np.uint32) << np.uint32(16)
+    ids[:, 0] = sizes | flip.astype(np.uint32) | np.uint32(flag)
     for i in range(h):  # h doublings, written in place (no concatenation)
         step = (1 << 16) + (1 << i)
         # Positive x_i joins (size + 1, bit set); negative x_i leaves (size - 1, bit cleared): modular add.
-        delta = np.where(neg[:, i], np.uint64(2**64 - step), np.uint64(step))[:, None]
+        delta = np.where(neg[:, i], np.uint32(2**32 - step), np.uint32(step))[:, None]
         np.add(sums[:, : 1 << i], mag[:, i : i + 1], out=sums[:, 1 << i : 2 << i])
         np.add(ids[:, : 1 << i], delta, out=ids[:, 1 << i : 2 << i])
-    return sums, ids, offset, flip
-
-
-def _pack(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """uint64 keys ``(bits(value) << 32) | ids`` of non-negative float32 values (sorting like the values)."""
-    keys = values.view(np.uint32).astype(np.uint64)
-    keys <<= np.uint64(32)
-    keys |= ids
-    return keys
+    return words.view(np.uint64).reshape(rows, 1 << h), sums, offset, flip
 
 
 def _np_sorted_keys(x32: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -170,8 +175,7 @@ def _np_sorted_keys(x32: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         ``(keys, c)``: uint64 keys of shape ``(rows, 2^h)`` sorted per row, and the float32 offsets ``c``.
     """
-    sums, ids, offset, _ = _np_subset_keys(x32)
-    keys = _pack(sums, ids)
+    keys, _, offset, _ = _np_subset_keys(x32)
     keys.sort(axis=1)
     return keys, offset
 
@@ -185,15 +189,18 @@ class _NumpyChunk:
 
     def __init__(self, xs32: np.ndarray, z32: np.ndarray, n_a: int):
         rows = xs32.shape[0]
-        t_by_bits, a_ids, c_a, flip_a = _np_subset_keys(xs32[:, :n_a])
+        # A's keys carry the query flag; their float words are then overwritten by the queries.
+        q_keys, t_a, c_a, flip_a = _np_subset_keys(xs32[:, :n_a], flag=_FLAG)
         self.b_keys, c_b = _np_sorted_keys(xs32[:, n_a:])
         self.zq = z32 - c_a - c_b
+        # T_a in bitmask order, contiguous (the query words below replace them in the keys).
+        t_by_bits = np.ascontiguousarray(t_a)
         # Queries T_b ~ zq - T_a, sorted ascending (keys distinct: one quicksort); negative ones clamp to
         # +0.0 (every T_b >= 0 lies above them, and the smallest T_b, 0, is still examined as the
-        # predecessor).
-        q = self.zq[:, None] - t_by_bits
-        q = np.where(q > 0, q, np.float32(0))
-        q_keys = _pack(q, a_ids | _FLAG)
+        # predecessor): max(q, 0) leaves -0.0 as it is, and -0.0 + 0.0 = +0.0.
+        np.subtract(self.zq[:, None], t_by_bits, out=t_a)
+        np.maximum(t_a, np.float32(0), out=t_a)
+        t_a += np.float32(0)
         q_keys.sort(axis=1)
         self.q_keys = q_keys
         # T_a of each sorted query: its bitmask position is the true mask with the negative bits flipped.
