@@ -123,16 +123,9 @@ def _certified(x: np.ndarray, lo: float, hi: float, p: float, tol: float, max_in
         spent += delta
         # Drop intervals whose every descendant stays right of hi (or left of lo); keep the nearest
         # descendant value they can produce, which is attainable, so the final nearest points are exact.
-        lo_reach = left + neg[k + 1]
-        hi_reach = right + pos[k + 1]
-        gone_right = lo_reach > hi
-        gone_left = hi_reach < lo
-        if np.any(gone_right):
-            above = min(above, float(lo_reach[gone_right].min()))
-        if np.any(gone_left):
-            below = max(below, float(hi_reach[gone_left].max()))
-        keep = ~(gone_right | gone_left)
-        left, right = left[keep], right[keep]
+        left, right, below, above = _drop_unreachable(
+            left, right, left + neg[k + 1], right + pos[k + 1], lo, hi, below, above
+        )
         # Monotone-prefix shortcut: adding candidates never increases the coverage error, so an upper
         # bound for this prefix (from the kept intervals only: fewer points, larger distances) that is
         # already within tol certifies the whole set.
@@ -691,6 +684,36 @@ def _torch_mask(mask: np.ndarray, like: Any) -> Any:
 FIXED_COVERAGE_MAX_SUBSETS = 1 << 24
 
 
+def _drop_unreachable(
+    left: np.ndarray,
+    right: np.ndarray,
+    lo_reach: np.ndarray,
+    hi_reach: np.ndarray,
+    lo: float,
+    hi: float,
+    below: float,
+    above: float,
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Drop the intervals none of whose descendants can reach ``[lo, hi]``, keeping their nearest value.
+
+    ``[lo_reach, hi_reach]`` bounds what the descendants of each interval ``[left, right]`` can produce.
+    An interval whose every descendant stays right of ``hi`` (or left of ``lo``) is dropped; the nearest
+    value it can produce is attainable, so it updates ``above`` (``below``), the nearest points outside
+    the window, and the final nearest points stay exact.
+
+    Returns:
+        ``(left, right, below, above)`` after the drop.
+    """
+    gone_right = lo_reach > hi
+    gone_left = hi_reach < lo
+    if np.any(gone_right):
+        above = min(above, float(lo_reach[gone_right].min()))
+    if np.any(gone_left):
+        below = max(below, float(hi_reach[gone_left].max()))
+    keep = ~(gone_right | gone_left)
+    return left[keep], right[keep], below, above
+
+
 def _merge(left: np.ndarray, right: np.ndarray, slack: float) -> tuple[np.ndarray, np.ndarray]:
     """One row's interval union, joining gaps ``<= slack``: the coverage module's union step."""
     merged_l, merged_r = _union(_NUMPY, left[None, :], right[None, :], slack)
@@ -753,16 +776,10 @@ def _certified_fixed(
             if not math.isfinite(low[j + 1, r]):
                 lists.append((np.empty(0), np.empty(0)))  # cannot be completed to size k
                 continue
-            lo_reach = left + low[j + 1, r]
-            hi_reach = right + high[j + 1, r]
-            gone_right = lo_reach > hi
-            gone_left = hi_reach < lo
-            if np.any(gone_right):
-                above = min(above, float(lo_reach[gone_right].min()))
-            if np.any(gone_left):
-                below = max(below, float(hi_reach[gone_left].max()))
-            keep = ~(gone_right | gone_left)
-            lists.append((left[keep], right[keep]))
+            left, right, below, above = _drop_unreachable(
+                left, right, left + low[j + 1, r], right + high[j + 1, r], lo, hi, below, above
+            )
+            lists.append((left, right))
     left, right = lists[k]
     extra = [v for v in (below, above) if math.isfinite(v)]
     ends_l = np.concatenate([left, extra])

@@ -17,6 +17,7 @@ import numpy as np
 
 from theory.inputs import check_candidates, check_perturbation, check_real, to_numpy
 from theory.subset_sum import SubsetResult, evaluate_subset
+from theory.subset_sum.fixed_size import allowed_sizes
 
 #: Largest ``n`` the oracles accept.
 ORACLE_MAX_N = 16
@@ -227,9 +228,7 @@ def brute_force_best_subset_fixed(
     x = check_candidates(candidates, max_n=ORACLE_MAX_N)
     z = check_real("target", target)
     p = check_perturbation(perturbation)
-    if (size is None) == (max_size is None):
-        raise ValueError("pass exactly one of size and max_size")
-    allowed = [int(size)] if size is not None else range(int(max_size) + 1)
+    allowed = allowed_sizes(size, max_size, x.size)
     err, sizes, dist = _errors(x, z, p)
     rows = _combination_masks(x.size, allowed)
     best = int(rows[np.lexsort((rows, dist[rows], sizes[rows], err[rows]))[0]])

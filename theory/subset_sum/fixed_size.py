@@ -197,6 +197,19 @@ def _check_size(name: str, value: Any, n: int) -> int:
     return check_int(name, value, 0, n)
 
 
+def allowed_sizes(size: int | None, max_size: int | None, n: int) -> list[int]:
+    """The subset sizes a fixed-size problem allows: ``[size]``, or ``0 .. max_size``.
+
+    Raises:
+        ValueError: On neither or both of ``size`` and ``max_size``, or one outside ``[0, n]``.
+    """
+    if (size is None) == (max_size is None):
+        raise ValueError("pass exactly one of size (exactly k kept) and max_size (at most k kept)")
+    if size is not None:
+        return [_check_size("size", size, n)]
+    return list(range(_check_size("max_size", max_size, n) + 1))
+
+
 def best_subset_fixed(
     candidates: Any,
     target: float,
@@ -230,12 +243,7 @@ def best_subset_fixed(
     x = check_candidates(candidates, max_n=FIXED_MAX_N, hint=" (fixed-size meet in the middle)")
     z = check_real("target", target)
     p = check_perturbation(perturbation)
-    if (size is None) == (max_size is None):
-        raise ValueError("pass exactly one of size (exactly k kept) and max_size (at most k kept)")
-    if size is not None:
-        sizes = [_check_size("size", size, x.size)]
-    else:
-        sizes = list(range(_check_size("max_size", max_size, x.size) + 1))
+    sizes = allowed_sizes(size, max_size, x.size)
     best_key: tuple | None = None
     for k in sizes:
         dist, mask = _fixed_single(x, z, k)
@@ -308,9 +316,7 @@ def best_subsets_fixed(
     if z.shape != (m,) or not np.all(np.isfinite(z)):
         raise ValueError(f"targets must be finite with shape (m,) = ({m},), got shape {z.shape}")
     p = check_perturbation(perturbation)
-    if (size is None) == (max_size is None):
-        raise ValueError("pass exactly one of size (exactly k kept) and max_size (at most k kept)")
-    k_req = _check_size("size" if size is not None else "max_size", size if size is not None else max_size, n)
+    k_req = allowed_sizes(size, max_size, n)[-1]  # the size, or the largest size allowed
     if valid is None:
         ok = np.ones((m, n), dtype=bool)
     else:
