@@ -62,3 +62,16 @@ def test_float32_ties_on_the_pensia_shape_and_in_the_fewest_mode():
     fewest = best_subsets(x, z, max_error=err_best * 1.5)
     np.testing.assert_array_equal(fewest.masks, res.masks)
     np.testing.assert_array_equal(fewest.errors, res.errors)
+
+
+def test_one_row_and_narrow_buckets():
+    # A bucket of one row with one valid candidate (half A empty): the query keys reuse A's key buffer,
+    # and T_a must be copied out of it before the queries overwrite it (a one-element view is contiguous).
+    x = np.array([[0.46718092, 0.9, -0.2], [0.3, 0.5, 0.1]])
+    z = np.array([0.38724567, 0.62])
+    valid = np.array([[True, False, False], [True, True, True]])
+    res = best_subsets(x, z, valid=valid)
+    want_e, want_s = brute_force_best_subsets(x, z, valid=valid)
+    np.testing.assert_allclose(res.errors, want_e, rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(res.sizes, want_s)
+    assert res.sizes[0] == 1  # 0.467 is nearer to 0.387 than the empty subset

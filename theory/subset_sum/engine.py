@@ -193,8 +193,9 @@ class _NumpyChunk:
         q_keys, t_a, c_a, flip_a = _np_subset_keys(xs32[:, :n_a], flag=_FLAG)
         self.b_keys, c_b = _np_sorted_keys(xs32[:, n_a:])
         self.zq = z32 - c_a - c_b
-        # T_a in bitmask order, contiguous (the query words below replace them in the keys).
-        t_by_bits = np.ascontiguousarray(t_a)
+        # T_a in bitmask order, a copy (the query words below replace them in the keys; a view that
+        # happens to be contiguous, e.g. one row of one sum, must not be shared).
+        t_by_bits = t_a.copy()
         # Queries T_b ~ zq - T_a, sorted ascending (keys distinct: one quicksort); negative ones clamp to
         # +0.0 (every T_b >= 0 lies above them, and the smallest T_b, 0, is still examined as the
         # predecessor): max(q, 0) leaves -0.0 as it is, and -0.0 + 0.0 = +0.0.
