@@ -214,6 +214,9 @@ class WarmTopk:
         self._expected: tuple[int, int] | None = None
         self._k = -1
         self._margin = 0
+        self._count_of: tuple[int, float, int] | None = None
+        self._bandbuf: np.ndarray | None = None
+        self._band_size = -1
 
     def __getstate__(self) -> dict:
         return {"stats": dict(self.stats)}
@@ -242,11 +245,15 @@ class WarmTopk:
         Raises:
             ValueError: If ``density`` is not in ``(0, 1]`` or ``rank_by`` is not "abs" or "raw".
         """
-        check_choice("rank_by", rank_by, RANK_BY)
+        if rank_by not in RANK_BY:
+            check_choice("rank_by", rank_by, RANK_BY)
         with torch.no_grad():
             src = scores.detach()
             n = src.numel()
-            k = kept_count(n, density)
+            # The count of the last (numel, density), memoised: the call is on every training forward.
+            if self._count_of is None or self._count_of[:2] != (n, density):
+                self._count_of = (n, density, kept_count(n, density))
+            k = self._count_of[2]
             if src.device.type != "cpu" or not src.dtype.is_floating_point:
                 self.stats["cold"] += 1
                 return topk_mask(self._key(src, rank_by, key), density)
@@ -321,6 +328,33 @@ class WarmTopk:
         else:
             self._bracket, self._expected = None, None
 
+    def _band(self, a: np.ndarray, lo: np.floating, gt_hi: np.ndarray) -> np.ndarray:
+        """Ascending flat indices of ``lo <= a`` and not ``gt_hi`` (the band, ``gt_hi`` being ``a > hi``).
+
+        The band is a small fraction of the tensor. ``np.flatnonzero`` scans every byte; when the last
+        band was sparse (under 1/256 of the entries), the bool array is scanned as 64-bit words instead
+        (a word is nonzero iff one of its 8 entries is in the band) and only the nonzero words are
+        expanded: the same indices, in the same order, at about half the cost.
+        """
+        n = a.size
+        words = n >> 3
+        buf = self._bandbuf
+        if buf is None or buf.size != n:
+            buf = self._bandbuf = np.empty(n, dtype=bool)
+        np.greater_equal(a, lo, out=buf)
+        np.bitwise_xor(buf, gt_hi, out=buf)  # {v > hi} is inside {v >= lo}
+        if words == 0 or self._band_size < 0 or self._band_size * 256 > n:
+            idx = np.flatnonzero(buf)
+        else:
+            head = buf[: words << 3]
+            w = np.flatnonzero(head.view(np.uint64) != 0)
+            r = np.flatnonzero(head.reshape(words, 8)[w])
+            idx = w[r >> 3] * 8 + (r & 7)
+            if n & 7:
+                idx = np.concatenate((idx, (words << 3) + np.flatnonzero(buf[words << 3 :])))
+        self._band_size = idx.size
+        return idx
+
     def _warm(self, a: np.ndarray, k: int) -> torch.Tensor | None:
         n = a.size
         lo, hi = self._bracket
@@ -329,9 +363,7 @@ class WarmTopk:
             gt_hi = a > hi
             c_hi = int(np.count_nonzero(gt_hi))
             if c_hi < k:
-                band = a >= lo
-                np.bitwise_xor(band, gt_hi, out=band)  # lo <= v <= hi, as {v > hi} is inside {v >= lo}
-                idx = np.flatnonzero(band)  # the band, ascending flat indices
+                idx = self._band(a, lo, gt_hi)  # lo <= v <= hi, ascending flat indices
                 c_lo = c_hi + idx.size
                 if c_lo >= k:
                     break

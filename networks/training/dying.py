@@ -11,7 +11,8 @@ training forwards (initialised with the mask at step 0),
 so ``dying_ratio(0) = 1 - density`` and it never increases. The mask *turnover* at step t is the fraction of
 the kept weights that were not kept at the previous step: ``|M_t & ~M_{t-1}| / |M_t|``.
 
-Costs one bool per weight and one ``|=`` per step, on any device (on CPU through NumPy views).
+Costs two bools per weight and, per step, one ``|=`` and one copy, on any device (on CPU through NumPy views);
+the turnover is counted only when it is read.
 """
 
 from __future__ import annotations
@@ -39,47 +40,57 @@ class DyingRatioTracker:
             raise ValueError("DyingRatioTracker needs at least one mask")
         self.ever: dict[str, torch.Tensor] = {k: m.detach().clone().bool() for k, m in masks.items()}
         self.last: dict[str, torch.Tensor] = {k: m.detach().clone().bool() for k, m in masks.items()}
-        self._counts: tuple[torch.Tensor, torch.Tensor] | None = None
+        # The masks of the update before the latest (None before any update): the turnover is counted
+        # from ``last`` and ``prev`` when it is read, so a step pays for no count.
+        self.prev: dict[str, torch.Tensor] | None = None
 
     @property
     def last_turnover(self) -> float:
         """Turnover of the latest :meth:`update` (0 before any); reading it synchronises the device."""
-        if self._counts is None:
+        if self.prev is None:
             return 0.0
-        new, kept = self._counts
-        return float(new) / max(int(kept), 1)
+        new = kept = 0
+        for k, last in self.last.items():
+            prev = self.prev[k]
+            if self._numpy(last, prev):
+                last_np = last.numpy()
+                new += int(np.count_nonzero(np.greater(last_np, prev.numpy())))
+                kept += int(np.count_nonzero(last_np))
+            else:
+                new += int(torch.gt(last, prev).sum())
+                kept += int(last.sum())
+        return new / max(kept, 1)
+
+    def _numpy(self, *tensors: torch.Tensor) -> bool:
+        return self.numpy_on_cpu and all(t.device.type == "cpu" and t.dtype == torch.bool for t in tensors)
 
     def update(self, masks: Mapping[str, torch.Tensor]) -> None:
-        """Accumulate the masks of one training forward (no host-device synchronisation).
+        """Accumulate the masks of one training forward (no host-device synchronisation, no count).
 
         Every step is accumulated (the metric is exact: "never selected so far" over all training
-        forwards). On CPU the work runs on NumPy views of the bool tensors (zero-copy): an in-place OR, a
-        comparison ``m > last`` (that is ``m & ~last``) and two ``count_nonzero``, about 5x cheaper than
-        torch's CPU bool kernels, whose ``sum`` first casts the whole tensor to int64. On other devices
-        the same operations run in torch without reading anything back.
+        forwards): an in-place OR into ``ever`` and a copy of the mask into ``last`` (the previous
+        ``last`` becomes ``prev``, by swapping buffers, for :attr:`last_turnover`). On CPU both run on
+        NumPy views of the bool tensors (zero-copy), cheaper than torch's CPU bool kernels; on other
+        devices the same operations run in torch without reading anything back.
 
         Raises:
             ValueError: If the layer names differ from the tracked ones.
         """
         if masks.keys() != self.ever.keys():
             raise ValueError(f"mask names {sorted(masks)} differ from tracked names {sorted(self.ever)}")
-        new = kept = None
+        if self.prev is None:
+            self.prev = {k: torch.empty_like(v) for k, v in self.last.items()}
+        self.prev, self.last = self.last, self.prev
         for k, m in masks.items():
             m = m.detach()
             ever, last = self.ever[k], self.last[k]
-            cpu = m.device.type == "cpu" and ever.device.type == "cpu"
-            if self.numpy_on_cpu and cpu and m.dtype == torch.bool:
-                m_np, last_np = m.contiguous().numpy(), last.numpy()
+            if self._numpy(m, ever):
+                m_np = m.contiguous().numpy()
                 np.bitwise_or(ever.numpy(), m_np, out=ever.numpy())
-                n_new, n_kept = int(np.count_nonzero(np.greater(m_np, last_np))), int(np.count_nonzero(m_np))
-                np.copyto(last_np, m_np)
+                np.copyto(last.numpy(), m_np)
             else:
                 ever |= m
-                n_new, n_kept = torch.gt(m, last).sum(), m.sum()
                 last.copy_(m)
-            new = n_new if new is None else new + n_new
-            kept = n_kept if kept is None else kept + n_kept
-        self._counts = (new, kept)
 
     def dying_ratio(self) -> float:
         """The global dying ratio over all tracked tensors."""
@@ -104,4 +115,4 @@ class DyingRatioTracker:
         """Restore from :meth:`state_dict` output onto ``device``."""
         self.ever = {k: v.to(device).bool().clone() for k, v in state["ever"].items()}  # type: ignore[union-attr]
         self.last = {k: v.to(device).bool().clone() for k, v in state["last"].items()}  # type: ignore[union-attr]
-        self._counts = None
+        self.prev = None

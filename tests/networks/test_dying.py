@@ -63,3 +63,20 @@ def test_tracker_refuses_other_layer_names():
     tracker = DyingRatioTracker(_masks(0, 1)[0])
     with pytest.raises(ValueError, match="differ"):
         tracker.update({"a": torch.zeros(7, 5, dtype=torch.bool)})
+
+
+def test_turnover_is_counted_from_the_last_two_updates_only():
+    seq = _masks(3, 4)
+    tracker = DyingRatioTracker(seq[0])
+    assert tracker.last_turnover == 0.0
+    for masks in seq[1:]:
+        tracker.update(masks)
+        first = tracker.last_turnover
+        assert tracker.last_turnover == first  # reading does not change it
+    assert tracker.last_turnover == pytest.approx(_recount(seq)[2], rel=1e-15)
+    restored = DyingRatioTracker(seq[0])
+    restored.load_state_dict(tracker.state_dict())
+    assert restored.last_turnover == 0.0 and restored.dying_ratio() == tracker.dying_ratio()
+    restored.update(seq[0])
+    tracker.update(seq[0])
+    assert restored.last_turnover == tracker.last_turnover == pytest.approx(_recount([*seq, seq[0]])[2])

@@ -367,6 +367,22 @@ def test_warm_topk_tracks_long_runs_and_uses_the_warm_path(levels, sort_cap):
     assert warm.stats["warm"] >= 40 and warm.stats["cold"] <= 10, warm.stats
 
 
+@pytest.mark.parametrize("n", [5, 8, 4_003, 40_000])
+def test_warm_band_indices_equal_flatnonzero_on_sparse_and_dense_bands(n):
+    # The word scan (used after a sparse band) and the byte scan must give the same indices in the same
+    # order, with a tail of n % 8 entries, for bands from empty to the whole tensor.
+    rng = np.random.default_rng(n)
+    a = rng.random(n).astype(np.float32)
+    warm = WarmTopk()
+    for lo, hi in [(0.5, 0.5001), (0.2, 0.9), (0.0, 1.0), (2.0, 3.0), (0.999, 1.0), (0.5, 0.5001)]:
+        gt = a > np.float32(hi)
+        expected = np.flatnonzero((a >= np.float32(lo)) & ~gt)
+        sparse_before = 0 <= warm._band_size * 256 <= n
+        idx = warm._band(a, np.float32(lo), gt)
+        assert np.array_equal(idx, expected), (lo, hi, sparse_before)
+    assert warm._band_size == expected.size
+
+
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
 def test_warm_topk_other_dtypes(dtype):
     g = torch.Generator().manual_seed(1)
