@@ -234,7 +234,8 @@ def construct_quantized_ticket(
         delta_t: Target precision ``2^-kt``.
         delta: Source precision ``2^-k`` with ``delta^2 <= delta_t``.
         width: Hidden units per input neuron (both ReLU halves), ``>= 1``.
-        seed: Seed of the source (an int or a ``numpy.random.SeedSequence``).
+        seed: Entropy of the source (an int or a sequence of ints, as ``numpy.random.SeedSequence`` takes;
+            the same seed always gives the same source).
 
     Returns:
         The :class:`QuantizedTicket` (``ok`` False when some weight has no exact subset at this width).
