@@ -51,7 +51,7 @@ class QuantizedConfig:
 
     log2_ms: tuple[int, ...] = help_field(tuple(range(4, 13)), "values of log2 M of the transition grid")
     trials: int = help_field(400, "trials per M (each trial decides both kinds)")
-    extra_n: int = help_field(12, "each trial draws log2 M + extra_n integers")
+    extra_n: int = help_field(16, "each trial draws log2 M + extra_n integers")
     seed: int = help_field(1, "test seed of the transition and of the tickets")
     target_widths: tuple[int, ...] = help_field((6, 6, 6), "widths d_0..d_L of the random targets")
     cal_levels: tuple[int, ...] = help_field((2, 3), "k of delta = 2^-k on the calibration seeds")

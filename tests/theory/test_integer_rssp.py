@@ -89,26 +89,46 @@ def test_bounds():
         bounds.bcp_window_n(0.5)
 
 
-def _details(kind: str, offsets: dict[int, int], trials: int = 400) -> dict:
-    """A histogram whose first successes sit at round(n_BCP(m)) + offset (spread over +-2)."""
+def _details(kind: str, offsets: dict[int, float], trials: int = 400) -> dict:
+    """Histograms whose first successes spread over location + offset + {-2..2} (mean = that, exactly).
+
+    Each real point ``x`` puts its trials on ``floor(x)`` and ``floor(x) + 1`` in the proportions that
+    keep the mean at ``x`` (a shift-equivariant profile, as the BCP window's scaling has).
+    """
     rows = []
     for m, off in offsets.items():
-        c = round(bounds.bcp_window_n(float(m))) + off
-        counts = [[c - 2, trials // 8], [c - 1, trials // 4], [c, trials // 4], [c + 1, trials // 4]]
-        counts.append([c + 2, trials - sum(v for _, v in counts)])
-        rows.append({"log2_m": m, "trials": trials, "n_max": c + 6, "needed_counts": counts})
+        counts: dict[int, int] = {}
+        for j, share in zip(range(-2, 3), (0.1, 0.2, 0.4, 0.2, 0.1), strict=True):
+            x = bounds.bcp_window_n(float(m)) + off + j
+            lo = int(np.floor(x))
+            up = round(share * trials * (x - lo))
+            counts[lo] = counts.get(lo, 0) + round(share * trials) - up
+            counts[lo + 1] = counts.get(lo + 1, 0) + up
+        n_max = max(counts) + 12
+        rows.append(
+            {
+                "log2_m": m,
+                "trials": sum(counts.values()),
+                "n_max": n_max,
+                "needed_counts": sorted([n, c] for n, c in counts.items() if c),
+            }
+        )
     return {"kind": kind, "confidence": 0.95, "seed": 1, "rows": rows}
 
 
 def test_transition_rule_branches():
     flat = _details("one", {m: 0 for m in range(4, 13)})
     assert apply_rule("integer-rssp-transition", flat).verdict == "consistent"
-    steep = _details("one", {m: m - 4 for m in range(4, 13)})  # slope +1 over the BCP location
+    steep = _details("one", {m: 0.5 * (m - 4) for m in range(4, 13)})  # slope +1/2 over the location
     res = apply_rule("integer-rssp-transition", steep)
     assert res.verdict == "inconsistent"
     assert res.effects[0].lo > rq.SLOPE_TOL
     few = _details("one", {4: 0, 5: 0, 6: 0}, trials=20)
     assert apply_rule("integer-rssp-transition", few).verdict == "inconclusive"
+    short = _details("one", {m: 0 for m in range(4, 13)})
+    for r in short["rows"]:
+        r["n_max"] = int(bounds.bcp_window_n(float(r["log2_m"]))) + 5  # the scan ends before the cap
+    assert apply_rule("integer-rssp-transition", short).verdict == "inconclusive"
     impossible = _details("all", {m: -4 for m in range(4, 13)})  # n50 below log2(2M + 1)
     assert apply_rule("integer-rssp-transition", impossible).verdict == "inconsistent"
 
