@@ -7,8 +7,9 @@ against ``n - n_BCP(M)``, where ``n_BCP`` solves ``n - (1/2) log2 n = log2 M``
 (:func:`theory.bounds.bcp_window_n`), one line per ``M`` with 95% Clopper-Pearson bands: curves that
 stay together mean the 50% point is the BCP location plus O(1).
 (b) The same for one uniform random integer target (Borgs-Chayes-Pittel's setting).
-(c) The 50% point ``n50`` with its Bonferroni interval (:func:`theory.rules.quantized.n50_box`, as the
-rule uses it) against ``log2 M``, next to the BCP location and the counting bound ``log2(2M + 1)``.
+(c) The 50% point ``n50`` with its Bonferroni interval (:func:`theory.rules.quantized.n50_box`) and,
+hollow, the rule's statistic (mean of ``min(n, location + CAP)``, 95% normal interval) against
+``log2 M``, next to the BCP location and the counting bound ``log2(2M + 1)``.
 (d) Exact quantized tickets of random ``delta_t = delta^2`` targets: the hidden units per input neuron
 that every weight of a target needs (median, 95% quantile and maximum over weights, test seeds) against
 ``log2(1/delta)``, with the calibrated ``C log2(1/delta)`` and Theorem 3's counting bound per input
@@ -26,7 +27,7 @@ from figures.registry import FigureResult, FigureSpec, register_figure
 from figures.style import REFERENCE_COLOR, PlotRecorder, color, marker, new_figure, panel_label
 from theory import bounds
 from theory.plumbing.records import read_json
-from theory.rules.quantized import n50_box
+from theory.rules.quantized import CAP, capped_mean, n50_box
 
 
 def build(runs_root: Path) -> FigureResult:
@@ -85,6 +86,25 @@ def build(runs_root: Path) -> FigureResult:
             color=color(ki),
             marker=marker(ki),
             label="n50, every integer" if kind == "all" else "n50, one target",
+        )
+        # The rule's statistic: the mean of min(n, location + CAP), with its 95% normal interval.
+        cm = [
+            capped_mean(r["needed_counts"], int(r["trials"]), bounds.bcp_window_n(float(r["log2_m"])) + CAP)
+            for r in rows
+        ]
+        half = [1.96 * (v / int(r["trials"])) ** 0.5 for (_, v, _), r in zip(cm, rows, strict=True)]
+        rec.points(
+            ax,
+            "capped-mean",
+            kind,
+            [m + 0.15 for m in ms],
+            [c[0] for c in cm],
+            lo=[c[0] - h for c, h in zip(cm, half, strict=True)],
+            hi=[c[0] + h for c, h in zip(cm, half, strict=True)],
+            color=color(ki),
+            marker=marker(ki),
+            markerfacecolor="none",
+            label="capped mean (the rule's statistic)" if ki == 0 else None,
         )
         summary.append(
             f"{kind}: n50 by log2 M " + ", ".join(f"{m:g}:{p}" for m, p in zip(ms, pt, strict=True))
