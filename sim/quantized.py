@@ -283,11 +283,12 @@ def run_quantized(cfg: QuantizedConfig, rundir: RunDir, ctx: Context) -> dict:
         ev["quantized-ticket-exact.exact"] = {"cases": tickets}
         rundir.write_json("widths.json", per_target)
         rundir.write_json(EVIDENCE_FILE, ev)
-    _write_tables(rundir, ev)
+    write_tables(rundir, ev)
     return ev
 
 
-def _write_tables(rundir: RunDir, ev: dict) -> None:
+def write_tables(rundir: RunDir, ev: dict) -> None:
+    """``transition.csv``, ``widths.csv`` and ``tickets.csv`` from the evidence and ``widths.json``."""
     rows = []
     for kind in ("all", "one"):
         for r in ev[f"integer-rssp-transition.{kind}"]["rows"]:

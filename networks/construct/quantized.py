@@ -173,6 +173,19 @@ def _layer_halves(u: np.ndarray, v: np.ndarray, w: np.ndarray, shift: int):
     return prods, {"plus": unit_sign > 0, "minus": unit_sign < 0}, tgt
 
 
+def _valid_first(valid: np.ndarray) -> np.ndarray:
+    """Per row, the column order with the valid columns first, each part in column order.
+
+    A stable partition, not a selection by value: valid column ``c`` goes to ``#valid before c``, an
+    invalid one after all valid ones.
+    """
+    n_valid = valid.sum(axis=1, keepdims=True)
+    dest = np.where(valid, np.cumsum(valid, axis=1) - 1, n_valid + np.cumsum(~valid, axis=1) - 1)
+    order = np.empty_like(dest)
+    np.put_along_axis(order, dest, np.broadcast_to(np.arange(valid.shape[1]), valid.shape), axis=1)
+    return order
+
+
 def _first_units(prods: np.ndarray, valid: np.ndarray, tgt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row, how many candidates of the half first hit the target, and the units that takes.
 
@@ -188,7 +201,7 @@ def _first_units(prods: np.ndarray, valid: np.ndarray, tgt: np.ndarray) -> tuple
     units[(tgt != 0) & (n_valid == 0)] = width + 1
     count[(tgt != 0) & (n_valid == 0)] = 1
     if todo.size:
-        order = np.argsort(~valid[todo], axis=1, kind="stable")  # the half's candidates first, in unit order
+        order = _valid_first(valid[todo])  # the half's candidates first, in unit order
         seqs = np.take_along_axis(prods[todo], order, 1)
         # Past the half's own candidates, pad with zeros: they add no sum, so a hit needs a real candidate.
         seqs = np.where(np.arange(width)[None] < n_valid[todo, None], seqs, 0)
@@ -270,7 +283,7 @@ def construct_quantized_ticket(
                 raise RuntimeError(
                     f"a weight needs {n} candidates, beyond the exact engine's {theory.subset_sum.MAX_N}"
                 )
-            order = np.argsort(~valid[half][rows], axis=1, kind="stable")[:, :n]
+            order = _valid_first(valid[half][rows])[:, :n]
             cand = np.take_along_axis(prods[rows], order, 1)
             sel = np.arange(n)[None] < count[rows, None]
             sol = theory.best_subsets(cand.astype(np.float64), tgt[rows].astype(np.float64), valid=sel)
@@ -284,25 +297,43 @@ def construct_quantized_ticket(
     return QuantizedTicket(us, vs, keeps, solved, float(delta), float(delta_t), int(width))
 
 
-def exact_forward(ticket: QuantizedTicket, x: np.ndarray) -> np.ndarray:
-    """The pruned network on integer inputs ``x`` (``(batch, d_0)``, any fixed grid), in Python integers.
+def _exact_dtype(x: np.ndarray, factors: list[float]) -> Any:
+    """int64 when no partial sum can reach 2**62 (then int64 arithmetic is exact), else Python ints."""
+    bound = float(np.abs(np.asarray(x, dtype=np.float64)).max(initial=0.0)) + 1.0
+    for f in factors:
+        bound *= f
+    return np.int64 if bound < 2.0**62 else object
 
-    Returns integers in units of ``(delta^2)^L`` times the input's unit (object array ``(batch, d_L)``).
+
+def exact_forward(ticket: QuantizedTicket, x: np.ndarray) -> np.ndarray:
+    """The pruned network on integer inputs ``x`` (``(batch, d_0)``, any fixed grid), in exact integers.
+
+    Returns integers in units of ``(delta^2)^L`` times the input's unit (``(batch, d_L)``): int64 when a
+    bound on every partial sum (``max|x|`` times, per layer, ``max|u| max|v| d_in width``) stays below
+    ``2**62``, Python integers otherwise, so never a rounded value.
     """
-    h = np.asarray(x).astype(object)
+    factors = [
+        float(np.abs(u).max(initial=1)) * float(np.abs(v).max(initial=1)) * u.size
+        for u, v in zip(ticket.u, ticket.v, strict=True)
+    ]
+    dtype = _exact_dtype(x, factors)
+    h = np.asarray(x).astype(dtype)
     last = len(ticket.u) - 1
     for i, (u, v, keep) in enumerate(zip(ticket.u, ticket.v, ticket.keep, strict=True)):
-        hidden = np.maximum(h[:, :, None] * u.astype(object)[None], 0)  # (batch, d_in, width): relu(u_i x_j)
-        y = np.einsum("bjw,kjw->bk", hidden, np.where(keep, v, 0).astype(object))
+        hidden = np.maximum(h[:, :, None] * u.astype(dtype)[None], 0)  # (batch, d_in, width): relu(u_i x_j)
+        kept = np.where(keep, v, 0).astype(dtype)
+        y = hidden.reshape(len(h), -1) @ kept.reshape(kept.shape[0], -1).T
         h = y if i == last else np.maximum(y, 0)
     return h
 
 
 def target_forward(target: list[np.ndarray], x: np.ndarray) -> np.ndarray:
-    """The target on integer inputs, in Python integers (units ``delta_t^L`` times the input's unit)."""
-    h = np.asarray(x).astype(object)
+    """The target on integer inputs, exactly (units ``delta_t^L`` times the input's unit; as above)."""
+    factors = [float(np.abs(w).max(initial=1)) * w.shape[1] for w in target]
+    dtype = _exact_dtype(x, factors)
+    h = np.asarray(x).astype(dtype)
     for i, w in enumerate(target):
-        h = h @ np.asarray(w).astype(object).T
+        h = h @ np.asarray(w).astype(dtype).T
         if i < len(target) - 1:
             h = np.maximum(h, 0)
     return h
@@ -323,8 +354,8 @@ def verify_exact(ticket: QuantizedTicket, target: list[np.ndarray], x: np.ndarra
             eff = np.where(keep & (np.sign(u)[None] == sign), prods, 0).sum(axis=-1)
             maps_equal &= bool(np.all(eff == (np.asarray(w).astype(object) * 2 ** (2 * k - kt))))
     depth = len(target)
-    src = exact_forward(ticket, x)
-    tgt = target_forward(target, x) * (2 ** ((2 * k - kt) * depth))
+    src = exact_forward(ticket, x).astype(object)  # Python integers: the rescaling below cannot overflow
+    tgt = target_forward(target, x).astype(object) * (2 ** ((2 * k - kt) * depth))
     diff = np.abs(src - tgt)
     return {
         "maps_equal": maps_equal,

@@ -38,7 +38,6 @@ from statistics import NormalDist
 from typing import Any
 
 from theory import bounds, stats
-from theory.ledger import Claim, NumericCheck
 from theory.rules import Effect, RuleResult, finite, register_rule
 
 #: Largest |slope(n50) - slope(BCP location)| still called "the same law": 0.25, so a law
@@ -496,43 +495,3 @@ EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("quantized-ticket-exact.width", "quantized-ticket-width", _width_example()),
 ]
-
-
-CLAIMS = (
-    Claim(
-        id="integer-rssp-transition",
-        statement="For X_i uniform on {-M..-1, 1..M}, the transition in n of 'one random target of [-M, M] "
-        "is a subset sum' (part one) sits at the BCP location n - (1/2) log2 n = log2 M plus O(1); that of "
-        "'every integer of [-M, M] is' (part all) at most O(log log M) later (a union over 2M + 1 targets), "
-        "so both move with log2 M at the location's slope within 1/4; never below log2(2M + 1).",
-        source=f"{_KN}, Lemmas 2-4 [PRIMARY in words]; Borgs-Chayes-Pittel 2001 window [PRIMARY, abstract]; "
-        "the window for all targets (union term) and the O(1) shift [UNVERIFIED, our reading]; log2(2M+1) "
-        "[UNVERIFIED, our derivation]",
-        checks=(
-            NumericCheck(
-                "slope of n50 vs log2 M against the BCP location (slth run quantized-tickets)", part="all"
-            ),
-            NumericCheck("one random target: the same slope test (slth run quantized-tickets)", part="one"),
-        ),
-        tags=("quantized", "rss"),
-        bounds=("bcp-window-n", "integer-rssp-necessary-n"),
-        parts=("all", "one"),
-    ),
-    Claim(
-        id="quantized-ticket-exact",
-        statement="A depth-2L ReLU net without biases, weights uniform on S_delta minus {0}, pruned, equals "
-        "any delta_t-quantized target (delta^2 <= delta_t) exactly, with C log2(1/delta) hidden units per "
-        "input neuron (C independent of delta); a two-layer source needs Omega(d^2 log2(1/delta)) "
-        "parameters.",
-        source=f"{_KN}, Theorem 1, Lemmas 5 and 7, Theorem 3 / Corollary 1 [PRIMARY in words; C not given; "
-        "products v u taken as they come, the paper's rejection step to uniform samples is not reproduced "
-        "[our reading]]",
-        checks=(
-            NumericCheck("exact equality of every solved ticket (slth run quantized-tickets)", part="exact"),
-            NumericCheck("failure rate at the calibrated width C log2(1/delta) over delta", part="width"),
-        ),
-        tags=("quantized", "network"),
-        bounds=("quantized-block-width", "quantized-counting-min-params"),
-        parts=("exact", "width"),
-    ),
-)
