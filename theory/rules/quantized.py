@@ -1,4 +1,4 @@
-"""Rules and claims for integer random SubsetSum and exact quantized tickets (Kumar & Natale 2025).
+"""Rules for integer random SubsetSum and exact quantized tickets (claims: theory.claims).
 
 Producer: :mod:`sim.quantized` (``slth run quantized-tickets``). Sources: Kumar & Natale, arXiv
 2508.11020 (reference §11: statements read in words, display formulas missing) and Borgs, Chayes, Pittel
