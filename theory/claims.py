@@ -50,6 +50,49 @@ def _burkholz_shapes() -> Any:
     ]
 
 
+def _integer_rssp_shapes() -> Any:
+    """The BCP location in closed form (Lambert W, lower branch) and the counting bound log2(2M + 1)."""
+    import sympy as sp
+
+    from theory import symbolic
+
+    def location(log2_m: Any, lam: Any) -> Any:
+        # n - log(n)/(2 ln 2) = r  <=>  (-a n) e^{-a n} = -a e^{-a r}, a = 2 ln 2; the root n > 1/a is W_{-1}.
+        a = 2 * sp.log(2)
+        return -sp.LambertW(-a * sp.exp(-a * (log2_m - lam)), -1) / a
+
+    return [
+        symbolic.agrees(
+            "bcp-window-n", location, [{"log2_m": 4.0, "lam": 0.0}, {"log2_m": 12.5, "lam": -1.5}]
+        ),
+        symbolic.agrees(
+            "integer-rssp-necessary-n",
+            lambda max_value: sp.log(2 * max_value + 1) / sp.log(2),
+            [{"max_value": 16}, {"max_value": 1000}],
+        ),
+    ]
+
+
+def _quantized_ticket_shapes() -> Any:
+    """Block width C log2(1/delta) and Theorem 3's counting bound log2 p + d^2 log2(2/delta + 1)."""
+    import sympy as sp
+
+    from theory import symbolic
+
+    return [
+        symbolic.agrees(
+            "quantized-block-width",
+            lambda delta, C: C * sp.log(1 / delta) / sp.log(2),
+            [{"delta": 0.125, "C": 14.5}, {"delta": 2.0**-10, "C": 2.0}],
+        ),
+        symbolic.agrees(
+            "quantized-counting-min-params",
+            lambda d, delta, p: sp.log(p) / sp.log(2) + d**2 * sp.log(2 / delta + 1) / sp.log(2),
+            [{"d": 3, "delta": 0.25, "p": 1.0}, {"d": 65, "delta": 2.0**-6, "p": 0.5}],
+        ),
+    ]
+
+
 # --------------------------------------------------------------------------------------------------
 # hypothesis strategies (built lazily)
 # --------------------------------------------------------------------------------------------------
@@ -707,8 +750,12 @@ BUILTIN_CLAIMS = (
         "the window for all targets (union term) and the O(1) shift [UNVERIFIED, our reading]; log2(2M+1) "
         "[UNVERIFIED, our derivation]",
         checks=(
+            SymbolicCheck(
+                "BCP location (Lambert W form) and log2(2M+1) equal their bounds", _integer_rssp_shapes
+            ),
             NumericCheck(
-                "slope of n50 vs log2 M against the BCP location (slth run quantized-tickets)", part="all"
+                "slope of the capped mean first-success n vs the BCP location's (slth run quantized-tickets)",
+                part="all",
             ),
             NumericCheck("one random target: the same slope test (slth run quantized-tickets)", part="one"),
         ),
@@ -726,6 +773,7 @@ BUILTIN_CLAIMS = (
         "products v u taken as they come, the paper's rejection step to uniform samples is not reproduced "
         "[our reading]]",
         checks=(
+            SymbolicCheck("block width and counting bound equal their sympy forms", _quantized_ticket_shapes),
             NumericCheck("exact equality of every solved ticket (slth run quantized-tickets)", part="exact"),
             NumericCheck("failure rate at the calibrated width C log2(1/delta) over delta", part="width"),
         ),
