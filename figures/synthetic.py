@@ -328,6 +328,7 @@ def write_synthetic_runs(root: str | Path, *, seed: int = 0) -> Path:
     _sweep(root, "taylor", rows, {"scale": "quick"}, table="interdependency.csv")
     _planted(root, rng)
     _rfss_records(root, rng)
+    _quantized_records(root, rng)
     return root
 
 
@@ -407,6 +408,23 @@ def _rfss_records(root: Path, rng: np.random.Generator) -> None:
     RunDir(path, {"synthetic": True, "scale": "quick"}).open(env={"synthetic": True})
     _json(path / "evidence.json", {"rfss-sparse-ticket": details})
 
+
+
+def _quantized_records(root: Path, rng: np.random.Generator) -> None:
+    """Figure 15's records (``quantized-tickets``): the rule examples as evidence, made-up widths."""
+    from sim.quantized import write_tables
+    from theory.rules.quantized import EXAMPLES
+
+    path = root / "quantized-tickets" / "synthetic15"
+    rundir = RunDir(path, {"synthetic": True, "scale": "quick"})
+    rundir.open(env={"synthetic": True})
+    _json(path / "evidence.json", {eid: details for eid, _, details in EXAMPLES})
+    per = [
+        {"set": "test", "level": k, "delta": 2.0**-k, "needed": [int(v) for v in rng.integers(0, 12 * k, 40)]}
+        for k in (2, 3, 4)
+    ]
+    _json(path / "widths.json", {"C": 12.0, "per_target": per})
+    write_tables(rundir, {eid: details for eid, _, details in EXAMPLES})
 
 # ------------------------------------------------------------------------------------------------ demo
 DEMO_DIR = "demo"

@@ -1081,3 +1081,106 @@ def burkholz_source_widths(widths: list[int], *, rho: int, activation: str = "re
     rho = validate.check_int("rho", rho, 1)
     r1 = burkholz_code_units(activation, rho=rho)
     return [r1 * (ws[0] + 1), *(rho * (w + 1) for w in ws[1:-1]), ws[-1]]
+
+
+# --------------------------------------------------------------------------------------------------
+# Integer random SubsetSum and exact quantized tickets (Kumar & Natale 2025; Borgs-Chayes-Pittel 2001)
+# --------------------------------------------------------------------------------------------------
+def _delta(name: str, delta: float) -> float:
+    """A precision ``delta = 2^-k`` with integer ``k >= 1`` (the quantization grids S_delta)."""
+    delta = validate.check_range(name, delta, 0.0, 0.5, lo_open=True)
+    k = -math.log2(delta)
+    if k != round(k):
+        raise ValueError(f"{name} must be a power of two 2^-k with integer k >= 1, got {delta!r}")
+    return delta
+
+
+@register_bound("bcp-window-n")
+def bcp_window_n(log2_m: float, *, lam: float = 0.0) -> float:
+    """Number of integers at the Borgs-Chayes-Pittel phase transition, ``n - (1/2) log2 n = log2 M - lam``.
+
+    Source: Borgs, Chayes, Pittel 2001 (abstract [PRIMARY], reference §11.5): for integers uniform on
+    ``{1..2^m}`` with ``kappa_n = m/n = 1 - (2n)^-1 log2 n + lam_n / n``, a perfect partition exists with
+    probability -> 1, 0 or ``p(lam)`` in (0, 1) as ``lam_n -> -inf``, ``+inf`` or ``lam``. Solved for
+    ``n``: ``n - (1/2) log2 n = m - lam``. Kumar & Natale (arXiv 2508.11020, Lemmas 2-4, [PRIMARY]) carry
+    the window to SubsetSum on ``{-M..-1, 1..M}`` with targets ``O(M)`` (``m = log2 M``) [our reading:
+    the O(1) shift between the two settings is not stated].
+
+    Args:
+        log2_m: ``m = log2 M`` (>= 1).
+        lam: The window parameter (finite); larger ``lam`` means fewer integers (a lower success rate).
+
+    Returns:
+        The real root ``n >= 1`` (``n - log2(n) / 2`` is increasing there).
+    """
+    m = validate.check_range("log2_m", log2_m, 1.0, None)
+    lam = validate.check_range("lam", lam, None, None)
+    rhs = m - lam
+    if rhs <= 1.0:  # n = 1 gives 1 - 0 = 1: the window sits at (or below) one integer
+        return 1.0
+    lo, hi = 1.0, 2.0 * rhs + 2.0
+    for _ in range(200):  # bisection to float64 resolution (f(hi) > rhs since log2 n < n for n >= 1)
+        mid = 0.5 * (lo + hi)
+        if mid - 0.5 * math.log2(mid) < rhs:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+@register_bound("integer-rssp-necessary-n")
+def integer_rssp_necessary_n(max_value: int) -> float:
+    """Integers needed for every target in ``{-M..M}`` to be a subset sum: ``n >= log2(2M + 1)``.
+
+    Source: counting (``2^n`` subsets, ``2M + 1`` targets), reference §11.6 [UNVERIFIED, our derivation].
+
+    Args:
+        max_value: ``M`` (>= 1).
+
+    Returns:
+        ``log2(2M + 1)``.
+    """
+    return math.log2(2 * _dim("max_value", max_value) + 1)
+
+
+@register_bound("quantized-block-width")
+def quantized_block_width(delta: float, *, C: float) -> float:
+    """Hidden units per input neuron of the exact quantized 2-layer block: ``C log2(1/delta)``.
+
+    Source: Kumar & Natale, arXiv 2508.11020, Lemma 5 (one weight, ``u, v`` in ``R^{2n}`` with
+    ``n > C log2(1/delta)``) and Lemma 7 (``M_{2i-1}`` has ``C d_{i-1} log2(1/delta)`` rows) [PRIMARY in
+    words; ``C`` is not given]. Here the count is the whole block of one input neuron (both ReLU halves).
+
+    Args:
+        delta: Source precision ``2^-k`` (k >= 1).
+        C: The constant (> 0).
+
+    Returns:
+        ``C log2(1/delta)`` (real; ``ceil`` it).
+    """
+    delta = _delta("delta", delta)
+    C = validate.check_range("C", C, 0.0, None, lo_open=True)
+    return C * math.log2(1.0 / delta)
+
+
+@register_bound("quantized-counting-min-params")
+def quantized_counting_min_params(d: int, delta: float, *, p: float = 1.0) -> float:
+    """Parameters a pruned 2-layer net needs to represent every ``W`` in ``S_delta^{d x d}`` exactly.
+
+    Source: Kumar & Natale, arXiv 2508.11020, Theorem 3 / Corollary 1 [PRIMARY in words]: with
+    probability ``p`` a source with ``alpha`` parameters has at most ``2^alpha`` subnetworks, so
+    ``2^alpha >= p |S_delta|^(d^2)``, ``|S_delta| = 2/delta + 1``; i.e.
+    ``alpha >= log2 p + d^2 log2(2/delta + 1)`` = Omega(d^2 log2(1/delta)).
+
+    Args:
+        d: Dimension (>= 1).
+        delta: Precision ``2^-k`` (k >= 1).
+        p: Success probability, in (0, 1].
+
+    Returns:
+        The lower bound on ``alpha``.
+    """
+    d = _dim("d", d)
+    delta = _delta("delta", delta)
+    p = validate.check_range("p", p, 0.0, 1.0, lo_open=True)
+    return math.log2(p) + d * d * math.log2(2.0 / delta + 1.0)

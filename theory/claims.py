@@ -50,6 +50,49 @@ def _burkholz_shapes() -> Any:
     ]
 
 
+def _integer_rssp_shapes() -> Any:
+    """The BCP location in closed form (Lambert W, lower branch) and the counting bound log2(2M + 1)."""
+    import sympy as sp
+
+    from theory import symbolic
+
+    def location(log2_m: Any, lam: Any) -> Any:
+        # n - log(n)/(2 ln 2) = r  <=>  (-a n) e^{-a n} = -a e^{-a r}, a = 2 ln 2; the root n > 1/a is W_{-1}.
+        a = 2 * sp.log(2)
+        return -sp.LambertW(-a * sp.exp(-a * (log2_m - lam)), -1) / a
+
+    return [
+        symbolic.agrees(
+            "bcp-window-n", location, [{"log2_m": 4.0, "lam": 0.0}, {"log2_m": 12.5, "lam": -1.5}]
+        ),
+        symbolic.agrees(
+            "integer-rssp-necessary-n",
+            lambda max_value: sp.log(2 * max_value + 1) / sp.log(2),
+            [{"max_value": 16}, {"max_value": 1000}],
+        ),
+    ]
+
+
+def _quantized_ticket_shapes() -> Any:
+    """Block width C log2(1/delta) and Theorem 3's counting bound log2 p + d^2 log2(2/delta + 1)."""
+    import sympy as sp
+
+    from theory import symbolic
+
+    return [
+        symbolic.agrees(
+            "quantized-block-width",
+            lambda delta, C: C * sp.log(1 / delta) / sp.log(2),
+            [{"delta": 0.125, "C": 14.5}, {"delta": 2.0**-10, "C": 2.0}],
+        ),
+        symbolic.agrees(
+            "quantized-counting-min-params",
+            lambda d, delta, p: sp.log(p) / sp.log(2) + d**2 * sp.log(2 / delta + 1) / sp.log(2),
+            [{"d": 3, "delta": 0.25, "p": 1.0}, {"d": 65, "delta": 2.0**-6, "p": 0.5}],
+        ),
+    ]
+
+
 # --------------------------------------------------------------------------------------------------
 # hypothesis strategies (built lazily)
 # --------------------------------------------------------------------------------------------------
@@ -211,6 +254,7 @@ def _property(
 _XIONG = "Xiong, Liao, Kyrillidis, 'Strong LTH with eps-perturbation', AISTATS 2023 (arXiv:2210.16589)"
 _PENSIA = "Pensia et al., 'Optimal Lottery Tickets via SubsetSum', NeurIPS 2020 (arXiv:2006.07990)"
 _NATALE = "Natale et al., 'On the Sparsity of the Strong LTH', NeurIPS 2024 (arXiv:2410.14754)"
+_KN = "Kumar & Natale, arXiv 2508.11020"
 _IEP = "Iwasawa et al., Soft-iEP ICLR 2024 submission (openreview OXBsK3GsL6) and JSAI abstract"
 
 BUILTIN_CLAIMS = (
@@ -236,9 +280,7 @@ BUILTIN_CLAIMS = (
         "CS-Theory Q&A page) [SECONDARY]",
         checks=(
             _symbolic("lueker_solved_for_n", "solved for n, checked back; monotone in n"),
-            NumericCheck(
-                "Monte Carlo n at the success level vs the solved bound (slth run rss-constant)"
-            ),
+            NumericCheck("Monte Carlo n at the success level vs the solved bound (slth run rss-constant)"),
         ),
         tags=("rss",),
         bounds=("lueker-min-n", "lueker-success-probability"),
@@ -697,7 +739,50 @@ BUILTIN_CLAIMS = (
         tags=("pssp", "xiong"),
         bounds=("xiong-candidates-aistats",),
     ),
+    # Integer random SubsetSum and exact quantized tickets (rules in theory.rules.quantized).
+    Claim(
+        id="integer-rssp-transition",
+        statement="For X_i uniform on {-M..-1, 1..M}, the transition in n of 'one random target of [-M, M] "
+        "is a subset sum' (part one) sits at the BCP location n - (1/2) log2 n = log2 M plus O(1); that of "
+        "'every integer of [-M, M] is' (part all) at most O(log log M) later (a union over 2M + 1 targets), "
+        "so both move with log2 M at the location's slope within 1/4; never below log2(2M + 1).",
+        source=f"{_KN}, Lemmas 2-4 [PRIMARY in words]; Borgs-Chayes-Pittel 2001 window [PRIMARY, abstract]; "
+        "the window for all targets (union term) and the O(1) shift [UNVERIFIED, our reading]; log2(2M+1) "
+        "[UNVERIFIED, our derivation]",
+        checks=(
+            SymbolicCheck(
+                "BCP location (Lambert W form) and log2(2M+1) equal their bounds", _integer_rssp_shapes
+            ),
+            NumericCheck(
+                "slope of the capped mean first-success n vs the BCP location's (slth run quantized-tickets)",
+                part="all",
+            ),
+            NumericCheck("one random target: the same slope test (slth run quantized-tickets)", part="one"),
+        ),
+        tags=("quantized", "rss"),
+        bounds=("bcp-window-n", "integer-rssp-necessary-n"),
+        parts=("all", "one"),
+    ),
+    Claim(
+        id="quantized-ticket-exact",
+        statement="A depth-2L ReLU net without biases, weights uniform on S_delta minus {0}, pruned, equals "
+        "any delta_t-quantized target (delta^2 <= delta_t) exactly, with C log2(1/delta) hidden units per "
+        "input neuron (C independent of delta); a two-layer source needs Omega(d^2 log2(1/delta)) "
+        "parameters.",
+        source=f"{_KN}, Theorem 1, Lemmas 5 and 7, Theorem 3 / Corollary 1 [PRIMARY in words; C not given; "
+        "products v u taken as they come, the paper's rejection step to uniform samples is not reproduced "
+        "[our reading]]",
+        checks=(
+            SymbolicCheck("block width and counting bound equal their sympy forms", _quantized_ticket_shapes),
+            NumericCheck("exact equality of every solved ticket (slth run quantized-tickets)", part="exact"),
+            NumericCheck("failure rate at the calibrated width C log2(1/delta) over delta", part="width"),
+        ),
+        tags=("quantized", "network"),
+        bounds=("quantized-block-width", "quantized-counting-min-params"),
+        parts=("exact", "width"),
+    ),
 )
+
 
 # --------------------------------------------------------------------------------------------------
 # RFSS property checks (referenced lazily by the claims above)

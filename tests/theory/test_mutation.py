@@ -61,6 +61,15 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "xiong-thm2-width",
         ),
     ),
+    "quantized": (
+        ("theory.rules.quantized",),
+        (
+            "integer-rssp-transition.all",
+            "integer-rssp-transition.one",
+            "quantized-ticket-exact.exact",
+            "quantized-ticket-exact.width",
+        ),
+    ),
     "practice": (
         ("theory.rules.practice", "theory.rules.taylor"),
         (
