@@ -94,7 +94,8 @@ def construct_ticket(
     Args:
         target: ``nn.Sequential`` of Linear/Conv2d/ReLU/Flatten with weights in [-1, 1].
         eps: Requested accuracy, > 0.
-        method: ``pensia``, ``xiong``, ``dacunha`` (conv targets) or ``burkholz`` (depth L+1 source,
+        method: ``pensia``, ``xiong``, ``dacunha`` (conv targets), ``sparse`` (fixed-size subsets, Linear
+            and Conv2d layers; needs ``density``) or ``burkholz`` (depth L+1 source,
             :mod:`networks.construct.burkholz`; ``candidates_per_weight`` is then its ``rho``, default 15).
         perturbation: Max-norm of the second-layer perturbation (``xiong`` only), in [0, 1).
         candidates_per_weight: ``n`` (blocks of ``2n`` units); default ``ceil(constant log2(1/tau_l))``.
@@ -197,8 +198,6 @@ def construct_ticket(
         if info["fixed_size"]:
             from networks.construct.sparse import subset_size
 
-            if spec.kind != "linear":
-                raise ValueError(f"method {method!r} supports Linear target layers only")
             size = subset_size(spec, n, density)
         sizes.append(size)
         out = build_layer(
