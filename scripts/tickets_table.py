@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
 from networks.construct.cli import DEFAULT_PENSIA_NPZ, ConstructConfig, run_construct  # noqa: E402
 from theory.plumbing.records import read_json  # noqa: E402
 
-__all__ = ["ROWS", "Row", "build_rows", "main", "render", "table_rows"]
+__all__ = ["ROWS", "Row", "build_rows", "main", "make_rows", "render", "table_rows"]
 
 EPS = 0.01
 N = 21
@@ -61,14 +61,15 @@ class Row:
     scale: str = "default"
 
 
-def _rows() -> tuple[Row, ...]:
+def make_rows(pensia: str = "pensia-fc2") -> tuple[Row, ...]:
+    """Every row of the table, in order; ``pensia``: the Pensia network's target (preset or its npz)."""
     rows = []
-    for target, two_l in (("digits-mlp", "pensia"), ("digits-cnn", "dacunha"), ("pensia-fc2", "pensia")):
+    for target, two_l in (("digits-mlp", "pensia"), ("digits-cnn", "dacunha"), (pensia, "pensia")):
         common = {"target": target, "eps": EPS, "budget": "per-weight"}
         common["nonnegative_input"] = target.startswith("digits")
-        # Measured on CPU (see the module docstring of each row's report): the Pensia MNIST rows take
-        # minutes (26 M source parameters for 2L, 345 M for L+1), so they belong to the full scale.
-        scale = "full" if target == "pensia-fc2" else "default"
+        # The Pensia MNIST rows take minutes on CPU (the first-layer SubsetSums alone are 163x those of
+        # the digits MLP for 2L, 383x for L+1), so they belong to the full scale.
+        scale = "default" if target.startswith("digits") else "full"
         rows.append(
             Row(f"2L {two_l}", ConstructConfig(method=two_l, candidates_per_weight=N, **common), scale)
         )
@@ -79,25 +80,27 @@ def _rows() -> tuple[Row, ...]:
     return tuple(rows)
 
 
-#: Every row of the table, in order.
-ROWS: tuple[Row, ...] = _rows()
+#: Every row of the table, in order (the Pensia network as the ``pensia-fc2`` preset).
+ROWS: tuple[Row, ...] = make_rows()
 
 
-def table_rows(scale: str) -> list[Row]:
-    """The rows run at ``scale`` (``default``: the default rows; ``full``: all).
+def table_rows(scale: str, rows: tuple[Row, ...] = ROWS) -> list[Row]:
+    """The rows of ``rows`` run at ``scale`` (``default``: the default rows; ``full``: all).
 
     Raises:
         ValueError: If ``scale`` is neither.
     """
     if scale not in ("default", "full"):
         raise ValueError(f"scale must be 'default' or 'full', got {scale!r}")
-    return [r for r in ROWS if scale == "full" or r.scale == "default"]
+    return [r for r in rows if scale == "full" or r.scale == "default"]
 
 
 def _missing_input(cfg: ConstructConfig) -> str | None:
     """Why a row cannot be built here (a missing shared file), or None."""
     if cfg.target == "pensia-fc2" and not DEFAULT_PENSIA_NPZ.is_file():
         return f"skipped: {DEFAULT_PENSIA_NPZ} absent"
+    if cfg.target.endswith(".npz") and not Path(cfg.target).is_file():
+        return f"skipped: {cfg.target} absent"
     return None
 
 
@@ -150,28 +153,38 @@ def _fmt(value: Any, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def _name(target: str) -> str:
+    """The table's name of a target (the Pensia network also when given as its npz file)."""
+    return "pensia-fc2" if Path(target).name == DEFAULT_PENSIA_NPZ.name else target
+
+
 def render(records: list[dict[str, Any]]) -> str:
     """The table as Markdown, from the recorded reports only."""
     head = (
         "| target | construction | source depth | source params | kept params | radius | certified error "
-        "| measured error | target acc % | ticket acc % | failed weights | construct s | status |"
+        "| measured error | target acc % | ticket acc % | failed weights | layer densities | construct s "
+        "| status |"
     )
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for rec in records:
         row, rep = rec["row"], rec["report"]
         cfg = row.config
+        name = _name(cfg.target)
         if rep is None:
-            lines.append(f"| {cfg.target} | {row.label} |" + " |" * 10 + f" {rec['status']} |")
+            lines.append(f"| {name} | {row.label} |" + " |" * 11 + f" {rec['status']} |")
             continue
         depth = rep.get("source_depth", 2 * len(rep["layer_norms"]))
         # The certificate on the ball the measurement used (the test inputs' largest norm for digits).
         radius = rep.get("max_input_norm", 1.0)
         certified = rep.get("certified_bound_at_max_input_norm", rep["certified_bound"])
+        # Kept / source parameters per layer (sparse tickets; a layer at k = n/2 cannot reach gamma).
+        densities = ", ".join(f"{d:.3f}" for d in rep["layer_density"]) if "layer_density" in rep else "-"
         lines.append(
-            f"| {cfg.target} | {row.label} | {depth} | {rep['source_params']:,} | {rep['kept_params']:,} "
+            f"| {name} | {row.label} | {depth} | {rep['source_params']:,} | {rep['kept_params']:,} "
             f"| {radius:.3g} | {certified:.4g} | {_fmt(rep.get('measured_error'), '.4g')} "
             f"| {_fmt(rep.get('target_acc'), '.2f')} | {_fmt(rep.get('ticket_acc'), '.2f')} "
-            f"| {rep['num_failed_weights']} | {rep['construct_seconds']:.1f} | {rec['status']} |"
+            f"| {rep['num_failed_weights']} | {densities} | {rep['construct_seconds']:.1f} "
+            f"| {rec['status']} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -183,14 +196,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="default", choices=("default", "full"), help="rows to build")
     parser.add_argument("--recorded-only", action="store_true", help="build nothing; read recorded rows")
     parser.add_argument("--out", default=None, help="also write the Markdown table to this file")
-    args = parser.parse_args(argv)
-    records = build_rows(
-        list(ROWS), runs_root=args.runs_root, run=table_rows(args.scale), recorded_only=args.recorded_only
+    parser.add_argument(
+        "--pensia-npz",
+        default=None,
+        help=f"the Pensia network's npz when it is not at {DEFAULT_PENSIA_NPZ} (then read as a target file)",
     )
+    parser.add_argument("--only", default=None, help="build only rows whose 'target construction' has this")
+    args = parser.parse_args(argv)
+    rows = make_rows() if args.pensia_npz is None else make_rows(str(Path(args.pensia_npz).resolve()))
+    run = table_rows(args.scale, rows)
+    if args.only is not None:
+        run = [r for r in run if args.only in f"{r.config.target} {r.label}"]
+    records = build_rows(list(rows), runs_root=args.runs_root, run=run, recorded_only=args.recorded_only)
     for rec in records:
         if rec["cpu_seconds"] is not None:
             row = rec["row"]
-            print(f"{row.config.target} {row.label}: {rec['cpu_seconds']:.1f} CPU s", file=sys.stderr)
+            print(f"{_name(row.config.target)} {row.label}: {rec['cpu_seconds']:.1f} CPU s", file=sys.stderr)
     text = render(records)
     print(text, end="")
     if args.out:
