@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from networks.construct.certificate import LayerNorms, compose_bound
+from networks.construct.cli import MAX_CANDIDATES
 from networks.construct.methods import METHODS, build_layer, default_n
 from networks.construct.targets import parse_target
 from networks.construct.ticket import ConstructedLayer, Ticket, patch_factor, spectral_norm
@@ -129,7 +130,7 @@ def construct_ticket(
         perturbable = [k for k, v in METHODS.items() if v["perturbable"]]
         raise ValueError(f"perturbation must be 0 for method {method!r}; methods that perturb: {perturbable}")
     if candidates_per_weight is not None:
-        candidates_per_weight = check_int("candidates_per_weight", candidates_per_weight, 1, 64)
+        candidates_per_weight = check_int("candidates_per_weight", candidates_per_weight, 1, MAX_CANDIDATES)
     if info["fixed_size"]:
         if density is None:
             raise ValueError(f"method {method!r} needs density in (0, 1] (the fraction of parameters kept)")

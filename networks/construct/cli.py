@@ -23,8 +23,8 @@ from theory.validate import check_int, check_range
 
 __all__ = ["ConstructConfig", "add_arguments", "paired_accuracy", "run", "run_construct"]
 
-#: Largest ``n`` (and ``rho``) ``construct_ticket`` accepts.
-MAX_RHO = 64
+#: Largest ``n`` (and ``rho``) that ``construct_ticket`` accepts (one definition: build.py reads it).
+MAX_CANDIDATES = 64
 
 DEFAULT_PENSIA_NPZ = Path(__file__).resolve().parents[3] / "shared" / "data" / "pensia_fc2_mnist.npz"
 
@@ -44,7 +44,7 @@ class ConstructConfig:
         None, "sparse only: fraction in (0, 1] of each layer's source parameters kept (fixed-size subsets)"
     )
     rho: int | None = help_field(
-        None, f"burkholz only: copies per target neuron, 1 to {MAX_RHO} (default {BURKHOLZ_CODE_RHO})"
+        None, f"burkholz only: copies per target neuron, 1 to {MAX_CANDIDATES} (default {BURKHOLZ_CODE_RHO})"
     )
     budget: Literal["certified", "per-weight"] = help_field(
         "certified", "eps is the certificate or each weight's tolerance"
@@ -64,13 +64,13 @@ class ConstructConfig:
                 f"(got --method {self.method}, --density {self.density})"
             )
         if self.rho is not None:
-            check_int("rho", self.rho, 1, MAX_RHO)
+            check_int("rho", self.rho, 1, MAX_CANDIDATES)
             if self.method != "burkholz":
                 raise ValueError(f"--rho applies to --method burkholz only (got --method {self.method})")
             if self.candidates_per_weight is not None:
                 raise ValueError("--rho and --candidates-per-weight both set the burkholz copies: give one")
         if self.candidates_per_weight is not None:
-            check_int("candidates_per_weight", self.candidates_per_weight, 1, MAX_RHO)
+            check_int("candidates_per_weight", self.candidates_per_weight, 1, MAX_CANDIDATES)
 
     @property
     def candidates(self) -> int | None:
