@@ -218,9 +218,7 @@ def _is_table(node: ast.AST) -> bool:
     return {"quick", "full"} <= {k.value for k in node.keys if isinstance(k, ast.Constant)}
 
 
-def _imported_names(
-    nodes: tuple[ast.AST, ...], module: str, is_package: bool
-) -> dict[str, tuple[str, str]]:
+def _imported_names(nodes: tuple[ast.AST, ...], module: str, is_package: bool) -> dict[str, tuple[str, str]]:
     """``{local name: (source module, name there)}`` of a module's ``from X import Y [as Z]`` statements."""
     out = {}
     base = module if is_package else module.rpartition(".")[0]

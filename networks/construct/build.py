@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from networks.construct.certificate import LayerNorms, compose_bound
+from networks.construct.cli import MAX_CANDIDATES
 from networks.construct.methods import METHODS, build_layer, default_n
 from networks.construct.targets import parse_target
 from networks.construct.ticket import ConstructedLayer, Ticket, patch_factor, spectral_norm
@@ -94,7 +95,8 @@ def construct_ticket(
     Args:
         target: ``nn.Sequential`` of Linear/Conv2d/ReLU/Flatten with weights in [-1, 1].
         eps: Requested accuracy, > 0.
-        method: ``pensia``, ``xiong``, ``dacunha`` (conv targets) or ``burkholz`` (depth L+1 source,
+        method: ``pensia``, ``xiong``, ``dacunha`` (conv targets), ``sparse`` (fixed-size subsets, Linear
+            and Conv2d layers; needs ``density``) or ``burkholz`` (depth L+1 source,
             :mod:`networks.construct.burkholz`; ``candidates_per_weight`` is then its ``rho``, default 15).
         perturbation: Max-norm of the second-layer perturbation (``xiong`` only), in [0, 1).
         candidates_per_weight: ``n`` (blocks of ``2n`` units); default ``ceil(constant log2(1/tau_l))``.
@@ -128,7 +130,7 @@ def construct_ticket(
         perturbable = [k for k, v in METHODS.items() if v["perturbable"]]
         raise ValueError(f"perturbation must be 0 for method {method!r}; methods that perturb: {perturbable}")
     if candidates_per_weight is not None:
-        candidates_per_weight = check_int("candidates_per_weight", candidates_per_weight, 1, 64)
+        candidates_per_weight = check_int("candidates_per_weight", candidates_per_weight, 1, MAX_CANDIDATES)
     if info["fixed_size"]:
         if density is None:
             raise ValueError(f"method {method!r} needs density in (0, 1] (the fraction of parameters kept)")
@@ -197,8 +199,6 @@ def construct_ticket(
         if info["fixed_size"]:
             from networks.construct.sparse import subset_size
 
-            if spec.kind != "linear":
-                raise ValueError(f"method {method!r} supports Linear target layers only")
             size = subset_size(spec, n, density)
         sizes.append(size)
         out = build_layer(

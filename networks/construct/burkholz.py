@@ -72,7 +72,13 @@ import torch.nn.functional as F
 from torch import nn
 
 import theory
-from networks.construct.certificate import FLOAT64_ROUNDOFF, gamma
+from networks.construct.certificate import (
+    FLOAT64_ROUNDOFF,
+    LayerNorms,
+    check_bound_arguments,
+    gamma,
+    target_rounding,
+)
 from networks.construct.ticket import DOMAIN_SLACK_ULPS, Ticket, patch_factor, spectral_norm, unit_roundoff
 from theory.bounds import BURKHOLZ_CODE_RHO
 from theory.subset_sum.engine import MITM_MAX_VALID
@@ -99,24 +105,22 @@ _ROWS_PER_CALL = 1 << 16
 _PAIRS_PER_CALL = 1 << 20
 
 
-@dataclasses.dataclass(frozen=True)
-class DepthNorms:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DepthNorms(LayerNorms):
     """Norm bounds of one target layer of a depth L+1 ticket (module docstring notation).
 
+    The fields of :class:`~networks.construct.certificate.LayerNorms` (``op`` = ``A_l``, ``bias`` = ``B_l``,
+    ``err_op`` = ``||E_l||`` and ``err_bias`` = ``||e_l||`` with the realised-sum rounding included,
+    ``abs_op``, ``terms``, ``ticket_abs_op`` (bound on the norm of the absolute kept matrix of the layer's
+    source layer(s)), ``ticket_abs_bias`` (the kept first-layer biases, first layer only) and
+    ``ticket_terms``; ``realise_terms`` is unused: the rounding of the realised sums is in ``err_op``),
+    and these, keyword-only:
+
     Attributes:
-        op: ``A_l``: target operator norm (times ``sqrt(P)`` for a conv).
-        bias: ``B_l``: target bias norm (times ``sqrt(positions)``).
         copy_op: ``||G_l||`` (0 for the first layer).
-        err_op: ``||E_l||`` (realised-sum rounding included).
-        err_bias: ``||e_l||`` (rounding included).
         const_op: ``||V_l||`` (constant-to-copy edges, times ``sqrt(positions)``).
         const_prop: ``||U_l||`` (constant-to-constant edges).
         const_err: ``||eta_l||`` (0 without constants).
-        abs_op: ``A|W|_l`` of the target (its rounding term).
-        terms: Products per target output entry.
-        ticket_abs_op: Bound on the norm of the absolute kept matrix of the layer's source layer(s).
-        ticket_abs_bias: Norm of the kept first-layer biases (first layer only).
-        ticket_terms: Largest number of products per ticket output entry.
         first_abs_op: First layer only: the norm bound of the univariate layer's absolute weights.
         worst_op: ``||S_l||``, ``S_l[k, q]`` the largest (over copies of ``k``) sum of the absolute kept
             edges of weight ``(k, q)`` (second recursion, module docstring).
@@ -125,19 +129,10 @@ class DepthNorms:
         worst_const_op: Norm over neurons of the largest row norm of constant-to-copy edges.
     """
 
-    op: float
-    bias: float
     copy_op: float
-    err_op: float
-    err_bias: float
     const_op: float
     const_prop: float
     const_err: float
-    abs_op: float
-    terms: int
-    ticket_abs_op: float
-    ticket_abs_bias: float
-    ticket_terms: int
     first_abs_op: float = 0.0
     worst_op: float = 0.0
     worst_err_op: float = 0.0
@@ -158,10 +153,7 @@ def compose_depth_bound(
     Returns:
         The bound (inflated by a relative 1e-9 against the rounding of the norms).
     """
-    if not radius >= 0:
-        raise ValueError(f"radius must be >= 0, got {radius!r}")
-    if not forward_roundoff >= 0:
-        raise ValueError(f"forward_roundoff must be >= 0, got {forward_roundoff!r}")
+    check_bound_arguments(radius, forward_roundoff=forward_roundoff)
     u = float(forward_roundoff)
     delta, worst, kappa, t, r = 0.0, 0.0, 0.0, 0.0, float(radius)
     z = float(radius)  # bound on the ticket's hidden-state norm (rounded forward)
@@ -178,7 +170,7 @@ def compose_depth_bound(
             else:
                 rounding = g * ln.ticket_abs_op * z
                 z = ln.ticket_abs_op * z * (1 + g)
-            t = ln.op * t + gamma(ln.terms + 1, u) * (ln.abs_op * (r + t) + ln.bias)
+            t = ln.op * t + target_rounding(ln, r + t, u)
         new_delta = ln.copy_op * delta + ln.err_op * r + ln.const_op * kappa + ln.err_bias + rounding
         worst = (
             ln.worst_op * worst
@@ -380,32 +372,9 @@ class DepthTicket(Ticket):
         """
         raise ValueError("source_module is not available for method 'burkholz'; use source_weight_rows")
 
-    def report(self) -> dict[str, Any]:
-        """JSON-ready summary (the ``report.json`` of a construct run)."""
-        total = sum(e.numel() for e in self.errors)
-        return {
-            "method": self.method,
-            "eps": self.eps,
-            "budget": self.budget,
-            "perturbation": 0.0,
-            "certified_bound": self.certified_bound(1.0),
-            "certified_bound_float32": self._float32_bound(),
-            "certified_bound_exact_arithmetic": self.exact_arithmetic_bound(1.0),
-            "input_domain": self.input_domain(1.0),
-            "max_weight_error": self.max_weight_error,
-            "tolerances": self.tolerances,
-            "candidates_per_weight": self.candidates_per_weight,
-            "target_weights": self.target_weights,
-            "source_params": self.source_params,
-            "kept_params": self.kept_params,
-            "kept_ratio": self.kept_ratio,
-            "source_depth": len(self.layers),
-            "failed_weights": [list(f) for f in self.failed_weights],
-            "num_failed_weights": len(self.failed_weights),
-            "success_fraction": 1.0 - len(self.failed_weights) / max(1, total),
-            "layer_norms": [dataclasses.asdict(n) for n in self.norms],
-            **self.meta,
-        }
+    def layer_counts(self) -> dict[str, Any]:
+        """The source depth (L + 1); the kept parameters of every layer are in ``kept_params``."""
+        return {"source_depth": len(self.layers)}
 
 
 def _solve(cand, target, valid, tol, device):
@@ -666,22 +635,72 @@ def _rows_out(lay: _Layout, specs, l: int):
     return copy_units, neuron, const_units
 
 
-def _finish(lay, specs, l, e_plus, e_minus, e_bias, eta, tw, tb, halves, exact_w, exact_b):
-    """Per-weight errors (max over halves; bias = column d_in), failures and limit flags."""
-    spec = specs[l]
-    err = e_plus.abs() if e_minus is None else torch.maximum(e_plus.abs(), e_minus.abs())
-    if e_bias is not None:
-        err = torch.cat([err, e_bias.abs()[:, None]], dim=1)
-    tol = torch.full((err.shape[1],), tw, dtype=torch.float64)
-    if e_bias is not None:
-        tol[-1] = tb
-    exact = torch.from_numpy(exact_w)
-    if e_bias is not None:
-        exact = torch.cat([exact, torch.from_numpy(exact_b)[:, None]], dim=1)
-    over = err > tol[None, :] * (1 + 1e-12)
-    failed = [(int(k), int(j), float(err[k, j])) for k, j in torch.nonzero(over & exact).tolist()]
-    limit = [(int(k), int(j), float(err[k, j])) for k, j in torch.nonzero(~exact).tolist()]
-    return err, failed, limit, spec
+class _Errors:
+    """The errors of one target layer's SubsetSums, per copy row (one accumulator for every layer).
+
+    Weight errors per half (``e_minus`` only with two halves), the absolute sums of the kept terms (the
+    larger over halves: the realised-sum rounding bound), whether each search was exact, and the same
+    for the biases (when the target layer has one).
+    """
+
+    def __init__(self, rows: int, d_in: int, *, halves: int, bias: bool) -> None:
+        self.e_plus = torch.zeros(rows, d_in, dtype=torch.float64)
+        self.e_minus = torch.zeros(rows, d_in, dtype=torch.float64) if halves == 2 else None
+        self.abs_w = torch.zeros(rows, d_in, dtype=torch.float64)
+        self.exact_w = np.ones((rows, d_in), dtype=bool)
+        self.e_bias = torch.zeros(rows, dtype=torch.float64) if bias else None
+        self.abs_b = torch.zeros(rows, dtype=torch.float64)
+        self.exact_b = np.ones(rows, dtype=bool)
+
+    def weights(self, sl: slice, half: int, real, target, absum, exact) -> None:
+        """Record one half's realised weights ``real`` for target weights ``target`` (rows ``sl``)."""
+        errors = self.e_plus if half == 0 else self.e_minus
+        errors[sl] = torch.from_numpy(real.reshape(target.shape) - target)
+        self.abs_w[sl] = torch.maximum(self.abs_w[sl], torch.from_numpy(absum.reshape(target.shape)))
+        self.exact_w[sl] &= exact.reshape(target.shape)
+
+    def bias(self, sl: slice, us, W, cols, mult, target, tol: float, device, kept: _Sparse) -> np.ndarray:
+        """Solve the bias SubsetSums of rows ``us`` over ``mult * W[:, cols]``; returns the used columns."""
+        cand = W[:, cols] * mult[None]
+        m, real, absum, ex = _solve(cand, target, np.ones(cand.shape, bool), np.full(us.size, tol), device)
+        self.e_bias[sl] = torch.from_numpy(real - target)
+        self.abs_b[sl] = torch.from_numpy(absum)
+        self.exact_b[sl] = ex
+        ri, ki = np.nonzero(m)
+        kept.add(us[ri], cols[ki], W[ri, cols[ki]])
+        return ki
+
+    def norms(self, g: float, copies: int) -> dict:
+        """Error norms with the realised-sum rounding ``g`` (Higham) added: all copies, and the worst one."""
+        e_minus, e_bias = self.e_minus, self.e_bias
+        reg = self.e_plus if e_minus is None else torch.cat([self.e_plus, -e_minus], dim=1)
+        abs_reg = self.abs_w if e_minus is None else torch.cat([self.abs_w, self.abs_w], dim=1)
+        row_err = reg.norm(dim=1) + g * abs_reg.norm(dim=1)
+        return {
+            "err_op": spectral_norm(reg) + g * spectral_norm(abs_reg),
+            "err_bias": 0.0 if e_bias is None else float(e_bias.norm()) + g * float(self.abs_b.norm()),
+            "max_err_op": float(_worst_copy(row_err, copies).norm()),
+            "max_err_bias": 0.0
+            if e_bias is None
+            else float(_worst_copy(e_bias.abs() + g * self.abs_b, copies).norm()),
+        }
+
+    def finish(self, tw: float, tb: float):
+        """Per-weight errors (max over halves; bias = column d_in), failures and limit flags."""
+        e_plus, e_minus, e_bias = self.e_plus, self.e_minus, self.e_bias
+        err = e_plus.abs() if e_minus is None else torch.maximum(e_plus.abs(), e_minus.abs())
+        if e_bias is not None:
+            err = torch.cat([err, e_bias.abs()[:, None]], dim=1)
+        tol = torch.full((err.shape[1],), tw, dtype=torch.float64)
+        if e_bias is not None:
+            tol[-1] = tb
+        exact = torch.from_numpy(self.exact_w)
+        if e_bias is not None:
+            exact = torch.cat([exact, torch.from_numpy(self.exact_b)[:, None]], dim=1)
+        over = err > tol[None, :] * (1 + 1e-12)
+        failed = [(int(k), int(j), float(err[k, j])) for k, j in torch.nonzero(over & exact).tolist()]
+        limit = [(int(k), int(j), float(err[k, j])) for k, j in torch.nonzero(~exact).tolist()]
+        return err, failed, limit
 
 
 def _constants(seed, lay, specs, s, const_units, cols, mult, tol, device, kept):
@@ -746,19 +765,14 @@ def _build_first(lay: _Layout, specs, l: int, *, seed, tol, device, halves) -> d
     kept = _Sparse(shape)
     used_units = np.zeros(lay.units[0], dtype=bool)
     R = copy_units.size
-    e_plus = torch.zeros(R, d_in, dtype=torch.float64)
-    e_minus = torch.zeros(R, d_in, dtype=torch.float64) if halves == 2 else None
-    abs_w = torch.zeros(R, d_in, dtype=torch.float64)
-    exact_w = np.ones((R, d_in), dtype=bool)
-    e_bias = torch.zeros(R, dtype=torch.float64) if spec.bias is not None else None
-    abs_b = torch.zeros(R, dtype=torch.float64)
-    exact_b = np.ones(R, dtype=bool)
+    acc = _Errors(R, d_in, halves=halves, bias=spec.bias is not None)
     w_t = spec.weight.numpy()
     step = max(1, _ROWS_PER_CALL // max(1, d_in))
     for s0 in range(0, R, step):
         us = copy_units[s0 : s0 + step]
         W2 = source_weight_rows(seed, lay, specs, 2, int(us[0]), int(us[-1]) + 1)
         tgt = w_t[neuron[us]]  # (rows, d_in)
+        sl = slice(s0, s0 + us.size)
         for half in range(halves):
             units_h, ok_h = half_units[half]
             cols_h = units_h * taps + tap[:, None]
@@ -773,44 +787,19 @@ def _build_first(lay: _Layout, specs, l: int, *, seed, tol, device, halves) -> d
                 device,
             )
             m = m.reshape(cand.shape)
-            (e_plus if half == 0 else e_minus)[s0 : s0 + us.size] = torch.from_numpy(
-                real.reshape(tgt.shape) - tgt
-            )
-            abs_w[s0 : s0 + us.size] = torch.maximum(
-                abs_w[s0 : s0 + us.size], torch.from_numpy(absum.reshape(tgt.shape))
-            )
-            exact_w[s0 : s0 + us.size] &= ex.reshape(tgt.shape)
+            acc.weights(sl, half, real, tgt, absum, ex)
             ri, qi, ki = np.nonzero(m)
             kept.add(us[ri], cols_h[qi, ki], W2[ri, cols_h[qi, ki]])
             used_units[units_h[qi, ki]] = True
         if spec.bias is not None:
-            cand_b = W2[:, cols_b] * mult_b[None]
-            tgt_b = spec.bias.numpy()[neuron[us]]
-            m, real, absum, ex = _solve(
-                cand_b, tgt_b, np.ones(cand_b.shape, bool), np.full(us.size, tb), device
-            )
-            e_bias[s0 : s0 + us.size] = torch.from_numpy(real - tgt_b)
-            abs_b[s0 : s0 + us.size] = torch.from_numpy(absum)
-            exact_b[s0 : s0 + us.size] = ex
-            ri, ki = np.nonzero(m)
-            kept.add(us[ri], cols_b[ki], W2[ri, cols_b[ki]])
+            ki = acc.bias(sl, us, W2, cols_b, mult_b, spec.bias.numpy()[neuron[us]], tb, device, kept)
             used_units[bias_units[ki]] = True
     eta, abs_c, used = _constants(seed, lay, specs, 2, const_units, cols_b, mult_b, tc, device, kept)
     used_units[bias_units[used]] = True
-    err, failed, limit, _ = _finish(
-        lay, specs, l, e_plus, e_minus, e_bias, eta, tw, tb, halves, exact_w, exact_b
-    )
+    err, failed, limit = acc.finish(tw, tb)
     # Float64 rounding of the realised sums (Higham gamma_{k+1} sum |terms|), added to every error norm.
     g = gamma(lay.r1 + 1, FLOAT64_ROUNDOFF)
-    reg = e_plus if e_minus is None else torch.cat([e_plus, -e_minus], dim=1)
-    abs_reg = abs_w if e_minus is None else torch.cat([abs_w, abs_w], dim=1)
-    err_op = spectral_norm(reg) + g * spectral_norm(abs_reg)
-    err_bias = 0.0 if e_bias is None else float(e_bias.norm()) + g * float(abs_b.norm())
     const_err = float(np.linalg.norm(eta)) + g * float(np.linalg.norm(abs_c)) if eta.size else 0.0
-    copies = lay.copies[0]
-    row_err = reg.norm(dim=1) + g * abs_reg.norm(dim=1)
-    max_err_op = float(_worst_copy(row_err, copies).norm())
-    max_err_bias = 0.0 if e_bias is None else float(_worst_copy(e_bias.abs() + g * abs_b, copies).norm())
     rows, cols, vals = kept.arrays()
     # The univariate units: one kept weight each (regular units), or the bias only (bias units).
     reg_units = used_units & (unit_block < lay.in_blocks)
@@ -833,8 +822,7 @@ def _build_first(lay: _Layout, specs, l: int, *, seed, tol, device, halves) -> d
         "kept_entries": (rows, cols, vals),
         "shape": shape,
         "copy_op": 0.0,
-        "err_op": err_op,
-        "err_bias": err_bias,
+        **acc.norms(g, lay.copies[0]),
         "const_op": 0.0,
         "const_prop": 0.0,
         "const_err": const_err,
@@ -842,12 +830,10 @@ def _build_first(lay: _Layout, specs, l: int, *, seed, tol, device, halves) -> d
         "abs_bias": float(np.linalg.norm(b1[bias_kept])),
         "first_abs_op": first_abs,
         "max_op": 0.0,
-        "max_err_op": max_err_op,
-        "max_err_bias": max_err_bias,
         "max_const_op": 0.0,
         "terms": _max_row_terms(rows, shape),
-        "e_plus": e_plus,
-        "e_minus": e_minus,
+        "e_plus": acc.e_plus,
+        "e_minus": acc.e_minus,
         "errors": err,
         "failed": failed,
         "limit": limit,
@@ -863,16 +849,12 @@ def _build_later(lay: _Layout, specs, l: int, *, seed, tol, device, halves) -> d
     cols, const_cols = _colmap(lay, specs, l)
     n_c = cols.shape[1]
     copy_units, neuron, const_units = _rows_out(lay, specs, l)
+    ones = np.ones(const_cols.size)
     s = l + 2
     shape = (lay.units[s - 1], _in_features(lay, specs, s))
     kept = _Sparse(shape)
     R = copy_units.size
-    e_plus = torch.zeros(R, d_in, dtype=torch.float64)
-    abs_w = torch.zeros(R, d_in, dtype=torch.float64)
-    exact_w = np.ones((R, d_in), dtype=bool)
-    e_bias = torch.zeros(R, dtype=torch.float64) if spec.bias is not None else None
-    abs_b = torch.zeros(R, dtype=torch.float64)
-    exact_b = np.ones(R, dtype=bool)
+    acc = _Errors(R, d_in, halves=1, bias=spec.bias is not None)
     w_t = spec.weight.numpy()
     step = max(1, _ROWS_PER_CALL // max(1, d_in))
     for s0 in range(0, R, step):
@@ -888,33 +870,18 @@ def _build_later(lay: _Layout, specs, l: int, *, seed, tol, device, halves) -> d
             device,
         )
         m = m.reshape(cand.shape)
-        e_plus[s0 : s0 + us.size] = torch.from_numpy(real.reshape(tgt.shape) - tgt)
-        abs_w[s0 : s0 + us.size] = torch.from_numpy(absum.reshape(tgt.shape))
-        exact_w[s0 : s0 + us.size] = ex.reshape(tgt.shape)
+        sl = slice(s0, s0 + us.size)
+        acc.weights(sl, 0, real, tgt, absum, ex)
         ri, qi, ki = np.nonzero(m)
         kept.add(us[ri], cols[qi, ki], W[ri, cols[qi, ki]])
         if spec.bias is not None:
-            cand_b = W[:, const_cols]
-            tgt_b = spec.bias.numpy()[neuron[us]]
-            m, real, absum, ex = _solve(
-                cand_b, tgt_b, np.ones(cand_b.shape, bool), np.full(us.size, tb), device
-            )
-            e_bias[s0 : s0 + us.size] = torch.from_numpy(real - tgt_b)
-            abs_b[s0 : s0 + us.size] = torch.from_numpy(absum)
-            exact_b[s0 : s0 + us.size] = ex
-            ri, ki = np.nonzero(m)
-            kept.add(us[ri], const_cols[ki], W[ri, const_cols[ki]])
-    ones = np.ones(const_cols.size)
+            acc.bias(sl, us, W, const_cols, ones, spec.bias.numpy()[neuron[us]], tb, device, kept)
     eta, abs_c, _ = _constants(seed, lay, specs, s, const_units, const_cols, ones, tc, device, kept)
-    err, failed, limit, _ = _finish(lay, specs, l, e_plus, None, e_bias, eta, tw, tb, 1, exact_w, exact_b)
+    err, failed, limit = acc.finish(tw, tb)
     g = gamma(n_c + 1, FLOAT64_ROUNDOFF)
-    err_op = spectral_norm(e_plus) + g * spectral_norm(abs_w)
-    err_bias = 0.0 if e_bias is None else float(e_bias.norm()) + g * float(abs_b.norm())
     const_err = float(np.linalg.norm(eta)) + g * float(np.linalg.norm(abs_c)) if eta.size else 0.0
     copies = lay.copies[l]
-    max_op = spectral_norm(_worst_copy(abs_w, copies))
-    max_err_op = float(_worst_copy(e_plus.norm(dim=1) + g * abs_w.norm(dim=1), copies).norm())
-    max_err_bias = 0.0 if e_bias is None else float(_worst_copy(e_bias.abs() + g * abs_b, copies).norm())
+    max_op = spectral_norm(_worst_copy(acc.abs_w, copies))
     rows, cols_k, vals = kept.arrays()
     is_copy_row = rows < R
     const_col_set = np.zeros(shape[1], dtype=bool)
@@ -933,18 +900,15 @@ def _build_later(lay: _Layout, specs, l: int, *, seed, tol, device, halves) -> d
         "kept_entries": (rows, cols_k, vals),
         "shape": shape,
         "copy_op": copy_op,
-        "err_op": err_op,
-        "err_bias": err_bias,
+        **acc.norms(g, copies),
         "const_op": const_op,
         "const_prop": const_prop,
         "max_op": max_op,
-        "max_err_op": max_err_op,
-        "max_err_bias": max_err_bias,
         "max_const_op": max_const_op,
         "const_err": const_err,
         "abs_op": _norm_bound(rows, cols_k, np.abs(vals), shape),
         "terms": _max_row_terms(rows, shape),
-        "e_plus": e_plus,
+        "e_plus": acc.e_plus,
         "e_minus": None,
         "errors": err,
         "failed": failed,

@@ -72,7 +72,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-__all__ = ["FLOAT32_ROUNDOFF", "FLOAT64_ROUNDOFF", "LayerNorms", "compose_bound", "gamma"]
+__all__ = [
+    "FLOAT32_ROUNDOFF",
+    "FLOAT64_ROUNDOFF",
+    "LayerNorms",
+    "check_bound_arguments",
+    "compose_bound",
+    "gamma",
+    "target_rounding",
+]
 
 _SAFETY = 1.0 + 1e-9
 #: Unit roundoffs ``u`` (round to nearest): 2^-53 and 2^-24.
@@ -90,6 +98,28 @@ def gamma(k: int, u: float) -> float:
     if ku >= 1.0:
         raise ValueError(f"k * u must be < 1 for a rounding bound, got k={k}, u={u}")
     return ku / (1.0 - ku)
+
+
+def check_bound_arguments(radius: float, **roundoffs: float) -> None:
+    """Refuse a negative (or NaN) radius or unit roundoff of a certificate.
+
+    Raises:
+        ValueError: Naming the argument.
+    """
+    if not radius >= 0:
+        raise ValueError(f"radius must be >= 0, got {radius!r}")
+    for name, u in roundoffs.items():
+        if not u >= 0:
+            raise ValueError(f"{name} must be >= 0, got {u!r}")
+
+
+def target_rounding(ln, r_in: float, u: float) -> float:
+    """The target layer's own rounding ``gamma_{K+1} (A|W|_l ||y^|| + B_l)`` (module docstring).
+
+    ``ln`` is any per-layer norm record with ``terms``, ``abs_op`` and ``bias``; ``r_in`` bounds the
+    layer's input norm and ``u`` is the forward pass's unit roundoff.
+    """
+    return gamma(ln.terms + 1, u) * (ln.abs_op * r_in + ln.bias)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,15 +176,12 @@ def compose_bound(
     Raises:
         ValueError: If ``radius`` or a roundoff is negative, or a layer has too many terms for ``gamma``.
     """
-    if not radius >= 0:
-        raise ValueError(f"radius must be >= 0, got {radius!r}")
-    if not (forward_roundoff >= 0 and realise_roundoff >= 0):
-        raise ValueError(f"roundoffs must be >= 0, got {forward_roundoff!r}, {realise_roundoff!r}")
+    check_bound_arguments(radius, forward_roundoff=forward_roundoff, realise_roundoff=realise_roundoff)
     delta, t, r = 0.0, 0.0, float(radius)
     for ln in layers:
         r_t, r_g = r + t, r + delta
         g_real = gamma(ln.realise_terms, realise_roundoff)
-        tau_target = gamma(ln.terms + 1, forward_roundoff) * (ln.abs_op * r_t + ln.bias)
+        tau_target = target_rounding(ln, r_t, forward_roundoff)
         tau_ticket = gamma(ln.ticket_terms + 3, forward_roundoff) * (
             ln.ticket_abs_op * r_g + ln.ticket_abs_bias
         )

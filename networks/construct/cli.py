@@ -16,10 +16,15 @@ import io
 from pathlib import Path
 from typing import Literal
 
+from theory.bounds import BURKHOLZ_CODE_RHO
 from theory.plumbing.configs import add_config_arguments, config_from_namespace, config_to_dict, help_field
 from theory.plumbing.rundir import RunDir
+from theory.validate import check_int, check_range
 
 __all__ = ["ConstructConfig", "add_arguments", "paired_accuracy", "run", "run_construct"]
+
+#: Largest ``n`` (and ``rho``) that ``construct_ticket`` accepts (one definition: build.py reads it).
+MAX_CANDIDATES = 64
 
 DEFAULT_PENSIA_NPZ = Path(__file__).resolve().parents[3] / "shared" / "data" / "pensia_fc2_mnist.npz"
 
@@ -32,15 +37,45 @@ class ConstructConfig:
         "digits-mlp", "preset (pensia-fc2, digits-mlp, mnist1d-mlp, digits-cnn) or a .pt/.pth/.npz file"
     )
     eps: float = help_field(0.01, "requested accuracy (> 0); see --budget")
-    method: Literal["pensia", "xiong", "dacunha", "burkholz"] = help_field("pensia", "construction")
+    method: Literal["pensia", "xiong", "dacunha", "sparse", "burkholz"] = help_field("pensia", "construction")
     perturbation: float = help_field(0.0, "max-norm of the second-layer perturbation (xiong only)")
     candidates_per_weight: int | None = help_field(None, "n per half-block (default: C log2(1/tau))")
+    density: float | None = help_field(
+        None, "sparse only: fraction in (0, 1] of each layer's source parameters kept (fixed-size subsets)"
+    )
+    rho: int | None = help_field(
+        None, f"burkholz only: copies per target neuron, 1 to {MAX_CANDIDATES} (default {BURKHOLZ_CODE_RHO})"
+    )
     budget: Literal["certified", "per-weight"] = help_field(
         "certified", "eps is the certificate or each weight's tolerance"
     )
     constant: float = help_field(3.0, "the constant C of the default n")
     nonnegative_input: bool = help_field(False, "the network input is non-negative (pixels in [0, 1])")
     seed: int = help_field(0, "seed of the random source network and of trained presets")
+
+    def __post_init__(self) -> None:
+        """Refuse values no construction accepts before any run directory exists (one-line messages)."""
+        check_range("eps", self.eps, 0.0, None, lo_open=True)
+        if self.density is not None:
+            check_range("density", self.density, 0.0, 1.0, lo_open=True)
+        if (self.method == "sparse") != (self.density is not None):
+            raise ValueError(
+                "--density is required by --method sparse and applies to it only "
+                f"(got --method {self.method}, --density {self.density})"
+            )
+        if self.rho is not None:
+            check_int("rho", self.rho, 1, MAX_CANDIDATES)
+            if self.method != "burkholz":
+                raise ValueError(f"--rho applies to --method burkholz only (got --method {self.method})")
+            if self.candidates_per_weight is not None:
+                raise ValueError("--rho and --candidates-per-weight both set the burkholz copies: give one")
+        if self.candidates_per_weight is not None:
+            check_int("candidates_per_weight", self.candidates_per_weight, 1, MAX_CANDIDATES)
+
+    @property
+    def candidates(self) -> int | None:
+        """What ``construct_ticket`` takes as ``candidates_per_weight`` (``rho`` for burkholz)."""
+        return self.rho if self.rho is not None else self.candidates_per_weight
 
 
 def _target(cfg: ConstructConfig):
@@ -119,13 +154,14 @@ def _construct_into(rundir: RunDir, cfg: ConstructConfig, *, device: str, quiet:
         eps=cfg.eps,
         method=cfg.method,
         perturbation=cfg.perturbation,
-        candidates_per_weight=cfg.candidates_per_weight,
+        candidates_per_weight=cfg.candidates,
         budget=cfg.budget,
         constant=cfg.constant,
         nonnegative_input=cfg.nonnegative_input,
         input_shape=in_shape,
         seed=cfg.seed,
         device=device,
+        density=cfg.density,
     )
     report = ticket.report()
     if ds is not None:

@@ -15,6 +15,11 @@ candidates ``a_i b_ki``; each weight and half keeps exactly ``k`` of them (the e
 (:func:`subset_size`): the largest ``k`` whose kept count (``k`` second-layer edges per instance, plus at
 most one first-layer edge per used unit) stays ``<= density`` times the layer's source parameters. The
 certificate is the same Lipschitz composition as for every method, from the actual errors.
+
+Conv2d target layers get the same blocks on the conv's ``unfold`` columns (the ``dacunha`` layout: a
+``kh x kw`` conv into ``2n c_in kh kw`` channels whose kernels keep one entry each, a ReLU, a ``1 x 1``
+conv), so each kernel entry is one fixed-size SubsetSum and the density is counted per layer as for a
+Linear one (:func:`layer_counts` reads the reshaped ``(c_out, c_in kh kw)`` weight).
 """
 
 from __future__ import annotations

@@ -322,6 +322,13 @@ class Ticket:
                 mods.append(nn.ReLU())
         return nn.Sequential(*mods)
 
+    def layer_counts(self) -> dict[str, Any]:
+        """Kept parameters per kind of source layer (a subclass with another layout says its own)."""
+        return {
+            "kept_first_layer": int(sum(int(layer.mask1.sum()) for layer in self.layers)),
+            "kept_second_layer": int(sum(int(layer.mask2.sum()) for layer in self.layers)),
+        }
+
     def report(self) -> dict[str, Any]:
         """JSON-ready summary (the ``report.json`` of a construct run)."""
         total = sum(e.numel() for e in self.errors)
@@ -341,8 +348,7 @@ class Ticket:
             "source_params": self.source_params,
             "kept_params": self.kept_params,
             "kept_ratio": self.kept_ratio,
-            "kept_first_layer": int(sum(int(layer.mask1.sum()) for layer in self.layers)),
-            "kept_second_layer": int(sum(int(layer.mask2.sum()) for layer in self.layers)),
+            **self.layer_counts(),
             "failed_weights": [list(f) for f in self.failed_weights],
             "num_failed_weights": len(self.failed_weights),
             "success_fraction": 1.0 - len(self.failed_weights) / max(1, total),

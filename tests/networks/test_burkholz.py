@@ -198,3 +198,22 @@ def test_valid_first_is_the_stable_partition() -> None:
     for _ in range(100):
         ok = rng.random((int(rng.integers(1, 6)), int(rng.integers(1, 9)))) < rng.random()
         np.testing.assert_array_equal(_valid_first(ok), np.argsort(~ok, axis=1, kind="stable"))
+
+
+def test_cli_rho_flag_sets_the_copies(tmp_path):
+    """``slth construct --method burkholz --rho R``: the source has R copies per neuron, recorded."""
+    from figures.cli import main
+    from networks.construct.targets import save_target
+
+    path = tmp_path / "mlp.pt"
+    save_target(_mlp((3, 4, 2)), path)
+    root = tmp_path / "runs"
+    argv = ["construct", "--runs-root", str(root), "--target", str(path), "--eps", "0.05"]
+    assert main([*argv, "--budget", "per-weight", "--method", "burkholz", "--rho", "6", "--quiet"]) == 0
+    (run,) = (root / "construct").glob("*/seed_0")
+    assert json.loads((run / "config.json").read_text())["rho"] == 6
+    report = json.loads((run / "report.json").read_text())
+    assert report["layout"]["rho"] == 6 and report["candidates_per_weight"] == [6]
+    assert report["layout"]["units"][1] == 6 * 4 + 6  # copies of the 4 hidden neurons and 6 constants
+    assert report["source_depth"] == 3
+    assert report["measured_error"] <= report["certified_bound"]
