@@ -15,7 +15,9 @@ planted mask (bool). :meth:`PlantedSource.model` builds the Edge-Popup model on 
 scores). A first source layer's bias is masked too (the construction keeps the biases of its bias units
 only), so it is realised as one more weight column fed by a constant-1 input (:class:`AppendOne`);
 this is the construction's own column layout (``ConstructedLayer.columns``). With the planted masks put
-in, the model computes the ticket.
+in, the unscaled model (``scaled=False``) computes the ticket; the default model ends with a
+:class:`FanInScale`, which multiplies the logits by the per-layer fan-in scales at the current density
+(the same predictions; the searches start from logits of order one at every density).
 
 Per-layer densities. The planted ticket keeps very different fractions of each layer (about one entry
 per row in a first source layer, a SubsetSum subset of every block in a second). A model built here keeps

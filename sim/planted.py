@@ -20,6 +20,15 @@ and practice (the mask search) run on the same network:
    data order. Each run is an ordinary trainer run under ``runs/``; ``runs.csv`` adds what the run
    recovered of the planted mask (precision, recall, chance recall, dying ratio of the planted edges).
 
+The source is searched with its logits scaled by :class:`networks.planted.FanInScale` (the per-layer
+Kaiming scale at the current density; predictions unchanged). Without it (``fan_in_scale=False``, the
+setting of the first default runs) iEP's first cycle, at density ``d ** (1/3)`` (0.27 nominal, 0.63 in
+the wide layers), starts from a training loss of about 164, the ReLU network dies within that cycle
+(training loss exactly ln 10, gradients zero) and soft and hard iEP give the same chance-level result,
+since with unchanged scores a smaller top-k is a subset of the previous mask either way. The settings
+(12 epochs, the lr grid 0.01/0.03, the scale) were chosen on prototype runs of calibration seeds 100 and
+101 only; the lr per arm is then picked inside every run on the calibration seeds (``settings.json``).
+
 Evidence ``planted-ticket-missed.accuracy`` and ``planted-ticket-missed.recovery`` (rules in
 :mod:`theory.rules.planted`).
 """
