@@ -160,6 +160,12 @@ def _seeds_to_decide(iv: Interval, target: float) -> str:
     return f"about {n} paired seeds (half-width {iv.half_width:.3g} -> below {target:.3g}, same spread)"
 
 
+def _effect(quantity: str, iv: Interval, verdict: str, target: float) -> Effect:
+    """The Effect of one arm: the interval, its half-width as detectable, and the scale that decides."""
+    decides = _seeds_to_decide(iv, target) if verdict == "inconclusive" else None
+    return Effect(quantity, iv.mean, iv.low, iv.high, iv.half_width, REFERENCE, None, decides)
+
+
 def _broken_result(rule: str, constants: dict[str, Any], broken: list[str], what: str) -> RuleResult:
     return RuleResult(
         "inconclusive",
@@ -199,15 +205,11 @@ def planted_accuracy(details: Mapping[str, Any]) -> RuleResult:
         widths.append(iv.half_width)
         parts.append(f"{arm} {_pct(iv)} (n={iv.n}, {v})")
         effects.append(
-            Effect(
+            _effect(
                 f"planted ticket minus {arm} test accuracy at the planted density (fraction)",
-                iv.mean,
-                iv.low,
-                iv.high,
-                iv.half_width,
-                REFERENCE,
-                None,
-                _seeds_to_decide(iv, max(iv.mean, ACC_DELTA - iv.mean)) if v == "inconclusive" else None,
+                iv,
+                v,
+                max(iv.mean, ACC_DELTA - iv.mean),
             )
         )
     verdict = _combine(verdicts)
@@ -260,15 +262,11 @@ def planted_recovery(details: Mapping[str, Any]) -> RuleResult:
             f"(n={iv.n}, {v})"
         )
         effects.append(
-            Effect(
+            _effect(
                 f"{arm} recall of the planted edges minus a random mask's at the planted density",
-                iv.mean,
-                iv.low,
-                iv.high,
-                iv.half_width,
-                REFERENCE,
-                None,
-                _seeds_to_decide(iv, abs(RECALL_DELTA - iv.mean)) if v == "inconclusive" else None,
+                iv,
+                v,
+                abs(RECALL_DELTA - iv.mean),
             )
         )
     verdict = _combine(verdicts)
