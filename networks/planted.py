@@ -15,7 +15,9 @@ planted mask (bool). :meth:`PlantedSource.model` builds the Edge-Popup model on 
 scores). A first source layer's bias is masked too (the construction keeps the biases of its bias units
 only), so it is realised as one more weight column fed by a constant-1 input (:class:`AppendOne`);
 this is the construction's own column layout (``ConstructedLayer.columns``). With the planted masks put
-in, the model computes the ticket.
+in, the unscaled model (``scaled=False``) computes the ticket; the default model ends with a
+:class:`FanInScale`, which multiplies the logits by the per-layer fan-in scales at the current density
+(the same predictions; the searches start from logits of order one at every density).
 
 Per-layer densities. The planted ticket keeps very different fractions of each layer (about one entry
 per row in a first source layer, a SubsetSum subset of every block in a second). A model built here keeps
@@ -50,6 +52,7 @@ from theory.validate import check_range
 
 __all__ = [
     "AppendOne",
+    "FanInScale",
     "PlantedLinear",
     "PlantedSource",
     "chance_recall",
@@ -65,6 +68,57 @@ class AppendOne(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return torch.cat([x, torch.ones_like(x[..., :1])], dim=-1)
+
+
+#: Standard deviation of a U[-1, 1] weight, the law of every source weight.
+UNIFORM_STD = 1.0 / math.sqrt(3.0)
+
+
+class FanInScale(nn.Module):
+    """Multiply the logits by the product of per-layer fan-in scales at the layers' current densities.
+
+    A source layer ``l`` with weights of standard deviation ``UNIFORM_STD`` that keeps on average
+    ``k_l = max(1, kept_l / out_l)`` inputs per unit grows the activations' scale by about
+    ``UNIFORM_STD * sqrt(k_l) / gain_l``; unscaled, the logits of a random mask grow with density times
+    fan-in (factor 2 of the planted density starts cross-entropy from logits about 4 times larger). The scale
+    ``c_l = gain_l / (UNIFORM_STD * sqrt(k_l))`` (``gain = sqrt(2)`` before a ReLU, 1 otherwise) is the
+    density-scaled Kaiming scale ``gain / sqrt(density * fan_in)`` of Ramanujan et al.'s scaled inits
+    (algorithms.md §1.2, the corrected ``scale_fan``) for our U[-1, 1] weights.
+
+    Why one factor at the end is the per-layer scale: a ReLU network is positively homogeneous. Scaling
+    layer ``l`` by ``c_l``, with the constant column that carries a bias fed ``prod_{j<l} c_j`` instead of
+    1, multiplies every layer's output by ``prod_{j<=l} c_j``: the logits by ``T = prod_l c_l``, the
+    predictions unchanged, and the network as a function of the masks is exactly ``T`` times the unscaled
+    one (so are the mask gradients the scores see). ``T`` follows the layers' densities, so every iEP
+    cycle is normalised at its own density.
+
+    Args:
+        layers: The source layers (not registered as submodules: the model owns them).
+        gains: One gain per layer.
+    """
+
+    def __init__(self, layers: list[PlantedLinear], gains: list[float]) -> None:
+        super().__init__()
+        if len(layers) != len(gains) or not layers:
+            raise ValueError(
+                f"layers and gains must be non-empty and of equal length, got {len(layers)}, {len(gains)}"
+            )
+        self._layers = tuple(layers)
+        self.gains = tuple(float(g) for g in gains)
+
+    def temperature(self) -> float:
+        """``T = prod_l gain_l / (UNIFORM_STD * sqrt(max(1, kept_l / out_l)))`` at the current densities."""
+        t = 1.0
+        for layer, gain in zip(self._layers, self.gains, strict=True):
+            kept = kept_count(layer.weight.numel(), layer.layer_density)
+            t *= gain / (UNIFORM_STD * math.sqrt(max(1.0, kept / layer.out_features)))
+        return t
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return x * self.temperature()
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return f"temperature={self.temperature():.4g}"
 
 
 class PlantedLinear(MaskedLinear):
@@ -176,6 +230,7 @@ class PlantedSource:
         *,
         score_init: str = "kaiming_uniform_a_sqrt5",
         generator: torch.Generator | None = None,
+        scaled: bool = True,
     ) -> nn.Sequential:
         """The Edge-Popup model on the source weights (scores from ``generator``), at nominal ``density``.
 
@@ -183,6 +238,8 @@ class PlantedSource:
             density: Nominal density; None means the planted density.
             score_init: A ``networks.inits.SCORE_INITS`` name.
             generator: Source of the score draws (None: ``torch.Generator().manual_seed(0)``).
+            scaled: End with a :class:`FanInScale` (the normalised source the searches run on); False
+                gives the raw source, whose planted masks compute the ticket itself.
         """
         density = self.density if density is None else check_density(density)
         gen = torch.Generator().manual_seed(0) if generator is None else generator
@@ -200,6 +257,15 @@ class PlantedSource:
                 )
             else:
                 mods[f"{op[0]}{i}"] = {"flatten": nn.Flatten, "one": AppendOne, "relu": nn.ReLU}[op[0]]()
+        if scaled:
+            names = [op[1] for op in self.plan if op[0] == "linear"]
+            after = {
+                op[1]: self.plan[i + 1][0] if i + 1 < len(self.plan) else ""
+                for i, op in enumerate(self.plan)
+                if op[0] == "linear"
+            }
+            gains = [math.sqrt(2.0) if after[n] == "relu" else 1.0 for n in names]
+            mods["scale"] = FanInScale([mods[n] for n in names], gains)
         return nn.Sequential(mods)
 
     def planted_masks(self, device: torch.device | str | None = None) -> dict[str, torch.Tensor]:

@@ -11,6 +11,8 @@ from torch import nn
 from networks import construct_ticket
 from networks.masks import kept_count
 from networks.planted import (
+    UNIFORM_STD,
+    FanInScale,
     PlantedLinear,
     chance_recall,
     load_planted,
@@ -56,13 +58,13 @@ def test_weights_are_exactly_the_source_modules(ticket, source) -> None:
 def test_planted_mask_computes_the_ticket_and_a_shifted_one_does_not(ticket, source) -> None:
     x = torch.rand(64, 6, generator=torch.Generator().manual_seed(1)) * 2 - 1
     want = ticket(x.double())
-    model = source.plant(source.model())
+    model = source.plant(source.model(scaled=False))
     with torch.no_grad():
         got = model(x).double()
     scale = float(want.abs().max())
     assert float((got - want).abs().max()) <= 1e-5 * max(1.0, scale)
     # The same counts, one planted edge per layer moved: the function changes (the check can fail).
-    moved = source.model()
+    moved = source.model(scaled=False)
     for name, layer in moved.named_children():
         if isinstance(layer, PlantedLinear):
             m = source.layers[name]["planted"].clone().flatten()
@@ -198,3 +200,50 @@ def test_trainer_trains_the_given_model_scores_only(tmp_path) -> None:
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before if k.endswith(".weight"))
     assert any(not torch.equal(before[k], after[k]) for k in before if k.endswith(".scores"))
+
+
+def test_fan_in_scale_is_the_per_layer_scale_and_keeps_the_planted_predictions(ticket, source) -> None:
+    """Scaled logits = T x the ticket's; T = prod_l c_l; an explicit per-layer scaling agrees."""
+    x = torch.rand(64, 6, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    want = ticket(x.double())
+    model = source.plant(source.model())
+    scale = model.scale
+    assert isinstance(scale, FanInScale)
+    t = scale.temperature()
+    with torch.no_grad():
+        got = model(x).double()
+    assert float((got - t * want).abs().max()) <= 1e-5 * max(1.0, t * float(want.abs().max()))
+    assert torch.equal(got.argmax(1), want.argmax(1))
+    # Each layer by hand: c_l = gain_l / (std * sqrt(kept per unit)), the constant column fed prod_{j<l} c_j.
+    raw = source.plant(source.model(scaled=False))
+    h, cum, total = x.double(), 1.0, 1.0
+    linear = [n for n, m in raw.named_children() if isinstance(m, PlantedLinear)]
+    for name, mod in raw.named_children():
+        if isinstance(mod, PlantedLinear):
+            gain = scale.gains[linear.index(name)]
+            c = gain / (UNIFORM_STD * math.sqrt(max(1.0, int(mod.mask().sum()) / mod.out_features)))
+            h = c * (h @ (mod.weight * mod.mask()).double().T)
+            cum *= c
+            total *= c
+        elif type(mod).__name__ == "AppendOne":
+            h = torch.cat([h, torch.full_like(h[:, :1], cum)], dim=1)
+        elif isinstance(mod, nn.ReLU):
+            h = torch.relu(h)
+        elif isinstance(mod, nn.Flatten):
+            h = mod(h)
+    assert total == pytest.approx(t, rel=1e-12)
+    assert float((h - t * want).abs().max()) <= 1e-5 * max(1.0, float(h.abs().max()))
+    # Without the cumulative constant the bias columns are mis-scaled and the function is not T x ticket.
+    assert t != pytest.approx(1.0, rel=1e-3)
+
+
+def test_fan_in_scale_follows_the_density(source) -> None:
+    """An iEP cycle at a larger density gets a smaller temperature (more inputs per unit)."""
+    model = source.model(source.density)
+    t0 = model.scale.temperature()
+    for layer in model.children():
+        if isinstance(layer, PlantedLinear):
+            layer.density = min(1.0, 4 * source.density)
+    assert model.scale.temperature() < t0
+    with pytest.raises(ValueError, match="layers and gains"):
+        FanInScale([], [])

@@ -141,3 +141,44 @@ def test_recovery_rule_can_fail_and_can_abstain() -> None:
         if row["arm"] == "ep":
             row["recall"] = row["chance_recall"] + (0.0, 0.2, 0.05)[row["seed"]]  # straddles the margin
     assert apply_rule(rule, d).verdict == "inconclusive"
+
+
+@pytest.mark.parametrize("rule", ["planted-ticket-missed.accuracy", "planted-ticket-missed.recovery"])
+def test_an_arm_at_chance_makes_the_verdict_inconclusive_with_the_reason(rule) -> None:
+    """A broken arm (the unscaled source's iEP: 10% on digits) never yields consistent."""
+    d = _example(rule)
+    for row in d["per_seed"]:
+        if row["arm"] == "iep-soft":
+            row["test_correct"] = 36  # 10%: chance on 10 classes
+    out = apply_rule(rule, d)
+    assert out.verdict == "inconclusive" and "iep-soft at 1x" in out.summary and "chance" in out.summary
+    d = _example(rule)
+    for row in d["per_seed"]:
+        if row["arm"] == "iep-hard":
+            row["test_correct"] = 150  # 42%: above chance, below the half-way floor (53.6%)
+    out = apply_rule(rule, d)
+    assert out.verdict == "inconclusive" and "below the floor" in out.summary
+    d = _example(rule)
+    d["per_seed"][0]["error"] = "diverged at step 3"
+    assert "diverged" in apply_rule(rule, d).summary and apply_rule(rule, d).verdict == "inconclusive"
+
+
+def test_rules_fill_effects_and_refuse_settings_tuned_on_test_seeds() -> None:
+    for rule in ("planted-ticket-missed.accuracy", "planted-ticket-missed.recovery"):
+        d = _example(rule)
+        out = apply_rule(rule, d)
+        assert len(out.effects) == 4
+        for e in out.effects:
+            assert e.lo <= e.measured <= e.hi and e.detectable == pytest.approx((e.hi - e.lo) / 2)
+            assert "not reported" in e.reference or "no effect size" in e.reference
+        assert "calibration seeds [100, 101]" in out.constants["settings"]
+        d["settings"]["calibration_seeds"] = [0, 100]
+        with pytest.raises(ValueError, match="test seeds"):
+            apply_rule(rule, d)
+    d = _example("planted-ticket-missed.accuracy")
+    for row in d["per_seed"]:
+        if row["arm"] == "ep":
+            row["test_correct"] = (349, 352, 348)[row["seed"]]  # gap straddles 0 and ACC_DELTA
+    out = apply_rule("planted-ticket-missed.accuracy", d)
+    ep = next(e for e in out.effects if "minus ep " in e.quantity)
+    assert out.verdict == "inconclusive" and ep.decides_at and "paired seeds" in ep.decides_at
