@@ -1168,7 +1168,7 @@ def pgd_ep_best_sparsity_falls(details: Mapping[str, Any]) -> RuleResult:
             ci[1],
             det,
             REF_PGD_BEST,
-            1.0,
+            None,
             None
             if v != "inconclusive"
             else f"{n_decide} paired seeds (a sign test that can show P >= {AGREE_REF})",
