@@ -30,6 +30,13 @@ from theory.ledger import claim_verdict
 from theory.plumbing.records import atomic_write_text
 
 VERDICTS = ("consistent", "inconsistent", "inconclusive")
+_TABLE_NOTE = (
+    "One row per effect a rule decided on (its rule re-applied to the recorded data): the reference's "
+    "effect (its number in brackets, same unit, where it gives one), the measured effect with its 95% "
+    "interval, the smallest effect the design could detect, the verdict of the evidence, and for an "
+    "undecided effect the scale that would decide it. Inconclusive only where the detectable effect is "
+    "larger than the relevant one (issue 12)."
+)
 
 
 @dataclass
@@ -177,6 +184,73 @@ def claim_entries(
     return entries
 
 
+CLAIMS_TABLE_COLUMNS = (
+    "claim",
+    "reference's effect",
+    "measured effect [95% interval]",
+    "detectable",
+    "verdict",
+    "decides at",
+)
+
+
+def _num(v: Any) -> str:
+    x = float(v)
+    return "nan" if math.isnan(x) else f"{x:.3g}"
+
+
+def claims_table_rows(
+    claims: Mapping[str, Any] | None, evidence: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, str]]:
+    """The claims table (issue 12): one row per effect a rule decided on, from recorded evidence.
+
+    Each evidence record's rule is applied again to its recorded ``details`` (as ``slth verify`` does), so
+    the effects and verdicts come from the current rules and bounds; a record whose rule fails is listed
+    with the error as its verdict. Records without a rule, and rules that give no effects, have no row.
+
+    Args:
+        claims: Claim registry (id -> :class:`theory.ledger.Claim`), for the order and the evidence ids of
+            each claim; None orders the evidence ids alphabetically.
+        evidence: ``theory.ledger.read_evidence(runs_root)`` (evidence id -> record).
+
+    Returns:
+        Rows keyed by :data:`CLAIMS_TABLE_COLUMNS`.
+    """
+    from theory.rules import apply_rule
+
+    order = [eid for c in (claims or {}).values() for eid in c.evidence_ids()]
+    order += sorted(eid for eid in evidence if eid not in order)
+    rows: list[dict[str, str]] = []
+    for eid in order:
+        rec = evidence.get(eid)
+        if rec is None or not rec.get("rule_id"):
+            continue
+        try:
+            result = apply_rule(str(rec["rule_id"]), rec.get("details") or {})
+        except ValueError as err:
+            rows.append(dict.fromkeys(CLAIMS_TABLE_COLUMNS, "-") | {"claim": eid, "verdict": f"error: {err}"})
+            continue
+        for e in result.effects:
+            ref = e.reference if e.reference_value is None else f"{e.reference} [{_num(e.reference_value)}]"
+            rows.append(
+                {
+                    "claim": f"{eid}: {e.quantity}",
+                    "reference's effect": ref,
+                    "measured effect [95% interval]": f"{_num(e.measured)} [{_num(e.lo)}, {_num(e.hi)}]",
+                    "detectable": _num(e.detectable),
+                    # The evidence's verdict; an undecided effect is what keeps it inconclusive.
+                    "verdict": result.verdict + ("" if e.decides_at is None else " (this effect undecided)"),
+                    "decides at": e.decides_at or "-",
+                }
+            )
+    return rows
+
+
+def claims_table_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The claims table as markdown (``(no rows)`` when no rule gave effects)."""
+    return "\n".join(_md_table(rows))
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, bool) or v is None:
         return str(v)
@@ -217,6 +291,7 @@ def write_report(
     stages: Sequence[StageEntry] = (),
     ledger_table: str = "",
     header: Mapping[str, Any] | None = None,
+    claims_table: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html`` into ``out_dir``.
 
@@ -227,6 +302,7 @@ def write_report(
         stages: Stage outcomes and timings of the reproduction.
         ledger_table: ``theory.ledger.format_table`` output, shown verbatim.
         header: Extra ``key: value`` lines (runs root, scale, date).
+        claims_table: Rows of :func:`claims_table_rows` (the section "Claims table: effects"); empty: none.
 
     Returns:
         The markdown and HTML paths.
@@ -269,6 +345,8 @@ def write_report(
         md.append(f"- **failed stages: {', '.join(s.name for s in failed_stages)}** (details below)")
     md += ["", "## Claims", ""]
     md += _md_table(claim_rows)
+    if claims_table:
+        md += ["", "## Claims table: effects", "", _TABLE_NOTE, "", *_md_table(claims_table)]
     md += ["", "## Figures", ""]
     for f in figures:
         md += [f"### {f.name}: {f.title}", ""]
@@ -341,7 +419,12 @@ def write_report(
             f"<td>{html.escape(r['rules'])}</td><td>{html.escape(r['numbers'])}</td>"
             f"<td>{html.escape(r['source'])}</td><td>{html.escape(r['statement'])}</td></tr>"
         )
-    h.append("</tbody></table><h2>Figures</h2>")
+    h.append("</tbody></table>")
+    if claims_table:
+        h.append(
+            f"<h2>Claims table: effects</h2><p>{html.escape(_TABLE_NOTE)}</p>" + _html_table(claims_table)
+        )
+    h.append("<h2>Figures</h2>")
     for f in figures:
         h.append(f'<h3 id="{html.escape(f.name)}">{html.escape(f.name)}: {html.escape(f.title)}</h3>')
         if f.error is not None:

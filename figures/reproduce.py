@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from figures.report import ClaimEntry, FigureEntry, StageEntry, claim_entries, write_report
+from figures.report import (
+    ClaimEntry,
+    FigureEntry,
+    StageEntry,
+    claim_entries,
+    claims_table_rows,
+    write_report,
+)
 from sim.experiments import SCALES
 from theory.plumbing.records import atomic_write_csv
 from theory.validate import check_choice, check_int
@@ -196,7 +203,13 @@ def reproduce(
     header = {"runs root": str(runs_root), "scale": scale, "figures requested": ", ".join(names)}
     try:
         md, html_path = write_report(
-            out, figures=entries, claims=claim_rows, stages=stages, ledger_table=ledger_table, header=header
+            out,
+            figures=entries,
+            claims=claim_rows,
+            stages=stages,
+            ledger_table=ledger_table,
+            header=header,
+            claims_table=claims_table_rows(claims, evidence),
         )
         stages.append(StageEntry("report", "ok", time.perf_counter() - start, str(md)))
     except Exception as err:

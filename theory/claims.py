@@ -698,7 +698,8 @@ BUILTIN_CLAIMS = (
         id="iep-hard-worst-case",
         statement="Hard iEP (search only inside the previous mask) lowers the dying ratio relative to EP, so "
         "it looks better, but in its worst case, the sparsest density, it is less accurate than soft iEP. "
-        "CPU setting: digits MLP at densities 0.05 and 0.1, matched compute, 8 seeds.",
+        "CPU setting: digits MLP at densities 0.05 and 0.1, matched compute, 8 seeds (16 paired seeds "
+        "for soft and hard iEP at density 0.05).",
         source=f"{_IEP}: soft >= hard >= EP, most visibly at high sparsity [SECONDARY summary]",
         checks=(NumericCheck("hard iEP vs EP dying ratio and vs soft iEP accuracy (slth run iep)"),),
         tags=("practice", "iep"),

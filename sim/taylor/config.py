@@ -58,10 +58,12 @@ class TaylorConfig:
 
 # The interdependency design (k on a 1-2-5 log grid up to 1000, five seeds, the rule's top-decade
 # improvement and log-k trend) was chosen on exploratory runs with seeds 0-5; the recorded runs use
-# seeds from 100, disjoint from them.
+# seeds from 100, disjoint from them. The default scale runs 12 seeds: at 5 the CNN's one-sided bound
+# distance (4.04) was far above the relevant effect (0.56, a tenth of the first-order |dL|), and the
+# CNN costs about 4 s a seed on one core.
 PRESETS: dict[str, TaylorConfig] = {
     "quick": TaylorConfig(),
-    "default": TaylorConfig(),
+    "default": TaylorConfig(seeds=tuple(range(100, 112))),
     "full": TaylorConfig(
         seeds=tuple(range(100, 110)),
         train_steps=2000,

@@ -123,7 +123,9 @@ def iep(cfg: TrainingSweepConfig) -> list[tuple[str, Any]]:
                 dataclasses.replace(base, method="iterand", density=d, iterand_period=cfg.iterand_period),
             )
         )
-    return _seeded(variants, cfg.seeds)
+    # The worst-case test (soft minus hard accuracy at the sparsest density) gets more paired seeds.
+    worst = [(mode, _iep(base, IEP_DENSITIES[0], mode)) for mode in ("soft", "hard")]
+    return _seeded(variants, cfg.seeds) + _seeded(worst, cfg.iep_worst_seeds)
 
 
 def iep_rewind(cfg: TrainingSweepConfig) -> list[tuple[str, Any]]:

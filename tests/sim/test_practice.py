@@ -445,3 +445,75 @@ def test_hard_iterand_and_rewind_rules():
     assert _v("iep-rewind-variants.lr-best", rewind(good)) == "consistent"
     assert _v("iep-rewind-variants.beat-ep", rewind({**good, "finetune": 0.06})) == "inconsistent"
     assert _v("iep-rewind-variants.lr-best", rewind({**good, "score_reinit": 0.1})) == "inconsistent"
+
+
+# ----------------------------------------------------------------- the inconclusive rule of issue 12
+def _standardised(n, mean, sd):
+    """``n`` values with exactly this sample mean and sample standard deviation."""
+    z = np.linspace(-1.0, 1.0, n)
+    z = (z - z.mean()) / z.std(ddof=1)
+    return list(mean + sd * z)
+
+
+def test_undecided_interval_is_inconsistent_when_the_design_resolves_r():
+    r = 0.01
+    # The interval holds 0 and r (the old rule left this inconclusive), but its half-width is below r:
+    # the design could see r and did not -> decided, inconsistent.
+    iv = rules_practice.t_interval(_standardised(16, 0.004, 0.015))
+    assert iv.low < 0 < r < iv.high and iv.half_width <= r
+    assert rules_practice.decide_effect(iv, r) == "inconsistent"
+    # The same mean with a wide spread: inconclusive, and the scale that decides is computed.
+    wide = rules_practice.t_interval(_standardised(4, 0.004, 0.02))
+    assert wide.half_width > r and wide.high > r
+    assert rules_practice.decide_effect(wide, r) == "inconclusive"
+    n = rules_practice.seeds_to_decide(wide, r)
+    assert n is not None and n > 4
+    # At that many seeds and the same spread the half-width is <= r; one seed fewer it is not.
+    assert rules_practice.t_interval(_standardised(n, 0.004, 0.02)).half_width <= r
+    assert rules_practice.t_interval(_standardised(n - 1, 0.004, 0.02)).half_width > r
+    # An interval above 0 is consistent whatever its width.
+    assert rules_practice.decide_effect(rules_practice.t_interval(_standardised(4, 0.05, 0.01)), r) == (
+        "consistent"
+    )
+
+
+def _hard_worst(soft_minus_hard):
+    rows = []
+    for s, diff in enumerate(soft_minus_hard):
+        for variant_, acc, dying in (("ep", 0.7, 0.9), ("hard", 0.8, 0.6), ("soft", 0.8 + diff, 0.5)):
+            rows.append(
+                {"variant": variant_, "density": 0.05, "seed": s, "test_acc": acc, "dying_ratio": dying}
+            )
+    return {"per_seed": rows}
+
+
+def test_hard_worst_case_decides_at_a_resolvable_spread_and_says_what_decides_otherwise():
+    resolvable = apply_rule("iep-hard-worst-case", _hard_worst(_standardised(16, 0.004, 0.015)))
+    assert resolvable.verdict == "inconsistent", resolvable.summary
+    wide = apply_rule("iep-hard-worst-case", _hard_worst(_standardised(4, 0.004, 0.02)))
+    assert wide.verdict == "inconclusive", wide.summary
+    (acc,) = [e for e in wide.effects if "accuracy" in e.quantity]
+    assert acc.decides_at and int(acc.decides_at.split()[0]) > 4
+    assert acc.detectable > rules_practice.ACC_DELTA and acc.reference_value is None
+
+
+@pytest.mark.parametrize("example", rules_practice.EXAMPLES, ids=lambda e: e[0])
+def test_every_training_rule_lists_its_effects(example):
+    eid, rule_id, details = example
+    res = apply_rule(rule_id, details)
+    assert res.effects, f"{eid}: no effects"
+    for e in res.effects:
+        assert (e.reference.strip() and "§" in e.reference) or "issue 12" in e.reference
+        assert e.lo <= e.measured <= e.hi and e.detectable >= 0
+        assert e.decides_at is None  # the examples are decided
+
+
+def test_default_iep_runs_soft_and_hard_on_more_paired_seeds_at_the_sparsest_density():
+    runs = variants.iep(PRESETS["default"])
+    sparsest = min(variants.IEP_DENSITIES)
+    for mode in ("soft", "hard"):
+        seeds = {c.seed for label, c in runs if label == mode and c.density == sparsest}
+        assert seeds == set(range(16))
+    assert {c.seed for label, c in runs if label == "ep"} == set(range(8))
+    with pytest.raises(ValueError, match="iep_worst_seeds"):
+        TrainingSweepConfig(iep_worst_seeds=(3, 9))

@@ -358,11 +358,20 @@ def _swaps_verdict(gap_of_k, seeds=(0, 1, 2, 3)):
 def test_interdependency_rule_reads_the_gap_and_its_growth():
     assert _swaps_verdict(lambda k, s: 0.1 * np.log10(k) * (1 + 0.1 * s)) == "consistent"
     assert _swaps_verdict(lambda k, s: -0.1 * np.log10(k) * (1 + 0.1 * s)) == "inconsistent"
-    assert _swaps_verdict(lambda k, s: (-1) ** s * 0.1 * np.log10(k)) == "inconclusive"
-    # Better at every k but not growing with k: the claim's second half fails -> not "consistent".
-    assert _swaps_verdict(lambda k, s: 0.5 + 0.01 * s * (k == 1000)) == "inconclusive"
+    # Signs alternate over seeds, spread small against r = 0.1 x first-order |dL| (~0.55 here): the
+    # design could see the relevant effect and did not -> inconsistent (issue 12's inconclusive rule).
+    assert _swaps_verdict(lambda k, s: (-1) ** s * 0.1 * np.log10(k)) == "inconsistent"
+    # The same with a spread far above r: inconclusive, and the effects say what scale would decide.
+    res = apply_rule("second-order-swaps-better", _pairs(lambda k, s: (-1) ** s * 5 * np.log10(k)))
+    assert res.verdict == "inconclusive", res.summary
+    undecided = [e for e in res.effects if e.decides_at]
+    assert undecided and all(e.detectable > 0.55 for e in undecided)
+    assert all(int(e.decides_at.split()[0]) > 4 for e in undecided)
+    # Better at every k but not growing with k, at a resolvable spread: the second half fails.
+    assert _swaps_verdict(lambda k, s: 0.5 + 0.01 * s * (k == 1000)) == "inconsistent"
     # One seed: no interval, whatever the gap.
-    assert _swaps_verdict(lambda k, s: 0.1 * np.log10(k), seeds=(0,)) == "inconclusive"
+    res = apply_rule("second-order-swaps-better", _pairs(lambda k, s: 0.1 * np.log10(k), seeds=(0,)))
+    assert res.verdict == "inconclusive" and all(e.decides_at for e in res.effects)
 
 
 def test_interdependency_rule_judges_the_top_decade_and_prints_its_resolution():

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from theory import stats
-from theory.rules import RuleResult, register_rule
+from theory.rules import Effect, RuleResult, register_rule
 
 CONFIDENCE = 0.95
 ALPHA = 1.0 - CONFIDENCE
@@ -68,6 +68,37 @@ HALF_DEAD = 0.5
 RIGL_MARGIN = 0.01
 # "The best sparsity is about 0.5 at eps = 0" (Xiong et al. table): a best grid sparsity in [0.3, 0.7].
 ABOUT_HALF = (0.3, 0.7)
+
+# The references' effects for the claims table (algorithms.md §3.2: the soft-iEP submission, Table 1;
+# theory.md §1.6: Xiong et al.'s table, numbers held back). Where a number is given it is the relevant
+# effect r of the inconclusive rule (issue 12); where none is, r is the stated smallest effect that matters.
+DYING_RISE_REF = 0.628  # d_T 0.028 (k = 0.2) -> 0.656 (k = 0.832), Table 1
+DEAD_FRACTION_REF = 0.656 / 0.832  # dead share of the initially pruned edges at the source's sparsest k
+REF_DYING = (
+    "d_T 0.028 at k = 0.2 to 0.656 at k = 0.832: +0.628 (soft-iEP submission Table 1; algorithms.md §3.2)"
+)
+REF_DEAD = "0.656 of 0.832 initially pruned never selected, 0.79 (Table 1; algorithms.md §3.2)"
+REF_TURNOVER = "k - d_T about 0.20 at every pruning ratio (Table 1; algorithms.md §3.2; slides 'about 0.2')"
+REF_IEP_ACC = "iterative over one-shot EP +1.33 points, ResNet-18 CIFAR-10 (algorithms.md §3.2)"
+REF_SOFT_DYING = "soft iEP's dying ratio near zero early, below EP's; no number (algorithms.md §3.2)"
+REF_HARD_DYING = "hard iEP's dying ratio looks lower than EP's; not reported (issue 12; algorithms.md §3.2)"
+REF_SOFT_HARD = "soft >= hard in accuracy, most visibly at high sparsity; order only (algorithms.md §3.2)"
+REF_REWIND = "every variant but FT improves on EP (Table 3, order only; iterative gain +1.33 points, §3.2)"
+REF_FT = "fine-tuning does not improve on EP (Table 3, order only; Renda et al.; algorithms.md §3.2)"
+REF_LR_BEST = "LR-only rewinding is the best variant (Table 3, order only; algorithms.md §3.2)"
+REF_ITERAND = "IteRand lowers the dying ratio vs EP; not reported (algorithms.md §2.2, §3.2)"
+REF_RHO = "negative correlation for a plain conv net, sign only (issue 12; algorithms.md §3.2)"
+REF_RIGL = "no published second-order RigL; not reported (algorithms.md §5.4)"
+REF_RIGL_TIME = "1-2 HVPs per update, each 2-4x a gradient (algorithms.md §5.2, §5.3); seconds not reported"
+REF_PGD_ACC = "at fixed s accuracy rises with eps; numbers not reported here (theory.md §1.6)"
+REF_PGD_BEST = "best s about 0.5 at eps = 0, falls to 0 for large eps; shape only (theory.md §1.6)"
+REF_TESTBED = "EP at density 0.5 within 5 points of dense (issue 12); EP near dense SGD (algorithms.md §1.7)"
+# Sign tests: the agreement P(seed agrees) that matters. The references show the shift as the table's
+# shape (no spread), so a trend nine seeds in ten follow is the smallest that matters (fixed before runs).
+AGREE_REF = 0.9
+# RigL extra time: the smallest extra time per update that matters, as a fraction of RigL's own update
+# time (a 10% overhead; the proposal's amortised overhead is < 5% of training, algorithms.md §5.2).
+TIME_FRACTION = 0.1
 
 _CONSTANTS_T = {
     "confidence": f"{CONFIDENCE} two-sided Student-t interval of the mean paired difference (alpha = 0.05)",
@@ -134,6 +165,75 @@ def decide_superiority(iv: Interval, delta: float) -> str:
     if iv.high < 0 or iv.high < delta:
         return "inconsistent"
     return "inconclusive"
+
+
+def half_width_rule(r: float) -> str:
+    """The inconclusive rule of issue 12 in one clause (part of every training rule's text)."""
+    return (
+        f"an undecided interval is inconsistent when its half-width h <= r = {r:.3g} (the design could see "
+        "the relevant effect r and did not) and inconclusive only when h > r"
+    )
+
+
+def decide_effect(iv: Interval, r: float) -> str:
+    """Verdict for "the mean difference is positive", with the inconclusive rule of issue 12.
+
+    ``r`` is the relevant effect: the reference's effect where it reports one (same unit), else the
+    smallest effect that matters (stated in the rule's constants). Interval above 0 -> ``consistent``;
+    below 0, or upper end below ``r`` (an effect of ``r`` excluded), or half-width ``h <= r`` (the design
+    could detect ``r`` and did not see it) -> ``inconsistent``; otherwise (``h > r``) ``inconclusive``.
+    """
+    if iv.low > 0:
+        return "consistent"
+    if iv.high < 0 or iv.high < r or iv.half_width <= r:
+        return "inconsistent"
+    return "inconclusive"
+
+
+def seeds_to_decide(
+    iv: Interval, r: float, confidence: float = CONFIDENCE, n_max: int = 100_000
+) -> int | None:
+    """Fewest paired seeds whose interval half-width falls to ``r`` at the measured spread.
+
+    The spread is read back from the interval (``sd = h sqrt(n) / t_{n-1}``) and the Student-t quantile
+    is taken at the new size, so the answer is the scale at which :func:`decide_effect` must decide.
+    Returns None when ``r <= 0`` or the interval has fewer than 2 values (no spread known).
+    """
+    from scipy.special import stdtrit
+
+    if r <= 0 or iv.n < 2 or not math.isfinite(iv.half_width):
+        return None
+    q = 0.5 + confidence / 2.0
+    sd = iv.half_width * math.sqrt(iv.n) / float(stdtrit(iv.n - 1, q))
+    if sd == 0.0:
+        return iv.n
+    n = max(iv.n, 2)
+    while n <= n_max:
+        if float(stdtrit(n - 1, q)) * sd / math.sqrt(n) <= r:
+            return n
+        n += 1 if n < 1000 else n // 10
+    return None
+
+
+def interval_effect(
+    quantity: str,
+    iv: Interval,
+    verdict: str,
+    r: float,
+    reference: str,
+    reference_value: float | None = None,
+    unit: str = "paired seeds",
+) -> Effect:
+    """An :class:`~theory.rules.Effect` from a t-interval; an inconclusive one says what scale decides."""
+    decides_at = None
+    if verdict == "inconclusive":
+        n = seeds_to_decide(iv, r)
+        decides_at = (
+            f"{n} {unit} (half-width <= r = {r:.3g} at the measured spread), same schedule"
+            if n is not None
+            else f"more {unit} than {iv.n} (no spread measured yet)"
+        )
+    return Effect(quantity, iv.mean, iv.low, iv.high, iv.half_width, reference, reference_value, decides_at)
 
 
 def combine(verdicts: Iterable[str]) -> str:
@@ -207,20 +307,29 @@ def _detect(ivs: Iterable[Interval], unit: str) -> str:
 
 
 def _superiority_cells(
-    cells: Mapping[Any, tuple[Mapping[int, float], Mapping[int, float]]], delta: float
-) -> tuple[str, dict[str, Any], list[Interval], list[str]]:
+    cells: Mapping[Any, tuple[Mapping[int, float], Mapping[int, float]]],
+    r: float,
+    quantity: str,
+    reference: str,
+    reference_value: float | None,
+) -> tuple[str, dict[str, Any], list[Interval], list[Effect]]:
+    """Per cell, the paired interval of ``a - b`` decided by :func:`decide_effect` against ``r``.
+
+    ``quantity`` is formatted with ``{cell}``; every cell with paired seeds gives one :class:`Effect`.
+    """
     table: dict[str, Any] = {}
-    ivs, verdicts = [], []
+    ivs, verdicts, effects = [], [], []
     for cell, (a, b) in sorted(cells.items()):
         diffs = _paired(a, b)
         if not diffs:
             continue
         iv = t_interval(diffs)
-        v = decide_superiority(iv, delta)
+        v = decide_effect(iv, r)
         ivs.append(iv)
         verdicts.append(v)
+        effects.append(interval_effect(quantity.format(cell=cell), iv, v, r, reference, reference_value))
         table[str(cell)] = {"diffs": diffs, "mean": iv.mean, "low": iv.low, "high": iv.high, "verdict": v}
-    return combine(verdicts), table, ivs, verdicts
+    return combine(verdicts), table, ivs, effects
 
 
 def _cell_text(table: Mapping[str, Any], name: str) -> str:
@@ -239,20 +348,24 @@ def ep_dying_ratio_grows(details: Mapping[str, Any]) -> RuleResult:
         details: ``per_seed`` rows with ``density``, ``seed``, ``dying_ratio`` (sweep ``ep-dying``).
 
     Returns:
-        Paired test of (lowest minus highest density) per seed, and a t-interval on the fraction of the
-        initially pruned edges still dead at the lowest density against ``HALF_DEAD``.
+        Paired test of (lowest minus highest density) per seed against the source's rise, and a
+        t-interval on the fraction of the initially pruned edges still dead at the lowest density against
+        ``HALF_DEAD`` (relevant distance: the source's 0.79 minus it).
     """
     by_d = _table(_rows(details), lambda r: float(r["density"]), "dying_ratio")
+    far_r = DEAD_FRACTION_REF - HALF_DEAD
     rule = (
         "per seed, dying ratio at the lowest minus the highest density: 95% t-interval above 0 -> grows, "
-        f"below 0 or upper end < {DYING_DELTA} -> not; and the fraction dying/(1-density) at the lowest "
-        f"density: interval above {HALF_DEAD} -> far from 0, below -> not; both needed for consistent"
+        f"below 0 or upper end < r = {DYING_RISE_REF} -> not; and the fraction dying/(1-density) at the "
+        f"lowest density: interval above {HALF_DEAD} -> far from 0, below -> not, undecided with h <= "
+        f"{far_r:.3g} -> not; {half_width_rule(DYING_RISE_REF)} (rise); both needed for consistent"
     )
     constants = {
         **_CONSTANTS_T,
-        "delta": f"{DYING_DELTA}: relevant dying-ratio difference, < 1/10 of the source spread 0.028..0.656",
+        "r_rise": f"{DYING_RISE_REF}: the source's rise of d_T over its densities (Table 1)",
         "half_dead": f"{HALF_DEAD}: fraction of initially pruned edges never selected at the lowest density "
         "(source Table 1: 0.656/0.832 = 0.79 at its sparsest)",
+        "r_far": f"{far_r:.3g}: the source's 0.79 minus half_dead",
     }
     if len(by_d) < 2:
         return RuleResult(
@@ -274,14 +387,12 @@ def ep_dying_ratio_grows(details: Mapping[str, Any]) -> RuleResult:
             "nothing: no paired seeds",
         )
     iv = t_interval(diffs)
-    grows = decide_superiority(iv, DYING_DELTA)
+    grows = decide_effect(iv, DYING_RISE_REF)
     frac = t_interval([v / (1.0 - lo_d) for v in by_d[lo_d].values()])
-    if frac.low > HALF_DEAD:
-        far = "consistent"
-    elif frac.high < HALF_DEAD:
-        far = "inconsistent"
-    else:
-        far = "inconclusive"
+    excess = Interval(
+        frac.mean - HALF_DEAD, frac.low - HALF_DEAD, frac.high - HALF_DEAD, frac.half_width, frac.n
+    )
+    far = decide_effect(excess, far_r)
     verdict = combine([grows, far])
     summary = (
         f"dying ratio at density {lo_d} minus at {hi_d}, over {iv.n} paired seeds: {iv.text()} ({grows}); "
@@ -291,7 +402,25 @@ def ep_dying_ratio_grows(details: Mapping[str, Any]) -> RuleResult:
         f"a density effect above h = {iv.half_width:.3g} and a dead fraction more than "
         f"{frac.half_width:.3g} from {HALF_DEAD} (interval half-widths, {iv.n} seeds)"
     )
-    return RuleResult(verdict, summary, rule, constants, detectable)
+    effects = (
+        interval_effect(
+            f"dying ratio at density {lo_d} minus at {hi_d}",
+            iv,
+            grows,
+            DYING_RISE_REF,
+            REF_DYING,
+            DYING_RISE_REF,
+        ),
+        interval_effect(
+            f"dead fraction dying/(1-density) at density {lo_d} minus {HALF_DEAD}",
+            excess,
+            far,
+            far_r,
+            REF_DEAD,
+            far_r,
+        ),
+    )
+    return RuleResult(verdict, summary, rule, constants, detectable, effects)
 
 
 def _iep_cells(details: Mapping[str, Any], value: str) -> dict[float, tuple[dict, dict]]:
@@ -316,16 +445,23 @@ def iep_soft_beats_ep_accuracy(details: Mapping[str, Any]) -> RuleResult:
     Returns:
         Paired soft-minus-EP accuracy per density, decided by :func:`decide_superiority`.
     """
-    verdict, table, ivs, _ = _superiority_cells(_iep_cells(details, "test_acc"), IEP_ACC_REF)
+    verdict, table, ivs, effects = _superiority_cells(
+        _iep_cells(details, "test_acc"),
+        IEP_ACC_REF,
+        "soft iEP minus EP test accuracy at density {cell}",
+        REF_IEP_ACC,
+        IEP_ACC_REF,
+    )
     rule = (
         "per density, soft iEP minus EP test accuracy over paired seeds: 95% t-interval above 0 -> "
-        f"consistent, below 0 or upper end < {IEP_ACC_REF} -> inconsistent; every density must be consistent"
+        f"consistent, below 0 or upper end < {IEP_ACC_REF} -> inconsistent; {half_width_rule(IEP_ACC_REF)}; "
+        "every density must be consistent"
     )
     constants = {**_CONSTANTS_T, "delta": f"{IEP_ACC_REF}: the source's gain of iterative over one-shot EP"}
     if not table:
         return _no_iep_pairs(rule, constants)
     summary = "soft iEP minus EP test accuracy (matched compute), " + _cell_text(table, "density")
-    return RuleResult(verdict, summary, rule, constants, _detect(ivs, "accuracy"))
+    return RuleResult(verdict, summary, rule, constants, _detect(ivs, "accuracy"), effects)
 
 
 @register_rule("iep-soft-beats-ep.dying-ratio")
@@ -339,16 +475,19 @@ def iep_soft_beats_ep_dying_ratio(details: Mapping[str, Any]) -> RuleResult:
         Paired EP-minus-soft dying ratio per density, decided by :func:`decide_superiority`.
     """
     cells = {d: (ep, soft) for d, (soft, ep) in _iep_cells(details, "dying_ratio").items()}
-    verdict, table, ivs, _ = _superiority_cells(cells, DYING_DELTA)
+    verdict, table, ivs, effects = _superiority_cells(
+        cells, DYING_DELTA, "EP minus soft iEP final dying ratio at density {cell}", REF_SOFT_DYING, None
+    )
     rule = (
         "per density, EP minus soft iEP final dying ratio over paired seeds: 95% t-interval above 0 -> "
-        f"consistent, below 0 or upper end < {DYING_DELTA} -> inconsistent; every density must be consistent"
+        f"consistent, below 0 or upper end < {DYING_DELTA} -> inconsistent; {half_width_rule(DYING_DELTA)}; "
+        "every density must be consistent"
     )
     constants = {**_CONSTANTS_T, "delta": f"{DYING_DELTA}: relevant dying-ratio difference (see ep-dying)"}
     if not table:
         return _no_iep_pairs(rule, constants)
     summary = "EP minus soft iEP final dying ratio, " + _cell_text(table, "density")
-    return RuleResult(verdict, summary, rule, constants, _detect(ivs, "dying ratio"))
+    return RuleResult(verdict, summary, rule, constants, _detect(ivs, "dying ratio"), effects)
 
 
 @register_rule("rigl-second-order.accuracy")
@@ -366,18 +505,35 @@ def rigl_second_order(details: Mapping[str, Any]) -> RuleResult:
     sps = sorted({s for (_, s) in t})
     rule = (
         "per sparsity, rigl2 minus rigl test accuracy over paired seeds, 95% t-interval: upper end < 0 -> "
-        f"inconsistent; lower end > -{RIGL_MARGIN} -> consistent (non-inferior); every sparsity must be"
+        f"inconsistent; lower end > -{RIGL_MARGIN} -> consistent (non-inferior); undecided with half-width "
+        f"h <= {RIGL_MARGIN} -> inconsistent (the margin was resolvable), h > {RIGL_MARGIN} -> inconclusive; "
+        "every sparsity must be consistent"
     )
-    constants = {**_CONSTANTS_T, "margin": f"{RIGL_MARGIN}: non-inferiority margin, one accuracy point"}
-    table, ivs, verdicts = {}, [], []
+    constants = {
+        **_CONSTANTS_T,
+        "margin": f"{RIGL_MARGIN}: non-inferiority margin, one accuracy point (the source has no number: the "
+        "smallest accuracy loss that matters)",
+    }
+    table, ivs, verdicts, effects = {}, [], [], []
     for s in sps:
         diffs = _paired(t.get(("rigl2", s), {}), t.get(("rigl", s), {}))
         if not diffs:
             continue
         iv = t_interval(diffs)
-        v = "inconsistent" if iv.high < 0 else "consistent" if iv.low > -RIGL_MARGIN else "inconclusive"
+        shifted = Interval(
+            iv.mean + RIGL_MARGIN, iv.low + RIGL_MARGIN, iv.high + RIGL_MARGIN, iv.half_width, iv.n
+        )
+        if iv.high < 0:
+            v = "inconsistent"
+        elif shifted.low > 0:
+            v = "consistent"
+        else:
+            v = "inconsistent" if iv.half_width <= RIGL_MARGIN else "inconclusive"
         ivs.append(iv)
         verdicts.append(v)
+        effects.append(
+            interval_effect(f"rigl2 minus rigl test accuracy at sparsity {s}", iv, v, RIGL_MARGIN, REF_RIGL)
+        )
         table[str(s)] = {"diffs": diffs, "mean": iv.mean, "low": iv.low, "high": iv.high, "verdict": v}
     if not table:
         return RuleResult(
@@ -393,14 +549,19 @@ def rigl_second_order(details: Mapping[str, Any]) -> RuleResult:
         f"{RIGL_MARGIN} is shown only when mean - h > -{RIGL_MARGIN}"
     )
     summary = "second-order RigL minus RigL test accuracy, " + _cell_text(table, "sparsity")
-    return RuleResult(combine(verdicts), summary, rule, constants, detectable)
+    return RuleResult(combine(verdicts), summary, rule, constants, detectable, effects)
 
 
-def _verdict_below(iv: Interval, limit: float) -> str:
-    """Whether the mean is below ``limit``: interval below -> consistent, above -> inconsistent."""
+def _verdict_below(iv: Interval, limit: float, r: float) -> str:
+    """Whether the mean is below ``limit``: interval below -> consistent, above -> inconsistent.
+
+    An interval holding ``limit`` is inconsistent when its half-width is at most ``r`` (the relevant
+    distance below the limit: the design could have shown a mean ``r`` below it) and inconclusive only
+    when it is wider (the inconclusive rule of issue 12).
+    """
     if iv.high < limit:
         return "consistent"
-    if iv.low > limit:
+    if iv.low > limit or iv.half_width <= r:
         return "inconsistent"
     return "inconclusive"
 
@@ -421,7 +582,8 @@ def testbed_ep_near_dense(details: Mapping[str, Any]) -> RuleResult:
     t = _table(rows, lambda r: (str(r["dataset"]), str(r["model"]), str(r["method"])), "test_acc")
     rule = (
         "per (dataset, model), dense minus EP(density 0.5) test accuracy over paired seeds: 95% t-interval "
-        f"below {NEAR_DENSE} -> within, above -> not; and the dense mean accuracy >= its floor "
+        f"below {NEAR_DENSE} -> within, above -> not, holding it with half-width h <= {NEAR_DENSE} -> not "
+        f"(inconclusive only for h > {NEAR_DENSE}); and the dense mean accuracy >= its floor "
         f"{DENSE_FLOOR}; every cell must pass"
     )
     constants = {
@@ -430,7 +592,7 @@ def testbed_ep_near_dense(details: Mapping[str, Any]) -> RuleResult:
         "dense_floor": f"{DENSE_FLOOR}: issue 12 acceptance (dense baseline floors)",
     }
     cells = sorted({(d, m) for (d, m, _) in t})
-    verdicts, ivs, parts = [], [], []
+    verdicts, ivs, parts, effects = [], [], [], []
     for d, m in cells:
         dense, ep = t.get((d, m, "dense"), {}), t.get((d, m, "ep"), {})
         diffs = _paired(dense, ep)
@@ -438,20 +600,30 @@ def testbed_ep_near_dense(details: Mapping[str, Any]) -> RuleResult:
             continue
         iv = t_interval(diffs)
         dense_mean = math.fsum(dense.values()) / len(dense)
-        v = _verdict_below(iv, NEAR_DENSE)
+        v = _verdict_below(iv, NEAR_DENSE, NEAR_DENSE)
         floor = DENSE_FLOOR.get(d)
         if floor is not None and dense_mean < floor:
             v = "inconsistent"
         ep_mean = math.fsum(ep.values()) / len(ep)
         verdicts.append(v)
         ivs.append(iv)
+        effects.append(
+            interval_effect(
+                f"{d}/{m}: dense minus EP(density 0.5) test accuracy (the limit {NEAR_DENSE})",
+                iv,
+                v,
+                NEAR_DENSE,
+                REF_TESTBED,
+                NEAR_DENSE,
+            )
+        )
         parts.append(
             f"{d}/{m}: dense {dense_mean:.4f}, EP(0.5) {ep_mean:.4f}, dense-EP {iv.text()} over {iv.n} "
             f"seeds ({v})"
         )
     if not verdicts:
         return RuleResult("inconclusive", "no cell has paired dense and EP runs", rule, constants, "nothing")
-    return RuleResult(combine(verdicts), "; ".join(parts), rule, constants, _detect(ivs, "accuracy"))
+    return RuleResult(combine(verdicts), "; ".join(parts), rule, constants, _detect(ivs, "accuracy"), effects)
 
 
 @register_rule("ep-mask-turnover-small")
@@ -468,16 +640,29 @@ def ep_mask_turnover_small(details: Mapping[str, Any]) -> RuleResult:
     by_d = _table(_rows(details), lambda r: float(r["density"]), "dying_ratio")
     rule = (
         "per density, explored = (1 - density) - final dying ratio per seed: 95% t-interval below "
-        f"{TURNOVER_SMALL} -> small, above -> not; every density must be small"
+        f"{TURNOVER_SMALL} -> small, above -> not, holding it with half-width h <= r = "
+        f"{TURNOVER_SMALL - TURNOVER_REF:.3g} -> not (inconclusive only for h > r); every density small"
     )
     constants = {
         **_CONSTANTS_T,
         "turnover_small": f"{TURNOVER_SMALL}: the source's k - d_T, about {TURNOVER_REF} (Table 1), + 0.1",
+        "r": f"{TURNOVER_SMALL - TURNOVER_REF:.3g}: distance from the source's {TURNOVER_REF} to the limit",
     }
-    verdicts, ivs, parts = [], [], []
+    r = TURNOVER_SMALL - TURNOVER_REF
+    verdicts, ivs, parts, effects = [], [], [], []
     for d in sorted(by_d):
         iv = t_interval([(1.0 - d) - v for v in by_d[d].values()])
-        v = _verdict_below(iv, TURNOVER_SMALL)
+        v = _verdict_below(iv, TURNOVER_SMALL, r)
+        effects.append(
+            interval_effect(
+                f"mask turnover k - d_T at density {d} (limit {TURNOVER_SMALL})",
+                iv,
+                v,
+                r,
+                REF_TURNOVER,
+                TURNOVER_REF,
+            )
+        )
         verdicts.append(v)
         ivs.append(iv)
         parts.append(f"density {d}: {iv.text()} ({v})")
@@ -486,7 +671,7 @@ def ep_mask_turnover_small(details: Mapping[str, Any]) -> RuleResult:
     summary = "explored fraction k - d_T per density, " + "; ".join(parts)
     hs = max(iv.half_width for iv in ivs)
     detectable = f"a mean turnover more than h = {hs:.3g} from {TURNOVER_SMALL} (largest half-width)"
-    return RuleResult(combine(verdicts), summary, rule, constants, detectable)
+    return RuleResult(combine(verdicts), summary, rule, constants, detectable, effects)
 
 
 def spearman_interval(x: Sequence[float], y: Sequence[float]) -> Interval:
@@ -518,6 +703,17 @@ def spearman_interval(x: Sequence[float], y: Sequence[float]) -> Interval:
     zq = float(ndtri(0.5 + CONFIDENCE / 2))
     lo, hi = math.tanh(math.atanh(rho_c) - zq * se), math.tanh(math.atanh(rho_c) + zq * se)
     return Interval(rho, lo, hi, (hi - lo) / 2, n)
+
+
+def spearman_half_width(rho: float, n: int) -> float:
+    """Half-width of :func:`spearman_interval`'s Fisher-z interval at ``rho`` and ``n`` runs (n >= 4)."""
+    from scipy.special import ndtri
+
+    rho_c = max(min(rho, 1 - 1e-12), -1 + 1e-12)
+    se = math.sqrt((1 + rho_c**2 / 2) / (n - 3))
+    zq = float(ndtri(0.5 + CONFIDENCE / 2))
+    z = math.atanh(rho_c)
+    return (math.tanh(z + zq * se) - math.tanh(z - zq * se)) / 2
 
 
 def quadratic_fit(x: Sequence[float], y: Sequence[float]) -> dict[str, float]:
@@ -564,7 +760,8 @@ def ep_dying_accuracy_correlation(details: Mapping[str, Any]) -> RuleResult:
     rows = [r for r in _rows(details) if r.get("test_acc") is not None and r.get("dying_ratio") is not None]
     rule = (
         "Spearman rho(dying ratio, test accuracy) over every run, 95% Fisher-z interval: below 0 -> "
-        f"negative (consistent); above 0, or containing 0 with lower end > -{RHO_REF} -> inconsistent"
+        f"negative (consistent); above 0, or containing 0 with lower end > -{RHO_REF} or half-width <= "
+        f"{RHO_REF} -> inconsistent; inconclusive only for a half-width > {RHO_REF}"
     )
     constants = {
         "confidence": f"{CONFIDENCE} Fisher-z interval, Bonett-Wright standard error",
@@ -575,12 +772,22 @@ def ep_dying_accuracy_correlation(details: Mapping[str, Any]) -> RuleResult:
     dr = [float(r["dying_ratio"]) for r in rows]
     acc = [float(r["test_acc"]) for r in rows]
     iv = spearman_interval(dr, acc)
-    if iv.high < 0:
-        verdict = "consistent"
-    elif iv.low > 0 or iv.low > -RHO_REF:
-        verdict = "inconsistent"
-    else:
-        verdict = "inconclusive"
+    neg = Interval(-iv.mean, -iv.high, -iv.low, iv.half_width, iv.n)  # -rho > 0 is the claim
+    verdict = decide_effect(neg, RHO_REF)
+    n_decide = None
+    if verdict == "inconclusive":
+        # Fisher-z half-width ~ z se with se = sqrt((1 + rho^2/2)/(n - 3)): runs at which it falls to RHO_REF
+        n_decide = next((m for m in range(iv.n, 100_000) if spearman_half_width(iv.mean, m) <= RHO_REF), None)
+    effect = Effect(
+        "Spearman rho(dying ratio, test accuracy) over runs",
+        iv.mean,
+        iv.low,
+        iv.high,
+        iv.half_width,
+        REF_RHO,
+        None,
+        None if verdict != "inconclusive" else f"{n_decide} runs (Fisher-z half-width <= {RHO_REF})",
+    )
     q = quadratic_fit(dr, acc)
     shape = "inverse U" if q["c_high"] < 0 else ("U" if q["c_low"] > 0 else "no curvature shown")
     summary = (
@@ -592,7 +799,7 @@ def ep_dying_accuracy_correlation(details: Mapping[str, Any]) -> RuleResult:
     detectable = (
         f"a rank correlation beyond about +-{iv.half_width:.3g} (interval half-width, {iv.n} runs) is seen"
     )
-    return RuleResult(verdict, summary, rule, constants, detectable)
+    return RuleResult(verdict, summary, rule, constants, detectable, (effect,))
 
 
 def _variant_cells(details: Mapping[str, Any], value: str) -> dict[tuple[str, float], dict[int, float]]:
@@ -619,24 +826,32 @@ def iep_hard_worst_case(details: Mapping[str, Any]) -> RuleResult:
     dens = sorted({d for (_, d) in acc})
     rule = (
         "paired seeds, 95% t-intervals: EP minus hard-iEP final dying ratio at every density above 0 "
-        f"(below 0 or upper end < {DYING_DELTA} -> not lower), and soft minus hard test accuracy at the "
-        f"lowest density above 0 (below 0 or upper end < {ACC_DELTA} -> not worse); both needed"
+        f"(below 0 or upper end < {DYING_DELTA} or half-width <= {DYING_DELTA} -> not lower), and soft minus "
+        f"hard test accuracy at the lowest density above 0 (below 0 or upper end < {ACC_DELTA} or half-width "
+        f"<= {ACC_DELTA} -> not worse); inconclusive only for a half-width above its r; both needed"
     )
     constants = {
         **_CONSTANTS_T,
-        "dying_delta": f"{DYING_DELTA}: relevant dying-ratio difference",
-        "acc_delta": f"{ACC_DELTA}: one accuracy point (the source gives the order only)",
+        "dying_delta": f"{DYING_DELTA}: relevant dying-ratio difference (r; the source has no number)",
+        "acc_delta": f"{ACC_DELTA}: one accuracy point (r; the source gives the order only)",
     }
     if not dens:
         return RuleResult("inconclusive", "no runs", rule, constants, "nothing")
     cells = {d: (dying.get(("ep", d), {}), dying.get(("hard", d), {})) for d in dens}
-    v_dying, t_dying, ivs_d, _ = _superiority_cells(cells, DYING_DELTA)
+    v_dying, t_dying, ivs_d, effects = _superiority_cells(
+        cells, DYING_DELTA, "EP minus hard iEP final dying ratio at density {cell}", REF_HARD_DYING, None
+    )
     d0 = dens[0]
     diffs = _paired(acc.get(("soft", d0), {}), acc.get(("hard", d0), {}))
     if not diffs or not t_dying:
         return RuleResult("inconclusive", "no paired soft/hard/EP seeds", rule, constants, "nothing")
     iv = t_interval(diffs)
-    v_acc = decide_superiority(iv, ACC_DELTA)
+    v_acc = decide_effect(iv, ACC_DELTA)
+    effects.append(
+        interval_effect(
+            f"soft minus hard iEP test accuracy at density {d0}", iv, v_acc, ACC_DELTA, REF_SOFT_HARD
+        )
+    )
     worst = {k: min(acc.get((k, d0), {}).values(), default=math.nan) for k in ("ep", "hard", "soft")}
     summary = (
         "EP minus hard dying ratio, " + _cell_text(t_dying, "density") + f"; soft minus hard accuracy at "
@@ -644,7 +859,7 @@ def iep_hard_worst_case(details: Mapping[str, Any]) -> RuleResult:
         f"soft {worst['soft']:.4f}"
     )
     detectable = _detect([*ivs_d, iv], "(dying ratio; accuracy)")
-    return RuleResult(combine([v_dying, v_acc]), summary, rule, constants, detectable)
+    return RuleResult(combine([v_dying, v_acc]), summary, rule, constants, detectable, effects)
 
 
 @register_rule("iterand-lowers-dying")
@@ -661,16 +876,19 @@ def iterand_lowers_dying(details: Mapping[str, Any]) -> RuleResult:
     t = _variant_cells(details, "dying_ratio")
     dens = sorted({d for (_, d) in t})
     cells = {d: (t.get(("ep", d), {}), t.get(("iterand", d), {})) for d in dens}
-    verdict, table, ivs, _ = _superiority_cells(cells, DYING_DELTA)
+    verdict, table, ivs, effects = _superiority_cells(
+        cells, DYING_DELTA, "EP minus IteRand final dying ratio at density {cell}", REF_ITERAND, None
+    )
     rule = (
         "per density, EP minus IteRand final dying ratio over paired seeds: 95% t-interval above 0 -> "
-        f"consistent, below 0 or upper end < {DYING_DELTA} -> inconsistent; every density must be consistent"
+        f"consistent, below 0 or upper end < {DYING_DELTA} -> inconsistent; {half_width_rule(DYING_DELTA)}; "
+        "every density must be consistent"
     )
     constants = {**_CONSTANTS_T, "delta": f"{DYING_DELTA}: relevant dying-ratio difference (see ep-dying)"}
     if not table:
         return RuleResult("inconclusive", "no density has EP and IteRand runs", rule, constants, "nothing")
     summary = "EP minus IteRand final dying ratio, " + _cell_text(table, "density")
-    return RuleResult(verdict, summary, rule, constants, _detect(ivs, "dying ratio"))
+    return RuleResult(verdict, summary, rule, constants, _detect(ivs, "dying ratio"), effects)
 
 
 _REWINDS = ("lr_rewind", "score_rewind", "score_reinit")
@@ -692,21 +910,34 @@ def iep_rewind_beat_ep(details: Mapping[str, Any]) -> RuleResult:
     dens = sorted({d for (_, d) in t})
     rule = (
         "per density, paired test-accuracy differences, 95% t-intervals: each of lr_rewind, score_rewind, "
-        f"score_reinit minus EP above 0 (below 0 or upper end < {IEP_ACC_REF} -> inconsistent); finetune "
-        f"minus EP upper end < {IEP_ACC_REF} -> no gain (consistent), lower end > 0 -> inconsistent"
+        f"score_reinit minus EP above 0 (below 0 or upper end < {IEP_ACC_REF} -> inconsistent; "
+        f"{half_width_rule(IEP_ACC_REF)}); finetune minus EP upper end < {IEP_ACC_REF} or half-width <= "
+        f"{IEP_ACC_REF} without a lower end > 0 -> no gain (consistent), lower end > 0 -> inconsistent"
     )
     constants = {**_CONSTANTS_T, "delta": f"{IEP_ACC_REF}: the source's gain of iterative over one-shot EP"}
     cells = {(v, d): (t.get((v, d), {}), t.get(("ep", d), {})) for v in _REWINDS for d in dens}
-    verdict, table, ivs, _ = _superiority_cells(cells, IEP_ACC_REF)
+    verdict, table, ivs, effects = _superiority_cells(
+        cells, IEP_ACC_REF, "(variant, density) {cell} minus EP test accuracy", REF_REWIND, IEP_ACC_REF
+    )
     ft_v = []
     for d in dens:
         diffs = _paired(t.get(("finetune", d), {}), t.get(("ep", d), {}))
         if not diffs:
             continue
         iv = t_interval(diffs)
-        v = "inconsistent" if iv.low > 0 else "consistent" if iv.high < IEP_ACC_REF else "inconclusive"
+        if iv.low > 0:
+            v = "inconsistent"
+        elif iv.high < IEP_ACC_REF or iv.half_width <= IEP_ACC_REF:
+            v = "consistent"
+        else:
+            v = "inconclusive"
         ivs.append(iv)
         ft_v.append(v)
+        effects.append(
+            interval_effect(
+                f"finetune minus EP test accuracy at density {d}", iv, v, IEP_ACC_REF, REF_FT, 0.0
+            )
+        )
         table[str(("finetune", d))] = {
             "diffs": diffs,
             "mean": iv.mean,
@@ -717,7 +948,7 @@ def iep_rewind_beat_ep(details: Mapping[str, Any]) -> RuleResult:
     if not table or not ft_v:
         return RuleResult("inconclusive", "no paired variant and EP runs", rule, constants, "nothing")
     summary = "variant minus EP test accuracy, " + _cell_text(table, "(variant, density)")
-    return RuleResult(combine([verdict, *ft_v]), summary, rule, constants, _detect(ivs, "accuracy"))
+    return RuleResult(combine([verdict, *ft_v]), summary, rule, constants, _detect(ivs, "accuracy"), effects)
 
 
 @register_rule("iep-rewind-variants.lr-best")
@@ -735,10 +966,13 @@ def iep_rewind_lr_best(details: Mapping[str, Any]) -> RuleResult:
     dens = sorted({d for (_, d) in t})
     others = ("finetune", "score_rewind", "score_reinit")
     cells = {(v, d): (t.get(("lr_rewind", d), {}), t.get((v, d), {})) for v in others for d in dens}
-    verdict, table, ivs, _ = _superiority_cells(cells, ACC_DELTA)
+    verdict, table, ivs, effects = _superiority_cells(
+        cells, ACC_DELTA, "lr_rewind minus (variant, density) {cell} test accuracy", REF_LR_BEST, None
+    )
     rule = (
         "per density and other variant, lr_rewind minus it, test accuracy over paired seeds: 95% "
-        f"t-interval above 0 -> consistent, below 0 or upper end < {ACC_DELTA} -> inconsistent; all needed"
+        f"t-interval above 0 -> consistent, below 0 or upper end < {ACC_DELTA} -> inconsistent; "
+        f"{half_width_rule(ACC_DELTA)}; all needed"
     )
     constants = {
         **_CONSTANTS_T,
@@ -747,7 +981,7 @@ def iep_rewind_lr_best(details: Mapping[str, Any]) -> RuleResult:
     if not table:
         return RuleResult("inconclusive", "no paired lr_rewind runs", rule, constants, "nothing")
     summary = "lr_rewind minus variant test accuracy, " + _cell_text(table, "(variant, density)")
-    return RuleResult(verdict, summary, rule, constants, _detect(ivs, "accuracy"))
+    return RuleResult(verdict, summary, rule, constants, _detect(ivs, "accuracy"), effects)
 
 
 @register_rule("rigl-second-order.extra-time")
@@ -763,30 +997,49 @@ def rigl_second_order_extra_time(details: Mapping[str, Any]) -> RuleResult:
     """
     t = _table(_rows(details), lambda r: (str(r["method"]), round(float(r["sparsity"]), 6)), "update_cpu_s")
     sps = sorted({s for (_, s) in t})
-    cells = {s: (t.get(("rigl2", s), {}), t.get(("rigl", s), {})) for s in sps}
-    verdict, table, ivs, _ = _superiority_cells(cells, 0.0)
     rule = (
         "per sparsity, rigl2 minus rigl CPU seconds per mask update over paired seeds: 95% t-interval "
-        "above 0 -> extra time (consistent), below 0 -> inconsistent; every sparsity"
+        f"above 0 -> extra time (consistent), below 0 -> inconsistent; r = {TIME_FRACTION} x RigL's mean "
+        "seconds per update: upper end < r or half-width <= r without a lower end > 0 -> inconsistent, "
+        "inconclusive only for a half-width > r; every sparsity"
     )
-    constants = {**_CONSTANTS_T, "delta": "0: any extra time (a measurement; the size is reported)"}
-    if not table:
-        return RuleResult("inconclusive", "no paired rigl/rigl2 timings", rule, constants, "nothing")
-    ratios = []
+    constants = {
+        **_CONSTANTS_T,
+        "time_fraction": f"{TIME_FRACTION}: r = this fraction of RigL's own seconds per update, the smallest "
+        "extra time that matters (the source gives no seconds; its amortised overhead is < 5%, §5.2)",
+    }
+    table: dict[str, Any] = {}
+    ivs, verdicts, effects, ratios = [], [], [], []
     for s in sps:
         a, b = t.get(("rigl2", s), {}), t.get(("rigl", s), {})
+        diffs = _paired(a, b)
+        if not diffs:
+            continue
         common = sorted(set(a) & set(b))
-        if common:
-            ratios.append(
-                f"{s}: x{math.fsum(a[k] for k in common) / max(math.fsum(b[k] for k in common), 1e-12):.2f}"
+        base = math.fsum(b[k] for k in common) / len(common)
+        r = TIME_FRACTION * base
+        iv = t_interval(diffs)
+        v = decide_effect(iv, r)
+        ivs.append(iv)
+        verdicts.append(v)
+        effects.append(
+            interval_effect(
+                f"rigl2 minus rigl CPU s per mask update at sparsity {s}", iv, v, r, REF_RIGL_TIME
             )
+        )
+        table[str(s)] = {"diffs": diffs, "mean": iv.mean, "low": iv.low, "high": iv.high, "verdict": v}
+        ratios.append(
+            f"{s}: x{math.fsum(a[k] for k in common) / max(math.fsum(b[k] for k in common), 1e-12):.2f}"
+        )
+    if not table:
+        return RuleResult("inconclusive", "no paired rigl/rigl2 timings", rule, constants, "nothing")
     summary = (
         "extra CPU seconds per mask update (rigl2 - rigl), "
         + _cell_text(table, "sparsity")
         + "; ratio "
         + ", ".join(ratios)
     )
-    return RuleResult(verdict, summary, rule, constants, _detect(ivs, "s"))
+    return RuleResult(combine(verdicts), summary, rule, constants, _detect(ivs, "s"), effects)
 
 
 def _pgd_table(details: Mapping[str, Any]) -> tuple[dict[tuple[float, float], dict[int, float]], list[float]]:
@@ -809,11 +1062,12 @@ def pgd_ep_accuracy_rises(details: Mapping[str, Any]) -> RuleResult:
     t, epss = _pgd_table(details)
     rule = (
         "per sparsity > 0, test accuracy at the largest minus at the smallest eps over paired seeds: 95% "
-        f"t-interval above 0 -> rises, below 0 or upper end < {ACC_DELTA} -> inconsistent; every sparsity"
+        f"t-interval above 0 -> rises, below 0 or upper end < {ACC_DELTA} -> inconsistent; "
+        f"{half_width_rule(ACC_DELTA)}; every sparsity"
     )
     constants = {
         **_CONSTANTS_T,
-        "delta": f"{ACC_DELTA}: one accuracy point",
+        "delta": f"{ACC_DELTA}: one accuracy point (r; the source's numbers are not in the reference)",
         "sparsities": "> 0 (at sparsity 0 nothing is pruned and the comparison is PGD training alone)",
     }
     if len(epss) < 2:
@@ -827,7 +1081,9 @@ def pgd_ep_accuracy_rises(details: Mapping[str, Any]) -> RuleResult:
     e0, e1 = epss[0], epss[-1]
     sps = sorted({s for (e, s) in t if s > 0 and e in (e0, e1)})
     cells = {s: (t.get((e1, s), {}), t.get((e0, s), {})) for s in sps}
-    verdict, table, ivs, _ = _superiority_cells(cells, ACC_DELTA)
+    verdict, table, ivs, effects = _superiority_cells(
+        cells, ACC_DELTA, f"test accuracy at eps={e1} minus eps={e0}, sparsity {{cell}}", REF_PGD_ACC, None
+    )
     if not table:
         return RuleResult(
             "inconclusive",
@@ -837,7 +1093,7 @@ def pgd_ep_accuracy_rises(details: Mapping[str, Any]) -> RuleResult:
             "nothing: no paired seeds",
         )
     summary = f"test accuracy at eps={e1} minus eps={e0}, " + _cell_text(table, "sparsity")
-    return RuleResult(verdict, summary, rule, constants, _detect(ivs, "accuracy"))
+    return RuleResult(verdict, summary, rule, constants, _detect(ivs, "accuracy"), effects)
 
 
 def best_sparsity(acc_by_sparsity: Mapping[float, float]) -> float:
@@ -861,10 +1117,13 @@ def pgd_ep_best_sparsity_falls(details: Mapping[str, Any]) -> RuleResult:
     rule = (
         "per seed, best sparsity = grid argmax of test accuracy (ties: smaller sparsity); sign tests, "
         "one-sided 95% Clopper-Pearson on the fraction of seeds with best(eps max) < best(eps min) and "
-        f"with best(eps min) in {list(ABOUT_HALF)}: bound above 1/2 -> holds, below -> fails; both needed"
+        f"with best(eps min) in {list(ABOUT_HALF)}: bound above 1/2 -> holds, below -> fails; undecided "
+        f"when the design could show P >= {AGREE_REF} (fewest agreeing seeds / n <= {AGREE_REF}) -> fails, "
+        "else inconclusive; both needed"
     )
     constants = {
         "confidence": f"{CONFIDENCE} one-sided Clopper-Pearson bound (exact sign test, alpha = 0.05)",
+        "agree_ref": f"{AGREE_REF}: the agreement that matters (the source shows the shift without spread)",
         "about_half": f"{list(ABOUT_HALF)}: 'about 0.5' of the source table, the grid points next to 0.5",
     }
     if len(epss) < 2:
@@ -897,6 +1156,28 @@ def pgd_ep_best_sparsity_falls(details: Mapping[str, Any]) -> RuleResult:
     v_fall, ci_fall = decide_sign(falls, n)
     v_half, ci_half = decide_sign(half, n)
     k_min = sign_test_min_agree(n)
+    can_see = k_min is not None and k_min / n <= AGREE_REF
+    v_fall, v_half = (("inconsistent" if v == "inconclusive" and can_see else v) for v in (v_fall, v_half))
+    n_decide = next((m for m in range(n, 1000) if (sign_test_min_agree(m) or m + 1) / m <= AGREE_REF), None)
+    det = (k_min / n) if k_min is not None else math.inf
+    effects = tuple(
+        Effect(
+            f"fraction of seeds with {what}",
+            k / n,
+            ci[0],
+            ci[1],
+            det,
+            REF_PGD_BEST,
+            None,
+            None
+            if v != "inconclusive"
+            else f"{n_decide} paired seeds (a sign test that can show P >= {AGREE_REF})",
+        )
+        for what, k, ci, v in (
+            (f"best sparsity at eps={e1} below that at eps={e0}", falls, ci_fall, v_fall),
+            (f"best sparsity at eps={e0} in {list(ABOUT_HALF)}", half, ci_half, v_half),
+        )
+    )
     detectable = (
         f"a trend shown only when at least {k_min} of {n} seeds agree"
         if k_min is not None
@@ -908,7 +1189,7 @@ def pgd_ep_best_sparsity_falls(details: Mapping[str, Any]) -> RuleResult:
         f"[{ci_fall[0]:.2f}, {ci_fall[1]:.2f}] ({v_fall}); in {list(ABOUT_HALF)} at eps={e0} at {half}/{n}, "
         f"[{ci_half[0]:.2f}, {ci_half[1]:.2f}] ({v_half})"
     )
-    return RuleResult(combine([v_fall, v_half]), summary, rule, constants, detectable)
+    return RuleResult(combine([v_fall, v_half]), summary, rule, constants, detectable, effects)
 
 
 # ------------------------------------------------------------------------------------------ examples
