@@ -238,8 +238,11 @@ def claims_table_rows(
                     "reference's effect": ref,
                     "measured effect [95% interval]": f"{_num(e.measured)} [{_num(e.lo)}, {_num(e.hi)}]",
                     "detectable": _num(e.detectable),
-                    # The evidence's verdict; an undecided effect is what keeps it inconclusive.
-                    "verdict": result.verdict + ("" if e.decides_at is None else " (this effect undecided)"),
+                    # The evidence's verdict; an undecided effect is what keeps it inconclusive. Where the
+                    # rule decided this effect on its own and it differs, both are shown.
+                    "verdict": result.verdict
+                    + ("" if e.decides_at is None else " (this effect undecided)")
+                    + ("" if e.verdict in (None, result.verdict) else f" (this effect: {e.verdict})"),
                     "decides at": e.decides_at or "-",
                 }
             )

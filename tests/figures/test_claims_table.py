@@ -99,3 +99,37 @@ def test_script_prints_the_table_and_fails_without_effects(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("| claim | reference's effect |") and "iep-hard-worst-case: soft minus hard" in out
     assert claims_table.main([str(tmp_path / "empty")]) == 1
+
+
+def _one_gain_one_loss() -> dict:
+    """iep-rewind-variants.beat-ep data: LR rewinding clearly beats EP, score re-init clearly loses to it."""
+    rows = []
+    for s, jitter in enumerate((0.001, -0.002, 0.0015, -0.001, 0.002, 0.0, -0.0015, 0.001)):
+        rows += [
+            {"variant": "ep", "density": 0.1, "seed": s, "test_acc": 0.90 + jitter},
+            {"variant": "finetune", "density": 0.1, "seed": s, "test_acc": 0.90 - jitter},
+            {"variant": "lr_rewind", "density": 0.1, "seed": s, "test_acc": 0.93 + 2 * jitter},
+            {"variant": "score_rewind", "density": 0.1, "seed": s, "test_acc": 0.93 - jitter},
+            {"variant": "score_reinit", "density": 0.1, "seed": s, "test_acc": 0.85 + jitter},
+        ]
+    return {"per_seed": rows}
+
+
+def test_an_effect_that_differs_from_its_parts_verdict_shows_both(tmp_path):
+    root = tmp_path / "runs"
+    eid = "iep-rewind-variants.beat-ep"
+    ledger.write_evidence(root, eid, run=None, details=_one_gain_one_loss(), rule_id=eid)
+    rows = {r["claim"]: r["verdict"] for r in claims_table_rows(None, ledger.read_evidence(root))}
+    (gain,) = [v for c, v in rows.items() if "lr_rewind" in c]
+    (loss,) = [v for c, v in rows.items() if "score_reinit" in c]
+    assert gain == "inconsistent (this effect: consistent)"
+    assert loss == "inconsistent"
+
+
+def test_an_effect_verdict_must_be_a_verdict():
+    import pytest
+
+    from theory.rules import Effect
+
+    with pytest.raises(ValueError, match="effect verdict"):
+        Effect("q", 0.1, 0.0, 0.2, 0.05, "not reported", None, None, "maybe")

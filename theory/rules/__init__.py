@@ -48,6 +48,8 @@ class Effect:
         reference: One line: the effect the reference reports, with where (or "not reported").
         reference_value: That effect as a number in the same unit, or ``None`` when it has none.
         decides_at: One line, required when the verdict is inconclusive: the scale that would decide.
+        verdict: This effect's own verdict where the rule decides effects one by one (a part's verdict
+            combines them), or ``None``.
     """
 
     quantity: str
@@ -58,8 +60,11 @@ class Effect:
     reference: str
     reference_value: float | None = None
     decides_at: str | None = None
+    verdict: str | None = None
 
     def __post_init__(self) -> None:
+        if self.verdict is not None and self.verdict not in VERDICTS:
+            raise ValueError(f"effect verdict must be one of {VERDICTS} or None, got {self.verdict!r}")
         for name in ("quantity", "reference"):
             text = getattr(self, name)
             if not isinstance(text, str) or not text.strip() or "\n" in text:

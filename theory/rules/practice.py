@@ -233,7 +233,9 @@ def interval_effect(
             if n is not None
             else f"more {unit} than {iv.n} (no spread measured yet)"
         )
-    return Effect(quantity, iv.mean, iv.low, iv.high, iv.half_width, reference, reference_value, decides_at)
+    return Effect(
+        quantity, iv.mean, iv.low, iv.high, iv.half_width, reference, reference_value, decides_at, verdict
+    )
 
 
 def combine(verdicts: Iterable[str]) -> str:
