@@ -32,12 +32,18 @@ full-scale run with several source seeds generalises them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from theory.rules import Effect, RuleResult, register_rule
-from theory.rules.practice import CONFIDENCE, Interval, decide_superiority, t_interval
+from theory.rules import RuleResult, register_rule
+from theory.rules.practice import (
+    CONFIDENCE,
+    Interval,
+    combine,
+    decide_superiority,
+    interval_effect,
+    t_interval,
+)
 from theory.stats import clopper_pearson
 
 #: One point of test accuracy: the relevant shortfall. Plant 'n' Seek's abstract states no effect size
@@ -142,28 +148,8 @@ def _arms(details: Mapping[str, Any]) -> tuple[dict[str, list[dict[str, Any]]], 
     return arms, failed
 
 
-def _combine(verdicts: list[str]) -> str:
-    if "inconsistent" in verdicts:
-        return "inconsistent"
-    return "consistent" if all(v == "consistent" for v in verdicts) else "inconclusive"
-
-
 def _pct(iv: Interval) -> str:
     return f"{100 * iv.mean:.1f} [{100 * iv.low:.1f}, {100 * iv.high:.1f}]"
-
-
-def _seeds_to_decide(iv: Interval, target: float) -> str:
-    """The paired seeds that shrink the half-width below ``target`` (same spread), as one line."""
-    if not (target > 0 and math.isfinite(iv.half_width)):
-        return "a design whose mean stands clear of the decision boundary (more seeds do not help here)"
-    n = math.ceil(iv.n * (iv.half_width / target) ** 2) + 1
-    return f"about {n} paired seeds (half-width {iv.half_width:.3g} -> below {target:.3g}, same spread)"
-
-
-def _effect(quantity: str, iv: Interval, verdict: str, target: float) -> Effect:
-    """The Effect of one arm: the interval, its half-width as detectable, and the scale that decides."""
-    decides = _seeds_to_decide(iv, target) if verdict == "inconclusive" else None
-    return Effect(quantity, iv.mean, iv.low, iv.high, iv.half_width, REFERENCE, None, decides)
 
 
 def _broken_result(rule: str, constants: dict[str, Any], broken: list[str], what: str) -> RuleResult:
@@ -205,14 +191,15 @@ def planted_accuracy(details: Mapping[str, Any]) -> RuleResult:
         widths.append(iv.half_width)
         parts.append(f"{arm} {_pct(iv)} (n={iv.n}, {v})")
         effects.append(
-            _effect(
+            interval_effect(
                 f"planted ticket minus {arm} test accuracy at the planted density (fraction)",
                 iv,
                 v,
                 max(iv.mean, ACC_DELTA - iv.mean),
+                REFERENCE,
             )
         )
-    verdict = _combine(verdicts)
+    verdict = combine(verdicts)
     return RuleResult(
         verdict,
         f"planted ticket {100 * p_acc:.1f}% (density {planted['planted_density']:.4f}); gap planted - found, "
@@ -262,14 +249,15 @@ def planted_recovery(details: Mapping[str, Any]) -> RuleResult:
             f"(n={iv.n}, {v})"
         )
         effects.append(
-            _effect(
+            interval_effect(
                 f"{arm} recall of the planted edges minus a random mask's at the planted density",
                 iv,
                 v,
                 abs(RECALL_DELTA - iv.mean),
+                REFERENCE,
             )
         )
-    verdict = _combine(verdicts)
+    verdict = combine(verdicts)
     return RuleResult(
         verdict,
         "; ".join(parts) + (f"; {failed} diverged runs left out" if failed else ""),

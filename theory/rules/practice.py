@@ -183,11 +183,8 @@ def decide_effect(iv: Interval, r: float) -> str:
     below 0, or upper end below ``r`` (an effect of ``r`` excluded), or half-width ``h <= r`` (the design
     could detect ``r`` and did not see it) -> ``inconsistent``; otherwise (``h > r``) ``inconclusive``.
     """
-    if iv.low > 0:
-        return "consistent"
-    if iv.high < 0 or iv.high < r or iv.half_width <= r:
-        return "inconsistent"
-    return "inconclusive"
+    verdict = decide_superiority(iv, r)
+    return "inconsistent" if verdict == "inconclusive" and iv.half_width <= r else verdict
 
 
 def seeds_to_decide(
@@ -228,11 +225,12 @@ def interval_effect(
     decides_at = None
     if verdict == "inconclusive":
         n = seeds_to_decide(iv, r)
-        decides_at = (
-            f"{n} {unit} (half-width <= r = {r:.3g} at the measured spread), same schedule"
-            if n is not None
-            else f"more {unit} than {iv.n} (no spread measured yet)"
-        )
+        if n is not None:
+            decides_at = f"{n} {unit} (half-width <= r = {r:.3g} at the measured spread), same schedule"
+        elif r <= 0:
+            decides_at = "a design whose mean stands clear of the boundary (more seeds alone do not help)"
+        else:
+            decides_at = f"more {unit} than {iv.n} (no spread measured yet)"
     return Effect(
         quantity, iv.mean, iv.low, iv.high, iv.half_width, reference, reference_value, decides_at, verdict
     )
