@@ -132,9 +132,18 @@ def _words(identity_json: str) -> tuple[int, ...]:
     return tuple(int.from_bytes(digest[4 * i : 4 * i + 4], "little") for i in range(4))
 
 
-def trial_rng(spec: CellSpec, trial: int) -> np.random.Generator:
-    """The generator of one trial: ``SeedSequence(seed, spawn_key=(*cell words, trial))``."""
+def trial_rng(spec: Any, trial: int) -> np.random.Generator:
+    """The generator of one trial: ``SeedSequence(seed, spawn_key=(*cell words, trial))``.
+
+    ``spec`` is any cell description with a ``seed`` and ``words()`` (a :class:`CellSpec`, or the paired
+    sweeps' prefix spec).
+    """
     return np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(*spec.words(), int(trial))))
+
+
+def keyed_rng(*key: int) -> np.random.Generator:
+    """The generator of one keyed draw, ``default_rng(SeedSequence([*key]))`` (e.g. seed, tag, cell index)."""
+    return np.random.default_rng(np.random.SeedSequence([int(v) for v in key]))
 
 
 def trial_inputs(spec: CellSpec, trial: int) -> tuple[np.ndarray, float | None]:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from networks.construct import quantized as qt
+from sim.cells import keyed_rng
 from sim.experiments import Context, Experiment, register_experiment
 from theory import bounds
 from theory.plumbing.configs import help_field
@@ -86,16 +87,12 @@ PRESETS = {
 }
 
 
-def _rng(*key: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([int(v) for v in key]))
-
-
 # --------------------------------------------------------------------------------------------------
 # Integer RSSP transition
 # --------------------------------------------------------------------------------------------------
 def _transition_cell(item: tuple) -> dict:
     seed, index, log2_m, trials, extra_n = item
-    rng = _rng(seed, 1, index)
+    rng = keyed_rng(seed, 1, index)
     m_val = 2**log2_m
     n_max = log2_m + extra_n
     x = integer.draw_nonzero(rng, m_val, (trials, n_max))
@@ -130,7 +127,7 @@ def _width_cell(item: tuple) -> dict:
     """Needed width per weight of one random target (and, on test seeds, one solved ticket)."""
     seed, tag, index, level, widths, probes, build = item
     delta, delta_t = 2.0**-level, 2.0 ** -(2 * level)
-    rng = _rng(seed, tag, index)
+    rng = keyed_rng(seed, tag, index)
     target = qt.random_quantized_target(list(widths), delta_t, rng)
     src_seed = [seed, tag, index, 1]
     need = np.concatenate(
@@ -248,7 +245,7 @@ def _digits_ticket(cfg: QuantizedConfig) -> dict:
     if not np.allclose(x_test / 16.0, data.x_test.reshape(len(data.x_test), -1).numpy()):
         raise RuntimeError("digits inputs are not on the 1/16 grid")
     x_aug = np.concatenate([x_test, np.full((len(x_test), 1), 16)], axis=1)
-    row = _ticket_row("digits-mlp", target, delta, delta_t, width, src_seed, _rng(cfg.seed, 5), 1, 16)
+    row = _ticket_row("digits-mlp", target, delta, delta_t, width, src_seed, keyed_rng(cfg.seed, 5), 1, 16)
     y = data.y_test.numpy()
     with torch.no_grad():
         float_acc = float((model(data.x_test).argmax(1).numpy() == y).mean())

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 import theory
+from sim.cells import keyed_rng
 from sim.experiments import Context, Experiment, register_experiment
 from theory import bounds
 from theory.plumbing.configs import help_field
@@ -90,10 +91,6 @@ PRESETS = {
 }
 
 
-def _rng(*key: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([int(v) for v in key]))
-
-
 def _uniform(rng: np.random.Generator, shape: Any) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, shape)
 
@@ -107,7 +104,7 @@ def _thm2_cell(item: tuple) -> dict:
     row = {"k": k, "eps": eps, "c_hyp": c_hyp, "z_frac": z_frac, "n": n, "trials": trials}
     if not within_limit(n, k):
         return {**row, "hits": None, "limit": f"n = {n}: half-groups beyond {FIXED_MAX_HALF} (solver limit)"}
-    x = _uniform(_rng(seed, 2, index), (trials, n))
+    x = _uniform(keyed_rng(seed, 2, index), (trials, n))
     z = np.full(trials, z_frac * math.sqrt(k))
     res = theory.best_subsets(x, z, size=k)
     return {**row, "hits": int(np.sum(res.errors < eps)), "limit": None}
@@ -167,7 +164,7 @@ def _first_cover(x: np.ndarray, k: int, eps: float) -> int | None:
 
 def _cor_calibration_cell(item: tuple) -> dict:
     seed, index, k, eps, trials, max_n = item
-    rng = _rng(seed, 3, index)
+    rng = keyed_rng(seed, 3, index)
     firsts = [_first_cover(_uniform(rng, max_n), k, eps) for _ in range(trials)]
     return {"k": k, "eps": eps, "trials": trials, "max_n": max_n, "first_cover": firsts}
 
@@ -177,7 +174,7 @@ def _cor_test_cell(item: tuple) -> dict:
     row = {"k": k, "eps": eps, "n": n, "trials": trials}
     if n > _MAX_TEST_N:
         return {**row, "successes": None, "ambiguous": None, "limit": f"n = {n} > {_MAX_TEST_N}"}
-    rng = _rng(seed, 4, index)
+    rng = keyed_rng(seed, 4, index)
     outcomes = [_covered_by_prefix(_uniform(rng, n), k, eps) for _ in range(trials)]
     return {
         **row,

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.cells import STATISTICS
+from sim.cells import STATISTICS, trial_rng
 from sim.distributions import get_distribution
 from sim.monte_carlo import counting_start
 from theory.plumbing.progress import progress
@@ -81,7 +81,7 @@ class PrefixSpec:
 
 def prefix_inputs(spec: PrefixSpec, trial: int) -> tuple[np.ndarray, float | None]:
     """Trial ``trial``'s candidate sequence (length ``n_max``) and target (``target`` statistic only)."""
-    rng = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(*spec.words(), int(trial))))
+    rng = trial_rng(spec, trial)
     x = get_distribution(spec.distribution).sample(rng, spec.n_max)
     z = float(rng.uniform(spec.lo, spec.hi)) if spec.statistic == "target" else None
     return x, z
