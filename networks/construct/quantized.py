@@ -288,10 +288,13 @@ def construct_quantized_ticket(
             sel = np.arange(n)[None] < count[rows, None]
             sol = theory.best_subsets(cand.astype(np.float64), tgt[rows].astype(np.float64), valid=sel)
             masks = np.asarray(sol.masks, dtype=bool) & sel
-            for r, row, m in zip(rows, cand, masks, strict=True):
-                if sum(int(c) for c in row[m]) != int(tgt[r]):  # exact integer check of the engine's answer
-                    raise RuntimeError(f"row {r}: the engine's subset misses a target the integer check hits")
-                keep[r, order[rows == r][0][m]] = True
+            # Exact integer check of the engine's answers: int64 is exact here, since first_hit already
+            # refused any row whose |values| sum reaches 2**53.
+            missed = np.flatnonzero(np.where(masks, cand, 0).sum(axis=1, dtype=np.int64) != tgt[rows])
+            if missed.size:
+                r = int(rows[missed[0]])
+                raise RuntimeError(f"row {r}: the engine's subset misses a target the integer check hits")
+            keep[np.broadcast_to(rows[:, None], masks.shape)[masks], order[masks]] = True
         keeps.append(keep.reshape(v.shape))
         solved.append(ok.reshape(w.shape))
     return QuantizedTicket(us, vs, keeps, solved, float(delta), float(delta_t), int(width))
