@@ -112,17 +112,69 @@ def _example(rule: str) -> dict:
     return copy.deepcopy(next(d for _, r, d in EXAMPLES if r == rule))
 
 
-def test_accuracy_rule_can_fail_and_can_abstain() -> None:
+def _set_gaps(d: dict, arm: str, gaps: tuple[int, ...]) -> None:
+    """Replace ``arm``'s rows at the planted density by one row per gap (planted minus found, in examples)."""
+    template = next(r for r in d["per_seed"] if r["arm"] == arm)
+    others = [r for r in d["per_seed"] if r["arm"] != arm]
+    rows = [
+        {**template, "seed": seed, "test_correct": d["planted"]["planted_correct"] - g}
+        for seed, g in enumerate(gaps)
+    ]
+    d["per_seed"] = others + rows
+
+
+def _ep_effect(out):
+    return next(e for e in out.effects if "minus ep " in e.quantity)
+
+
+# Gaps in test examples (1/360 each) for the EP arm; the other arms keep the example's clear shortfall.
+_WIDE_PAIR = (-2, 5, -1, 4, -2, 5, -1, 4)  # mean 0.42 points, h 0.75 <= r: holds 0 and r
+_WIDER = tuple(2 * g for g in _WIDE_PAIR)  # the same shape doubled: h 1.51 > r, still holds 0 and r
+
+
+@pytest.mark.parametrize(
+    ("gaps", "verdict", "branch"),
+    [
+        ((4, 5, 6, 5, 4, 6, 5, 5), "consistent", "above 0"),
+        ((-1, -2, -1, -3, -2, -1, -2, -1), "inconsistent", "below 0"),
+        ((0, 1, -1, 1, 0, -1, 1, 0), "inconsistent", "upper end below r"),
+        (_WIDE_PAIR, "inconsistent", "half-width <= r"),
+        (_WIDER, "inconclusive", "half-width > r"),
+    ],
+)
+def test_accuracy_rule_decides_each_branch_of_decide_effect(gaps, verdict, branch) -> None:
+    """Every branch of issue 12's rule on the EP arm; the interval is checked to sit in that branch."""
+    from theory.rules.planted import ACC_DELTA
+
+    rule = "planted-ticket-missed.accuracy"
+    d = _example(rule)
+    _set_gaps(d, "ep", gaps)
+    out = apply_rule(rule, d)
+    ep = _ep_effect(out)
+    assert (out.verdict, ep.verdict) == (verdict, verdict), (branch, ep)
+    if branch == "above 0":
+        assert ep.lo > 0
+    elif branch == "below 0":
+        assert ep.hi < 0
+    elif branch == "upper end below r":
+        assert ep.lo <= 0 <= ep.hi < ACC_DELTA
+    else:  # undecided by the interval: it holds both 0 and r, and the half-width decides
+        assert ep.lo <= 0 and ep.hi >= ACC_DELTA
+        assert (ep.detectable <= ACC_DELTA) == (branch == "half-width <= r")
+    if verdict == "inconclusive":
+        assert ep.decides_at and "paired seeds" in ep.decides_at
+    else:
+        assert ep.decides_at is None
+    assert "half-width" in out.rule
+
+
+def test_accuracy_rule_refuses_details_without_the_planted_density() -> None:
     rule = "planted-ticket-missed.accuracy"
     d = _example(rule)
     for row in d["per_seed"]:
         if row["arm"] == "iterand":
             row["test_correct"] = d["planted"]["planted_correct"] + 1  # one arm beats the planted ticket
     assert apply_rule(rule, d).verdict == "inconsistent"
-    d = _example(rule)
-    d["per_seed"] = [r for r in d["per_seed"] if r["seed"] == 0]  # one seed: no interval
-    assert apply_rule(rule, d).verdict == "inconclusive"
-    d = _example(rule)
     for row in d["per_seed"]:
         row["factor"] = 2.0
     with pytest.raises(ValueError, match="factor"):

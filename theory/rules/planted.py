@@ -13,14 +13,23 @@ per run: ``arm``, ``factor``, ``seed``, ``test_correct``, ``test_total``, ``kept
 ``recall``, ``chance_recall``, ``planted_dying_ratio``, ``dying_ratio``, ``error``).
 
 * ``.accuracy``: per arm, the per-seed gap ``planted accuracy - found accuracy`` (both on the same test
-  examples); the claim "every arm falls short" is decided by :func:`theory.rules.practice.decide_superiority`
-  on each arm's Student-t interval with the relevant effect ``ACC_DELTA`` (consistent when every arm's
-  interval lies above 0: an intersection-union test at level alpha; inconsistent when some arm's interval
-  lies below ``ACC_DELTA``, i.e. it comes within one point of the planted ticket or beats it).
+  examples); the claim "every arm falls short" is decided by :func:`theory.rules.practice.decide_effect`
+  on each arm's Student-t interval against the relevant effect ``r = ACC_DELTA`` (the reference reports
+  no effect size, so r is the smallest shortfall that matters): consistent when every arm's interval lies
+  above 0 (an intersection-union test at level alpha); inconsistent when some arm's interval lies below
+  0 or below ``r`` (it comes within one point of the planted ticket or beats it), or leaves 0 undecided
+  with a half-width ``h <= r`` (the design could see a one-point shortfall and did not); inconclusive
+  only when ``h > r`` (issue 12: the detectable effect is larger than the relevant one).
 * ``.recovery``: per arm, the per-seed excess recall over chance (``recall - chance_recall``, chance = the
   expected recall of a uniformly random mask with the same per-layer counts); consistent when every arm's
   interval lies below ``RECALL_DELTA`` (no arm recovers a material share of the planted mask beyond
-  chance), inconsistent when some arm's interval lies above it, inconclusive otherwise.
+  chance), inconsistent when some arm's interval lies above it, inconclusive otherwise. This is not a
+  superiority test, so it keeps its own two-sided comparison with the margin rather than
+  :func:`~theory.rules.practice.decide_effect`: the claim is an upper bound (no more than chance), and an
+  undecided interval is one that holds the margin itself. A half-width clause would turn a mean at the
+  margin into a refutation whatever the half-width (small h there means the recovery is measured at
+  about ``RECALL_DELTA``, which neither confirms nor refutes "below it"); the honest verdict is
+  inconclusive, with the seeds at which the interval clears the margin (its effect's ``decides_at``).
 
 Both rules first check that every arm learned at every density factor run (:func:`arms_learned`): an arm
 whose runs sit at chance, or diverged, is a broken arm, and a verdict resting on it would say nothing
@@ -40,7 +49,8 @@ from theory.rules.practice import (
     CONFIDENCE,
     Interval,
     combine,
-    decide_superiority,
+    decide_effect,
+    half_width_rule,
     interval_effect,
     t_interval,
 )
@@ -170,11 +180,11 @@ def planted_accuracy(details: Mapping[str, Any]) -> RuleResult:
     rule = (
         "every arm learned at every factor; then per arm, t-interval of the per-seed gap planted - found "
         "accuracy at the planted density: consistent iff every interval > 0; inconsistent iff some interval "
-        "lies entirely below ACC_DELTA"
+        f"lies below 0 or its upper end < r = ACC_DELTA, or {half_width_rule(ACC_DELTA)}"
     )
     constants = {
         **_CONSTANTS,
-        "ACC_DELTA": f"{ACC_DELTA} (one point; convention, the source states no effect size)",
+        "ACC_DELTA": f"{ACC_DELTA} (r, one point; convention, the source states no effect size)",
         **_settings_constant(details),
     }
     broken = arms_learned(details)
@@ -186,7 +196,7 @@ def planted_accuracy(details: Mapping[str, Any]) -> RuleResult:
         if any(r["test_total"] != planted["test_total"] for r in rows):
             raise ValueError(f"arm {arm!r}: runs were tested on a different test set than the planted ticket")
         iv = t_interval([p_acc - r["test_correct"] / r["test_total"] for r in rows])
-        v = decide_superiority(iv, ACC_DELTA)
+        v = decide_effect(iv, ACC_DELTA)
         verdicts.append(v)
         widths.append(iv.half_width)
         parts.append(f"{arm} {_pct(iv)} (n={iv.n}, {v})")
@@ -195,7 +205,7 @@ def planted_accuracy(details: Mapping[str, Any]) -> RuleResult:
                 f"planted ticket minus {arm} test accuracy at the planted density (fraction)",
                 iv,
                 v,
-                max(iv.mean, ACC_DELTA - iv.mean),
+                ACC_DELTA,
                 REFERENCE,
             )
         )
@@ -217,7 +227,8 @@ def planted_recovery(details: Mapping[str, Any]) -> RuleResult:
     rule = (
         "every arm learned at every factor; then per arm, t-interval of the per-seed recall - chance recall "
         "at the planted density: consistent iff every interval < RECALL_DELTA; inconsistent iff some "
-        "interval > RECALL_DELTA"
+        "interval > RECALL_DELTA; else inconclusive (a margin test, not a superiority test: no half-width "
+        "clause, see module)"
     )
     constants = {
         **_CONSTANTS,
