@@ -644,7 +644,8 @@ def iep_hard_beats_ep(details: Mapping[str, Any]) -> RuleResult:
             "nothing: no fresh seeds",
         )
     fresh = set(seeds)
-    acc = _variant_cells({"per_seed": [r for r in _rows(details) if int(r["seed"]) in fresh]}, "test_acc")
+    rows = [r for r in _rows(details) if int(r["seed"]) in fresh]
+    acc = _variant_cells({"per_seed": rows}, "test_acc") if rows else {}
     dens = sorted(d for (v, d) in acc if v == "hard" and ("ep", d) in acc)
     cells = {d: (acc[("hard", d)], acc[("ep", d)]) for d in dens[:1]}
     verdict, table, ivs, effects = _superiority_cells(
