@@ -53,8 +53,13 @@ class TrainingSweepConfig:
     iterand_period: int = help_field(12, "iep: IteRand re-randomises every this many steps (K_per)")
     iep_worst_seeds: tuple[int, ...] = help_field(
         (),
-        "iep: extra paired seeds of EP, soft and hard iEP at the sparsest density (iep-hard-worst-case's "
-        "accuracy test; the fresh seeds of iep-hard-beats-ep); disjoint from seeds, may be empty",
+        "iep: extra paired seeds of soft and hard iEP (and EP with iep_worst_ep) at the sparsest density "
+        "(iep-hard-worst-case's accuracy test; iep-hard-beats-ep's fresh seeds); disjoint from seeds, may "
+        "be empty",
+    )
+    iep_worst_ep: bool = help_field(
+        False,
+        "iep: also run EP at iep_worst_seeds (the fresh seeds on which iep-hard-beats-ep is decided)",
     )
     pgd_epochs: int = help_field(6, "pgd-ep: epochs of the PGD phase and of EP at each grid density")
     pgd_eps: tuple[float, ...] = help_field((0.0, 0.01, 0.03, 0.1, 0.3), "pgd-ep: perturbation sizes eps")
@@ -89,8 +94,10 @@ class TrainingSweepConfig:
 
 #: The CPU test bed (``--scale default``): the claims decided in about 11 minutes on 2 idle cores. The
 #: worst-case seeds are set here, not as the class default: a new field's default keeps every stored
-#: config hash, and a stored config.json without the field would then refuse to be reused.
-DEFAULT = TrainingSweepConfig(iep_worst_seeds=tuple(range(8, 16)))
+#: config hash, and a stored config.json without the field would then refuse to be reused. The same for
+#: ``iep_worst_ep``: the sweep with EP at the fresh seeds gets its own hash, so a stored sweep without
+#: those runs is not reused for it.
+DEFAULT = TrainingSweepConfig(iep_worst_seeds=tuple(range(8, 16)), iep_worst_ep=True)
 
 #: A smoke run of every sweep: 3 seeds, a few epochs, narrower MLP.
 QUICK = TrainingSweepConfig(

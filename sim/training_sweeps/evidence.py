@@ -9,6 +9,7 @@ an id whose every run failed gets no evidence (nothing to decide on).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -164,9 +165,10 @@ def _with_early(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _fresh_seeds(rundir: RunDir) -> list[int]:
-    """The sweep's ``iep_worst_seeds``: where EP first ran for ``iep-hard-beats-ep`` (none if unset)."""
+    """``iep-hard-beats-ep``'s seeds: the sweep's ``iep_worst_seeds`` if EP ran there (``iep_worst_ep``)."""
     cfg = rundir.config
-    seeds = cfg.iep_worst_seeds if isinstance(cfg, TrainingSweepConfig) else dict(cfg).get("iep_worst_seeds")
+    fields = dataclasses.asdict(cfg) if isinstance(cfg, TrainingSweepConfig) else dict(cfg)
+    seeds = fields.get("iep_worst_seeds") if fields.get("iep_worst_ep") else ()
     return sorted(int(s) for s in seeds or ())
 
 

@@ -151,7 +151,7 @@ def test_iep_sweep_cycles_table_and_evidence(tmp_run_root):
 
 
 def test_iep_sweep_with_fresh_seeds_pairs_ep_there_and_keeps_the_earlier_designs(tmp_run_root):
-    cfg = dataclasses.replace(TINY, seeds=(0, 1, 2), iep_worst_seeds=(3, 4, 5))
+    cfg = dataclasses.replace(TINY, seeds=(0, 1, 2), iep_worst_seeds=(3, 4, 5), iep_worst_ep=True)
     res = _execute("iep", tmp_run_root, cfg)
     ev = _recorded(tmp_run_root, "iep-hard-beats-ep")
     assert ev["details"]["fresh_seeds"] == [3, 4, 5]
@@ -551,6 +551,10 @@ def test_default_iep_runs_soft_and_hard_on_more_paired_seeds_at_the_sparsest_den
     assert {c.seed for label, c in runs if label == "ep" and c.density == sparsest} == set(range(16))
     assert {c.seed for label, c in runs if label == "ep" and c.density != sparsest} == set(range(8))
     assert {c.seed for label, c in runs if label == "iterand"} == set(range(8))
+    # Without iep_worst_ep the fresh seeds have no EP runs (and the sweep its own config hash).
+    plain = dataclasses.replace(PRESETS["default"], iep_worst_ep=False)
+    assert {c.seed for label, c in variants.iep(plain) if label == "ep"} == set(range(8))
+    assert config_hash(plain) != config_hash(PRESETS["default"])
     with pytest.raises(ValueError, match="iep_worst_seeds"):
         TrainingSweepConfig(iep_worst_seeds=(3, 9))
 
