@@ -15,8 +15,8 @@ comes from :mod:`~sim.training_sweeps.evidence`, decided by the rules of :mod:`t
 * ``ep-hparams``: Dying Ratio and accuracy across lr, batch size, weight decay, weight and score init;
   claim ``ep-dying-accuracy-correlation``.
 * ``iep``: EP vs soft vs hard iEP vs IteRand at matched compute (also ``cycles.csv``); claims
-  ``iep-soft-beats-ep`` (``.accuracy``, ``.dying-ratio``), ``iep-hard-worst-case``,
-  ``iterand-lowers-dying``.
+  ``iep-soft-beats-ep`` (``.accuracy``, ``.dying-ratio``, ``.early``), ``iep-hard-worst-case``,
+  ``iterand-lowers-dying``, ``iep-hard-beats-ep`` (on the fresh seeds ``iep_worst_seeds`` only).
 * ``iep-rewind``: hard iEP with the four rewinding variants, and EP; claim ``iep-rewind-variants``.
 * ``pgd-ep``: PGD+EP accuracy over sparsity 0..0.9 x eps (``grid.csv``); claim
   ``pgd-ep-perturbation-helps`` (``.accuracy-rises``, ``.best-sparsity-falls``).
@@ -93,8 +93,10 @@ _sweep(
     (
         "iep-soft-beats-ep.accuracy",
         "iep-soft-beats-ep.dying-ratio",
+        "iep-soft-beats-ep.early",
         "iep-hard-worst-case",
         "iterand-lowers-dying",
+        "iep-hard-beats-ep",
     ),
     _cycles_table,
 )

@@ -9,10 +9,14 @@ an id whose every run failed gets no evidence (nothing to decide on).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from sim.training_sweeps.config import TrainingSweepConfig
 from sim.training_sweeps.runs import ROWS_FILE
+from theory.plumbing.records import read_csv
 from theory.plumbing.rundir import RunDir
 
 Evidence = dict[str, tuple[str, dict[str, Any]]]
@@ -114,16 +118,83 @@ def ep_hparams(rundir: RunDir) -> Evidence:
     return _each(["ep-dying-accuracy-correlation"], {"per_seed": _per_seed(_rows(rundir), _RUN_FIELDS)})
 
 
+def _epoch_end_value(run: dict[str, Any], name: str, step: int) -> float | None:
+    """A run's metric ``name`` as logged at the end of the epoch that ends at ``step`` (None if absent).
+
+    The trainer logs ``dying_ratio`` every ``log_every`` steps and at each epoch end; both can carry the
+    same step number (the step log counts the update in progress), so the epoch-end row is told by its
+    epoch: ``step / steps_per_epoch - 1``.
+    """
+    final = run["final"]
+    steps, epochs = int(final.get("steps") or 0), int(final.get("epochs") or 0)
+    path = Path(run["run_dir"]) / "metrics.csv"
+    if not epochs or steps % epochs or step % (steps // epochs) or not path.exists():
+        return None
+    epoch = step // (steps // epochs) - 1
+    for m in read_csv(path):
+        if m["name"] == name and int(float(m["step"])) == step and int(float(m["epoch"])) == epoch:
+            return float(m["value"])
+    return None
+
+
+def _with_early(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-seed rows with ``early_step`` and ``early_dying_ratio`` (rule ``iep-soft-beats-ep.early``).
+
+    iEP rows: the step at which the first cycle ended and the dying ratio there (``final["cycles"][0]``).
+    EP rows: EP's dying ratio after the same number of steps as soft iEP's first cycle at the same
+    density and seed (its epoch-end log, ``metrics.csv``); None where no soft run or no log matches.
+    """
+    ok = _ok(rows)
+    soft_end = {}
+    for r in ok:
+        if r["variant"] == "soft" and r["final"].get("cycles"):
+            soft_end[(float(r["density"]), int(r["seed"]))] = int(r["final"]["cycles"][0]["end_step"])
+    out = []
+    for r in ok:
+        row = {k: r[k] for k in _RUN_FIELDS}
+        step = value = None
+        cycles = r["final"].get("cycles") or []
+        if r["method"] == "iep" and cycles:
+            step, value = int(cycles[0]["end_step"]), cycles[0]["dying_ratio"]
+        elif r["variant"] == "ep":
+            step = soft_end.get((float(r["density"]), int(r["seed"])))
+            value = None if step is None else _epoch_end_value(r, "dying_ratio", step)
+        row["early_step"], row["early_dying_ratio"] = (step, value) if value is not None else (None, None)
+        out.append(row)
+    return out
+
+
+def _fresh_seeds(rundir: RunDir) -> list[int]:
+    """``iep-hard-beats-ep``'s seeds: the sweep's ``iep_worst_seeds`` if EP ran there (``iep_worst_ep``)."""
+    cfg = rundir.config
+    fields = dataclasses.asdict(cfg) if isinstance(cfg, TrainingSweepConfig) else dict(cfg)
+    seeds = fields.get("iep_worst_seeds") if fields.get("iep_worst_ep") else ()
+    return sorted(int(s) for s in seeds or ())
+
+
 def iep(rundir: RunDir) -> Evidence:
-    """EP, soft and hard iEP, IteRand: four claims decided on one record (each by its own rule)."""
-    details = {"per_seed": _per_seed(_rows(rundir), _RUN_FIELDS)}
-    ids = [
-        "iep-soft-beats-ep.accuracy",
-        "iep-soft-beats-ep.dying-ratio",
-        "iep-hard-worst-case",
-        "iterand-lowers-dying",
-    ]
-    return _each(ids, details)
+    """EP, soft and hard iEP, IteRand: six claims (parts) decided on one record, each by its own rule.
+
+    The claims stated before the fresh seeds' EP runs existed read the rows without them (their designs
+    stay as stated); ``iep-hard-beats-ep`` names the fresh seeds and its rule reads only those;
+    ``iep-soft-beats-ep.early`` reads every row with its first-cycle dying ratio.
+    """
+    rows = _rows(rundir)
+    fresh = _fresh_seeds(rundir)
+    per_seed = _with_early(rows)
+    earlier = [r for r in per_seed if not (r["variant"] == "ep" and r["seed"] in fresh)]
+    out = _each(
+        [
+            "iep-soft-beats-ep.accuracy",
+            "iep-soft-beats-ep.dying-ratio",
+            "iep-hard-worst-case",
+            "iterand-lowers-dying",
+        ],
+        {"per_seed": earlier},
+    )
+    out.update(_each(["iep-soft-beats-ep.early"], {"per_seed": per_seed}))
+    out.update(_each(["iep-hard-beats-ep"], {"per_seed": per_seed, "fresh_seeds": fresh}))
+    return out
 
 
 def iep_rewind(rundir: RunDir) -> Evidence:

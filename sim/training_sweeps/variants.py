@@ -123,8 +123,10 @@ def iep(cfg: TrainingSweepConfig) -> list[tuple[str, Any]]:
                 dataclasses.replace(base, method="iterand", density=d, iterand_period=cfg.iterand_period),
             )
         )
-    # The worst-case test (soft minus hard accuracy at the sparsest density) gets more paired seeds.
-    worst = [(mode, _iep(base, IEP_DENSITIES[0], mode)) for mode in ("soft", "hard")]
+    # The worst-case test (soft minus hard accuracy at the sparsest density) gets more paired seeds; EP
+    # runs there too, so that hard minus EP (iep-hard-beats-ep) is decided on seeds it was never seen on.
+    worst = [("ep", _ep(base, IEP_DENSITIES[0]))] if cfg.iep_worst_ep else []
+    worst += [(mode, _iep(base, IEP_DENSITIES[0], mode)) for mode in ("soft", "hard")]
     return _seeded(variants, cfg.seeds) + _seeded(worst, cfg.iep_worst_seeds)
 
 

@@ -127,11 +127,43 @@ def test_iep_sweep_cycles_table_and_evidence(tmp_run_root):
     for eid in (
         "iep-soft-beats-ep.accuracy",
         "iep-soft-beats-ep.dying-ratio",
+        "iep-soft-beats-ep.early",
         "iep-hard-worst-case",
         "iterand-lowers-dying",
+        "iep-hard-beats-ep",
     ):
         ev = _recorded(tmp_run_root, eid)
         assert {r["variant"] for r in ev["details"]["per_seed"]} == {"ep", "soft", "hard", "iterand"}
+    assert set(res.verdicts) >= {"iep-soft-beats-ep.early", "iep-hard-beats-ep"}
+    # The early part: soft's first-cycle end (cycles.csv's cycle 0) and EP's epoch-end dying ratio there.
+    early = _recorded(tmp_run_root, "iep-soft-beats-ep.early")["details"]["per_seed"]
+    for r in early:
+        if r["variant"] in ("ep", "soft"):
+            assert r["early_step"] is not None and 0.0 <= r["early_dying_ratio"] <= 1.0, r
+    steps = {(r["density"], r["seed"]): r["early_step"] for r in early if r["variant"] == "soft"}
+    assert all(r["early_step"] == steps[(r["density"], r["seed"])] for r in early if r["variant"] == "ep")
+    soft0 = [r for r in early if r["variant"] == "soft" and r["seed"] == 0 and r["density"] == 0.05]
+    assert soft0[0]["early_dying_ratio"] == pytest.approx(float(soft[0]["dying_ratio"]))
+    # TINY names no fresh seeds: the hard-vs-EP rule says so instead of deciding on the seen seeds.
+    hard_ep = _recorded(tmp_run_root, "iep-hard-beats-ep")
+    assert hard_ep["details"]["fresh_seeds"] == [] and hard_ep["verdict"] == "inconclusive"
+    assert "no fresh seeds" in hard_ep["summary"]
+
+
+def test_iep_sweep_with_fresh_seeds_pairs_ep_there_and_keeps_the_earlier_designs(tmp_run_root):
+    cfg = dataclasses.replace(TINY, seeds=(0, 1, 2), iep_worst_seeds=(3, 4, 5), iep_worst_ep=True)
+    res = _execute("iep", tmp_run_root, cfg)
+    ev = _recorded(tmp_run_root, "iep-hard-beats-ep")
+    assert ev["details"]["fresh_seeds"] == [3, 4, 5]
+    assert res.verdicts["iep-hard-beats-ep"] in ("consistent", "inconsistent", "inconclusive")
+    assert "fresh seeds [3, 4, 5]" in ev["summary"]
+    ep_seeds = {r["seed"] for r in ev["details"]["per_seed"] if r["variant"] == "ep" and r["density"] == 0.05}
+    assert ep_seeds == {0, 1, 2, 3, 4, 5}
+    # The claims stated before EP ran at the fresh seeds keep their designs: no EP row there.
+    for eid in ("iep-soft-beats-ep.accuracy", "iep-hard-worst-case"):
+        rows = _recorded(tmp_run_root, eid)["details"]["per_seed"]
+        assert {r["seed"] for r in rows if r["variant"] == "ep"} == {0, 1, 2}
+        assert {r["seed"] for r in rows if r["variant"] == "hard" and r["density"] == 0.05} == set(range(6))
 
 
 def test_ep_dying_sweep_output_goes_through_its_rule(tmp_run_root):
@@ -295,7 +327,8 @@ def test_iep_rules_decide_each_part_separately(tmp_run_root):
     # Two noisy seeds: an interval wider than any effect, so neither part can be decided.
     small = cells(0.01, 0.02, noise=20.0, seeds=(0, 1))
     assert _v(acc, small) == "inconclusive" and _v(dying, small) == "inconclusive"
-    _producer_path(tmp_run_root, sweep_evidence.iep, mixed)
+    # runs.json rows carry each run's final record (here none: no cycles, so no early part to decide).
+    _producer_path(tmp_run_root, sweep_evidence.iep, [{**r, "final": {}, "run_dir": ""} for r in mixed])
     assert _recorded(tmp_run_root, acc)["verdict"] == "consistent"
     assert _recorded(tmp_run_root, dying)["verdict"] == "inconsistent"
     assert not (tmp_run_root / "evidence" / "iep-soft-beats-ep.json").exists()
@@ -514,6 +547,102 @@ def test_default_iep_runs_soft_and_hard_on_more_paired_seeds_at_the_sparsest_den
     for mode in ("soft", "hard"):
         seeds = {c.seed for label, c in runs if label == mode and c.density == sparsest}
         assert seeds == set(range(16))
-    assert {c.seed for label, c in runs if label == "ep"} == set(range(8))
+    # EP runs at the fresh seeds 8-15 too (at the sparsest density only): iep-hard-beats-ep's pairs.
+    assert {c.seed for label, c in runs if label == "ep" and c.density == sparsest} == set(range(16))
+    assert {c.seed for label, c in runs if label == "ep" and c.density != sparsest} == set(range(8))
+    assert {c.seed for label, c in runs if label == "iterand"} == set(range(8))
+    # Without iep_worst_ep the fresh seeds have no EP runs (and the sweep its own config hash).
+    plain = dataclasses.replace(PRESETS["default"], iep_worst_ep=False)
+    assert {c.seed for label, c in variants.iep(plain) if label == "ep"} == set(range(8))
+    assert config_hash(plain) != config_hash(PRESETS["default"])
     with pytest.raises(ValueError, match="iep_worst_seeds"):
         TrainingSweepConfig(iep_worst_seeds=(3, 9))
+
+
+def _fresh_payload(seen_gain, fresh_gain, fresh=(8, 9, 10, 11)):
+    """hard and EP at density 0.05: seeds 0-3 (seen) and 8-11; hard minus EP = the gain of each group."""
+    rows = []
+    for s in (0, 1, 2, 3, *fresh):
+        gain = fresh_gain if s in fresh else seen_gain
+        rows += [
+            {"variant": "ep", "density": 0.05, "seed": s, "test_acc": 0.7 + _jit(s)},
+            {"variant": "hard", "density": 0.05, "seed": s, "test_acc": 0.7 + gain + _jit(s, 1)},
+        ]
+    return rows
+
+
+def test_hard_beats_ep_reads_only_the_fresh_seeds():
+    rule = "iep-hard-beats-ep"
+    rows = _fresh_payload(seen_gain=0.08, fresh_gain=-0.03)
+    # On the seen seeds hard is far above EP; on the fresh ones below it: the filter decides.
+    assert apply_rule(rule, {"per_seed": rows, "fresh_seeds": [0, 1, 2, 3]}).verdict == "consistent"
+    res = apply_rule(rule, {"per_seed": rows, "fresh_seeds": [8, 9, 10, 11]})
+    assert res.verdict == "inconsistent", res.summary
+    assert res.effects[0].measured == pytest.approx(
+        -0.03 + np.mean([_jit(s, 1) - _jit(s) for s in (8, 9, 10, 11)])
+    )
+    good = _fresh_payload(seen_gain=-0.03, fresh_gain=0.05)
+    assert apply_rule(rule, {"per_seed": good, "fresh_seeds": [8, 9, 10, 11]}).verdict == "consistent"
+    # No fresh seeds named, or named but not run: inconclusive, never decided on the seen seeds.
+    for fresh in ([], [20, 21]):
+        res = apply_rule(rule, {"per_seed": good, "fresh_seeds": fresh})
+        assert res.verdict == "inconclusive" and "fresh seeds" in res.summary, res.summary
+    assert apply_rule(rule, {"per_seed": good}).verdict == "inconclusive"
+    # Two noisy fresh seeds: wider than the reference's 1.33 points, inconclusive with a deciding scale.
+    noisy = [
+        {"variant": v, "density": 0.05, "seed": s, "test_acc": 0.7 + diff * (v == "hard")}
+        for s, diff in ((8, 0.04), (9, -0.03))
+        for v in ("ep", "hard")
+    ]
+    res = apply_rule(rule, {"per_seed": noisy, "fresh_seeds": [8, 9]})
+    assert res.verdict == "inconclusive" and res.effects[0].decides_at, res.summary
+
+
+def _early_rows(soft_early, gap=0.5, seeds=(0, 1, 2, 3), noise=1.0, ep_step=84):
+    """soft and EP at two densities with a first-cycle dying ratio ``soft_early`` and EP ``gap`` above."""
+    rows = []
+    for d in (0.05, 0.1):
+        for s in seeds:
+            soft = soft_early + noise * abs(_jit(s, 1))
+            rows += [
+                {"variant": "soft", "density": d, "seed": s, "early_step": 84, "early_dying_ratio": soft},
+                {
+                    "variant": "ep",
+                    "density": d,
+                    "seed": s,
+                    "early_step": ep_step,
+                    "early_dying_ratio": soft + gap + noise * _jit(s, 2),
+                },
+                {
+                    "variant": "iterand",
+                    "density": d,
+                    "seed": s,
+                    "early_step": None,
+                    "early_dying_ratio": None,
+                },
+            ]
+    return {"per_seed": rows}
+
+
+def test_soft_early_dying_rule():
+    rule = "iep-soft-beats-ep.early"
+    assert rules_practice.NEAR_ZERO == rules_practice.DYING_DELTA == 0.05
+    res = apply_rule(rule, _early_rows(0.005))
+    assert res.verdict == "consistent", res.summary
+    assert len(res.effects) == 4  # near zero and lower than EP, at each of two densities
+    # Far from zero (0.3) though far below EP: the near-zero test fails.
+    res = apply_rule(rule, _early_rows(0.3))
+    assert res.verdict == "inconsistent", res.summary
+    assert [e.verdict for e in res.effects if "limit" in e.quantity] == ["inconsistent"] * 2
+    # Near zero but no lower than EP at the same step: the second test fails.
+    assert apply_rule(rule, _early_rows(0.005, gap=0.0, noise=0.2)).verdict == "inconsistent"
+    # Two noisy seeds: half-widths above 0.05, nothing decided.
+    res = apply_rule(rule, _early_rows(0.04, gap=0.03, seeds=(0, 1), noise=20.0))
+    assert res.verdict == "inconclusive", res.summary
+    # EP's value read at another step than soft's cycle end is a schema error, not a comparison.
+    with pytest.raises(ValueError, match="step"):
+        apply_rule(rule, _early_rows(0.005, ep_step=80))
+    # No first-cycle numbers recorded: inconclusive, with the reason.
+    bare = {"per_seed": [{**r, "early_step": None} for r in _early_rows(0.005)["per_seed"]]}
+    res = apply_rule(rule, bare)
+    assert res.verdict == "inconclusive" and "first cycle" in res.summary

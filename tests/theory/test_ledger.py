@@ -53,6 +53,7 @@ BINDING_IDS = [
     "iep-hard-worst-case",
     "iep-rewind-variants",
     "iterand-lowers-dying",
+    "iep-hard-beats-ep",
 ]
 # Measured claims: their status must come from evidence files written by sim/networks.
 NUMERIC_IDS = [
@@ -77,6 +78,7 @@ NUMERIC_IDS = [
     "iep-hard-worst-case",
     "iep-rewind-variants",
     "iterand-lowers-dying",
+    "iep-hard-beats-ep",
     "burkholz-depth",
 ]
 
@@ -333,12 +335,12 @@ def test_newest_evidence_wins(tmp_path):
 def test_malformed_evidence_is_an_error(tmp_path):
     folder = tmp_path / "evidence"
     folder.mkdir()
-    # iep-soft-beats-ep has two parts; its accuracy part reads iep-soft-beats-ep.accuracy.json.
+    # iep-soft-beats-ep has three parts; its accuracy part reads iep-soft-beats-ep.accuracy.json.
     (folder / "iep-soft-beats-ep.accuracy.json").write_text("{not json")
-    res, other = ledger.verify(["iep-soft-beats-ep"], runs_root=tmp_path)
+    res, *others = ledger.verify(["iep-soft-beats-ep"], runs_root=tmp_path)
     assert res.status == "error" and res.part == "accuracy"
     assert "unreadable" in res.evidence
-    assert other.part == "dying-ratio" and other.status == "pending"
+    assert [(o.part, o.status) for o in others] == [("dying-ratio", "pending"), ("early", "pending")]
     assert "iep-soft-beats-ep.accuracy" not in ledger.read_evidence(tmp_path)
 
 
@@ -606,7 +608,7 @@ def test_unknown_bound_refused_at_registration(clean_registry):
 def test_builtin_two_part_claims_read_part_evidence():
     parts = {
         "construction-certificate": ("certificate", "accuracy"),
-        "iep-soft-beats-ep": ("accuracy", "dying-ratio"),
+        "iep-soft-beats-ep": ("accuracy", "dying-ratio", "early"),
         "pgd-ep-perturbation-helps": ("accuracy-rises", "best-sparsity-falls"),
         "rigl-second-order": ("accuracy", "extra-time"),
         "iep-rewind-variants": ("beat-ep", "lr-best"),

@@ -60,6 +60,10 @@ RHO_REF = 0.3
 # Dying-ratio effect: the source's EP dying ratio spans 0.028..0.656 over its densities (Table 1); 0.05 is
 # under a tenth of that spread, fixed before any of our runs.
 DYING_DELTA = 0.05
+# "Near zero" for soft iEP's dying ratio early (algorithms.md §3.2: "near zero in early cycles", no number):
+# below DYING_DELTA, the smallest dying-ratio change the project calls relevant; fixed before any
+# per-cycle number was read.
+NEAR_ZERO = DYING_DELTA
 # "Far above zero": at the lowest density at least half of the initially pruned edges never selected. The
 # source has 0.656 of at most 0.832 (0.79) at its sparsest setting but 0.028 of 0.2 at its densest, so
 # the criterion is only applied at the lowest density run.
@@ -81,6 +85,9 @@ REF_DEAD = "0.656 of 0.832 initially pruned never selected, 0.79 (Table 1; algor
 REF_TURNOVER = "k - d_T about 0.20 at every pruning ratio (Table 1; algorithms.md §3.2; slides 'about 0.2')"
 REF_IEP_ACC = "iterative over one-shot EP +1.33 points, ResNet-18 CIFAR-10 (algorithms.md §3.2)"
 REF_SOFT_DYING = "soft iEP's dying ratio near zero early, below EP's; no number (algorithms.md §3.2)"
+REF_SOFT_EARLY = "soft iEP's dying ratio near zero in early cycles; no number (algorithms.md §3.2)"
+REF_SOFT_EARLY_EP = "soft iEP's dying ratio early below EP's, same density; no number (algorithms.md §3.2)"
+REF_HARD_EP = "soft >= hard >= EP in accuracy, order only; iterative over one-shot EP +1.33 points (§3.2)"
 REF_HARD_DYING = "hard iEP's dying ratio looks lower than EP's; not reported (issue 12; algorithms.md §3.2)"
 REF_SOFT_HARD = "soft >= hard in accuracy, most visibly at high sparsity; order only (algorithms.md §3.2)"
 REF_REWIND = "every variant but FT improves on EP (Table 3, order only; iterative gain +1.33 points, §3.2)"
@@ -488,6 +495,176 @@ def iep_soft_beats_ep_dying_ratio(details: Mapping[str, Any]) -> RuleResult:
         return _no_iep_pairs(rule, constants)
     summary = "EP minus soft iEP final dying ratio, " + _cell_text(table, "density")
     return RuleResult(verdict, summary, rule, constants, _detect(ivs, "dying ratio"), effects)
+
+
+def _early_table(details: Mapping[str, Any]) -> dict[tuple[str, float], dict[int, tuple[int, float]]]:
+    """``{(variant, density): {seed: (early_step, early_dying_ratio)}}`` of the rows that have both."""
+    out: dict[tuple[str, float], dict[int, tuple[int, float]]] = {}
+    for r in _rows(details):
+        step, value = r.get("early_step"), r.get("early_dying_ratio")
+        if step is None or value is None or not math.isfinite(float(value)):
+            continue
+        cell = (str(r["variant"]), float(r["density"]))
+        seed = int(r["seed"])
+        if seed in out.setdefault(cell, {}):
+            raise ValueError(f"two rows for cell {cell!r} and seed {seed}")
+        out[cell][seed] = (int(step), float(value))
+    return out
+
+
+@register_rule("iep-soft-beats-ep.early")
+def iep_soft_beats_ep_early(details: Mapping[str, Any]) -> RuleResult:
+    """Soft iEP's dying ratio is near zero early, and below EP's at the same density and step.
+
+    Iwasawa et al. (soft-iEP submission; algorithms.md §3.2): "its dying ratio is near zero in early
+    cycles", lower than EP's. "Early" is the end of soft iEP's first cycle; "near zero" is below
+    ``NEAR_ZERO`` (the source gives no number).
+
+    Args:
+        details: ``per_seed`` rows with ``variant`` (ep, soft, ...), ``density``, ``seed``,
+            ``early_step`` and ``early_dying_ratio``: for soft iEP the step at which its first cycle
+            ended and its dying ratio there; for EP its dying ratio after the same number of steps
+            (its epoch-end log at soft's ``early_step``). Rows without them are left out.
+
+    Returns:
+        Both needed, at every density: the t-interval of soft's first-cycle dying ratio against
+        ``NEAR_ZERO`` (:func:`_verdict_below`), and paired EP minus soft at that step by
+        :func:`decide_effect` with r = ``DYING_DELTA``.
+    """
+    rule = (
+        "per density, soft iEP's dying ratio at the end of its first cycle over its seeds, 95% t-interval: "
+        f"below {NEAR_ZERO} -> near zero, above -> not, holding {NEAR_ZERO} with half-width h <= "
+        f"{NEAR_ZERO} -> not (inconclusive only for h > {NEAR_ZERO}); and EP minus soft dying ratio at the "
+        f"same step over paired seeds: above 0 -> lower, below 0 or upper end < {DYING_DELTA} -> not; "
+        f"{half_width_rule(DYING_DELTA)}; every density and both tests must be consistent"
+    )
+    constants = {
+        **_CONSTANTS_T,
+        "near_zero": f"{NEAR_ZERO}: = dying_delta, the smallest relevant dying-ratio change (the source says "
+        "'near zero' without a number); also the r of the near-zero test",
+        "delta": f"{DYING_DELTA}: relevant dying-ratio difference (see ep-dying)",
+    }
+    t = _early_table(details)
+    dens = sorted({d for (v, d) in t if v == "soft"})
+    verdicts, ivs, effects, parts = [], [], [], []
+    for d in dens:
+        soft, ep = t[("soft", d)], t.get(("ep", d), {})
+        iv = t_interval([v for _, v in soft.values()])
+        v_zero = _verdict_below(iv, NEAR_ZERO, NEAR_ZERO)
+        effects.append(
+            interval_effect(
+                f"soft iEP dying ratio at the end of cycle 1, density {d} (limit {NEAR_ZERO})",
+                iv,
+                v_zero,
+                NEAR_ZERO,
+                REF_SOFT_EARLY,
+                None,
+                unit="seeds",
+            )
+        )
+        verdicts.append(v_zero)
+        ivs.append(iv)
+        parts.append(f"density {d}: soft cycle-1 dying ratio {iv.text()} over {iv.n} seeds ({v_zero})")
+        for s in sorted(set(soft) & set(ep)):
+            if soft[s][0] != ep[s][0]:
+                raise ValueError(
+                    f"density {d} seed {s}: EP's early dying ratio is at step {ep[s][0]}, soft iEP's first "
+                    f"cycle ended at step {soft[s][0]}"
+                )
+        v_lower, table, ivs_l, eff_l = _superiority_cells(
+            {d: ({s: v for s, (_, v) in ep.items()}, {s: v for s, (_, v) in soft.items()})},
+            DYING_DELTA,
+            "EP minus soft iEP dying ratio at soft's cycle-1 end, density {cell}",
+            REF_SOFT_EARLY_EP,
+            None,
+        )
+        if not table:
+            v_lower = "inconclusive"
+            parts.append(f"density {d}: no EP run with its dying ratio at soft's cycle-1 end step")
+        else:
+            parts.append(_cell_text(table, "EP minus soft at the same step, density"))
+        verdicts.append(v_lower)
+        ivs += ivs_l
+        effects += eff_l
+    if not dens:
+        return RuleResult(
+            "inconclusive",
+            "no soft iEP run recorded its first cycle's end (early_step, early_dying_ratio)",
+            rule,
+            constants,
+            "nothing: no first-cycle dying ratios",
+        )
+    summary = "; ".join(parts)
+    return RuleResult(combine(verdicts), summary, rule, constants, _detect(ivs, "dying ratio"), effects)
+
+
+def fresh_seeds(details: Mapping[str, Any]) -> list[int]:
+    """The seeds ``details`` names as fresh (``fresh_seeds``: not run for the claim before it was stated)."""
+    seeds = details.get("fresh_seeds") or []
+    if not isinstance(seeds, list):
+        raise ValueError(f"details['fresh_seeds'] must be a list of seeds, got {seeds!r}")
+    return sorted({int(s) for s in seeds})
+
+
+@register_rule("iep-hard-beats-ep")
+def iep_hard_beats_ep(details: Mapping[str, Any]) -> RuleResult:
+    """Hard iEP reaches at least EP's test accuracy at the sparsest density, on fresh seeds only.
+
+    Iwasawa et al. (soft-iEP submission; algorithms.md §3.2): soft >= hard >= EP in accuracy (order
+    only). The seeds the claim was formed on (fig08 at seeds 0-7) are left out: the rule reads only the
+    seeds ``details["fresh_seeds"]`` names (the sweep's ``iep_worst_seeds``).
+
+    Args:
+        details: ``per_seed`` rows with ``variant`` (ep, hard, ...), ``density``, ``seed``, ``test_acc``,
+            and ``fresh_seeds``: the seeds to decide on.
+
+    Returns:
+        Paired hard-minus-EP test accuracy at the lowest density with fresh pairs, by
+        :func:`decide_effect` with r = ``IEP_ACC_REF``; inconclusive when no fresh seed is named or paired.
+    """
+    rule = (
+        "only the fresh seeds of details['fresh_seeds'] (no EP run there before the rule was stated), at "
+        "the lowest density: hard iEP minus EP test accuracy over paired fresh seeds, 95% t-interval above "
+        f"0 -> consistent, below 0 or upper end < {IEP_ACC_REF} -> inconsistent; "
+        f"{half_width_rule(IEP_ACC_REF)}"
+    )
+    constants = {
+        **_CONSTANTS_T,
+        "delta": f"{IEP_ACC_REF}: the source's gain of iterative over one-shot EP (r)",
+        "fresh_seeds": "the sweep's iep_worst_seeds (default 8-15), disjoint from the seeds 0-7 the "
+        "ordering was first seen on",
+    }
+    seeds = fresh_seeds(details)
+    if not seeds:
+        return RuleResult(
+            "inconclusive",
+            "no fresh seeds named (details['fresh_seeds'] empty): the seen seeds are not used",
+            rule,
+            constants,
+            "nothing: no fresh seeds",
+        )
+    fresh = set(seeds)
+    rows = [r for r in _rows(details) if int(r["seed"]) in fresh]
+    acc = _variant_cells({"per_seed": rows}, "test_acc") if rows else {}
+    dens = sorted(d for (v, d) in acc if v == "hard" and ("ep", d) in acc)
+    cells = {d: (acc[("hard", d)], acc[("ep", d)]) for d in dens[:1]}
+    verdict, table, ivs, effects = _superiority_cells(
+        cells,
+        IEP_ACC_REF,
+        "hard iEP minus EP test accuracy at density {cell}, fresh seeds",
+        REF_HARD_EP,
+        IEP_ACC_REF,
+    )
+    if not table:
+        return RuleResult(
+            "inconclusive",
+            f"no density has hard iEP and EP runs at the fresh seeds {seeds}",
+            rule,
+            constants,
+            "nothing: no paired fresh seeds",
+        )
+    summary = f"fresh seeds {seeds}: hard iEP minus EP test accuracy, " + _cell_text(table, "density")
+    return RuleResult(verdict, summary, rule, constants, _detect(ivs, "accuracy"), effects)
 
 
 @register_rule("rigl-second-order.accuracy")
@@ -1239,7 +1416,18 @@ def _example_rows() -> dict[str, list[dict[str, Any]]]:
     for d in (0.05, 0.2):
         for s in range(3):
             base = 0.60 + 0.1 * d + 0.004 * s
-            iep.append({"variant": "ep", "density": d, "seed": s, "test_acc": base, "dying_ratio": 0.8 - d})
+            # early_*: the dying ratio at the end of soft iEP's first cycle (step 84), EP's at that step.
+            iep.append(
+                {
+                    "variant": "ep",
+                    "density": d,
+                    "seed": s,
+                    "test_acc": base,
+                    "dying_ratio": 0.8 - d,
+                    "early_step": 84,
+                    "early_dying_ratio": 0.85 - d - 0.01 * s,
+                }
+            )
             iep.append(
                 {
                     "variant": "soft",
@@ -1247,6 +1435,8 @@ def _example_rows() -> dict[str, list[dict[str, Any]]]:
                     "seed": s,
                     "test_acc": base + 0.03 + 0.002 * s,
                     "dying_ratio": 0.3 - d + 0.01 * s,
+                    "early_step": 84,
+                    "early_dying_ratio": 0.01 + 0.004 * s,
                 }
             )
             iep.append(
@@ -1256,6 +1446,8 @@ def _example_rows() -> dict[str, list[dict[str, Any]]]:
                     "seed": s,
                     "test_acc": base + 0.012 + 0.003 * s,
                     "dying_ratio": 0.5 - d + 0.01 * s,
+                    "early_step": 84,
+                    "early_dying_ratio": 0.02 + 0.004 * s,
                 }
             )
             iep.append(
@@ -1329,6 +1521,7 @@ _EXAMPLE_DATA = {
     "ep-dying-accuracy-correlation": "hparams",
     "iep-soft-beats-ep.accuracy": "iep",
     "iep-soft-beats-ep.dying-ratio": "iep",
+    "iep-soft-beats-ep.early": "iep",
     "iep-hard-worst-case": "iep",
     "iterand-lowers-dying": "iep",
     "iep-rewind-variants.beat-ep": "rewind",
@@ -1339,3 +1532,6 @@ _EXAMPLE_DATA = {
     "pgd-ep-perturbation-helps.best-sparsity-falls": "pgd",
 }
 EXAMPLES: list[tuple[str, str, dict]] = [(eid, eid, {"per_seed": _EX[k]}) for eid, k in _EXAMPLE_DATA.items()]
+# The fresh-seed rule reads only the seeds the payload names as fresh (here all three of the example).
+_FRESH = {"per_seed": _EX["iep"], "fresh_seeds": [0, 1, 2]}
+EXAMPLES.append(("iep-hard-beats-ep", "iep-hard-beats-ep", _FRESH))
