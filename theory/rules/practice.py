@@ -5,13 +5,14 @@ or per grid point for PGD+EP) and decides with paired comparisons: the arms of a
 (the same seed draws the same frozen weights, scores and data order), so the unit of evidence is the
 per-seed difference between two arms. The interval is the two-sided Student-t interval of the mean
 difference at level ``CONFIDENCE`` (alpha = 0.05), and the decision for a claim "A exceeds B" is
-(:func:`decide_superiority`):
+(:func:`decide_effect`, which is :func:`decide_superiority` plus its half-width clause):
 
 * ``consistent`` when the interval lies above 0;
 * ``inconsistent`` when it lies below 0 (the wrong side), or when it contains 0 but its upper end is
   below the pre-registered relevant effect ``delta`` (the design could see an effect of ``delta`` and
-  the data exclude one);
-* ``inconclusive`` otherwise (the interval contains 0 and is too wide to exclude ``delta``).
+  the data exclude one), or when it contains 0 with a half-width at most ``delta`` (the design could
+  see the reference's effect and did not);
+* ``inconclusive`` otherwise (the interval contains 0 and its half-width exceeds ``delta``).
 
 A claim made "at every density" (or sparsity) needs every cell consistent; any inconsistent cell makes it
 inconsistent (so the family-wise rate of a wrong ``inconsistent`` is at most ``cells x alpha``; that of a
@@ -450,7 +451,7 @@ def iep_soft_beats_ep_accuracy(details: Mapping[str, Any]) -> RuleResult:
         details: ``per_seed`` rows with ``variant`` (ep, soft, hard), ``density``, ``seed``, ``test_acc``.
 
     Returns:
-        Paired soft-minus-EP accuracy per density, decided by :func:`decide_superiority`.
+        Paired soft-minus-EP accuracy per density, decided by :func:`decide_effect`.
     """
     verdict, table, ivs, effects = _superiority_cells(
         _iep_cells(details, "test_acc"),
@@ -479,7 +480,7 @@ def iep_soft_beats_ep_dying_ratio(details: Mapping[str, Any]) -> RuleResult:
         details: ``per_seed`` rows with ``variant``, ``density``, ``seed``, ``dying_ratio``.
 
     Returns:
-        Paired EP-minus-soft dying ratio per density, decided by :func:`decide_superiority`.
+        Paired EP-minus-soft dying ratio per density, decided by :func:`decide_effect`.
     """
     cells = {d: (ep, soft) for d, (soft, ep) in _iep_cells(details, "dying_ratio").items()}
     verdict, table, ivs, effects = _superiority_cells(
@@ -1048,7 +1049,7 @@ def iterand_lowers_dying(details: Mapping[str, Any]) -> RuleResult:
             ``dying_ratio`` (sweep ``iep``).
 
     Returns:
-        Paired EP-minus-IteRand dying ratio per density, decided by :func:`decide_superiority`.
+        Paired EP-minus-IteRand dying ratio per density, decided by :func:`decide_effect`.
     """
     t = _variant_cells(details, "dying_ratio")
     dens = sorted({d for (_, d) in t})
@@ -1137,7 +1138,7 @@ def iep_rewind_lr_best(details: Mapping[str, Any]) -> RuleResult:
 
     Returns:
         Per other variant (finetune, score_rewind, score_reinit), paired lr_rewind-minus-variant
-        accuracy, decided by :func:`decide_superiority`; every comparison must be consistent.
+        accuracy, decided by :func:`decide_effect`; every comparison must be consistent.
     """
     t = _variant_cells(details, "test_acc")
     dens = sorted({d for (_, d) in t})
@@ -1234,7 +1235,7 @@ def pgd_ep_accuracy_rises(details: Mapping[str, Any]) -> RuleResult:
 
     Returns:
         Per sparsity > 0, the paired accuracy at the largest minus the smallest eps, decided by
-        :func:`decide_superiority`.
+        :func:`decide_effect`.
     """
     t, epss = _pgd_table(details)
     rule = (
