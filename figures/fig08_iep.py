@@ -68,14 +68,12 @@ def accuracy_vs_density(
         by_d = group_by(members, density_of)
         dens = np.array(list(by_d))
         stats = [seed_stats(accuracy_percent(r) for r in rs) for rs in by_d.values()]
-        rec.line(
+        rec.stats_line(
             ax,
             panel,
             name,
             dens,
-            [s.mean for s in stats],
-            lo=[s.lo for s in stats],
-            hi=[s.hi for s in stats],
+            stats,
             label=f"{name} ({_seed_range([s.n for s in stats])} seeds)",
             color=color(i),
             marker=marker(i),
@@ -134,14 +132,12 @@ def _dying_panel(
         if not xs:
             continue
         stats = [seed_stats(p[x] for p in per_run) for x in xs]
-        rec.line(
+        rec.stats_line(
             ax,
             "dying",
             name,
             xs,
-            [s.mean for s in stats],
-            lo=[s.lo for s in stats],
-            hi=[s.hi for s in stats],
+            stats,
             label=f"{name} ({'each cycle end' if iterative else 'each epoch end'})",
             color=color(i),
             marker=marker(i) if iterative else None,

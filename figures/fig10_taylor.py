@@ -138,14 +138,12 @@ def build(runs_root: Path) -> FigureResult:
                 if len(models) > 1
                 else f"{rule} rule ({max(s.n for s in stats)} seeds)"
             )
-            rec.line(
+            rec.stats_line(
                 ax_i,
                 "interdependency",
                 f"{model}/{rule}",
                 list(by_k),
-                [s.mean for s in stats],
-                lo=[s.lo for s in stats],
-                hi=[s.hi for s in stats],
+                stats,
                 label=label,
                 color=color(rule_names.index(rule)),
                 marker=marker(models.index(model)),

@@ -60,25 +60,21 @@ def build(runs_root: Path) -> FigureResult:
         acc = [seed_stats(100 * r["test_correct"] / r["test_total"] for r in rs) for rs in by_f.values()]
         recall = [seed_stats(r["recall"] for r in rs) for rs in by_f.values()]
         kw = {"color": color(i), "marker": marker(i)}
-        rec.line(
+        rec.stats_line(
             ax_a,
             "accuracy",
             arm,
             dens,
-            [s.mean for s in acc],
-            lo=[s.lo for s in acc],
-            hi=[s.hi for s in acc],
+            acc,
             label=f"{_label(arm)} ({acc[0].n} seeds)",
             **kw,
         )
-        rec.line(
+        rec.stats_line(
             ax_b,
             "recall",
             arm,
             dens,
-            [s.mean for s in recall],
-            lo=[s.lo for s in recall],
-            hi=[s.hi for s in recall],
+            recall,
             label=_label(arm),
             **kw,
         )

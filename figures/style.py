@@ -260,6 +260,21 @@ class PlotRecorder:
         self._add(panel, series, "line", x, y, lo, hi, label or series)
         return artist
 
+    def stats_line(
+        self, ax: Any, panel: str, series: str, x: Sequence[float], stats: Sequence[Any], **kwargs: Any
+    ) -> Any:
+        """:meth:`line` of per-x seed statistics (``mean``, band ``lo``..``hi``: ``records.SeedStats``)."""
+        return self.line(
+            ax,
+            panel,
+            series,
+            x,
+            [s.mean for s in stats],
+            lo=[s.lo for s in stats],
+            hi=[s.hi for s in stats],
+            **kwargs,
+        )
+
     def points(
         self,
         ax: Any,
