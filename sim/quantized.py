@@ -32,6 +32,7 @@ import numpy as np
 from networks.construct import quantized as qt
 from sim.cells import keyed_rng
 from sim.experiments import Context, Experiment, register_experiment
+from sim.sweeps.common import check_seeds
 from theory import bounds
 from theory.plumbing.configs import help_field
 from theory.plumbing.rundir import RunDir
@@ -263,10 +264,7 @@ def _digits_ticket(cfg: QuantizedConfig) -> dict:
 
 def run_quantized(cfg: QuantizedConfig, rundir: RunDir, ctx: Context) -> dict:
     """Run the transition and the ticket studies and record their raw data (resumes per part)."""
-    if cfg.seed == cfg.calibration_seed:
-        raise ValueError(
-            f"calibration_seed must differ from seed (disjoint streams), got {cfg.seed} for both"
-        )
+    check_seeds(cfg.seed, cfg.calibration_seed)
     ev = rundir.read_json(EVIDENCE_FILE) if rundir.exists(EVIDENCE_FILE) else {}
     if "integer-rssp-transition.all" not in ev:
         tr = _transition(cfg, ctx)

@@ -33,6 +33,7 @@ import numpy as np
 import theory
 from sim.cells import keyed_rng
 from sim.experiments import Context, Experiment, register_experiment
+from sim.sweeps.common import check_seeds
 from theory import bounds
 from theory.plumbing.configs import help_field
 from theory.plumbing.rundir import RunDir
@@ -205,10 +206,7 @@ def _cor1(cfg: RfssConfig, ctx: Context) -> dict:
 
 def run_rfss(cfg: RfssConfig, rundir: RunDir, ctx: Context) -> dict:
     """Run both Monte Carlo designs and record their raw data (``evidence.json``, ``thm2.csv``)."""
-    if cfg.seed == cfg.calibration_seed:
-        raise ValueError(
-            f"calibration_seed must differ from seed (disjoint streams), got {cfg.seed} for both"
-        )
+    check_seeds(cfg.seed, cfg.calibration_seed)
     evidence = rundir.read_json(EVIDENCE_FILE) if rundir.exists(EVIDENCE_FILE) else {}
     if "rfss-thm2" not in evidence:
         evidence["rfss-thm2"] = {"confidence": 0.95, "seed": cfg.seed, "rows": _thm2(cfg, ctx)}
