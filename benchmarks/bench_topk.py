@@ -76,6 +76,7 @@ def mask_table(sizes: list[int], step: float, repeats: int) -> list[dict[str, fl
                 "cold/warm": t_cold / t_warm,
                 "moves": warm.stats["moves"],
                 "cold_calls": warm.stats["cold"],
+                "small_calls": warm.stats["small"],
             }
         )
     return rows
@@ -147,7 +148,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 392_000, 1_000_000, 4_000_000])
+    ap.add_argument(
+        "--sizes", type=int, nargs="+", default=[5_000, 10_000, 100_000, 392_000, 1_000_000, 4_000_000]
+    )
     ap.add_argument("--step", type=float, default=0.01, help="L2 norm of each score update, relative")
     ap.add_argument("--batches", type=int, nargs="+", default=[64, 128])
     args = ap.parse_args()

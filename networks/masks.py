@@ -156,6 +156,10 @@ def masked_layers(model: nn.Module) -> dict[str, nn.Module]:
     return {name: m for name, m in model.named_modules() if _is_masked(m)}
 
 
+#: The paths a :class:`WarmTopk` call can take (the keys of its ``stats``).
+_PATHS = ("hit", "small", "warm", "moves", "cold")
+
+
 class WarmTopk:
     """Exact top-k masks of a slowly changing score tensor, warm-started from the previous call.
 
@@ -198,9 +202,12 @@ class WarmTopk:
     sort_cap = 1 << 15
     #: Bracket moves tried before falling back to the full selection.
     max_moves = 4
+    #: Tensors of at most this many entries skip the bracket: one partial selection (``np.partition``)
+    #: costs less than the bracket's fixed overhead there (measured crossover near 2**16 on a CPU core).
+    small_n = 1 << 15
 
     def __init__(self) -> None:
-        self.stats = {"hit": 0, "warm": 0, "moves": 0, "cold": 0}
+        self.stats = dict.fromkeys(_PATHS, 0)
         self.reset()
 
     def reset(self) -> None:
@@ -222,7 +229,7 @@ class WarmTopk:
         return {"stats": dict(self.stats)}
 
     def __setstate__(self, state: dict) -> None:
-        self.stats = dict(state.get("stats", {"hit": 0, "warm": 0, "moves": 0, "cold": 0}))
+        self.stats = {**dict.fromkeys(_PATHS, 0), **state.get("stats", {})}
         self.reset()
 
     # ------------------------------------------------------------------------------------ calls
@@ -247,43 +254,48 @@ class WarmTopk:
         """
         if rank_by not in RANK_BY:
             check_choice("rank_by", rank_by, RANK_BY)
-        with torch.no_grad():
-            src = scores.detach()
-            n = src.numel()
-            # The count of the last (numel, density), memoised: the call is on every training forward.
-            if self._count_of is None or self._count_of[:2] != (n, density):
-                self._count_of = (n, density, kept_count(n, density))
-            k = self._count_of[2]
-            if src.device.type != "cpu" or not src.dtype.is_floating_point:
-                self.stats["cold"] += 1
-                return topk_mask(self._key(src, rank_by, key), density)
-            stamp = (src.data_ptr(), src._version, tuple(src.shape), src.dtype, k, rank_by)
-            same = stamp == self._stamp
-            if same and self._saved_valid and np.array_equal(self._saved, _np(src)):
-                self.stats["hit"] += 1
-                return self._mask
-            if k == n:
-                mask = torch.ones(n, dtype=torch.bool)
-                self._bracket = None
-            else:
-                flat = self._cpu_key(src, rank_by, key)
-                a = _np(flat)
-                mask = self._warm(a, k) if (k == self._k and self._bracket is not None) else None
-                if mask is None:
-                    mask = self._cold(flat, a, k)
-            self._k = k
-            # Copy the values (for the hit check) only at a second call with the same version: a
-            # training step changes the version every call and never pays for the copy.
-            self._saved_valid = same
-            if same:
-                saved = _np(src)
-                old = self._saved
-                if old is None or old.shape != saved.shape or old.dtype != saved.dtype:
-                    self._saved = np.empty_like(saved)
-                np.copyto(self._saved, saved)
-            self._stamp = stamp
-            self._mask = mask.reshape(src.shape)
+        # Every tensor below is detached (or a NumPy view), so no autograd context is needed.
+        src = scores.detach()
+        n = src.numel()
+        # The count of the last (numel, density), memoised: the call is on every training forward.
+        if self._count_of is None or self._count_of[:2] != (n, density):
+            self._count_of = (n, density, kept_count(n, density))
+        k = self._count_of[2]
+        if src.device.type != "cpu" or not src.dtype.is_floating_point:
+            self.stats["cold"] += 1
+            return topk_mask(self._key(src, rank_by, key), density)
+        stamp = (src.data_ptr(), src._version, tuple(src.shape), src.dtype, k, rank_by)
+        same = stamp == self._stamp
+        if same and self._saved_valid and np.array_equal(self._saved, _np(src)):
+            self.stats["hit"] += 1
             return self._mask
+        if k == n:
+            mask = torch.ones(n, dtype=torch.bool)
+            self._bracket = None
+        elif n <= self.small_n:
+            self.stats["small"] += 1
+            a = _np(self._cpu_key(src, rank_by, key))
+            mask = torch.from_numpy(_mask_at(a, np.partition(a, n - k)[n - k], k))
+            self._bracket = None
+        else:
+            flat = self._cpu_key(src, rank_by, key)
+            a = _np(flat)
+            mask = self._warm(a, k) if (k == self._k and self._bracket is not None) else None
+            if mask is None:
+                mask = self._cold(flat, a, k)
+        self._k = k
+        # Copy the values (for the hit check) only at a second call with the same version: a
+        # training step changes the version every call and never pays for the copy.
+        self._saved_valid = same
+        if same:
+            saved = _np(src)
+            old = self._saved
+            if old is None or old.shape != saved.shape or old.dtype != saved.dtype:
+                self._saved = np.empty_like(saved)
+            np.copyto(self._saved, saved)
+        self._stamp = stamp
+        self._mask = mask.reshape(src.shape)
+        return self._mask
 
     @staticmethod
     def _key(src: torch.Tensor, rank_by: str, key: torch.Tensor | None) -> torch.Tensor:
@@ -309,11 +321,7 @@ class WarmTopk:
         self.stats["cold"] += 1
         n = flat.numel()
         t = _np(_kth_largest(flat, k).reshape(1))[0]
-        above = a > t
-        at = a == t
-        need = k - np.count_nonzero(above)
-        ties = np.flatnonzero(at)
-        above[ties[:need]] = True  # ties at the threshold: the lowest flat indices
+        above = _mask_at(a, t, k)
         # Initial bracket in value space: about +-4m ranks if the values were locally uniform.
         self._margin = min(n, max(self._margin, self._min_margin(n)))
         width = (float(a.max()) - float(a.min())) * 4 * self._margin / n
@@ -413,6 +421,14 @@ class WarmTopk:
             e_lo = c_hi + int(np.count_nonzero(vals >= self._bracket[0]))
             self._expected = (e_hi, e_lo)
         return torch.from_numpy(gt_hi)
+
+
+def _mask_at(a: np.ndarray, t: np.floating, k: int) -> np.ndarray:
+    """Mask of the ``k`` largest entries of ``a``; ``t`` is the ``k``-th largest (ties: lowest index)."""
+    above = a > t
+    ties = np.flatnonzero(a == t)
+    above[ties[: k - np.count_nonzero(above)]] = True
+    return above
 
 
 def _np(t: torch.Tensor) -> np.ndarray:

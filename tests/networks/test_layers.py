@@ -307,10 +307,14 @@ _UPDATES = st.sampled_from(
     rank_by=st.sampled_from(["abs", "raw"]),
     updates=st.lists(_UPDATES, min_size=1, max_size=12),
     seed=st.integers(0, 2**16),
+    small_n=st.sampled_from([0, WarmTopk.small_n]),  # 0: every tensor takes the bracket path
 )
-def test_warm_mask_equals_cold_mask_through_random_score_updates(shape, density, rank_by, updates, seed):
+def test_warm_mask_equals_cold_mask_through_random_score_updates(
+    shape, density, rank_by, updates, seed, small_n
+):
     rng = np.random.default_rng(seed)
     layer = MaskedLinear(shape[1], shape[0], density=density, rank_by=rank_by, generator=gen(seed))
+    layer._topk.small_n = small_n
     x = torch.randn(4, shape[1], generator=gen(seed + 1))
     opt = torch.optim.SGD([layer.scores], lr=1.0, momentum=0.9)
     for step, kind in enumerate(updates):
@@ -351,6 +355,7 @@ def test_warm_topk_tracks_long_runs_and_uses_the_warm_path(levels, sort_cap):
     else:
         scores = torch.randn(n, generator=g)
     warm = WarmTopk()
+    warm.small_n = 0  # the bracket path also for this small tensor
     if sort_cap is not None:
         warm.sort_cap = sort_cap
     for i in range(60):
@@ -387,11 +392,34 @@ def test_warm_band_indices_equal_flatnonzero_on_sparse_and_dense_bands(n):
 def test_warm_topk_other_dtypes(dtype):
     g = torch.Generator().manual_seed(1)
     scores = torch.randn(5000, generator=g).to(dtype)
-    warm = WarmTopk()
+    warm, small = WarmTopk(), WarmTopk()
+    warm.small_n = 0
     for _ in range(10):
         scores.add_((torch.randn(5000, generator=g) * 1e-2).to(dtype))
         assert torch.equal(warm(scores, 0.2, rank_by="raw"), topk_mask(scores, 0.2))
-    assert warm.stats["warm"] >= 5
+        assert torch.equal(small(scores, 0.2), topk_mask(scores.abs(), 0.2))
+    assert warm.stats["warm"] >= 5 and small.stats["small"] == 10
+
+
+@pytest.mark.parametrize("levels", [3, 0])
+def test_small_tensors_are_selected_outright_and_equal_the_cold_mask(levels):
+    # At most small_n entries: one partial selection per call, no bracket; ties (levels=3) and
+    # densities down to one kept weight give the cold mask bit for bit, and a bigger tensor still
+    # takes the bracket.
+    g = torch.Generator().manual_seed(levels)
+    warm = WarmTopk()
+    for n in (1, 7, 4_096, WarmTopk.small_n):
+        scores = torch.randn(n, generator=g)
+        for density in (1e-6, 0.3, 0.999, 1.0):
+            scores.add_(torch.randn(n, generator=g) * 1e-3)
+            if levels:
+                scores.mul_(levels).round_()
+            assert torch.equal(warm(scores, density), topk_mask(scores.abs(), density)), (n, density)
+    # 8 of the 16 calls select (k = n, e.g. density 1, needs no selection).
+    assert warm.stats["small"] == 8 and warm.stats["warm"] == warm.stats["cold"] == 0, warm.stats
+    big = torch.randn(WarmTopk.small_n + 1, generator=g)
+    warm(big, 0.5)
+    assert warm.stats["cold"] == 1
 
 
 def test_warm_topk_refuses_bad_arguments():
@@ -441,6 +469,7 @@ def test_mask_cache_does_not_leak_through_deepcopy_or_pickle():
 def test_warm_and_cold_layers_train_identically():
     layers = [MaskedLinear(20, 30, density=0.4, generator=gen(33)) for _ in range(2)]
     layers[1].warm_topk = False
+    layers[0]._topk.small_n = 0  # the bracket path (600 entries would be selected outright)
     opts = [torch.optim.SGD([m.scores], lr=0.5, momentum=0.9) for m in layers]
     x, y = torch.randn(16, 20, generator=gen(34)), torch.randn(16, 30, generator=gen(35))
     for _ in range(20):
