@@ -12,11 +12,17 @@ Measures, on the same model and the same batch:
 * one second-order RigL mask update (2 HVPs) / one first-order RigL update.
 
 Models: ``fc2`` (784-500-10, batch 128 of 784 features) and ``conv4`` (batch 64 of 3x32x32 on CPU).
+With ``--floors`` two more EP steps are timed in the same run, as bounds on what a faster selection could
+reach (neither is Edge-Popup: their masks never change): ``ep_frozen_fwd`` builds the mask and
+``weight * mask`` once and reuses them at every step (selection and product free; backward, Dying Ratio
+and optimizer as in EP), and ``ep_frozen_all`` also caches ``weight * sgn(scores)`` so the score
+gradient is one product. A selection, however fast, that leaves the rest of the step as it is cannot
+beat ``ep_frozen_fwd``.
 The steps are timed round-robin; each ratio is given twice, from the medians of wall-clock time and of
 process CPU time (``cpu`` columns: steadier on a shared machine, since time spent descheduled is not
 counted; with several torch threads it includes their spin-waits).
 Run from the repository root:
-``PYTHONPATH=. python benchmarks/bench_train.py [--device cpu|cuda|all] [--ep-only] [--threads N]``
+``PYTHONPATH=. python benchmarks/bench_train.py [--device cpu|cuda|all] [--ep-only] [--floors] [--threads N]``
 (or after ``pip install -e .``).
 """
 
@@ -40,6 +46,8 @@ from networks.training.rigl import RigL
 from networks.training.second_order_rigl import SecondOrderRigL
 
 CASES = {"fc2": ((784,), 128), "conv4": ((3, 32, 32), 64)}
+#: The ``--floors`` baselines and the ``freeze`` argument of :func:`_ep_step` that builds each.
+FLOORS = {"ep_frozen_fwd": "fwd", "ep_frozen_all": "all"}
 
 
 def _sync(device: torch.device) -> None:
@@ -93,13 +101,57 @@ def _build(name: str, device: torch.device, **kw):
     return build_model(name, in_shape=in_shape, num_classes=10, generator=gen, **kw).to(device)
 
 
-def _ep_step(name: str, device: torch.device, x: torch.Tensor, y: torch.Tensor, *, sort_baseline: bool):
-    """One Edge-Popup training step with the Dying Ratio updated at every step (a closure)."""
+class _FrozenWeight(torch.autograd.Function):
+    """A floor baseline's effective weight: a precomputed ``weight * mask``; score gradient ``grad * ws``.
+
+    ``ws`` is ``weight * sgn(scores)`` when the sign is frozen too, else None (then the gradient is
+    EP's ``grad * weight * sgn(scores)`` at the current scores, as in ``networks.layers``).
+    """
+
+    @staticmethod
+    def forward(ctx, scores, weight, w_eff, ws):
+        ctx.save_for_backward(scores, weight, ws)
+        return w_eff.view_as(w_eff)  # a view: the frozen tensor itself gets no autograd history
+
+    @staticmethod
+    def backward(ctx, grad):
+        scores, weight, ws = ctx.saved_tensors
+        g = grad * ws if ws is not None else (grad * weight).mul_(torch.sgn(scores))
+        return g, None, None, None
+
+
+def _freeze(layer, sign: bool) -> None:
+    """Make ``layer`` reuse its current mask and product at every forward (a timing floor, not EP)."""
+    with torch.no_grad():
+        w_eff = layer.weight * layer.mask()
+        ws = layer.weight * torch.sgn(layer.scores) if sign else None
+
+    def effective_weight(self):
+        return _FrozenWeight.apply(self.scores, self.weight, w_eff, ws)
+
+    layer.effective_weight = types.MethodType(effective_weight, layer)
+
+
+def _ep_step(
+    name: str,
+    device: torch.device,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    sort_baseline: bool,
+    freeze: str = "",
+):
+    """One Edge-Popup training step with the Dying Ratio updated at every step (a closure).
+
+    ``freeze``: "" (Edge-Popup), "fwd" or "all" (the ``--floors`` baselines of the module docstring).
+    """
     ep = _build(name, device, masked=True, density=0.5, weight_init="signed_kaiming_constant")
     layers = masked_layers(ep)
     if sort_baseline:
         for layer in layers.values():
             layer._scores_mask = types.MethodType(_sort_mask, layer)
+    for layer in layers.values() if freeze else ():
+        _freeze(layer, sign=freeze == "all")
     opt = torch.optim.SGD(
         [p for p in ep.parameters() if p.requires_grad], lr=0.01, momentum=0.9, weight_decay=1e-4
     )
@@ -127,10 +179,14 @@ def _ep_columns(t: dict[str, float], cpu: dict[str, float]) -> dict[str, float]:
         "cpu ep/ep_sort": cpu["ep"] / cpu["ep_sort"],
         **dict.fromkeys(("rigl_step/dense", "rigl_update/dense", "rigl2_update/rigl_update"), float("nan")),
         "rigl2_update/dense": float("nan"),
+        **{f"{f}/dense": t[f] / t["dense"] if f in t else float("nan") for f in FLOORS},
+        **{f"cpu {f}/dense": cpu[f] / cpu["dense"] if f in cpu else float("nan") for f in FLOORS},
     }
 
 
-def bench(name: str, device: torch.device, repeats: int, ep_only: bool = False) -> dict[str, float]:
+def bench(
+    name: str, device: torch.device, repeats: int, ep_only: bool = False, floors: bool = False
+) -> dict[str, float]:
     in_shape, bs = CASES[name]
     g = torch.Generator().manual_seed(1)
     x = torch.randn(bs, *in_shape, generator=g).to(device)
@@ -148,13 +204,12 @@ def bench(name: str, device: torch.device, repeats: int, ep_only: bool = False) 
     ep_step = _ep_step(name, device, x, y, sort_baseline=False)
     # The sort baseline: the same model, optimizer and tracker; only the mask comes from a full sort.
     ep_sort_step = _ep_step(name, device, x, y, sort_baseline=True)
+    ep_fns = {"dense": dense_step, "ep": ep_step, "ep_sort": ep_sort_step}
+    if floors:
+        for floor, freeze in FLOORS.items():
+            ep_fns[floor] = _ep_step(name, device, x, y, sort_baseline=False, freeze=freeze)
     if ep_only:
-        t, cpu = _time_interleaved(
-            {"dense": dense_step, "ep": ep_step, "ep_sort": ep_sort_step},
-            device,
-            reps=dict.fromkeys(("dense", "ep", "ep_sort"), reps),
-            repeats=repeats,
-        )
+        t, cpu = _time_interleaved(ep_fns, device, reps=dict.fromkeys(ep_fns, reps), repeats=repeats)
         return _ep_columns(t, cpu)
 
     rg = _build(name, device, masked=True, density=0.1, mask_mode="fixed")
@@ -198,9 +253,7 @@ def bench(name: str, device: torch.device, repeats: int, ep_only: bool = False) 
 
     t, cpu = _time_interleaved(
         {
-            "dense": dense_step,
-            "ep": ep_step,
-            "ep_sort": ep_sort_step,
+            **ep_fns,
             "rigl": rigl_step,
             "restore": restore_only,
             "up1": first_update,
@@ -208,7 +261,7 @@ def bench(name: str, device: torch.device, repeats: int, ep_only: bool = False) 
         },
         device,
         reps={
-            **dict.fromkeys(("dense", "ep", "ep_sort", "rigl", "restore", "up1"), reps),
+            **dict.fromkeys((*ep_fns, "rigl", "restore", "up1"), reps),
             "up2": max(1, reps // 2),
         },
         repeats=repeats,
@@ -232,6 +285,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--ep-only", action="store_true", help="time only the dense, EP and EP-sort steps")
+    ap.add_argument("--floors", action="store_true", help="also time the frozen-mask floors (docstring)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -251,12 +305,14 @@ def main() -> None:
         "rigl2_update/rigl_update",
         "rigl2_update/dense",
     ]
+    if args.floors:
+        cols += [f"{p}{f}/dense" for f in FLOORS for p in ("", "cpu ")]
     print(f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}, load {os.getloadavg()}")
     print("| device | model | " + " | ".join(cols) + " |")
     print("|" + "---|" * (len(cols) + 2))
     for dev in devices:
         for name in CASES:
-            r = bench(name, dev, args.repeats, args.ep_only)
+            r = bench(name, dev, args.repeats, args.ep_only, args.floors)
             print(f"| {dev} | {name} | " + " | ".join(f"{r[c]:.3g}" for c in cols) + " |", flush=True)
 
 
