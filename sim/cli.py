@@ -42,7 +42,8 @@ def _add_cell_args(p: argparse.ArgumentParser) -> None:
 
 
 def _escape(text: str) -> str:
-    # argparse %-formats help strings: a literal "90%" must reach it as "90%%".
+    # argparse %-formats help strings (not descriptions, which it formats only when they hold
+    # "%(prog)"): a literal "90%" must reach a help string as "90%%".
     return text.replace("%", "%%")
 
 
@@ -62,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     names = run.add_subparsers(dest="experiment", metavar="NAME")
     for name, exp in load_experiments().items():
         p = names.add_parser(
-            name, help=_escape(exp.description), description=_escape(exp.description), parents=[run_options()]
+            name, help=_escape(exp.description), description=exp.description, parents=[run_options()]
         )
         p.add_argument(
             "--scale",
