@@ -177,6 +177,9 @@ class WarmTopk:
     is bit-identical to :func:`topk_mask` (exactly k ones, ties at the threshold to the lowest flat
     index) whatever the bracket: a bad bracket costs time, never exactness.
 
+    Tensors of at most :attr:`small_n` entries skip the bracket: there one ``np.partition`` finds the
+    threshold faster than the bracket's fixed per-call overhead (the same mask).
+
     A second shortcut: when the scores are unchanged since the last call (same tensor, same
     ``_version``, same density and ranking, and equal values -- the value check also catches writes
     through ``.data``, which bypass the version counter), the previous mask is returned. The copy of
