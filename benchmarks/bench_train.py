@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from networks.devices import resolve_device
+from networks.layers import _score_grad
 from networks.masks import kept_count, masked_layers
 from networks.models import build_model
 from networks.training import DyingRatioTracker, TrainConfig
@@ -105,7 +106,7 @@ class _FrozenWeight(torch.autograd.Function):
     """A floor baseline's effective weight: a precomputed ``weight * mask``; score gradient ``grad * ws``.
 
     ``ws`` is ``weight * sgn(scores)`` when the sign is frozen too, else None (then the gradient is
-    EP's ``grad * weight * sgn(scores)`` at the current scores, as in ``networks.layers``).
+    EP's own, ``networks.layers._score_grad``, at the current scores).
     """
 
     @staticmethod
@@ -116,7 +117,7 @@ class _FrozenWeight(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         scores, weight, ws = ctx.saved_tensors
-        g = grad * ws if ws is not None else (grad * weight).mul_(torch.sgn(scores))
+        g = grad * ws if ws is not None else _score_grad(grad, weight, scores, by_abs=True)
         return g, None, None, None
 
 

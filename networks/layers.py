@@ -61,6 +61,12 @@ __all__ = [
 MASK_MODES = ("scores", "fixed")
 
 
+def _score_grad(grad: torch.Tensor, weight: torch.Tensor, scores: torch.Tensor, by_abs: bool) -> torch.Tensor:
+    """Edge-Popup's straight-through score gradient: ``dL/dW_eff * weight``, times ``sgn(scores)`` by |s|."""
+    g = grad * weight
+    return g.mul_(torch.sgn(scores)) if by_abs else g
+
+
 class _EdgePopupWeight(torch.autograd.Function):
     """``weight * mask`` with Edge-Popup's straight-through score gradient, fused into one node.
 
@@ -85,9 +91,7 @@ class _EdgePopupWeight(torch.autograd.Function):
         scores, weight, mask = ctx.saved_tensors
         g_scores = g_weight = None
         if ctx.needs_input_grad[0]:
-            g_scores = grad * weight
-            if ctx.by_abs:
-                g_scores.mul_(torch.sgn(scores))
+            g_scores = _score_grad(grad, weight, scores, ctx.by_abs)
         if ctx.needs_input_grad[1]:
             g_weight = grad * mask.view(torch.uint8).to(grad.dtype)
         return g_scores, g_weight, None, None
